@@ -1,0 +1,356 @@
+//! Stage 5: apply. Executes a [`Plan`] against Immuta and reports, per object, what
+//! happened.
+//!
+//! Input: [`Plan`] + the [`DesiredSet`] it was made from. Output: [`ApplyReport`].
+//!
+//! Guarantees:
+//! 1. Only objects whose plan action writes (create, update) are sent; no-op and
+//!    unmanaged objects are never touched, and nothing is ever deleted here.
+//! 2. Levels run in dependency order — purposes → data sources → policies → projects —
+//!    and a level starts only after the previous one finished. Objects of one level are
+//!    independent and run concurrently (bounded by the client).
+//! 3. A failed object fails the run, but independent objects still apply. An object that
+//!    names a failed one (a project listing a purpose or data source whose write failed,
+//!    a policy restricting to a failed purpose) is skipped, not sent half-valid.
+//! 4. When `stop` is raised, objects not yet started are skipped; writes in flight
+//!    finish, so no object is left half-written.
+//!
+//! Assumptions: every V2 POST is a full-state upsert, so re-sending one is safe.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::client::Client;
+use crate::manifest::DesiredSet;
+use crate::object::{Kind, ObjectKey};
+use crate::plan::{Action, Change, Plan};
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Immuta accepted the write.
+    Applied {
+        /// Immuta's answer (ids and names only: no payload echo).
+        response: Value,
+    },
+    /// The write failed; the message is Immuta's, redacted.
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+    /// Not sent.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The result for one object.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObjectResult {
+    /// Identity.
+    pub key: ObjectKey,
+    /// The planned action.
+    pub action: Action,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// The results of one apply, in apply order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ApplyReport {
+    /// One entry per object that had a write planned.
+    pub results: Vec<ObjectResult>,
+}
+
+impl ApplyReport {
+    /// True when every planned write was applied.
+    pub fn is_success(&self) -> bool {
+        self.results
+            .iter()
+            .all(|r| matches!(r.outcome, Outcome::Applied { .. }))
+    }
+
+    /// (applied, failed, skipped).
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut c = (0, 0, 0);
+        for r in &self.results {
+            match r.outcome {
+                Outcome::Applied { .. } => c.0 += 1,
+                Outcome::Failed { .. } => c.1 += 1,
+                Outcome::Skipped { .. } => c.2 += 1,
+            }
+        }
+        c
+    }
+
+    /// Writes one line per object and a closing summary.
+    ///
+    /// # Errors
+    /// Only I/O errors of `out`.
+    pub fn render_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        for r in &self.results {
+            match &r.outcome {
+                Outcome::Applied { .. } => writeln!(out, "  ✓ {} {}", r.key, verb(r.action))?,
+                Outcome::Failed { error } => writeln!(out, "  ✗ {} FAILED: {error}", r.key)?,
+                Outcome::Skipped { reason } => writeln!(out, "  - {} skipped: {reason}", r.key)?,
+            }
+        }
+        let (a, f, s) = self.counts();
+        writeln!(out)?;
+        if f == 0 && s == 0 {
+            writeln!(out, "Apply complete! {a} applied.")
+        } else {
+            writeln!(
+                out,
+                "Apply incomplete: {a} applied, {f} failed, {s} skipped (not applied)."
+            )
+        }
+    }
+}
+
+fn verb(a: Action) -> &'static str {
+    match a {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::NoOp | Action::Unmanaged => "unchanged",
+    }
+}
+
+/// Applies `plan`. Never fails as a whole: every object gets an [`Outcome`].
+pub async fn apply(
+    client: &Client,
+    plan: &Plan,
+    desired: &DesiredSet,
+    stop: Option<Arc<AtomicBool>>,
+) -> ApplyReport {
+    let mut report = ApplyReport::default();
+    let mut failed = Failed::default();
+    for kind in Kind::ALL {
+        let level: Vec<&Change> = plan
+            .changes
+            .iter()
+            .filter(|c| c.key.kind == kind && c.action.is_write())
+            .collect();
+        let results: Vec<ObjectResult> = stream::iter(level)
+            .map(|c| {
+                let failed = &failed;
+                let stop = stop.clone();
+                async move {
+                    let outcome = if stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
+                        Outcome::Skipped {
+                            reason: "shutdown requested before this object started".into(),
+                        }
+                    } else {
+                        apply_one(client, c, desired, failed).await
+                    };
+                    ObjectResult {
+                        key: c.key.clone(),
+                        action: c.action,
+                        outcome,
+                    }
+                }
+            })
+            .buffer_unordered(usize::MAX)
+            .collect()
+            .await;
+        let mut results = results;
+        results.sort_by(|a, b| a.key.cmp(&b.key));
+        for r in &results {
+            if !matches!(r.outcome, Outcome::Applied { .. }) {
+                failed.record(r, plan);
+            }
+        }
+        report.results.extend(results);
+    }
+    report
+}
+
+async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &Failed) -> Outcome {
+    let Some(m) = desired.objects.get(&c.key) else {
+        return Outcome::Skipped {
+            reason: "not in the desired set".into(),
+        };
+    };
+    if let Some(dep) = failed.blocking(&m.body, c.key.kind) {
+        return Outcome::Skipped {
+            reason: format!("depends on {dep}, which was not applied"),
+        };
+    }
+    let span = tracing::info_span!("object", key = %c.key, action = ?c.action);
+    let _guard = span.enter();
+    match client.upsert(&c.key, &m.body, false).await {
+        Ok(response) => {
+            tracing::info!("applied");
+            Outcome::Applied {
+                response: summarize(&response),
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "apply failed");
+            Outcome::Failed {
+                error: desired.redactor.redact(&e.to_string()),
+            }
+        }
+    }
+}
+
+/// Keeps the ids, flags and name lists of an answer; drops anything else.
+fn summarize(response: &Value) -> Value {
+    let Value::Object(map) = response else {
+        return Value::Null;
+    };
+    let keep = [
+        "dryRun",
+        "creating",
+        "updating",
+        "deleting",
+        "noChange",
+        "policyId",
+        "projectId",
+        "purposeId",
+        "numberOfDataSourcesAdded",
+        "numberOfDataSourcesRemoved",
+    ];
+    Value::Object(
+        map.iter()
+            .filter(|(k, _)| keep.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    )
+}
+
+/// Names of objects whose write did not land, for dependency skipping.
+#[derive(Default)]
+struct Failed {
+    purposes: BTreeSet<String>,
+    data_sources: BTreeSet<String>,
+}
+
+impl Failed {
+    fn record(&mut self, r: &ObjectResult, plan: &Plan) {
+        match r.key.kind {
+            Kind::Purpose => {
+                self.purposes.insert(r.key.name.clone());
+            }
+            Kind::Data => {
+                if let Some(dry) = plan
+                    .changes
+                    .iter()
+                    .find(|c| c.key == r.key)
+                    .and_then(|c| c.data.as_ref())
+                {
+                    self.data_sources
+                        .extend(dry.creating.iter().chain(&dry.updating).cloned());
+                }
+            }
+            Kind::Policy | Kind::Project => {}
+        }
+    }
+
+    /// The first failed object that `body` names, if any.
+    fn blocking(&self, body: &Value, kind: Kind) -> Option<String> {
+        let names = |field: &str| -> Vec<String> {
+            body.get(field)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let purpose_hit = |p: &str| {
+            self.purposes
+                .iter()
+                .any(|f| p == f || p.starts_with(&format!("{f}.")))
+        };
+        match kind {
+            Kind::Project => {
+                if let Some(p) = names("purposes").into_iter().find(|p| purpose_hit(p)) {
+                    return Some(format!("purpose/{p}"));
+                }
+                names("datasources")
+                    .into_iter()
+                    .find(|d| self.data_sources.contains(d))
+                    .map(|d| format!("data source {d:?}"))
+            }
+            Kind::Policy => {
+                let mut found = None;
+                visit_purposes(body, &mut |p| {
+                    if found.is_none() && purpose_hit(p) {
+                        found = Some(format!("purpose/{p}"));
+                    }
+                });
+                found
+            }
+            Kind::Purpose | Kind::Data => None,
+        }
+    }
+}
+
+/// Calls `f` for every string inside any `purposes` array of a policy body.
+fn visit_purposes(v: &Value, f: &mut dyn FnMut(&str)) {
+    match v {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == "purposes" {
+                    for p in v.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                        f(p);
+                    }
+                } else {
+                    visit_purposes(v, f);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| visit_purposes(i, f)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dependents_of_failed_objects_are_named() {
+        let mut f = Failed::default();
+        f.purposes.insert("Research".into());
+        f.data_sources.insert("Sales Orders".into());
+        let project = json!({"purposes":["Research.Clinical"],"datasources":[]});
+        assert_eq!(
+            f.blocking(&project, Kind::Project),
+            Some("purpose/Research.Clinical".into())
+        );
+        let project2 = json!({"purposes":["Other"],"datasources":["Sales Orders"]});
+        assert_eq!(
+            f.blocking(&project2, Kind::Project),
+            Some("data source \"Sales Orders\"".into())
+        );
+        let policy = json!({"actions":[{"rules":[{"type":"Purpose Restriction","config":{"purposes":["Research"]}}]}]});
+        assert_eq!(
+            f.blocking(&policy, Kind::Policy),
+            Some("purpose/Research".into())
+        );
+        assert_eq!(
+            f.blocking(&json!({"purposes":["Researcher"]}), Kind::Project),
+            None
+        );
+    }
+
+    #[test]
+    fn summaries_keep_ids_only() {
+        let s = summarize(
+            &json!({"dryRun":false,"creating":true,"policyId":4,"connectionString":"u@h"}),
+        );
+        assert_eq!(s, json!({"dryRun":false,"creating":true,"policyId":4}));
+    }
+}

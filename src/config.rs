@@ -1,0 +1,197 @@
+//! Stage 0: config. Turns parsed flags (and their environment fallbacks) into validated
+//! settings: the Immuta connection, the source spec and the Git credentials.
+//!
+//! This is the only module that reads secret files and secret environment variables;
+//! what it reads is wrapped in [`Secret`] at once. A secret is never accepted as a plain
+//! flag value (it would show in `ps` and shell history).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::client::ClientConfig;
+use crate::redact::Secret;
+use crate::source::{GitAuth, SourceSpec};
+
+/// Environment variable holding the Immuta API key.
+pub const API_KEY_ENV: &str = "IMMUTA_API_KEY";
+/// Environment variable holding a Git HTTPS token.
+pub const GIT_TOKEN_ENV: &str = "IMMUTA_GITOPS_GIT_TOKEN";
+
+/// Configuration failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Neither the env var nor the file gave an API key.
+    #[error("no Immuta API key: set {API_KEY_ENV} or pass --api-key-file")]
+    MissingApiKey,
+    /// No Immuta URL.
+    #[error("no Immuta URL: pass --immuta-url or set IMMUTA_URL")]
+    MissingUrl,
+    /// A secret file could not be read.
+    #[error("cannot read {what} file {path}: {source}")]
+    SecretFile {
+        /// What the file holds.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A secret file is empty.
+    #[error("{what} file {path} is empty")]
+    EmptySecret {
+        /// What the file holds.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Reads a one-line secret from a file (trailing newline and spaces removed).
+///
+/// # Errors
+/// [`Error::SecretFile`], [`Error::EmptySecret`].
+pub fn read_secret_file(what: &'static str, path: &Path) -> Result<Secret, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::SecretFile {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(Error::EmptySecret {
+            what,
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Secret::new(value))
+}
+
+/// The API key: `--api-key-file` wins over `IMMUTA_API_KEY`.
+///
+/// # Errors
+/// [`Error::MissingApiKey`] or a file error.
+pub fn api_key(file: Option<&Path>) -> Result<Secret, Error> {
+    if let Some(f) = file {
+        return read_secret_file("API key", f);
+    }
+    match std::env::var(API_KEY_ENV) {
+        Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+        _ => Err(Error::MissingApiKey),
+    }
+}
+
+/// Immuta connection settings from flags.
+#[derive(Debug, Clone)]
+pub struct ImmutaArgs {
+    /// `--immuta-url` / `IMMUTA_URL`.
+    pub url: Option<String>,
+    /// `--api-key-file`.
+    pub api_key_file: Option<PathBuf>,
+    /// `--concurrency`.
+    pub concurrency: usize,
+    /// `--timeout`.
+    pub timeout: Duration,
+    /// `--insecure-skip-tls-verify`.
+    pub insecure: bool,
+}
+
+/// Builds the client configuration.
+///
+/// # Errors
+/// Missing URL or API key, unreadable key file.
+pub fn client_config(a: &ImmutaArgs) -> Result<ClientConfig, Error> {
+    let url = a
+        .url
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .ok_or(Error::MissingUrl)?;
+    let mut cfg = ClientConfig::new(url, api_key(a.api_key_file.as_deref())?);
+    cfg.concurrency = a.concurrency.max(1);
+    cfg.timeout = a.timeout;
+    cfg.insecure_skip_tls_verify = a.insecure;
+    Ok(cfg)
+}
+
+/// Source settings from flags.
+#[derive(Debug, Clone, Default)]
+pub struct SourceArgs {
+    /// `--repo`.
+    pub repo: String,
+    /// `--ref`.
+    pub reference: Option<String>,
+    /// `--path`.
+    pub path: Option<String>,
+    /// `--cache-dir`.
+    pub cache_dir: Option<PathBuf>,
+    /// `--git-username`.
+    pub git_username: Option<String>,
+    /// `--git-token-file`.
+    pub git_token_file: Option<PathBuf>,
+    /// `--ssh-key-file`.
+    pub ssh_key_file: Option<PathBuf>,
+    /// `--ssh-passphrase-file`.
+    pub ssh_passphrase_file: Option<PathBuf>,
+}
+
+/// Builds the source spec, reading Git credentials from files or `IMMUTA_GITOPS_GIT_TOKEN`.
+///
+/// # Errors
+/// Unreadable credential files.
+pub fn source_spec(a: &SourceArgs) -> Result<SourceSpec, Error> {
+    let token = match &a.git_token_file {
+        Some(f) => Some(read_secret_file("Git token", f)?),
+        None => std::env::var(GIT_TOKEN_ENV)
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| Secret::new(t.trim())),
+    };
+    let ssh_passphrase = a
+        .ssh_passphrase_file
+        .as_deref()
+        .map(|f| read_secret_file("SSH passphrase", f))
+        .transpose()?;
+    Ok(SourceSpec {
+        repo: a.repo.clone(),
+        reference: a.reference.clone().filter(|r| !r.is_empty()),
+        path: a.path.clone().filter(|p| !p.is_empty()),
+        cache_dir: a.cache_dir.clone().unwrap_or_else(default_cache_dir),
+        auth: GitAuth {
+            username: a.git_username.clone(),
+            token,
+            ssh_key: a.ssh_key_file.clone(),
+            ssh_passphrase,
+        },
+    })
+}
+
+/// `$XDG_CACHE_HOME/immuta-gitops`, else `$HOME/.cache/immuta-gitops`, else a temp dir.
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("immuta-gitops");
+    }
+    if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(h).join(".cache").join("immuta-gitops");
+    }
+    std::env::temp_dir().join("immuta-gitops-cache")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_files_are_trimmed_and_empty_ones_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("k");
+        std::fs::write(&f, "abc123\n").unwrap();
+        assert_eq!(read_secret_file("API key", &f).unwrap().expose(), "abc123");
+        std::fs::write(&f, "\n").unwrap();
+        assert!(matches!(
+            read_secret_file("API key", &f),
+            Err(Error::EmptySecret { .. })
+        ));
+        let err = read_secret_file("API key", &dir.path().join("missing")).unwrap_err();
+        assert!(err.to_string().contains("cannot read API key file"));
+    }
+}

@@ -1,0 +1,2 @@
+//! The `immuta-gitops` binary: parse arguments, run, map the outcome to an exit code.
+fn main() {}

@@ -1,0 +1,132 @@
+//! Stage 2: manifest. Parses, templates and validates the files of a [`Snapshot`] into a
+//! [`DesiredSet`].
+//!
+//! Input: [`Snapshot`]. Output: [`DesiredSet`] or every [`Diagnostic`] found in one pass.
+//! This stage does no I/O beyond the snapshot (and the environment, for `{{EnvVar}}`), and
+//! never lets a templated value into a message: values that came from placeholders and
+//! connection credentials are recorded as sensitive paths and added to the redactor.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::object::{Kind, ObjectKey};
+use crate::redact::Redactor;
+use crate::source::Snapshot;
+
+pub mod parse;
+pub mod schema;
+pub mod template;
+pub mod validate;
+
+/// A place in a manifest file: 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Span {
+    /// Path relative to the manifest root, `/`-separated (`policy/mask.yaml`).
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.path, self.line, self.col)
+    }
+}
+
+/// How bad a diagnostic is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The revision is refused: nothing is written to Immuta.
+    Error,
+    /// Reported, the revision still applies (undocumented open-enum values, unmodelled fields).
+    Warning,
+}
+
+/// One problem found in the manifests, rendered `path:line:col: <kind> <key>: message`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// Error or warning.
+    pub severity: Severity,
+    /// Where.
+    pub span: Span,
+    /// The object's kind, when the file's directory names one.
+    pub kind: Option<Kind>,
+    /// The object's key, when it could be read (`-` is printed otherwise).
+    pub key: Option<String>,
+    /// What is wrong, never containing a secret value.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = self.kind.map_or("-", Kind::as_str);
+        let key = self.key.as_deref().unwrap_or("-");
+        let warn = if self.severity == Severity::Warning {
+            "warning: "
+        } else {
+            ""
+        };
+        write!(
+            f,
+            "{}: {} {}: {}{}",
+            self.span, kind, key, warn, self.message
+        )
+    }
+}
+
+/// One desired object: a V2 payload ready to POST.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    /// Identity.
+    pub key: ObjectKey,
+    /// Where the document starts.
+    pub span: Span,
+    /// The payload after templating, exactly what is sent to Immuta.
+    pub body: Value,
+    /// JSON pointers (`/connection/password`) of values that are secret: they are shown
+    /// as `(sensitive)` in plans and never logged.
+    pub sensitive: BTreeSet<String>,
+}
+
+/// Every desired object of one revision.
+#[derive(Debug, Clone, Default)]
+pub struct DesiredSet {
+    /// Where the files came from (no credentials).
+    pub origin: String,
+    /// The source revision.
+    pub revision: String,
+    /// Objects by key, in apply order.
+    pub objects: BTreeMap<ObjectKey, Manifest>,
+    /// Knows every secret value of this revision.
+    pub redactor: Redactor,
+    /// Warnings found while loading (the set is still valid).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// The environment `{{EnvVar}}` and `${NAME}` read from.
+pub trait Env {
+    /// The value of a variable, if set.
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Env for BTreeMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}

@@ -1,0 +1,281 @@
+//! Plan renderers: text (Terraform's shape) and versioned JSON. Each format is its own
+//! function over the same [`Plan`]; none of them ever sees a secret value, because
+//! [`super::FieldChange`] values are masked when the plan is built.
+//!
+//! Text:
+//! ```text
+//!   + purpose/Marketing will be created
+//!   ~ policy/mask-pii will be updated in place
+//!       ~ actions[0].rules[0].config.maskingConfig.type: "Hash" -> "Constant"
+//!
+//! Plan: 1 to add, 1 to change, 0 to destroy.
+//! ```
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+use super::{Action, Change, FieldChange, Plan, Summary};
+
+/// Version of the JSON plan document; bumped on any incompatible change.
+pub const JSON_FORMAT_VERSION: u32 = 1;
+
+/// Writes the plan as text.
+///
+/// # Errors
+/// Only I/O errors of `out`.
+pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "Source: {} at {}",
+        plan.origin,
+        short_rev(&plan.revision)
+    )?;
+    let shown: Vec<&Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
+    if !plan.has_changes() {
+        for c in shown.iter().filter(|c| c.action == Action::Unmanaged) {
+            change(c, out)?;
+        }
+        writeln!(out)?;
+        writeln!(
+            out,
+            "No changes. Immuta matches the source at {}.",
+            short_rev(&plan.revision)
+        )?;
+        return Ok(());
+    }
+    writeln!(out)?;
+    for c in shown {
+        change(c, out)?;
+    }
+    let s = plan.summary();
+    writeln!(out)?;
+    writeln!(out, "{}", closing_line(&s))?;
+    Ok(())
+}
+
+/// `Plan: N to add, N to change, N to destroy.`
+pub fn closing_line(s: &Summary) -> String {
+    format!(
+        "Plan: {} to add, {} to change, {} to destroy.",
+        s.add, s.change, s.destroy
+    )
+}
+
+fn short_rev(rev: &str) -> &str {
+    if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) {
+        rev.get(..12).unwrap_or(rev)
+    } else {
+        rev
+    }
+}
+
+fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
+    let (marker, what) = match c.action {
+        Action::Create => ("+", "will be created"),
+        Action::Update => ("~", "will be updated in place"),
+        Action::NoOp => (" ", "is up to date"),
+        Action::Unmanaged => (
+            "?",
+            "exists in Immuta but not in the source: left alone (not managed)",
+        ),
+    };
+    writeln!(out, "  {marker} {} {what}", c.key)?;
+    if let Some(dry) = &c.data {
+        if c.action != Action::Create || !dry.creating.is_empty() {
+            writeln!(
+                out,
+                "      server dry run: {} creating, {} updating, {} deleting, {} unchanged{}",
+                dry.creating.len(),
+                dry.updating.len(),
+                dry.deleting.len(),
+                dry.no_change.len(),
+                if dry.tags_updated {
+                    ", tags updated"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        for n in &dry.creating {
+            writeln!(out, "      + data source {}", quote(n))?;
+        }
+        for n in &dry.updating {
+            writeln!(out, "      ~ data source {}", quote(n))?;
+        }
+        for n in &dry.deleting {
+            writeln!(
+                out,
+                "      - data source {} (deleted or disabled, per options.hardDelete)",
+                quote(n)
+            )?;
+        }
+    }
+    if c.action == Action::Create {
+        for f in &c.fields {
+            writeln!(out, "      + {} = {}", f.path, value(f.after.as_ref()))?;
+        }
+    } else {
+        for f in &c.fields {
+            field(f, out)?;
+        }
+    }
+    writeln!(out)
+}
+
+fn field(f: &FieldChange, out: &mut dyn Write) -> io::Result<()> {
+    match (&f.before, &f.after) {
+        (None, Some(a)) => writeln!(out, "      + {}: {}", f.path, value(Some(a))),
+        (Some(b), None) => writeln!(out, "      - {}: {} -> (default)", f.path, value(Some(b))),
+        (Some(Value::String(b)), Some(Value::String(a)))
+            if !f.sensitive && (b.contains('\n') || a.contains('\n')) =>
+        {
+            writeln!(out, "      ~ {}:", f.path)?;
+            for ch in TextDiff::from_lines(b.as_str(), a.as_str()).iter_all_changes() {
+                let sign = match ch.tag() {
+                    ChangeTag::Delete => "-",
+                    ChangeTag::Insert => "+",
+                    ChangeTag::Equal => " ",
+                };
+                write!(out, "          {sign} {}", ch.value())?;
+                if ch.missing_newline() {
+                    writeln!(out)?;
+                }
+            }
+            Ok(())
+        }
+        (b, a) => writeln!(
+            out,
+            "      ~ {}: {} -> {}",
+            f.path,
+            value(b.as_ref()),
+            value(a.as_ref())
+        ),
+    }
+}
+
+fn value(v: Option<&Value>) -> String {
+    match v {
+        None => "(default)".to_string(),
+        Some(Value::String(s)) if s == crate::redact::MASK => s.clone(),
+        Some(v) => serde_json::to_string(v).unwrap_or_default(),
+    }
+}
+
+fn quote(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    format_version: u32,
+    origin: &'a str,
+    revision: &'a str,
+    has_changes: bool,
+    summary: Summary,
+    changes: &'a [Change],
+}
+
+/// Writes the plan as one JSON document (schema in README, `format_version` 1).
+///
+/// # Errors
+/// Only I/O errors of `out`.
+pub fn json(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
+    let doc = JsonPlan {
+        format_version: JSON_FORMAT_VERSION,
+        origin: &plan.origin,
+        revision: &plan.revision,
+        has_changes: plan.has_changes(),
+        summary: plan.summary(),
+        changes: &plan.changes,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::{Kind, ObjectKey};
+    use serde_json::json;
+
+    fn plan() -> Plan {
+        Plan {
+            origin: "repo".into(),
+            revision: "0123456789abcdef0123456789abcdef01234567".into(),
+            changes: vec![
+                Change {
+                    key: ObjectKey::new(Kind::Purpose, "Marketing"),
+                    action: Action::Create,
+                    fields: vec![FieldChange {
+                        path: "name".into(),
+                        before: None,
+                        after: Some(json!("Marketing")),
+                        sensitive: false,
+                    }],
+                    data: None,
+                    id: None,
+                },
+                Change {
+                    key: ObjectKey::new(Kind::Policy, "mask"),
+                    action: Action::Update,
+                    fields: vec![FieldChange {
+                        path: "description".into(),
+                        before: Some(json!("a\nb\n")),
+                        after: Some(json!("a\nc\n")),
+                        sensitive: false,
+                    }],
+                    data: None,
+                    id: Some(3),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn text_has_terraform_shape() {
+        let mut buf = Vec::new();
+        text(&plan(), &mut buf).unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        assert!(
+            s.contains("  + purpose/Marketing will be created\n      + name = \"Marketing\""),
+            "{s}"
+        );
+        assert!(s.contains("  ~ policy/mask will be updated in place\n      ~ description:\n            a\n          - b\n          + c\n"), "{s}");
+        assert!(
+            s.trim_end()
+                .ends_with("Plan: 1 to add, 1 to change, 0 to destroy."),
+            "{s}"
+        );
+        assert!(s.starts_with("Source: repo at 0123456789ab"), "{s}");
+    }
+
+    #[test]
+    fn empty_plan_says_no_changes() {
+        let p = Plan {
+            origin: "o".into(),
+            revision: "dir:abc".into(),
+            changes: vec![],
+        };
+        let mut buf = Vec::new();
+        text(&p, &mut buf).unwrap();
+        assert!(String::from_utf8(buf).unwrap().contains("No changes."));
+    }
+
+    #[test]
+    fn json_is_versioned() {
+        let mut buf = Vec::new();
+        json(&plan(), &mut buf).unwrap();
+        let v: Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["format_version"], 1);
+        assert_eq!(v["summary"]["add"], 1);
+        assert_eq!(v["changes"][1]["action"], "update");
+        assert_eq!(v["changes"][1]["key"]["kind"], "policy");
+    }
+}

@@ -4,15 +4,19 @@
 //! Input: [`Plan`] + the [`DesiredSet`] it was made from. Output: [`ApplyReport`].
 //!
 //! Guarantees:
-//! 1. Only objects whose plan action writes (create, update) are sent; no-op and
-//!    unmanaged objects are never touched, and nothing is ever deleted here.
+//! 1. Only objects whose plan action writes (create, update, delete) are sent; no-op
+//!    and unmanaged objects are never touched. Deletes exist in a plan only when prune
+//!    allowed them (see `plan::prune`).
 //! 2. Levels run in dependency order — purposes → data sources → policies → projects —
 //!    and a level starts only after the previous one finished. Objects of one level are
 //!    independent and run concurrently (bounded by the client).
 //! 3. A failed object fails the run, but independent objects still apply. An object that
 //!    names a failed one (a project listing a purpose or data source whose write failed,
 //!    a policy restricting to a failed purpose) is skipped, not sent half-valid.
-//! 4. When `stop` is raised, objects not yet started are skipped; writes in flight
+//! 4. Deletes run after every upsert, in reverse order — projects → policies → data
+//!    sources → purposes — so a project stops naming a purpose before it goes. An
+//!    object already gone (404) counts as deleted.
+//! 5. When `stop` is raised, objects not yet started are skipped; writes in flight
 //!    finish, so no object is left half-written.
 //!
 //! Assumptions: every V2 POST is a full-state upsert, so re-sending one is safe.
@@ -119,6 +123,7 @@ fn verb(a: Action) -> &'static str {
     match a {
         Action::Create => "created",
         Action::Update => "updated",
+        Action::Delete => "deleted",
         Action::NoOp | Action::Unmanaged => "unchanged",
     }
 }
@@ -173,6 +178,9 @@ pub async fn apply(
 }
 
 async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &Failed) -> Outcome {
+    if c.action == Action::Delete {
+        return delete_one(client, c, desired).await;
+    }
     let Some(m) = desired.objects.get(&c.key) else {
         return Outcome::Skipped {
             reason: "not in the desired set".into(),
@@ -199,6 +207,41 @@ async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &F
             }
         }
     }
+}
+
+async fn delete_one(client: &Client, c: &Change, desired: &DesiredSet) -> Outcome {
+    let span = tracing::info_span!("object", key = %c.key, action = "delete");
+    let _guard = span.enter();
+    let result = match (c.key.kind, c.id) {
+        (Kind::Data, _) => client.delete_data(&c.key, false).await,
+        (Kind::Project, _) => client.delete_project(&c.key).await,
+        (Kind::Policy, Some(id)) => client.delete_policy(&c.key, id).await,
+        (Kind::Purpose, Some(id)) => client.delete_purpose(&c.key, id).await,
+        (Kind::Policy | Kind::Purpose, None) => {
+            return Outcome::Skipped { reason: "no Immuta id known for the delete".into() };
+        }
+    };
+    match result {
+        Ok(response) => {
+            tracing::info!("deleted");
+            Outcome::Applied { response: summarize(&response) }
+        }
+        Err(e) if e.is_not_found() => Outcome::Applied { response: Value::String("already absent".into()) },
+        Err(e) => {
+            tracing::warn!(error = %e, "delete failed");
+            Outcome::Failed { error: desired.redactor.redact(&e.to_string()) }
+        }
+    }
+}
+
+/// Keys whose delete landed.
+pub fn deleted_keys(report: &ApplyReport) -> BTreeSet<ObjectKey> {
+    report
+        .results
+        .iter()
+        .filter(|r| r.action == Action::Delete && matches!(r.outcome, Outcome::Applied { .. }))
+        .map(|r| r.key.clone())
+        .collect()
 }
 
 /// Keeps the ids, flags and name lists of an answer; drops anything else.

@@ -11,6 +11,7 @@ use crate::apply::{self, ApplyReport};
 use crate::client::Client;
 use crate::live::{self, LiveSet};
 use crate::manifest::{self, DesiredSet, Diagnostic, Env};
+use crate::plan::prune::{self, Inventory, PruneOptions, Refusal};
 use crate::plan::{self, Plan};
 use crate::source::{self, Snapshot, SourceSpec};
 
@@ -26,6 +27,9 @@ pub enum Error {
     /// Reading the tenant failed.
     #[error("reading live state failed: {0}")]
     Live(#[from] live::Error),
+    /// The prune guards refused the plan: nothing is applied.
+    #[error("plan refused: {0}")]
+    Refused(#[from] Refusal),
     /// A blocking task panicked or was cancelled.
     #[error("internal error: {0}")]
     Internal(String),
@@ -63,9 +67,30 @@ pub fn load(snapshot: &Snapshot, env: &dyn Env) -> Result<DesiredSet, Error> {
 /// # Errors
 /// [`Error::Live`].
 pub async fn plan(client: &Client, desired: &DesiredSet) -> Result<(LiveSet, Plan), Error> {
-    let live = live::read_live(client, desired).await?;
-    let plan = plan::diff(desired, &live);
+    let (live, plan, _) = plan_with_prune(client, desired, &PruneOptions::default(), None).await?;
     Ok((live, plan))
+}
+
+/// Reads live state, diffs, and adds the deletes prune allows. Returns notes for the log
+/// (why something was not deleted).
+///
+/// # Errors
+/// [`Error::Live`], or [`Error::Refused`] when a prune guard trips.
+pub async fn plan_with_prune(
+    client: &Client,
+    desired: &DesiredSet,
+    prune: &PruneOptions,
+    inventory: Option<&Inventory>,
+) -> Result<(LiveSet, Plan, Vec<String>), Error> {
+    let probe: Vec<_> = if prune.kinds.is_empty() {
+        Vec::new()
+    } else {
+        inventory.map(|i| i.keys.iter().cloned().collect()).unwrap_or_default()
+    };
+    let live = live::read_live(client, desired, &probe).await?;
+    let mut plan = plan::diff(desired, &live);
+    let notes = prune::add_deletes(&mut plan, desired, &live, inventory, prune)?;
+    Ok((live, plan, notes))
 }
 
 /// Applies a plan made from `desired`.

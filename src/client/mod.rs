@@ -298,6 +298,54 @@ impl Client {
         .await
     }
 
+    /// `DELETE /api/v2/project/{projectKey}`.
+    ///
+    /// # Errors
+    /// Any [`Error`]; an unknown key is a 404.
+    pub async fn delete_project(&self, key: &ObjectKey) -> Result<Value, Error> {
+        self.send(Request {
+            method: Method::DELETE,
+            endpoint: "DELETE /api/v2/project/{projectKey}",
+            path: format!("/api/v2/project/{}", encode_segment(&key.name)),
+            query: Vec::new(),
+            body: None,
+            key: Some(key),
+        })
+        .await
+    }
+
+    /// `DELETE /policy/global/{id}` (V1: policies are deleted by id).
+    ///
+    /// # Errors
+    /// Any [`Error`]; an unknown id is a 404.
+    pub async fn delete_policy(&self, key: &ObjectKey, id: u64) -> Result<Value, Error> {
+        self.send(Request {
+            method: Method::DELETE,
+            endpoint: "DELETE /policy/global/{id}",
+            path: format!("/policy/global/{id}"),
+            query: Vec::new(),
+            body: None,
+            key: Some(key),
+        })
+        .await
+    }
+
+    /// `DELETE /governance/purpose/{id}` (V1; removes the purpose and its sub-purposes).
+    ///
+    /// # Errors
+    /// Any [`Error`]; an unknown id is a 404.
+    pub async fn delete_purpose(&self, key: &ObjectKey, id: u64) -> Result<Value, Error> {
+        self.send(Request {
+            method: Method::DELETE,
+            endpoint: "DELETE /governance/purpose/{id}",
+            path: format!("/governance/purpose/{id}"),
+            query: Vec::new(),
+            body: None,
+            key: Some(key),
+        })
+        .await
+    }
+
     async fn paged(
         &self,
         endpoint: &'static str,

@@ -77,6 +77,9 @@ pub struct LiveSet {
     pub objects: BTreeMap<ObjectKey, LiveObject>,
     /// Dry-run answers for the desired data sources.
     pub data: BTreeMap<ObjectKey, DataDryRun>,
+    /// Data-source keys that are no longer desired but still exist in the tenant, with
+    /// the names a delete would remove (from `DELETE /api/v2/data/{key}?dryRun=true`).
+    pub data_orphans: BTreeMap<ObjectKey, Vec<String>>,
 }
 
 /// Live-stage failures.
@@ -109,18 +112,41 @@ pub enum Error {
 /// # Errors
 /// The first failed read; a partial live set is never returned (a plan built on it
 /// could mistake unread objects for missing ones).
-pub async fn read_live(client: &Client, desired: &DesiredSet) -> Result<LiveSet, Error> {
-    let (policies, projects, purposes, data) = tokio::try_join!(
+///
+/// `probe_data` lists data-source keys that are not desired but may still exist (the
+/// managed inventory, when prune is on); each is probed with a dry-run delete.
+pub async fn read_live(client: &Client, desired: &DesiredSet, probe_data: &[ObjectKey]) -> Result<LiveSet, Error> {
+    let (policies, projects, purposes, data, data_orphans) = tokio::try_join!(
         read_policies(client),
         read_projects(client),
         read_purposes(client),
         read_data(client, desired),
+        probe_orphans(client, desired, probe_data),
     )?;
     let mut objects = BTreeMap::new();
     for o in policies.into_iter().chain(projects).chain(purposes) {
         objects.insert(o.key.clone(), o);
     }
-    Ok(LiveSet { objects, data })
+    Ok(LiveSet { objects, data, data_orphans })
+}
+
+async fn probe_orphans(client: &Client, desired: &DesiredSet, keys: &[ObjectKey]) -> Result<BTreeMap<ObjectKey, Vec<String>>, Error> {
+    let keys: Vec<&ObjectKey> = keys.iter().filter(|k| k.kind == Kind::Data && !desired.objects.contains_key(*k)).collect();
+    let found: Vec<Option<(ObjectKey, Vec<String>)>> = stream::iter(keys)
+        .map(|key| async move {
+            match client.delete_data(key, true).await {
+                Ok(answer) => {
+                    let names = answer.get("deleting").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
+                    Ok(Some((key.clone(), names)))
+                }
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(Error::Client(e)),
+            }
+        })
+        .buffer_unordered(64)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
 }
 
 async fn read_policies(client: &Client) -> Result<Vec<LiveObject>, Error> {

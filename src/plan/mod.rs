@@ -16,6 +16,7 @@ use crate::manifest::{DesiredSet, Manifest};
 use crate::object::{Kind, ObjectKey};
 use crate::redact::MASK;
 
+pub mod prune;
 pub mod render;
 
 /// What apply will do to one object.
@@ -30,12 +31,14 @@ pub enum Action {
     NoOp,
     /// In the tenant, not in Git, not managed by this tool (or prune off): left alone.
     Unmanaged,
+    /// Managed by this tool, gone from Git, prune on: will be deleted.
+    Delete,
 }
 
 impl Action {
     /// Whether apply sends anything for it.
     pub fn is_write(self) -> bool {
-        matches!(self, Action::Create | Action::Update)
+        matches!(self, Action::Create | Action::Update | Action::Delete)
     }
 }
 
@@ -103,6 +106,7 @@ impl Plan {
                 Action::Update => s.change += 1,
                 Action::NoOp => s.unchanged += 1,
                 Action::Unmanaged => s.unmanaged += 1,
+                Action::Delete => s.destroy += 1,
             }
         }
         s

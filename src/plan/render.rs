@@ -83,8 +83,9 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
         Action::NoOp => (" ", "is up to date"),
         Action::Unmanaged => (
             "?",
-            "exists in Immuta but not in the source: left alone (not managed)",
+            "exists in Immuta but not in the source: left alone (not managed, or --prune is off)",
         ),
+        Action::Delete => ("-", "will be destroyed"),
     };
     writeln!(out, "  {marker} {} {what}", c.key)?;
     if let Some(dry) = &c.data {

@@ -1,0 +1,294 @@
+//! Prune: which live objects may be deleted, and the guards that refuse a dangerous plan.
+//!
+//! Input: a [`Plan`] from [`super::diff`] plus the [`Inventory`] of what this tool applied
+//! before. Output: the same plan with `Delete` actions, or a [`Refusal`].
+//!
+//! Guarantees:
+//! 1. Nothing is deleted unless prune is on for that kind.
+//! 2. Only objects this tool manages are deleted: keys that were in Git at a previously
+//!    applied revision (the inventory). Objects created by hand and never in Git are
+//!    listed as unmanaged and never touched. No inventory → no deletes (fail safe).
+//! 3. A kind whose desired set is empty while it has managed live objects is refused
+//!    unless `allow_empty` (an empty or broken checkout must not wipe a tenant).
+//! 4. More than `max_deletions` deletes — objects plus tables dropped from a data
+//!    source's `sources`, which Immuta deletes or disables — refuses the whole plan.
+//! 5. Keys matching an exclude glob of `.immuta-gitops.yaml` are never deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::{Action, Change, Plan};
+use crate::live::LiveSet;
+use crate::manifest::DesiredSet;
+use crate::object::{Kind, ObjectKey};
+
+/// The keys this tool applied, as of one revision. Persisted between runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    /// The last revision applied.
+    pub revision: String,
+    /// Keys present in Git at that revision (plus earlier managed keys whose delete has
+    /// not happened yet).
+    pub keys: BTreeSet<ObjectKey>,
+}
+
+/// Prune settings.
+#[derive(Debug, Clone)]
+pub struct PruneOptions {
+    /// Kinds for which deletes are allowed (empty: prune off).
+    pub kinds: BTreeSet<Kind>,
+    /// Allow a kind's desired set to be empty while it has managed live objects.
+    pub allow_empty: bool,
+    /// Refuse the plan when it holds more deletes than this.
+    pub max_deletions: usize,
+    /// Keys (`kind/name` globs) never deleted.
+    pub exclude: Vec<String>,
+}
+
+impl Default for PruneOptions {
+    fn default() -> Self {
+        PruneOptions { kinds: BTreeSet::new(), allow_empty: false, max_deletions: 5, exclude: Vec::new() }
+    }
+}
+
+/// Why a plan with deletes was refused. A refused plan is not applied at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The desired set of a kind is empty while managed live objects exist.
+    #[error("refusing to delete every managed {kind} ({managed} live): the source has no {kind} at all; pass --allow-empty if this is intended")]
+    EmptyKind {
+        /// The kind.
+        kind: Kind,
+        /// Managed live objects of it.
+        managed: usize,
+    },
+    /// Too many deletes.
+    #[error("refusing a plan with {count} deletions (objects and data-source tables), more than --max-deletions {max}")]
+    TooMany {
+        /// Deletes in the plan.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// An exclude pattern is not a valid glob.
+    #[error("invalid prune exclude pattern {pattern:?}: {message}")]
+    BadPattern {
+        /// The pattern.
+        pattern: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Turns unmanaged changes that the inventory owns into deletes, and applies the guards.
+///
+/// Returns notes for the plan log (e.g. why nothing is deleted).
+///
+/// # Errors
+/// A [`Refusal`]; the caller must then apply nothing.
+pub fn add_deletes(
+    plan: &mut Plan,
+    desired: &DesiredSet,
+    live: &LiveSet,
+    inventory: Option<&Inventory>,
+    opts: &PruneOptions,
+) -> Result<Vec<String>, Refusal> {
+    let mut notes = Vec::new();
+    let table_deletes: usize = plan.changes.iter().filter_map(|c| c.data.as_ref()).map(|d| d.deleting.len()).sum();
+    if opts.kinds.is_empty() {
+        return Ok(notes);
+    }
+    let Some(inv) = inventory else {
+        notes.push("prune: no inventory of a previous apply, so nothing is deleted (fail safe)".into());
+        return guard_count(table_deletes, opts).map(|()| notes);
+    };
+    let exclude = globs(&opts.exclude)?;
+    let excluded = |k: &ObjectKey| exclude.is_match(k.to_string());
+
+    // Data sources cannot be listed by key: the live stage probed inventory keys.
+    for (key, names) in &live.data_orphans {
+        if !desired.objects.contains_key(key) && inv.keys.contains(key) {
+            plan.changes.push(Change {
+                key: key.clone(),
+                action: Action::Unmanaged,
+                fields: Vec::new(),
+                data: Some(crate::live::DataDryRun { deleting: names.clone(), ..Default::default() }),
+                id: None,
+            });
+        }
+    }
+    let mut managed_live: BTreeMap<Kind, usize> = BTreeMap::new();
+    for c in &mut plan.changes {
+        if c.action != Action::Unmanaged || !inv.keys.contains(&c.key) {
+            continue;
+        }
+        *managed_live.entry(c.key.kind).or_default() += 1;
+        if !opts.kinds.contains(&c.key.kind) {
+            continue;
+        }
+        if excluded(&c.key) {
+            notes.push(format!("prune: {} is excluded by .immuta-gitops.yaml", c.key));
+            continue;
+        }
+        c.action = Action::Delete;
+    }
+    for kind in &opts.kinds {
+        let desired_count = desired.objects.keys().filter(|k| k.kind == *kind).count();
+        let managed = managed_live.get(kind).copied().unwrap_or(0);
+        if desired_count == 0 && managed > 0 && !opts.allow_empty {
+            return Err(Refusal::EmptyKind { kind: *kind, managed });
+        }
+    }
+    plan.changes.sort_by(|a, b| a.key.cmp(&b.key));
+    let deletes = plan.changes.iter().filter(|c| c.action == Action::Delete).count();
+    guard_count(deletes + table_deletes, opts)?;
+    Ok(notes)
+}
+
+fn guard_count(count: usize, opts: &PruneOptions) -> Result<(), Refusal> {
+    if count > opts.max_deletions {
+        return Err(Refusal::TooMany { count, max: opts.max_deletions });
+    }
+    Ok(())
+}
+
+fn globs(patterns: &[String]) -> Result<GlobSet, Refusal> {
+    let mut b = GlobSetBuilder::new();
+    for p in patterns {
+        let g = Glob::new(p).map_err(|e| Refusal::BadPattern { pattern: p.clone(), message: e.to_string() })?;
+        b.add(g);
+    }
+    b.build().map_err(|e| Refusal::BadPattern { pattern: patterns.join(","), message: e.to_string() })
+}
+
+/// The inventory after an apply: every desired key, plus managed keys whose delete did
+/// not happen (so a later run can still delete them).
+pub fn next_inventory(revision: &str, desired: &DesiredSet, previous: Option<&Inventory>, deleted: &BTreeSet<ObjectKey>) -> Inventory {
+    let mut keys: BTreeSet<ObjectKey> = desired.objects.keys().cloned().collect();
+    if let Some(prev) = previous {
+        keys.extend(prev.keys.iter().filter(|k| !deleted.contains(*k)).cloned());
+    }
+    Inventory { revision: revision.to_string(), keys }
+}
+
+/// Reads the inventory file of a state directory (`None` when absent).
+///
+/// # Errors
+/// An unreadable or corrupt file (treated by callers as "no deletes").
+pub fn load_inventory(dir: &std::path::Path) -> std::io::Result<Option<Inventory>> {
+    let path = dir.join("inventory.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(std::io::Error::other),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the inventory atomically (temp file + rename).
+///
+/// # Errors
+/// I/O errors.
+pub fn save_inventory(dir: &std::path::Path, inv: &Inventory) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(".inventory.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(inv).map_err(std::io::Error::other)?)?;
+    std::fs::rename(tmp, dir.join("inventory.json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::LiveObject;
+    use crate::manifest::{Manifest, Span};
+    use serde_json::json;
+
+    fn key(kind: Kind, n: &str) -> ObjectKey {
+        ObjectKey::new(kind, n)
+    }
+
+    fn desired(keys: &[ObjectKey]) -> DesiredSet {
+        let mut d = DesiredSet::default();
+        for k in keys {
+            d.objects.insert(
+                k.clone(),
+                Manifest {
+                    key: k.clone(),
+                    span: Span { path: "f".into(), line: 1, col: 1 },
+                    body: json!({"name": k.name}),
+                    sensitive: Default::default(),
+                },
+            );
+        }
+        d
+    }
+
+    fn live(keys: &[ObjectKey]) -> LiveSet {
+        let mut l = LiveSet::default();
+        for (i, k) in keys.iter().enumerate() {
+            l.objects.insert(k.clone(), LiveObject { key: k.clone(), id: Some(i as u64), system: false, body: Some(json!({"name": k.name})) });
+        }
+        l
+    }
+
+    fn opts(kinds: &[Kind]) -> PruneOptions {
+        PruneOptions { kinds: kinds.iter().copied().collect(), ..Default::default() }
+    }
+
+    fn plan_for(d: &DesiredSet, l: &LiveSet, inv: Option<&Inventory>, o: &PruneOptions) -> Result<Plan, Refusal> {
+        let mut p = super::super::diff(d, l);
+        add_deletes(&mut p, d, l, inv, o)?;
+        Ok(p)
+    }
+
+    #[test]
+    fn only_inventory_objects_are_deleted_and_only_with_prune() {
+        let (a, b, hand) = (key(Kind::Policy, "a"), key(Kind::Policy, "b"), key(Kind::Policy, "hand"));
+        let d = desired(&[a.clone()]);
+        let l = live(&[a.clone(), b.clone(), hand.clone()]);
+        let inv = Inventory { revision: "r".into(), keys: [a.clone(), b.clone()].into() };
+        let off = plan_for(&d, &l, Some(&inv), &PruneOptions::default()).unwrap();
+        assert!(off.changes.iter().all(|c| c.action != Action::Delete));
+        let on = plan_for(&d, &l, Some(&inv), &opts(&[Kind::Policy])).unwrap();
+        let action = |k: &ObjectKey| on.changes.iter().find(|c| &c.key == k).unwrap().action;
+        assert_eq!(action(&b), Action::Delete);
+        assert_eq!(action(&hand), Action::Unmanaged);
+        assert_eq!(on.summary().destroy, 1);
+        let other_kind = plan_for(&d, &l, Some(&inv), &opts(&[Kind::Project])).unwrap();
+        assert!(other_kind.changes.iter().all(|c| c.action != Action::Delete));
+    }
+
+    #[test]
+    fn no_inventory_means_no_deletes() {
+        let b = key(Kind::Purpose, "b");
+        let d = desired(&[key(Kind::Purpose, "a")]);
+        let p = plan_for(&d, &live(&[b]), None, &opts(&[Kind::Purpose])).unwrap();
+        assert_eq!(p.summary().destroy, 0);
+    }
+
+    #[test]
+    fn empty_kind_and_too_many_deletes_are_refused() {
+        let ks: Vec<ObjectKey> = (0..7).map(|i| key(Kind::Project, &format!("p{i}"))).collect();
+        let inv = Inventory { revision: "r".into(), keys: ks.iter().cloned().collect() };
+        let empty = plan_for(&desired(&[]), &live(&ks), Some(&inv), &opts(&[Kind::Project]));
+        assert_eq!(empty.unwrap_err(), Refusal::EmptyKind { kind: Kind::Project, managed: 7 });
+        let keep_one = desired(&ks[..1]);
+        let too_many = plan_for(&keep_one, &live(&ks), Some(&inv), &opts(&[Kind::Project]));
+        assert_eq!(too_many.unwrap_err(), Refusal::TooMany { count: 6, max: 5 });
+        let mut allowed = opts(&[Kind::Project]);
+        allowed.max_deletions = 10;
+        allowed.exclude = vec!["project/p[56]".into()];
+        let p = plan_for(&keep_one, &live(&ks), Some(&inv), &allowed).unwrap();
+        assert_eq!(p.summary().destroy, 4);
+    }
+
+    #[test]
+    fn inventory_round_trips_through_the_state_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load_inventory(dir.path()).unwrap(), None);
+        let inv = next_inventory("r1", &desired(&[key(Kind::Data, "k")]), None, &BTreeSet::new());
+        save_inventory(dir.path(), &inv).unwrap();
+        assert_eq!(load_inventory(dir.path()).unwrap(), Some(inv));
+    }
+}

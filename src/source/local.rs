@@ -1,14 +1,277 @@
-//! Local directory sources (placeholder: being implemented).
-use std::path::Path;
+//! Stage 1, directory half: reads a plain directory (no `--ref`) into a [`Snapshot`].
+//!
+//! Input: a root path and an optional sub-directory. Output: [`Snapshot`] whose revision
+//! is `dir:` plus the first 12 hex digits of a SHA-256 over the files read, so an
+//! unchanged directory yields the same revision on every read.
+//!
+//! It never reads outside the root: a symlink whose target (canonicalized) leaves the
+//! root becomes [`FileEntry::EscapingLink`], a directory symlink inside the root is
+//! followed once (not again from inside it, so loops end), and `.git` is skipped.
+//! Any read error fails the whole read: no partial snapshot is returned.
 
-use super::{Error, Snapshot};
-/// Reads a local directory.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::{split_sub_path, Error, FileEntry, Snapshot};
+
+/// Reads every file under `root` joined with `sub_path`.
 ///
 /// # Errors
-/// Always, until implemented.
-pub fn read_dir(root: &Path, _sub: Option<&str>) -> Result<Snapshot, Error> {
-    Err(Error::Io {
-        path: root.to_path_buf(),
-        source: std::io::Error::other("not implemented yet"),
-    })
+/// [`Error::Io`] when `root` is missing or not a directory, or a file cannot be read;
+/// [`Error::PathNotFound`] when `sub_path` contains `..`, is missing, is not a directory
+/// or resolves outside `root`.
+pub fn read_dir(root: &Path, sub_path: Option<&str>) -> Result<Snapshot, Error> {
+    let origin = root.display().to_string();
+    let canon_root = std::fs::canonicalize(root).map_err(Walker::io(root))?;
+    if !canon_root.is_dir() {
+        return Err(Error::Io {
+            path: root.to_path_buf(),
+            source: std::io::Error::from(std::io::ErrorKind::NotADirectory),
+        });
+    }
+    let base = base_dir(&canon_root, sub_path).ok_or_else(|| Error::PathNotFound {
+        path: sub_path.unwrap_or_default().to_string(),
+        origin: origin.clone(),
+        revision: "the working directory".to_string(),
+    })?;
+    let mut walker = Walker {
+        base,
+        files: BTreeMap::new(),
+    };
+    let start = walker.base.clone();
+    walker.walk(&start, "", false)?;
+    let revision = revision(&walker.files);
+    tracing::debug!(
+        origin,
+        revision,
+        files = walker.files.len(),
+        "read directory"
+    );
+    Ok(Snapshot::new(origin, revision, walker.files))
+}
+
+/// The canonical manifest root: `root` joined with `sub_path`, if that is a directory
+/// inside `root`.
+fn base_dir(canon_root: &Path, sub_path: Option<&str>) -> Option<PathBuf> {
+    let parts = split_sub_path(sub_path)?;
+    if parts.is_empty() {
+        return Some(canon_root.to_path_buf());
+    }
+    let base = std::fs::canonicalize(
+        parts
+            .iter()
+            .fold(canon_root.to_path_buf(), |p, c| p.join(c)),
+    )
+    .ok()?;
+    (base.starts_with(canon_root) && base.is_dir()).then_some(base)
+}
+
+/// `dir:` + 12 hex digits of SHA-256 over (path, kind, content) in path order, each
+/// field length-prefixed so no two different trees hash alike.
+fn revision(files: &BTreeMap<String, FileEntry>) -> String {
+    let mut h = Sha256::new();
+    for (path, entry) in files {
+        let (tag, bytes) = match entry {
+            FileEntry::Blob(b) => (b'f', b.as_slice()),
+            FileEntry::EscapingLink(t) => (b'l', t.as_bytes()),
+        };
+        h.update((path.len() as u64).to_le_bytes());
+        h.update(path.as_bytes());
+        h.update([tag]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    let digest = hex::encode(h.finalize());
+    format!("dir:{}", digest.get(..12).unwrap_or(&digest))
+}
+
+/// The walk over the canonical directory `base`, collecting files.
+struct Walker {
+    base: PathBuf,
+    files: BTreeMap<String, FileEntry>,
+}
+
+impl Walker {
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.to_path_buf();
+        move |source| Error::Io { path, source }
+    }
+
+    /// Adds every file of directory `dir` under `prefix`; `in_link` is set inside a
+    /// followed directory symlink, where no further directory link is followed.
+    fn walk(&mut self, dir: &Path, prefix: &str, in_link: bool) -> Result<(), Error> {
+        for entry in std::fs::read_dir(dir).map_err(Self::io(dir))? {
+            let entry = entry.map_err(Self::io(dir))?;
+            let path = entry.path();
+            let file_name = entry.file_name();
+            let Some(name) = file_name.to_str() else {
+                tracing::warn!(path = %path.display(), "skipping a file whose name is not UTF-8");
+                continue;
+            };
+            if name == ".git" {
+                continue;
+            }
+            let rel = if prefix.is_empty() {
+                name.to_string()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let kind = entry.file_type().map_err(Self::io(&path))?;
+            if kind.is_dir() {
+                self.walk(&path, &rel, in_link)?;
+            } else if kind.is_file() {
+                let bytes = std::fs::read(&path).map_err(Self::io(&path))?;
+                self.files.insert(rel, FileEntry::Blob(bytes));
+            } else if kind.is_symlink() {
+                self.link(&path, rel, in_link)?;
+            } else {
+                tracing::debug!(path = %path.display(), "skipping a special file");
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the symlink at `path` as its target's content, its target's files, or an
+    /// escaping link.
+    fn link(&mut self, path: &Path, rel: String, in_link: bool) -> Result<(), Error> {
+        let target = std::fs::read_link(path).map_err(Self::io(path))?;
+        let Ok(canon) = std::fs::canonicalize(path) else {
+            tracing::warn!(path = %path.display(), "skipping a dangling or looping symlink");
+            return Ok(());
+        };
+        if !canon.starts_with(&self.base) {
+            tracing::debug!(path = %path.display(), "symlink leaves the manifest root");
+            self.files
+                .insert(rel, FileEntry::EscapingLink(target.display().to_string()));
+            return Ok(());
+        }
+        if canon.is_dir() {
+            if in_link {
+                tracing::warn!(path = %path.display(), "not following a directory symlink inside a followed directory symlink");
+                return Ok(());
+            }
+            return self.walk(&canon, &rel, true);
+        }
+        if canon.is_file() {
+            let bytes = std::fs::read(&canon).map_err(Self::io(&canon))?;
+            self.files.insert(rel, FileEntry::Blob(bytes));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn write(root: &Path, rel: &str, content: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, content).unwrap();
+    }
+
+    fn entry(s: &Snapshot, path: &str) -> Option<FileEntry> {
+        s.files().find(|(p, _)| *p == path).map(|(_, e)| e.clone())
+    }
+
+    fn blob(s: &str) -> Option<FileEntry> {
+        Some(FileEntry::Blob(s.as_bytes().to_vec()))
+    }
+
+    #[test]
+    fn reads_files_and_skips_git() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "data/a.yaml", "a");
+        write(d.path(), "policy/deep/p.yaml", "p");
+        write(d.path(), ".git/config", "x");
+        write(d.path(), "sub/.git", "gitdir: elsewhere");
+        let s = read_dir(d.path(), None).unwrap();
+        let paths: Vec<&str> = s.files().map(|(p, _)| p).collect();
+        assert_eq!(paths, ["data/a.yaml", "policy/deep/p.yaml"]);
+        assert_eq!(s.origin, d.path().display().to_string());
+        assert!(
+            s.revision.starts_with("dir:") && s.revision.len() == 16,
+            "{}",
+            s.revision
+        );
+    }
+
+    #[test]
+    fn revision_is_stable_and_follows_content_and_names() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "data/a.yaml", "a");
+        let r1 = read_dir(d.path(), None).unwrap().revision;
+        assert_eq!(read_dir(d.path(), None).unwrap().revision, r1);
+        write(d.path(), "data/a.yaml", "b");
+        let r2 = read_dir(d.path(), None).unwrap().revision;
+        assert_ne!(r1, r2);
+        std::fs::rename(d.path().join("data/a.yaml"), d.path().join("data/b.yaml")).unwrap();
+        assert_ne!(read_dir(d.path(), None).unwrap().revision, r2);
+    }
+
+    #[test]
+    fn sub_path_and_errors() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "readme.md", "r");
+        write(d.path(), "immuta/data/a.yaml", "a");
+        let s = read_dir(d.path(), Some("./immuta/")).unwrap();
+        assert_eq!(entry(&s, "data/a.yaml"), blob("a"));
+        assert_eq!(s.len(), 1);
+        for bad in ["missing", "readme.md", "../x", "immuta/../immuta"] {
+            let err = read_dir(d.path(), Some(bad)).unwrap_err();
+            assert!(
+                matches!(&err, Error::PathNotFound { path, .. } if path == bad),
+                "{bad}: {err}"
+            );
+        }
+        let outside = tempfile::tempdir().unwrap();
+        symlink(outside.path(), d.path().join("out")).unwrap();
+        assert!(matches!(
+            read_dir(d.path(), Some("out")),
+            Err(Error::PathNotFound { .. })
+        ));
+        assert!(matches!(
+            read_dir(&d.path().join("nope"), None),
+            Err(Error::Io { .. })
+        ));
+        assert!(matches!(
+            read_dir(&d.path().join("readme.md"), None),
+            Err(Error::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn symlinks_inside_are_read_and_outside_are_escaping() {
+        let outside = tempfile::tempdir().unwrap();
+        write(outside.path(), "secret.txt", "secret");
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "readme.md", "above the root");
+        write(d.path(), "m/certs/ca.pem", "pem");
+        write(d.path(), "m/data/a.yaml", "a");
+        let m = d.path().join("m");
+        symlink("../certs/ca.pem", m.join("data/ca.pem")).unwrap();
+        symlink(outside.path().join("secret.txt"), m.join("data/abs")).unwrap();
+        symlink("../../readme.md", m.join("data/up")).unwrap();
+        symlink("nope", m.join("data/dangling")).unwrap();
+        symlink("certs", m.join("linked")).unwrap();
+        symlink("..", m.join("certs/loop")).unwrap();
+        let s = read_dir(d.path(), Some("m")).unwrap();
+        assert_eq!(entry(&s, "data/ca.pem"), blob("pem"));
+        assert_eq!(entry(&s, "linked/ca.pem"), blob("pem"));
+        let abs = outside.path().join("secret.txt").display().to_string();
+        assert_eq!(entry(&s, "data/abs"), Some(FileEntry::EscapingLink(abs)));
+        assert_eq!(
+            entry(&s, "data/up"),
+            Some(FileEntry::EscapingLink("../../readme.md".into()))
+        );
+        assert_eq!(entry(&s, "data/dangling"), None);
+        // `certs/loop` -> the root: followed once, and not again from inside it.
+        assert_eq!(entry(&s, "certs/loop/data/a.yaml"), blob("a"));
+        assert_eq!(entry(&s, "certs/loop/certs/loop/data/a.yaml"), None);
+        assert!(s.files().all(|(p, _)| p.matches("loop").count() <= 1));
+        assert!(s.read_relative("data/a.yaml", "abs").is_err());
+    }
 }

@@ -13,6 +13,7 @@ use crate::redact::Secret;
 
 pub mod git;
 pub mod local;
+mod tree;
 
 /// One file of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +176,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The components of a `--path` sub-directory (`""`, `.` and `/` add nothing); `None`
+/// when a component is `..`, which could leave the repository.
+pub(crate) fn split_sub_path(sub_path: Option<&str>) -> Option<Vec<&str>> {
+    let parts: Vec<&str> = sub_path
+        .unwrap_or_default()
+        .split(['/', '\\'])
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    if parts.contains(&"..") {
+        None
+    } else {
+        Some(parts)
+    }
 }
 
 /// Fetches the source described by `spec` (blocking: run it under `spawn_blocking`).

@@ -18,7 +18,6 @@ pub mod apply;
 pub mod cli;
 pub mod client;
 pub mod config;
-#[cfg(any())] // enabled once the stages it composes land
 pub mod cycle;
 pub mod daemon;
 #[cfg(any())] // enabled once the stages it composes land

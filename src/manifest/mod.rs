@@ -130,3 +130,74 @@ impl Env for BTreeMap<String, String> {
         self.get(name).cloned()
     }
 }
+
+/// Parses, templates and validates every manifest of the snapshot.
+///
+/// # Errors
+/// Every error found in one pass (warnings found on the way are included), sorted by
+/// file and position. Messages never contain a secret value.
+pub fn load(snapshot: &Snapshot, env: &dyn Env) -> Result<DesiredSet, Vec<Diagnostic>> {
+    load_filtered(snapshot, env, &|_| false)
+}
+
+/// [`load`], skipping every snapshot path for which `is_excluded` returns true (on top of
+/// hidden files and directories, which are always skipped).
+///
+/// # Errors
+/// As [`load`].
+pub fn load_filtered(
+    snapshot: &Snapshot,
+    env: &dyn Env,
+    is_excluded: &dyn Fn(&str) -> bool,
+) -> Result<DesiredSet, Vec<Diagnostic>> {
+    let (docs, mut diagnostics) = parse::parse_snapshot(snapshot, is_excluded);
+    let ctx = template::Context { snapshot, env };
+    let mut redactor = Redactor::new();
+    let mut objects: BTreeMap<ObjectKey, Manifest> = BTreeMap::new();
+    let mut seen: BTreeMap<ObjectKey, Span> = BTreeMap::new();
+    for mut doc in docs {
+        let raw_key = doc
+            .body
+            .get(doc.kind.identity_field())
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let rendered = template::render(&mut doc, &ctx, raw_key.as_deref());
+        redactor.extend(&rendered.secrets);
+        diagnostics.extend(rendered.diagnostics);
+        let mut sensitive = rendered.sensitive;
+        let checked = validate::validate(&doc, &mut sensitive, &mut redactor);
+        diagnostics.extend(checked.diagnostics);
+        let Some((name, key_span)) = checked.identity else {
+            continue;
+        };
+        let key = ObjectKey::new(doc.kind, name);
+        if let Some(first) = seen.get(&key) {
+            diagnostics.push(validate::duplicate(&key, &key_span, first));
+            continue;
+        }
+        seen.insert(key.clone(), key_span);
+        objects.insert(
+            key.clone(),
+            Manifest {
+                key,
+                span: doc.span,
+                body: doc.body,
+                sensitive,
+            },
+        );
+    }
+    for d in &mut diagnostics {
+        d.message = redactor.redact(&d.message);
+    }
+    diagnostics.sort_by(|a, b| (&a.span, a.severity).cmp(&(&b.span, b.severity)));
+    if diagnostics.iter().any(|d| d.severity == Severity::Error) {
+        return Err(diagnostics);
+    }
+    Ok(DesiredSet {
+        origin: snapshot.origin.clone(),
+        revision: snapshot.revision.clone(),
+        objects,
+        redactor,
+        warnings: diagnostics,
+    })
+}

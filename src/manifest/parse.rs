@@ -1,1 +1,715 @@
-//! TODO
+//! Manifest stage, step 1: parse. Turns the files of a [`Snapshot`] into [`Document`]s,
+//! one per YAML/JSON document, each with a map from JSON pointer to source position.
+//!
+//! Input: [`Snapshot`]. Output: [`Document`]s plus [`Diagnostic`]s for files that cannot
+//! be parsed or do not belong anywhere. This step never templates and never validates:
+//! a value is kept exactly as written.
+//!
+//! Layout rules:
+//! - `data/`, `policy/`, `project/`, `purpose/` at the root name the kind of every
+//!   `*.yaml`, `*.yml` and `*.json` file below them, at any depth.
+//! - A manifest-looking file anywhere else is an error, so a typo in a directory name
+//!   (`policies/`) cannot silently drop objects.
+//! - Hidden files and directories (any path component starting with `.`, which covers
+//!   `.github/`, `.git/` and the tool's own `.immuta-gitops.yaml`) are skipped, as is any
+//!   path the caller excludes. Other files (READMEs, certificates read by `{{ReadFile}}`)
+//!   are ignored.
+//!
+//! Values come from `serde_yaml` (or `serde_json` for `*.json`); positions come from
+//! `yaml_rust2`'s marked event parser, walked alongside. When the two parsers disagree on
+//! the document count, positions fall back to the start of the file.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Number, Value};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+use super::{Diagnostic, Severity, Span};
+use crate::object::Kind;
+use crate::source::{FileEntry, Snapshot};
+
+/// Why a file or document could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// A manifest-looking file outside the four kind directories.
+    #[error("file in unknown directory {0}; expected data/, policy/, project/ or purpose/")]
+    UnknownDirectory(String),
+    /// A manifest file that is a symlink pointing outside the repository.
+    #[error("file is a symbolic link that points outside the repository")]
+    EscapingLink,
+    /// A manifest file whose bytes are not UTF-8.
+    #[error("file is not valid UTF-8")]
+    NotUtf8,
+    /// The YAML parser refused the text.
+    #[error("invalid YAML: {0}")]
+    Yaml(String),
+    /// The JSON parser refused the text.
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// A mapping key that is not a string (`1: x`, `[a]: x`).
+    #[error("mapping keys must be strings; found {0}")]
+    NonStringKey(String),
+    /// A YAML tag (`!Ref x`); the V2 API takes plain data only.
+    #[error("YAML tags are not supported (found !{0})")]
+    Tag(String),
+    /// A float JSON cannot carry (`.nan`, `.inf`).
+    #[error("number {0} cannot be represented in JSON")]
+    BadNumber(String),
+}
+
+/// A 1-based line and column inside one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Pos {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+}
+
+/// Where each value of one document was written: JSON pointer → position of its key
+/// (mapping entries) or of the item itself (sequence items). `""` is the document root.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpanMap {
+    path: String,
+    start: Option<Pos>,
+    positions: BTreeMap<String, Pos>,
+}
+
+impl SpanMap {
+    /// The span of `pointer`, or of its nearest recorded ancestor, or of the document.
+    pub fn span(&self, pointer: &str) -> Span {
+        let mut p = pointer;
+        loop {
+            if let Some(pos) = self.positions.get(p) {
+                return self.at(*pos);
+            }
+            match p.rfind('/') {
+                Some(i) => p = p.get(..i).unwrap_or_default(),
+                None => break,
+            }
+        }
+        self.at(self.start.unwrap_or(Pos { line: 1, col: 1 }))
+    }
+
+    fn at(&self, pos: Pos) -> Span {
+        Span {
+            path: self.path.clone(),
+            line: pos.line,
+            col: pos.col,
+        }
+    }
+}
+
+/// One parsed document of a manifest file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// The kind named by the top-level directory.
+    pub kind: Kind,
+    /// The file, relative to the manifest root.
+    pub path: String,
+    /// 0-based index of the document in its file (empty documents count).
+    pub index: usize,
+    /// Where the document's root value starts.
+    pub span: Span,
+    /// The value as written (not yet templated).
+    pub body: Value,
+    /// Positions of every value.
+    pub spans: SpanMap,
+}
+
+/// Escapes one JSON-pointer reference token (`~` → `~0`, `/` → `~1`).
+pub fn escape_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// What a file path means for the manifest stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRole {
+    /// A manifest of this kind.
+    Manifest(Kind),
+    /// A manifest-looking file outside the kind directories.
+    Misplaced,
+    /// Anything else: hidden, excluded, or not YAML/JSON.
+    Ignored,
+}
+
+/// Classifies one snapshot path.
+pub fn classify(path: &str, is_excluded: &dyn Fn(&str) -> bool) -> FileRole {
+    let parts: Vec<&str> = path.split('/').collect();
+    if parts.iter().any(|p| p.starts_with('.')) || is_excluded(path) {
+        return FileRole::Ignored;
+    }
+    let lower = path.to_ascii_lowercase();
+    if ![".yaml", ".yml", ".json"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        return FileRole::Ignored;
+    }
+    match (parts.len() > 1).then(|| parts.first().and_then(|d| Kind::from_dir(d))) {
+        Some(Some(kind)) => FileRole::Manifest(kind),
+        _ => FileRole::Misplaced,
+    }
+}
+
+/// Parses every manifest file of `snapshot`; `is_excluded` drops paths the caller does
+/// not want read. Returns the documents that parsed, and every problem found.
+pub fn parse_snapshot(
+    snapshot: &Snapshot,
+    is_excluded: &dyn Fn(&str) -> bool,
+) -> (Vec<Document>, Vec<Diagnostic>) {
+    let mut docs = Vec::new();
+    let mut diags = Vec::new();
+    for (path, entry) in snapshot.files() {
+        let kind = match classify(path, is_excluded) {
+            FileRole::Ignored => continue,
+            FileRole::Misplaced => {
+                let dir = match path.rsplit_once('/') {
+                    Some((d, _)) => format!("{d}/"),
+                    None => "./".to_string(),
+                };
+                diags.push(file_error(path, None, Error::UnknownDirectory(dir)));
+                continue;
+            }
+            FileRole::Manifest(kind) => kind,
+        };
+        let bytes = match entry {
+            FileEntry::Blob(b) => b,
+            FileEntry::EscapingLink(_) => {
+                diags.push(file_error(path, Some(kind), Error::EscapingLink));
+                continue;
+            }
+        };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            diags.push(file_error(path, Some(kind), Error::NotUtf8));
+            continue;
+        };
+        match parse_file(kind, path, text) {
+            Ok(mut d) => docs.append(&mut d),
+            Err(mut e) => diags.append(&mut e),
+        }
+    }
+    (docs, diags)
+}
+
+fn file_error(path: &str, kind: Option<Kind>, e: Error) -> Diagnostic {
+    diag(
+        Span {
+            path: path.to_string(),
+            line: 1,
+            col: 1,
+        },
+        kind,
+        e,
+    )
+}
+
+fn diag(span: Span, kind: Option<Kind>, e: Error) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Error,
+        span,
+        kind,
+        key: None,
+        message: e.to_string(),
+    }
+}
+
+/// Parses one manifest file into its non-empty documents.
+///
+/// # Errors
+/// Every problem found in the file: syntax errors (with the parser's position), non-string
+/// keys, tags and unrepresentable numbers.
+pub fn parse_file(kind: Kind, path: &str, text: &str) -> Result<Vec<Document>, Vec<Diagnostic>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let is_json = path.to_ascii_lowercase().ends_with(".json");
+    let values = if is_json {
+        parse_json(text).map(|v| vec![v])
+    } else {
+        parse_yaml(text)
+    };
+    let values = values.map_err(|(pos, e)| {
+        let span = Span {
+            path: path.to_string(),
+            line: pos.line,
+            col: pos.col,
+        };
+        vec![diag(span, Some(kind), e)]
+    })?;
+    let mut maps = collect_spans(path, text);
+    if maps.len() != values.len() {
+        maps = Vec::new();
+    }
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    for (index, raw) in values.into_iter().enumerate() {
+        let spans = maps.get(index).cloned().unwrap_or_else(|| SpanMap {
+            path: path.to_string(),
+            ..SpanMap::default()
+        });
+        let mut errs = Vec::new();
+        let body = match raw {
+            Raw::Yaml(v) => from_yaml(v, "", &mut errs),
+            Raw::Json(v) => v,
+        };
+        for (pointer, e) in errs {
+            errors.push(diag(spans.span(&pointer), Some(kind), e));
+        }
+        if body.is_null() {
+            continue;
+        }
+        docs.push(Document {
+            kind,
+            path: path.to_string(),
+            index,
+            span: spans.span(""),
+            body,
+            spans,
+        });
+    }
+    if errors.is_empty() {
+        Ok(docs)
+    } else {
+        Err(errors)
+    }
+}
+
+enum Raw {
+    Yaml(serde_yaml::Value),
+    Json(Value),
+}
+
+fn parse_yaml(text: &str) -> Result<Vec<Raw>, (Pos, Error)> {
+    let mut out = Vec::new();
+    for de in serde_yaml::Deserializer::from_str(text) {
+        let v = <serde_yaml::Value as serde::Deserialize>::deserialize(de).map_err(|e| {
+            let pos = e.location().map_or(Pos { line: 1, col: 1 }, |l| Pos {
+                line: l.line(),
+                col: l.column(),
+            });
+            (pos, Error::Yaml(strip_location(&e.to_string())))
+        })?;
+        out.push(Raw::Yaml(v));
+    }
+    Ok(out)
+}
+
+fn parse_json(text: &str) -> Result<Raw, (Pos, Error)> {
+    serde_json::from_str::<Value>(text)
+        .map(Raw::Json)
+        .map_err(|e| {
+            let pos = Pos {
+                line: e.line().max(1),
+                col: e.column().max(1),
+            };
+            (pos, Error::Json(strip_location(&e.to_string())))
+        })
+}
+
+/// Drops the parser's own " at line N column M" suffix: the span already says it.
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg.get(..i).unwrap_or(msg).to_string(),
+        None => msg.to_string(),
+    }
+}
+
+/// Converts a `serde_yaml` value to JSON, recording problems by JSON pointer.
+fn from_yaml(v: serde_yaml::Value, pointer: &str, errs: &mut Vec<(String, Error)>) -> Value {
+    use serde_yaml::Value as Y;
+    match v {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => yaml_number(&n).unwrap_or_else(|| {
+            errs.push((pointer.to_string(), Error::BadNumber(n.to_string())));
+            Value::Null
+        }),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| from_yaml(item, &format!("{pointer}/{i}"), errs))
+                .collect(),
+        ),
+        Y::Mapping(mut m) => {
+            if m.contains_key("<<") {
+                let mut merged = Y::Mapping(m);
+                // Merge keys (`<<: *base`) are resolved the way YAML 1.1 tools do.
+                let _ = merged.apply_merge();
+                m = match merged {
+                    Y::Mapping(m) => m,
+                    _ => serde_yaml::Mapping::new(),
+                };
+            }
+            let mut out = Map::new();
+            for (k, val) in m {
+                let key = match k {
+                    Y::String(s) => s,
+                    other => {
+                        errs.push((
+                            pointer.to_string(),
+                            Error::NonStringKey(describe_key(&other)),
+                        ));
+                        continue;
+                    }
+                };
+                let child = format!("{pointer}/{}", escape_token(&key));
+                let converted = from_yaml(val, &child, errs);
+                out.insert(key, converted);
+            }
+            Value::Object(out)
+        }
+        Y::Tagged(t) => {
+            let tag = t.tag.to_string();
+            errs.push((
+                pointer.to_string(),
+                Error::Tag(tag.trim_start_matches('!').to_string()),
+            ));
+            Value::Null
+        }
+    }
+}
+
+fn yaml_number(n: &serde_yaml::Number) -> Option<Value> {
+    if let Some(i) = n.as_i64() {
+        return Some(Value::Number(i.into()));
+    }
+    if let Some(u) = n.as_u64() {
+        return Some(Value::Number(u.into()));
+    }
+    n.as_f64().and_then(Number::from_f64).map(Value::Number)
+}
+
+fn describe_key(k: &serde_yaml::Value) -> String {
+    use serde_yaml::Value as Y;
+    match k {
+        Y::Null => "null".into(),
+        Y::Bool(b) => format!("boolean {b}"),
+        Y::Number(n) => format!("number {n}"),
+        Y::String(s) => format!("string {s:?}"),
+        Y::Sequence(_) => "a sequence".into(),
+        Y::Mapping(_) => "a mapping".into(),
+        Y::Tagged(_) => "a tagged value".into(),
+    }
+}
+
+/// Walks `yaml_rust2` events and records the position of every value, per document.
+/// A text `yaml_rust2` cannot parse yields no maps (positions then fall back).
+fn collect_spans(path: &str, text: &str) -> Vec<SpanMap> {
+    let mut walker = SpanWalker {
+        path: path.to_string(),
+        ..SpanWalker::default()
+    };
+    let mut parser = Parser::new_from_str(text);
+    match parser.load(&mut walker, true) {
+        Ok(()) => walker.docs,
+        Err(_) => Vec::new(),
+    }
+}
+
+#[derive(Debug)]
+enum Frame {
+    Map {
+        pointer: String,
+        key: Option<String>,
+        expect_key: bool,
+    },
+    Seq {
+        pointer: String,
+        next: usize,
+    },
+}
+
+#[derive(Debug, Default)]
+struct SpanWalker {
+    path: String,
+    docs: Vec<SpanMap>,
+    current: Option<SpanMap>,
+    stack: Vec<Frame>,
+    /// Depth of a complex (non-scalar) mapping key being skipped.
+    skip: usize,
+    /// A block mapping's start marker is unreliable: its position is taken from its
+    /// first key instead.
+    pending_first_key: Option<String>,
+}
+
+fn pos(m: Marker) -> Pos {
+    Pos {
+        line: m.line().max(1),
+        col: m.col() + 1,
+    }
+}
+
+impl SpanWalker {
+    fn record(&mut self, pointer: &str, at: Pos) {
+        if let Some(doc) = self.current.as_mut() {
+            doc.positions.entry(pointer.to_string()).or_insert(at);
+            if pointer.is_empty() && doc.start.is_none() {
+                doc.start = Some(at);
+            }
+        }
+    }
+
+    /// The pointer of the node that starts now, if it is a value (not a key).
+    fn node_pointer(&mut self, ev: &Event, at: Pos) -> Option<String> {
+        let mut key_pointer = None;
+        let value_pointer = match self.stack.last_mut() {
+            None => Some(String::new()),
+            Some(Frame::Seq { pointer, next }) => {
+                let p = format!("{pointer}/{next}");
+                *next += 1;
+                Some(p)
+            }
+            Some(Frame::Map {
+                pointer,
+                key,
+                expect_key,
+            }) => {
+                if *expect_key {
+                    *expect_key = false;
+                    *key = match ev {
+                        Event::Scalar(k, ..) => Some(format!("{pointer}/{}", escape_token(k))),
+                        _ => None,
+                    };
+                    key_pointer = Some(key.clone());
+                    None
+                } else {
+                    *expect_key = true;
+                    Some(key.take().unwrap_or_else(|| format!("{pointer}/?")))
+                }
+            }
+        };
+        if let Some(key) = key_pointer {
+            if let Some(parent) = self.pending_first_key.take() {
+                self.record(&parent, at);
+            }
+            if let Some(k) = key {
+                self.record(&k, at);
+            }
+        }
+        value_pointer
+    }
+
+    fn is_key_position(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame::Map {
+                expect_key: true,
+                ..
+            })
+        )
+    }
+}
+
+impl MarkedEventReceiver for SpanWalker {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let at = pos(mark);
+        if self.skip > 0 {
+            match ev {
+                Event::MappingStart(..) | Event::SequenceStart(..) => self.skip += 1,
+                Event::MappingEnd | Event::SequenceEnd => self.skip -= 1,
+                _ => {}
+            }
+            return;
+        }
+        match ev {
+            Event::DocumentStart => {
+                self.current = Some(SpanMap {
+                    path: self.path.clone(),
+                    ..SpanMap::default()
+                });
+                self.stack.clear();
+                self.pending_first_key = None;
+            }
+            Event::DocumentEnd => {
+                if let Some(doc) = self.current.take() {
+                    self.docs.push(doc);
+                }
+            }
+            Event::Scalar(..) | Event::Alias(..) => {
+                if let Some(p) = self.node_pointer(&ev, at) {
+                    self.record(&p, at);
+                }
+            }
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                if self.is_key_position() {
+                    let _ = self.node_pointer(&ev, at);
+                    self.skip = 1;
+                    return;
+                }
+                let Some(p) = self.node_pointer(&ev, at) else {
+                    return;
+                };
+                if matches!(ev, Event::MappingStart(..)) {
+                    // Flow mappings (`{`) have a reliable marker; block ones do not.
+                    self.pending_first_key = Some(p.clone());
+                    self.stack.push(Frame::Map {
+                        pointer: p,
+                        key: None,
+                        expect_key: true,
+                    });
+                } else {
+                    self.record(&p, at);
+                    self.stack.push(Frame::Seq {
+                        pointer: p,
+                        next: 0,
+                    });
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                if let Some(Frame::Map { pointer, .. }) = self.stack.pop() {
+                    if self.pending_first_key.as_deref() == Some(pointer.as_str()) {
+                        self.pending_first_key = None;
+                        self.record(&pointer, at);
+                    }
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(files: &[(&str, &str)]) -> Snapshot {
+        let map = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), FileEntry::Blob(c.as_bytes().to_vec())))
+            .collect();
+        Snapshot::new("test", "rev", map)
+    }
+
+    fn no_exclusion(_: &str) -> bool {
+        false
+    }
+
+    #[test]
+    fn spans_point_at_keys_and_items() {
+        let text = "a: 1\nb:\n  - x: 1\n    y: [1, 2]\n  - z\nactions:\n- rules:\n  - type: Masking\n    config:\n      fields: []\n";
+        let docs = parse_file(Kind::Policy, "policy/p.yaml", text).unwrap();
+        let s = &docs[0].spans;
+        let at = |p: &str| {
+            let sp = s.span(p);
+            (sp.line, sp.col)
+        };
+        assert_eq!(at(""), (1, 1));
+        assert_eq!(at("/a"), (1, 1));
+        assert_eq!(at("/b/0"), (3, 5));
+        assert_eq!(at("/b/0/y"), (4, 5));
+        assert_eq!(at("/b/0/y/1"), (4, 12));
+        assert_eq!(at("/b/1"), (5, 5));
+        assert_eq!(at("/actions/0/rules/0/type"), (8, 5));
+        assert_eq!(at("/actions/0/rules/0/config/fields"), (10, 7));
+        // Unknown pointers fall back to the nearest ancestor.
+        assert_eq!(at("/actions/0/rules/0/config/nope"), (9, 5));
+    }
+
+    #[test]
+    fn multi_document_spans_are_per_document() {
+        let text = "name: a\n---\n# empty\n---\nname: b\ndescription: x\n";
+        let docs = parse_file(Kind::Purpose, "purpose/p.yaml", text).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].index, 2);
+        assert_eq!(docs[1].span.line, 5);
+        assert_eq!(docs[1].spans.span("/description").line, 6);
+    }
+
+    #[test]
+    fn json_files_parse_with_spans() {
+        let text = "{\n  \"name\": \"a\",\n  \"subpurposes\": [\n    {\"name\": \"a.b\"}\n  ]\n}\n";
+        let docs = parse_file(Kind::Purpose, "purpose/p.json", text).unwrap();
+        assert_eq!(docs[0].body["subpurposes"][0]["name"], "a.b");
+        assert_eq!(docs[0].spans.span("/subpurposes/0/name").line, 4);
+    }
+
+    #[test]
+    fn parse_errors_carry_positions() {
+        let cases: &[(&str, &str, usize, usize, &str)] = &[
+            (
+                "policy/p.yaml",
+                "policyKey: broken\nname: [unclosed\ntype: data\n",
+                3,
+                5,
+                "invalid YAML",
+            ),
+            ("policy/p.yaml", "a: b\n  c: d\n", 2, 4, "invalid YAML"),
+            (
+                "policy/p.json",
+                "{\"a\": 1,\n \"b\" 2}",
+                2,
+                6,
+                "invalid JSON",
+            ),
+            (
+                "policy/p.yaml",
+                "a:\n  1: x\n",
+                1,
+                1,
+                "mapping keys must be strings",
+            ),
+            (
+                "policy/p.yaml",
+                "a:\n  b: !Ref x\n",
+                2,
+                3,
+                "YAML tags are not supported",
+            ),
+        ];
+        for (path, text, line, col, msg) in cases {
+            let errs = parse_file(Kind::Policy, path, text).unwrap_err();
+            let d = &errs[0];
+            assert_eq!(
+                (d.span.line, d.span.col),
+                (*line, *col),
+                "{path}: {text:?} -> {d}"
+            );
+            assert!(d.message.contains(msg), "{d}");
+            assert!(!d.message.contains(" at line "), "{d}");
+        }
+    }
+
+    #[test]
+    fn layout_rules() {
+        let s = snap(&[
+            ("policies/extra.yaml", "name: x\n"),
+            ("stray.yml", "name: x\n"),
+            (".immuta-gitops.yaml", "x: 1\n"),
+            (".github/workflows/ci.yml", "on: push\n"),
+            ("README.md", "# hi\n"),
+            ("data/certs/ca.pem", "pem"),
+            ("purpose/deep/nested/p.yml", "name: deep\n"),
+            ("skip/me.yaml", "x: 1\n"),
+        ]);
+        let (docs, diags) = parse_snapshot(&s, &|p: &str| p.starts_with("skip/"));
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].kind, Kind::Purpose);
+        let shown: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(
+            shown[0]
+                .starts_with("policies/extra.yaml:1:1: - -: file in unknown directory policies/"),
+            "{shown:?}"
+        );
+        assert!(shown[1].starts_with("stray.yml:1:1:"), "{shown:?}");
+    }
+
+    #[test]
+    fn escaping_links_and_non_utf8_are_errors() {
+        let mut map = BTreeMap::new();
+        map.insert(
+            "data/a.yaml".to_string(),
+            FileEntry::EscapingLink("/etc/x".into()),
+        );
+        map.insert(
+            "data/b.yaml".to_string(),
+            FileEntry::Blob(vec![0xff, 0xfe, b'a']),
+        );
+        let (docs, diags) = parse_snapshot(&Snapshot::new("o", "r", map), &no_exclusion);
+        assert!(docs.is_empty());
+        assert!(diags[0].message.contains("outside the repository"));
+        assert!(diags[1].message.contains("UTF-8"));
+    }
+}

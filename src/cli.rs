@@ -5,19 +5,24 @@
 //! input, API failure, failed apply); 2 only with `--detailed-exitcode`: success and the
 //! plan has changes (Terraform's convention).
 
+use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::apply::deleted_keys;
 use crate::client::Client;
 use crate::config::{self, ImmutaArgs, SourceArgs};
 use crate::cycle;
 use crate::manifest::{self, ProcessEnv, Severity};
+use crate::object::Kind;
+use crate::plan::prune::{load_inventory, next_inventory, save_inventory, Inventory, PruneOptions};
 use crate::plan::render;
+use crate::plan::saved::{self, SavedPlan};
 use crate::source;
 
 /// GitOps for Immuta: keep a tenant equal to a Git repository of V2 YAML files.
@@ -46,6 +51,11 @@ enum Command {
     /// Exit codes: 0 success; 1 error; with --detailed-exitcode: 0 no changes,
     /// 2 changes present (plan) or applied (apply), 1 error.
     Reconcile(ReconcileArgs),
+    /// Apply a plan saved with `reconcile --plan --out FILE`, exactly as saved.
+    ///
+    /// Refused ("plan is stale") when the source ref or the live state of any object in
+    /// the plan changed since it was made.
+    Apply(ApplyArgs),
     /// Run the local Immuta API emulator until interrupted.
     Emulator(EmulatorArgs),
     /// Show the whole flow against the embedded emulator: plan, apply, plan again.
@@ -67,6 +77,7 @@ struct Mode {
 enum Output {
     Text,
     Json,
+    Markdown,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +141,59 @@ struct ReconcileArgs {
     /// Exit 2 when the plan has changes, 0 when it has none, 1 on error.
     #[arg(long)]
     detailed_exitcode: bool,
+    /// Save the plan to FILE (with --plan) for `immuta-gitops apply FILE`.
+    #[arg(long, env = "IMMUTA_GITOPS_OUT")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    prune: PruneFlags,
+}
+
+#[derive(Debug, Args)]
+struct PruneFlags {
+    /// Delete managed objects that left Git: all kinds, or a list (`--prune=policy,project`).
+    #[arg(long, env = "IMMUTA_GITOPS_PRUNE", num_args = 0..=1, require_equals = true, default_missing_value = "all", value_delimiter = ',')]
+    prune: Vec<String>,
+    /// Allow prune to empty a kind whose desired set is empty.
+    #[arg(long, env = "IMMUTA_GITOPS_ALLOW_EMPTY")]
+    allow_empty: bool,
+    /// Refuse any plan with more deletions than this (objects and dropped tables).
+    #[arg(long, env = "IMMUTA_GITOPS_MAX_DELETIONS", default_value_t = 5)]
+    max_deletions: usize,
+    /// Directory holding the inventory of managed objects (needed for prune).
+    #[arg(long, env = "IMMUTA_GITOPS_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ApplyArgs {
+    /// The plan file written by `reconcile --plan --out`.
+    plan_file: PathBuf,
+    #[command(flatten)]
+    immuta: ImmutaFlags,
+    /// Where Git clones are cached.
+    #[arg(long, env = "IMMUTA_GITOPS_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+    /// HTTPS username for Git.
+    #[arg(long, env = "IMMUTA_GITOPS_GIT_USERNAME")]
+    git_username: Option<String>,
+    /// File holding an HTTPS token for Git.
+    #[arg(long, env = "IMMUTA_GITOPS_GIT_TOKEN_FILE")]
+    git_token_file: Option<PathBuf>,
+    /// SSH private key file for Git.
+    #[arg(long, env = "IMMUTA_GITOPS_SSH_KEY_FILE")]
+    ssh_key_file: Option<PathBuf>,
+    /// File holding the SSH key's passphrase.
+    #[arg(long, env = "IMMUTA_GITOPS_SSH_PASSPHRASE_FILE")]
+    ssh_passphrase_file: Option<PathBuf>,
+    /// Directory holding the inventory of managed objects.
+    #[arg(long, env = "IMMUTA_GITOPS_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Refuse any plan with more deletions than this.
+    #[arg(long, env = "IMMUTA_GITOPS_MAX_DELETIONS", default_value_t = 5)]
+    max_deletions: usize,
+    /// Allow prune to empty a kind.
+    #[arg(long, env = "IMMUTA_GITOPS_ALLOW_EMPTY")]
+    allow_empty: bool,
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +260,7 @@ async fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
         Command::Validate { dir } => validate(dir),
         Command::Reconcile(args) => reconcile(args).await,
+        Command::Apply(args) => apply_saved(args).await,
         Command::Emulator(args) => emulator(args).await,
         Command::Demo => {
             let mut out = std::io::stdout().lock();
@@ -240,6 +305,132 @@ fn validate(dir: PathBuf) -> Result<ExitCode> {
     }
 }
 
+fn immuta_args(f: ImmutaFlags) -> ImmutaArgs {
+    ImmutaArgs {
+        url: f.immuta_url,
+        api_key_file: f.api_key_file,
+        concurrency: f.concurrency,
+        timeout: f.timeout,
+        insecure: f.insecure_skip_tls_verify,
+    }
+}
+
+fn prune_options(
+    kinds: &[String],
+    allow_empty: bool,
+    max_deletions: usize,
+    exclude: Vec<String>,
+) -> Result<PruneOptions> {
+    let mut set = BTreeSet::new();
+    for k in kinds {
+        if k == "all" {
+            set.extend(Kind::ALL);
+        } else {
+            set.insert(
+                k.parse::<Kind>()
+                    .map_err(|e| anyhow::anyhow!("--prune: {e}"))?,
+            );
+        }
+    }
+    Ok(PruneOptions {
+        kinds: set,
+        allow_empty,
+        max_deletions,
+        exclude,
+    })
+}
+
+/// Everything a reconcile needs once the source is read and valid.
+struct Prepared {
+    spec: source::SourceSpec,
+    desired: crate::manifest::DesiredSet,
+    client: Client,
+    prune: PruneOptions,
+    inventory: Option<Inventory>,
+}
+
+async fn prepare(
+    spec: source::SourceSpec,
+    immuta: ImmutaArgs,
+    prune: (&[String], bool, usize),
+    state_dir: Option<&Path>,
+) -> Result<Prepared> {
+    let client_cfg = config::client_config(&immuta)?;
+    let snapshot = cycle::fetch(&spec).await?;
+    let settings = config::repo_settings(&snapshot).map_err(|e| anyhow::anyhow!(e))?;
+    let desired = cycle::load(&snapshot, &ProcessEnv)?;
+    for w in &desired.warnings {
+        eprintln!("{w}");
+    }
+    let prune = prune_options(prune.0, prune.1, prune.2, settings.prune.exclude)?;
+    let inventory = match state_dir {
+        Some(dir) => match load_inventory(dir) {
+            Ok(inv) => inv,
+            Err(e) => {
+                eprintln!(
+                    "warning: cannot read the inventory in {}: {e}; nothing will be deleted",
+                    dir.display()
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    if !prune.kinds.is_empty() && state_dir.is_none() {
+        eprintln!("warning: --prune needs --state-dir (the inventory of what this tool applied); nothing will be deleted");
+    }
+    let client = Client::new(client_cfg)?.with_secrets(&desired.redactor);
+    Ok(Prepared {
+        spec,
+        desired,
+        client,
+        prune,
+        inventory,
+    })
+}
+
+fn write_plan(plan: &crate::plan::Plan, output: Output, notes: &[String]) -> Result<()> {
+    for n in notes {
+        eprintln!("{n}");
+    }
+    let mut out = std::io::stdout().lock();
+    match output {
+        Output::Text => render::text(plan, &mut out)?,
+        Output::Json => render::json(plan, &mut out)?,
+        Output::Markdown => render::markdown(plan, &mut out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+async fn run_apply(
+    p: &Prepared,
+    plan: &crate::plan::Plan,
+    output: Output,
+    state_dir: Option<&Path>,
+) -> Result<bool> {
+    let report = cycle::apply(&p.client, plan, &p.desired, None).await;
+    let mut out = std::io::stdout().lock();
+    if output == Output::Json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "Applying...")?;
+        report.render_text(&mut out)?;
+    }
+    if let Some(dir) = state_dir {
+        let inv = next_inventory(
+            &p.desired.revision,
+            &p.desired,
+            p.inventory.as_ref(),
+            &deleted_keys(&report),
+        );
+        save_inventory(dir, &inv)
+            .with_context(|| format!("cannot save the inventory in {}", dir.display()))?;
+    }
+    Ok(report.is_success())
+}
+
 async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
     let source_args = SourceArgs {
         repo: args.source.repo,
@@ -251,42 +442,59 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
         ssh_key_file: args.source.ssh_key_file,
         ssh_passphrase_file: args.source.ssh_passphrase_file,
     };
-    let immuta_args = ImmutaArgs {
-        url: args.immuta.immuta_url,
-        api_key_file: args.immuta.api_key_file,
-        concurrency: args.immuta.concurrency,
-        timeout: args.immuta.timeout,
-        insecure: args.immuta.insecure_skip_tls_verify,
-    };
     let spec = config::source_spec(&source_args)?;
-    let client_cfg = config::client_config(&immuta_args)?;
-    let snapshot = cycle::fetch(&spec).await?;
-    let desired = cycle::load(&snapshot, &ProcessEnv)?;
-    for w in &desired.warnings {
-        eprintln!("{w}");
+    let state_dir = args.prune.state_dir.as_deref();
+    let p = prepare(
+        spec,
+        immuta_args(args.immuta),
+        (
+            &args.prune.prune,
+            args.prune.allow_empty,
+            args.prune.max_deletions,
+        ),
+        state_dir,
+    )
+    .await?;
+    let (live, plan, notes) =
+        cycle::plan_with_prune(&p.client, &p.desired, &p.prune, p.inventory.as_ref())
+            .await
+            .map_err(|e| explain_client_error(e, &p.client))?;
+    write_plan(&plan, args.output, &notes)?;
+    if let Some(file) = &args.out {
+        let saved = SavedPlan {
+            format_version: saved::SAVED_FORMAT_VERSION,
+            source: saved::SavedSource {
+                repo: p.spec.repo.clone(),
+                reference: p.spec.reference.clone(),
+                path: p.spec.path.clone(),
+            },
+            revision: p.desired.revision.clone(),
+            prune_kinds: p.prune.kinds.iter().copied().collect(),
+            fingerprints: saved::fingerprints(&plan, &live),
+            plan: plan.clone(),
+        };
+        let text = serde_json::to_vec_pretty(&saved)?;
+        std::fs::write(file, text).with_context(|| format!("cannot write {}", file.display()))?;
+        eprintln!(
+            "Plan saved to {}; apply it with: immuta-gitops apply {}",
+            file.display(),
+            file.display()
+        );
     }
-    let client = Client::new(client_cfg)?.with_secrets(&desired.redactor);
-    let (_live, plan) = cycle::plan(&client, &desired)
-        .await
-        .map_err(|e| explain_client_error(e, &client))?;
-    let mut out = std::io::stdout().lock();
-    match args.output {
-        Output::Text => render::text(&plan, &mut out)?,
-        Output::Json => render::json(&plan, &mut out)?,
-    }
-    out.flush()?;
     let changes = plan.has_changes();
-    if args.mode.apply && changes {
-        let report = cycle::apply(&client, &plan, &desired, None).await;
-        if args.output == Output::Json {
-            serde_json::to_writer_pretty(&mut out, &report)?;
-            writeln!(out)?;
-        } else {
-            writeln!(out, "Applying...")?;
-            report.render_text(&mut out)?;
-        }
-        if !report.is_success() {
-            return Ok(ExitCode::from(1));
+    if args.mode.apply && changes && !run_apply(&p, &plan, args.output, state_dir).await? {
+        return Ok(ExitCode::from(1));
+    }
+    if args.mode.apply && !changes {
+        if let Some(dir) = state_dir {
+            let inv = next_inventory(
+                &p.desired.revision,
+                &p.desired,
+                p.inventory.as_ref(),
+                &BTreeSet::new(),
+            );
+            save_inventory(dir, &inv)
+                .with_context(|| format!("cannot save the inventory in {}", dir.display()))?;
         }
     }
     Ok(if args.detailed_exitcode && changes {
@@ -294,6 +502,49 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
+    let bytes = std::fs::read(&args.plan_file)
+        .with_context(|| format!("cannot read {}", args.plan_file.display()))?;
+    let saved: SavedPlan = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a plan file", args.plan_file.display()))?;
+    let source_args = SourceArgs {
+        repo: saved.source.repo.clone(),
+        reference: saved.source.reference.clone(),
+        path: saved.source.path.clone(),
+        cache_dir: args.cache_dir,
+        git_username: args.git_username,
+        git_token_file: args.git_token_file,
+        ssh_key_file: args.ssh_key_file,
+        ssh_passphrase_file: args.ssh_passphrase_file,
+    };
+    let spec = config::source_spec(&source_args)?;
+    let kinds: Vec<String> = saved.prune_kinds.iter().map(|k| k.to_string()).collect();
+    let state_dir = args.state_dir.as_deref();
+    let p = prepare(
+        spec,
+        immuta_args(args.immuta),
+        (&kinds, args.allow_empty, args.max_deletions),
+        state_dir,
+    )
+    .await?;
+    let (live, plan, _) =
+        cycle::plan_with_prune(&p.client, &p.desired, &p.prune, p.inventory.as_ref())
+            .await
+            .map_err(|e| explain_client_error(e, &p.client))?;
+    saved::check(&saved, &p.desired.revision, &plan, &live)?;
+    write_plan(&saved.plan, Output::Text, &[])?;
+    if !saved.plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    Ok(
+        if run_apply(&p, &saved.plan, Output::Text, state_dir).await? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 fn explain_client_error(e: cycle::Error, client: &Client) -> anyhow::Error {

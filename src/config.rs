@@ -195,3 +195,48 @@ mod tests {
         assert!(err.to_string().contains("cannot read API key file"));
     }
 }
+
+/// Settings a repository carries in `.immuta-gitops.yaml` at its manifest root.
+///
+/// ```yaml
+/// prune:
+///   exclude:            # kind/name globs never deleted
+///     - "policy/legacy-*"
+///     - "purpose/Hand made"
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoSettings {
+    /// Prune settings.
+    #[serde(default)]
+    pub prune: RepoPrune,
+}
+
+/// The `prune:` block of `.immuta-gitops.yaml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoPrune {
+    /// `kind/name` globs that are never deleted.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// Reads `.immuta-gitops.yaml` (or `.yml`) from a snapshot; absent means defaults.
+///
+/// # Errors
+/// A message naming the file and the YAML position when it does not parse.
+pub fn repo_settings(snapshot: &crate::source::Snapshot) -> Result<RepoSettings, String> {
+    for (path, entry) in snapshot.files() {
+        if path != ".immuta-gitops.yaml" && path != ".immuta-gitops.yml" {
+            continue;
+        }
+        let crate::source::FileEntry::Blob(bytes) = entry else {
+            return Err(format!("{path}: symlink outside the repository"));
+        };
+        return serde_yaml::from_slice(bytes).map_err(|e| match e.location() {
+            Some(l) => format!("{path}:{}:{}: {e}", l.line(), l.column()),
+            None => format!("{path}: {e}"),
+        });
+    }
+    Ok(RepoSettings::default())
+}

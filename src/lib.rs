@@ -14,13 +14,11 @@
 #![warn(clippy::print_stdout, clippy::dbg_macro)]
 
 pub mod apply;
-#[cfg(any())] // enabled once the stages it composes land
 pub mod cli;
 pub mod client;
 pub mod config;
 pub mod cycle;
 pub mod daemon;
-#[cfg(any())] // enabled once the stages it composes land
 pub mod demo;
 pub mod emulator;
 pub mod live;

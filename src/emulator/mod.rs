@@ -1,1 +1,481 @@
-//! TODO
+//! A local Immuta API emulator: a real HTTP server on 127.0.0.1 that tests, the benchmark
+//! and the demo run against.
+//!
+//! Input: [`Options`] (API key, optional seed directory, fault knobs). Output: an axum
+//! [`Router`] ([`Emulator::app`]) or a served socket ([`spawn`], [`serve`]). It answers with
+//! the shapes, status codes and error bodies Immuta documents (docs/emulator.md lists every
+//! endpoint and every choice made where the docs are silent). It stores raw JSON documents
+//! and checks them itself: it never imports the client's or the manifest's types, so a
+//! wrong shape on one side is not mirrored by the other. It never logs secret values.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::{IncomingStream, Listener};
+use axum::Router;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+pub mod data;
+pub mod error;
+pub mod projects;
+pub mod routes;
+pub mod seed;
+pub mod store;
+pub mod v1;
+pub mod validate;
+
+use error::ApiError;
+use store::Store;
+
+/// How to run the emulator.
+#[derive(Clone)]
+pub struct Options {
+    /// The only accepted API key (raw or as `Bearer <key>`).
+    pub api_key: String,
+    /// A seed directory in the repository layout, applied at start.
+    pub seed: Option<PathBuf>,
+    /// Added to every API request.
+    pub latency: Duration,
+    /// Probability of a 500 or 503 answer.
+    pub fault_rate: f64,
+    /// Probability of a 429 with `Retry-After: 1`.
+    pub throttle_rate: f64,
+    /// Probability of dropping the connection without an answer.
+    pub reset_rate: f64,
+    /// Seed of the fault dice, so runs reproduce.
+    pub rng_seed: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            api_key: "emulator-key".into(),
+            seed: None,
+            latency: Duration::ZERO,
+            fault_rate: 0.0,
+            throttle_rate: 0.0,
+            reset_rate: 0.0,
+            rng_seed: 0,
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("api_key", &"(sensitive)")
+            .field("seed", &self.seed)
+            .field("latency", &self.latency)
+            .field("fault_rate", &self.fault_rate)
+            .field("throttle_rate", &self.throttle_rate)
+            .field("reset_rate", &self.reset_rate)
+            .field("rng_seed", &self.rng_seed)
+            .finish()
+    }
+}
+
+/// Emulator start-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A seed file (or the seed directory) could not be read, parsed or applied.
+    #[error("cannot load emulator seed {}: {message}", path.display())]
+    Seed {
+        /// The offending file or directory.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// A fault rate outside `[0, 1]`, or rates summing to more than 1.
+    #[error("invalid emulator option: {0}")]
+    Options(String),
+    /// Binding or serving the socket failed.
+    #[error("emulator socket error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// One non-GET request that reached a handler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WriteRecord {
+    /// Order of arrival, from 1.
+    pub seq: u64,
+    /// HTTP method.
+    pub method: String,
+    /// Request path (no query string).
+    pub path: String,
+    /// The object key (connectionKey, policyKey, projectKey, purpose name, or the id in the path).
+    pub key: String,
+    /// Answer status.
+    pub status: u16,
+    /// `dryRun=true` was in the query string.
+    pub dry_run: bool,
+}
+
+struct Inner {
+    api_key: String,
+    latency: Duration,
+    rates: (f64, f64, f64),
+    store: Mutex<Store>,
+    log: Mutex<Vec<WriteRecord>>,
+    seq: AtomicU64,
+    rng: Mutex<StdRng>,
+}
+
+/// The emulator state; cheap to clone (clones share it).
+#[derive(Clone)]
+pub struct Emulator {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator").finish_non_exhaustive()
+    }
+}
+
+enum Fault {
+    None,
+    Reset,
+    Throttle,
+    Status(StatusCode),
+}
+
+impl Emulator {
+    /// Builds the state and applies the seed directory, if any.
+    ///
+    /// # Errors
+    /// [`Error::Options`] for bad rates, [`Error::Seed`] naming a bad seed file.
+    pub fn new(opts: Options) -> Result<Self, Error> {
+        let rates = (opts.reset_rate, opts.throttle_rate, opts.fault_rate);
+        for (name, r) in [
+            ("reset_rate", rates.0),
+            ("throttle_rate", rates.1),
+            ("fault_rate", rates.2),
+        ] {
+            if !(0.0..=1.0).contains(&r) {
+                return Err(Error::Options(format!("{name} must be between 0 and 1")));
+            }
+        }
+        if rates.0 + rates.1 + rates.2 > 1.0 {
+            return Err(Error::Options(
+                "reset, throttle and fault rates must sum to at most 1".into(),
+            ));
+        }
+        let mut store = Store::new();
+        if let Some(dir) = &opts.seed {
+            seed::load(&mut store, dir)?;
+        }
+        Ok(Emulator {
+            inner: Arc::new(Inner {
+                api_key: opts.api_key,
+                latency: opts.latency,
+                rates,
+                store: Mutex::new(store),
+                log: Mutex::new(Vec::new()),
+                seq: AtomicU64::new(0),
+                rng: Mutex::new(StdRng::seed_from_u64(opts.rng_seed)),
+            }),
+        })
+    }
+
+    /// The router: `/_emulator/*` (no auth, never faulted) plus the authenticated API.
+    pub fn app(&self) -> Router {
+        let api = routes::api()
+            .layer(from_fn_with_state(self.clone(), auth))
+            .layer(from_fn_with_state(self.clone(), faults));
+        Router::new()
+            .route("/_emulator/writes", get(routes::writes))
+            .merge(api)
+            .fallback(routes::fallback)
+            .with_state(self.clone())
+    }
+
+    /// Every non-GET request that reached a handler, in arrival order.
+    pub fn write_log(&self) -> Vec<WriteRecord> {
+        self.inner.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Runs `f` on the store under its lock.
+    pub(crate) fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut guard = self
+            .inner
+            .store
+            .lock()
+            .map_err(|_| ApiError::internal("emulator state is unavailable"))?;
+        f(&mut guard)
+    }
+
+    pub(crate) fn record(&self, method: &str, path: &str, key: &str, status: u16, dry_run: bool) {
+        let seq = self.inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Ok(mut log) = self.inner.log.lock() {
+            log.push(WriteRecord {
+                seq,
+                method: method.into(),
+                path: path.into(),
+                key: key.into(),
+                status,
+                dry_run,
+            });
+        }
+    }
+
+    fn key_matches(&self, header: &str) -> bool {
+        let presented = header.strip_prefix("Bearer ").unwrap_or(header);
+        let want = self.inner.api_key.as_bytes();
+        !want.is_empty() && bool::from(presented.as_bytes().ct_eq(want))
+    }
+
+    fn roll(&self) -> Fault {
+        let (reset, throttle, fault) = self.inner.rates;
+        if reset + throttle + fault <= 0.0 {
+            return Fault::None;
+        }
+        let Ok(mut rng) = self.inner.rng.lock() else {
+            return Fault::None;
+        };
+        let u: f64 = rng.random();
+        if u < reset {
+            Fault::Reset
+        } else if u < reset + throttle {
+            Fault::Throttle
+        } else if u < reset + throttle + fault {
+            if rng.random_bool(0.5) {
+                Fault::Status(StatusCode::INTERNAL_SERVER_ERROR)
+            } else {
+                Fault::Status(StatusCode::SERVICE_UNAVAILABLE)
+            }
+        } else {
+            Fault::None
+        }
+    }
+}
+
+async fn auth(State(emu): State<Emulator>, req: Request, next: Next) -> Response {
+    let ok = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| emu.key_matches(v));
+    if !ok {
+        return ApiError::unauthorized().into_response();
+    }
+    next.run(req).await
+}
+
+async fn faults(State(emu): State<Emulator>, req: Request, next: Next) -> Response {
+    if !emu.inner.latency.is_zero() {
+        tokio::time::sleep(emu.inner.latency).await;
+    }
+    match emu.roll() {
+        Fault::None => next.run(req).await,
+        Fault::Reset => {
+            if let Some(ConnectInfo(kill)) = req.extensions().get::<ConnectInfo<KillSwitch>>() {
+                kill.0.store(true, Ordering::SeqCst);
+            }
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "connection reset (injected)",
+            )
+            .into_response()
+        }
+        Fault::Throttle => {
+            let mut r = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate limit exceeded, retry later (injected)",
+            )
+            .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        Fault::Status(code) => {
+            ApiError::new(code, "The server had a problem, retry later (injected)").into_response()
+        }
+    }
+}
+
+/// Set by the fault layer to make the connection fail instead of answering.
+#[derive(Clone, Debug)]
+struct KillSwitch(Arc<AtomicBool>);
+
+/// A TCP stream whose writes fail once its [`KillSwitch`] is set, so hyper drops the
+/// connection without sending the response (a "reset" the client sees as such).
+struct KillStream {
+    inner: TcpStream,
+    killed: Arc<AtomicBool>,
+}
+
+fn reset_error() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset")
+}
+
+impl AsyncRead for KillStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.killed.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(reset_error()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for KillStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.killed.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(reset_error()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// A TCP listener producing [`KillStream`]s.
+struct KillListener(TcpListener);
+
+impl Listener for KillListener {
+    type Io = KillStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.0.accept().await {
+                Ok((s, addr)) => {
+                    // A zero linger turns the close of a killed connection into a TCP reset.
+                    let _ = s.set_zero_linger();
+                    let _ = s.set_nodelay(true);
+                    return (
+                        KillStream {
+                            inner: s,
+                            killed: Arc::new(AtomicBool::new(false)),
+                        },
+                        addr,
+                    );
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "emulator accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+impl Connected<IncomingStream<'_, KillListener>> for KillSwitch {
+    fn connect_info(stream: IncomingStream<'_, KillListener>) -> Self {
+        KillSwitch(stream.io().killed.clone())
+    }
+}
+
+async fn run(
+    emu: Emulator,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let app = emu
+        .app()
+        .into_make_service_with_connect_info::<KillSwitch>();
+    axum::serve(KillListener(listener), app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}
+
+/// Serves the emulator on `listener` until `shutdown` completes.
+///
+/// # Errors
+/// Bad options or seed, or a socket failure.
+pub async fn serve(
+    opts: Options,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let emu = Emulator::new(opts)?;
+    run(emu, listener, shutdown).await
+}
+
+/// A running emulator on 127.0.0.1.
+#[derive(Debug)]
+pub struct Handle {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state (write log, store).
+    pub emulator: Emulator,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), Error>>>,
+}
+
+impl Handle {
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Binds `127.0.0.1:0` and serves the emulator in a tokio task.
+///
+/// # Errors
+/// Bad options or seed, or the bind failed.
+pub async fn spawn(opts: Options) -> Result<Handle, Error> {
+    let emu = Emulator::new(opts)?;
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(run(emu.clone(), listener, async move {
+        let _ = rx.await;
+    }));
+    Ok(Handle {
+        addr,
+        emulator: emu,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+#[cfg(test)]
+mod tests;

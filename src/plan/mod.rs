@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::live::{DataDryRun, LiveSet};
@@ -18,9 +18,10 @@ use crate::redact::MASK;
 
 pub mod prune;
 pub mod render;
+pub mod saved;
 
 /// What apply will do to one object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Not in the tenant: will be created.
@@ -43,7 +44,7 @@ impl Action {
 }
 
 /// One changed field of an object, addressed by a path like `actions[0].rules[1].type`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldChange {
     /// Dotted path with `[i]` for array items.
     pub path: String,
@@ -56,7 +57,7 @@ pub struct FieldChange {
 }
 
 /// The plan for one object.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// Identity.
     pub key: ObjectKey,
@@ -86,7 +87,7 @@ pub struct Summary {
 }
 
 /// Everything apply will do for one revision.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// Where the manifests came from (no credentials).
     pub origin: String,
@@ -128,7 +129,7 @@ pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
         changes.push(diff_object(key, m, live));
     }
     for (key, obj) in &live.objects {
-        if obj.system || desired.objects.contains_key(key) {
+        if obj.system || desired.objects.contains_key(key) || is_sub_purpose(key, desired, live) {
             continue;
         }
         changes.push(Change {
@@ -145,6 +146,16 @@ pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
         revision: desired.revision.clone(),
         changes,
     }
+}
+
+/// Sub-purposes belong to the document of their root purpose (`A.B` is inside `A`), so
+/// they are compared there and never listed on their own.
+fn is_sub_purpose(key: &ObjectKey, desired: &DesiredSet, live: &LiveSet) -> bool {
+    key.kind == Kind::Purpose
+        && key.name.match_indices('.').any(|(i, _)| {
+            let parent = ObjectKey::new(Kind::Purpose, &key.name[..i]);
+            desired.objects.contains_key(&parent) || live.objects.contains_key(&parent)
+        })
 }
 
 fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {

@@ -49,7 +49,12 @@ pub struct PruneOptions {
 
 impl Default for PruneOptions {
     fn default() -> Self {
-        PruneOptions { kinds: BTreeSet::new(), allow_empty: false, max_deletions: 5, exclude: Vec::new() }
+        PruneOptions {
+            kinds: BTreeSet::new(),
+            allow_empty: false,
+            max_deletions: 5,
+            exclude: Vec::new(),
+        }
     }
 }
 
@@ -96,12 +101,19 @@ pub fn add_deletes(
     opts: &PruneOptions,
 ) -> Result<Vec<String>, Refusal> {
     let mut notes = Vec::new();
-    let table_deletes: usize = plan.changes.iter().filter_map(|c| c.data.as_ref()).map(|d| d.deleting.len()).sum();
+    let table_deletes: usize = plan
+        .changes
+        .iter()
+        .filter_map(|c| c.data.as_ref())
+        .map(|d| d.deleting.len())
+        .sum();
     if opts.kinds.is_empty() {
         return Ok(notes);
     }
     let Some(inv) = inventory else {
-        notes.push("prune: no inventory of a previous apply, so nothing is deleted (fail safe)".into());
+        notes.push(
+            "prune: no inventory of a previous apply, so nothing is deleted (fail safe)".into(),
+        );
         return guard_count(table_deletes, opts).map(|()| notes);
     };
     let exclude = globs(&opts.exclude)?;
@@ -114,7 +126,10 @@ pub fn add_deletes(
                 key: key.clone(),
                 action: Action::Unmanaged,
                 fields: Vec::new(),
-                data: Some(crate::live::DataDryRun { deleting: names.clone(), ..Default::default() }),
+                data: Some(crate::live::DataDryRun {
+                    deleting: names.clone(),
+                    ..Default::default()
+                }),
                 id: None,
             });
         }
@@ -129,7 +144,10 @@ pub fn add_deletes(
             continue;
         }
         if excluded(&c.key) {
-            notes.push(format!("prune: {} is excluded by .immuta-gitops.yaml", c.key));
+            notes.push(format!(
+                "prune: {} is excluded by .immuta-gitops.yaml",
+                c.key
+            ));
             continue;
         }
         c.action = Action::Delete;
@@ -138,18 +156,28 @@ pub fn add_deletes(
         let desired_count = desired.objects.keys().filter(|k| k.kind == *kind).count();
         let managed = managed_live.get(kind).copied().unwrap_or(0);
         if desired_count == 0 && managed > 0 && !opts.allow_empty {
-            return Err(Refusal::EmptyKind { kind: *kind, managed });
+            return Err(Refusal::EmptyKind {
+                kind: *kind,
+                managed,
+            });
         }
     }
     plan.changes.sort_by(|a, b| a.key.cmp(&b.key));
-    let deletes = plan.changes.iter().filter(|c| c.action == Action::Delete).count();
+    let deletes = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .count();
     guard_count(deletes + table_deletes, opts)?;
     Ok(notes)
 }
 
 fn guard_count(count: usize, opts: &PruneOptions) -> Result<(), Refusal> {
     if count > opts.max_deletions {
-        return Err(Refusal::TooMany { count, max: opts.max_deletions });
+        return Err(Refusal::TooMany {
+            count,
+            max: opts.max_deletions,
+        });
     }
     Ok(())
 }
@@ -157,20 +185,34 @@ fn guard_count(count: usize, opts: &PruneOptions) -> Result<(), Refusal> {
 fn globs(patterns: &[String]) -> Result<GlobSet, Refusal> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        let g = Glob::new(p).map_err(|e| Refusal::BadPattern { pattern: p.clone(), message: e.to_string() })?;
+        let g = Glob::new(p).map_err(|e| Refusal::BadPattern {
+            pattern: p.clone(),
+            message: e.to_string(),
+        })?;
         b.add(g);
     }
-    b.build().map_err(|e| Refusal::BadPattern { pattern: patterns.join(","), message: e.to_string() })
+    b.build().map_err(|e| Refusal::BadPattern {
+        pattern: patterns.join(","),
+        message: e.to_string(),
+    })
 }
 
 /// The inventory after an apply: every desired key, plus managed keys whose delete did
 /// not happen (so a later run can still delete them).
-pub fn next_inventory(revision: &str, desired: &DesiredSet, previous: Option<&Inventory>, deleted: &BTreeSet<ObjectKey>) -> Inventory {
+pub fn next_inventory(
+    revision: &str,
+    desired: &DesiredSet,
+    previous: Option<&Inventory>,
+    deleted: &BTreeSet<ObjectKey>,
+) -> Inventory {
     let mut keys: BTreeSet<ObjectKey> = desired.objects.keys().cloned().collect();
     if let Some(prev) = previous {
         keys.extend(prev.keys.iter().filter(|k| !deleted.contains(*k)).cloned());
     }
-    Inventory { revision: revision.to_string(), keys }
+    Inventory {
+        revision: revision.to_string(),
+        keys,
+    }
 }
 
 /// Reads the inventory file of a state directory (`None` when absent).
@@ -180,7 +222,9 @@ pub fn next_inventory(revision: &str, desired: &DesiredSet, previous: Option<&In
 pub fn load_inventory(dir: &std::path::Path) -> std::io::Result<Option<Inventory>> {
     let path = dir.join("inventory.json");
     match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(std::io::Error::other),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(std::io::Error::other),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
@@ -193,7 +237,10 @@ pub fn load_inventory(dir: &std::path::Path) -> std::io::Result<Option<Inventory
 pub fn save_inventory(dir: &std::path::Path, inv: &Inventory) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(".inventory.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(inv).map_err(std::io::Error::other)?)?;
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(inv).map_err(std::io::Error::other)?,
+    )?;
     std::fs::rename(tmp, dir.join("inventory.json"))
 }
 
@@ -215,7 +262,11 @@ mod tests {
                 k.clone(),
                 Manifest {
                     key: k.clone(),
-                    span: Span { path: "f".into(), line: 1, col: 1 },
+                    span: Span {
+                        path: "f".into(),
+                        line: 1,
+                        col: 1,
+                    },
                     body: json!({"name": k.name}),
                     sensitive: Default::default(),
                 },
@@ -227,16 +278,32 @@ mod tests {
     fn live(keys: &[ObjectKey]) -> LiveSet {
         let mut l = LiveSet::default();
         for (i, k) in keys.iter().enumerate() {
-            l.objects.insert(k.clone(), LiveObject { key: k.clone(), id: Some(i as u64), system: false, body: Some(json!({"name": k.name})) });
+            l.objects.insert(
+                k.clone(),
+                LiveObject {
+                    key: k.clone(),
+                    id: Some(i as u64),
+                    system: false,
+                    body: Some(json!({"name": k.name})),
+                },
+            );
         }
         l
     }
 
     fn opts(kinds: &[Kind]) -> PruneOptions {
-        PruneOptions { kinds: kinds.iter().copied().collect(), ..Default::default() }
+        PruneOptions {
+            kinds: kinds.iter().copied().collect(),
+            ..Default::default()
+        }
     }
 
-    fn plan_for(d: &DesiredSet, l: &LiveSet, inv: Option<&Inventory>, o: &PruneOptions) -> Result<Plan, Refusal> {
+    fn plan_for(
+        d: &DesiredSet,
+        l: &LiveSet,
+        inv: Option<&Inventory>,
+        o: &PruneOptions,
+    ) -> Result<Plan, Refusal> {
         let mut p = super::super::diff(d, l);
         add_deletes(&mut p, d, l, inv, o)?;
         Ok(p)
@@ -244,10 +311,17 @@ mod tests {
 
     #[test]
     fn only_inventory_objects_are_deleted_and_only_with_prune() {
-        let (a, b, hand) = (key(Kind::Policy, "a"), key(Kind::Policy, "b"), key(Kind::Policy, "hand"));
-        let d = desired(&[a.clone()]);
+        let (a, b, hand) = (
+            key(Kind::Policy, "a"),
+            key(Kind::Policy, "b"),
+            key(Kind::Policy, "hand"),
+        );
+        let d = desired(std::slice::from_ref(&a));
         let l = live(&[a.clone(), b.clone(), hand.clone()]);
-        let inv = Inventory { revision: "r".into(), keys: [a.clone(), b.clone()].into() };
+        let inv = Inventory {
+            revision: "r".into(),
+            keys: [a.clone(), b.clone()].into(),
+        };
         let off = plan_for(&d, &l, Some(&inv), &PruneOptions::default()).unwrap();
         assert!(off.changes.iter().all(|c| c.action != Action::Delete));
         let on = plan_for(&d, &l, Some(&inv), &opts(&[Kind::Policy])).unwrap();
@@ -256,7 +330,10 @@ mod tests {
         assert_eq!(action(&hand), Action::Unmanaged);
         assert_eq!(on.summary().destroy, 1);
         let other_kind = plan_for(&d, &l, Some(&inv), &opts(&[Kind::Project])).unwrap();
-        assert!(other_kind.changes.iter().all(|c| c.action != Action::Delete));
+        assert!(other_kind
+            .changes
+            .iter()
+            .all(|c| c.action != Action::Delete));
     }
 
     #[test]
@@ -269,10 +346,26 @@ mod tests {
 
     #[test]
     fn empty_kind_and_too_many_deletes_are_refused() {
-        let ks: Vec<ObjectKey> = (0..7).map(|i| key(Kind::Project, &format!("p{i}"))).collect();
-        let inv = Inventory { revision: "r".into(), keys: ks.iter().cloned().collect() };
-        let empty = plan_for(&desired(&[]), &live(&ks), Some(&inv), &opts(&[Kind::Project]));
-        assert_eq!(empty.unwrap_err(), Refusal::EmptyKind { kind: Kind::Project, managed: 7 });
+        let ks: Vec<ObjectKey> = (0..7)
+            .map(|i| key(Kind::Project, &format!("p{i}")))
+            .collect();
+        let inv = Inventory {
+            revision: "r".into(),
+            keys: ks.iter().cloned().collect(),
+        };
+        let empty = plan_for(
+            &desired(&[]),
+            &live(&ks),
+            Some(&inv),
+            &opts(&[Kind::Project]),
+        );
+        assert_eq!(
+            empty.unwrap_err(),
+            Refusal::EmptyKind {
+                kind: Kind::Project,
+                managed: 7
+            }
+        );
         let keep_one = desired(&ks[..1]);
         let too_many = plan_for(&keep_one, &live(&ks), Some(&inv), &opts(&[Kind::Project]));
         assert_eq!(too_many.unwrap_err(), Refusal::TooMany { count: 6, max: 5 });
@@ -287,7 +380,12 @@ mod tests {
     fn inventory_round_trips_through_the_state_dir() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(load_inventory(dir.path()).unwrap(), None);
-        let inv = next_inventory("r1", &desired(&[key(Kind::Data, "k")]), None, &BTreeSet::new());
+        let inv = next_inventory(
+            "r1",
+            &desired(&[key(Kind::Data, "k")]),
+            None,
+            &BTreeSet::new(),
+        );
         save_inventory(dir.path(), &inv).unwrap();
         assert_eq!(load_inventory(dir.path()).unwrap(), Some(inv));
     }

@@ -33,6 +33,7 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         plan.origin,
         short_rev(&plan.revision)
     )?;
+    writeln!(out)?;
     let shown: Vec<&Change> = plan
         .changes
         .iter()
@@ -42,7 +43,6 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         for c in shown.iter().filter(|c| c.action == Action::Unmanaged) {
             change(c, out)?;
         }
-        writeln!(out)?;
         writeln!(
             out,
             "No changes. Immuta matches the source at {}.",
@@ -50,7 +50,6 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         )?;
         return Ok(());
     }
-    writeln!(out)?;
     for c in shown {
         change(c, out)?;
     }
@@ -173,6 +172,79 @@ fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_default()
 }
 
+/// Writes the plan as Markdown for a pull-request comment: the summary line first, then
+/// one collapsible section per kind holding that kind's changes as a `diff` block.
+///
+/// # Errors
+/// Only I/O errors of `out`.
+pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
+    let s = plan.summary();
+    if plan.has_changes() {
+        writeln!(out, "**{}**", closing_line(&s))?;
+    } else {
+        writeln!(out, "**No changes.** Immuta matches the source.")?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Source `{}` at `{}`.",
+        plan.origin.replace('`', "'"),
+        short_rev(&plan.revision)
+    )?;
+    for kind in crate::object::Kind::ALL {
+        let shown: Vec<&Change> = plan
+            .changes
+            .iter()
+            .filter(|c| c.key.kind == kind && c.action != Action::NoOp)
+            .collect();
+        if shown.is_empty() {
+            continue;
+        }
+        let count = |a: Action| shown.iter().filter(|c| c.action == a).count();
+        let mut parts = Vec::new();
+        for (a, word) in [
+            (Action::Create, "to add"),
+            (Action::Update, "to change"),
+            (Action::Delete, "to destroy"),
+            (Action::Unmanaged, "unmanaged"),
+        ] {
+            if count(a) > 0 {
+                parts.push(format!("{} {word}", count(a)));
+            }
+        }
+        writeln!(out)?;
+        writeln!(
+            out,
+            "<details><summary><b>{kind}</b>: {}</summary>",
+            parts.join(", ")
+        )?;
+        writeln!(out)?;
+        writeln!(out, "```diff")?;
+        for c in shown {
+            let mut buf = Vec::new();
+            change(c, &mut buf)?;
+            // Lines start with two spaces then the marker; `diff` colouring wants the
+            // marker in column one.
+            for line in String::from_utf8_lossy(&buf)
+                .lines()
+                .filter(|l| !l.is_empty())
+            {
+                writeln!(
+                    out,
+                    "{}",
+                    line.strip_prefix("  ")
+                        .unwrap_or(line)
+                        .replace("```", "'''")
+                )?;
+            }
+        }
+        writeln!(out, "```")?;
+        writeln!(out)?;
+        writeln!(out, "</details>")?;
+    }
+    Ok(())
+}
+
 #[derive(Serialize)]
 struct JsonPlan<'a> {
     format_version: u32,
@@ -267,6 +339,33 @@ mod tests {
         let mut buf = Vec::new();
         text(&p, &mut buf).unwrap();
         assert!(String::from_utf8(buf).unwrap().contains("No changes."));
+    }
+
+    #[test]
+    fn markdown_puts_the_summary_first_and_folds_each_kind() {
+        let mut buf = Vec::new();
+        markdown(&plan(), &mut buf).unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        assert!(
+            s.starts_with("**Plan: 1 to add, 1 to change, 0 to destroy.**"),
+            "{s}"
+        );
+        assert!(
+            s.contains("<details><summary><b>purpose</b>: 1 to add</summary>"),
+            "{s}"
+        );
+        assert!(
+            s.contains("<details><summary><b>policy</b>: 1 to change</summary>"),
+            "{s}"
+        );
+        assert!(
+            s.contains("```diff\n+ purpose/Marketing will be created\n"),
+            "{s}"
+        );
+        assert_eq!(
+            s.matches("<details>").count(),
+            s.matches("</details>").count()
+        );
     }
 
     #[test]

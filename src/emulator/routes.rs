@@ -1,0 +1,439 @@
+//! Emulator: the HTTP surface. Parses requests (JSON or YAML bodies, `dryRun` from the
+//! query string only), calls the store, records writes, and pages V1 lists.
+//!
+//! Input: authenticated requests (the auth and fault layers run first, see `mod.rs`).
+//! Output: documented JSON bodies. Never reads `dryRun` from a body.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::store::Store;
+use super::Emulator;
+
+/// Largest page any V1 list returns.
+pub const MAX_PAGE: usize = 1000;
+
+type Q = Query<HashMap<String, String>>;
+
+/// The authenticated API routes.
+pub fn api() -> Router<Emulator> {
+    Router::new()
+        .route(
+            "/api/v2/data",
+            post(|s, q, u, b| upsert(s, q, u, b, "data")),
+        )
+        .route(
+            "/api/v2/policy",
+            post(|s, q, u, b| upsert(s, q, u, b, "policy")),
+        )
+        .route(
+            "/api/v2/project",
+            post(|s, q, u, b| upsert(s, q, u, b, "project")),
+        )
+        .route(
+            "/api/v2/purpose",
+            post(|s, q, u, b| upsert(s, q, u, b, "purpose")),
+        )
+        .route("/api/v2/data/{key}", axum::routing::delete(delete_data))
+        .route(
+            "/api/v2/project/{key}",
+            axum::routing::delete(delete_project),
+        )
+        .route("/policy/global", get(list_policies))
+        .route("/policy/global/{id}", get(get_policy).delete(delete_policy))
+        .route("/project", get(list_projects))
+        .route("/project/{id}", get(get_project))
+        .route("/project/{id}/dataSources", get(project_sources))
+        .route("/governance/purpose", get(list_purposes))
+        .route(
+            "/governance/purpose/{id}",
+            get(get_purpose).delete(delete_purpose),
+        )
+        .route("/dataSource", get(list_sources))
+        .route("/dataSource/{id}", get(get_source).delete(delete_source))
+}
+
+/// `GET /_emulator/writes`.
+pub async fn writes(State(emu): State<Emulator>) -> Response {
+    Json(emu.write_log()).into_response()
+}
+
+/// JSON 404 for paths no route knows.
+pub async fn fallback() -> Response {
+    ApiError::not_found("Not Found").into_response()
+}
+
+fn dry_run(q: &HashMap<String, String>) -> Result<bool, ApiError> {
+    match q.get("dryRun").map(|v| v.to_ascii_lowercase()).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::bad_request("dryRun must be true or false")),
+    }
+}
+
+fn flag(q: &HashMap<String, String>, name: &str) -> bool {
+    q.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Tries JSON, then YAML. Errors name the position, never the content.
+fn parse_body(bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
+        return Ok(v);
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request("the request body is not UTF-8 text"))?;
+    serde_yaml::from_str::<Value>(text).map_err(|e| {
+        let at = e
+            .location()
+            .map(|l| format!(" at line {}, column {}", l.line(), l.column()))
+            .unwrap_or_default();
+        ApiError::bad_request(format!("the request body is neither JSON nor YAML{at}"))
+    })
+}
+
+fn key_of(kind: &str, body: &Value) -> String {
+    let field = match kind {
+        "data" => "connectionKey",
+        "policy" => "policyKey",
+        "project" => "projectKey",
+        _ => "name",
+    };
+    body.get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Records the write and turns the outcome into a response.
+fn finish(
+    emu: &Emulator,
+    method: &Method,
+    uri: &Uri,
+    key: &str,
+    dry: bool,
+    r: Result<Value, ApiError>,
+) -> Response {
+    let status = r.as_ref().map_or_else(|e| e.status.as_u16(), |_| 200);
+    emu.record(method.as_str(), uri.path(), key, status, dry);
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn upsert(
+    State(emu): State<Emulator>,
+    Query(q): Q,
+    uri: Uri,
+    body: Bytes,
+    kind: &'static str,
+) -> Response {
+    let dry = dry_run(&q);
+    let d = *dry.as_ref().unwrap_or(&false);
+    let parsed = parse_body(&body);
+    let key = parsed.as_ref().map(|b| key_of(kind, b)).unwrap_or_default();
+    let r = dry.and_then(|dry| {
+        let body = parsed?;
+        emu.with_store(|s| match kind {
+            "data" => s.upsert_data(&body, dry),
+            "policy" => s.upsert_policy(&body, dry),
+            "project" => s.upsert_project(&body, dry),
+            _ => s.upsert_purpose(&body, dry),
+        })
+    });
+    finish(&emu, &Method::POST, &uri, &key, d, r)
+}
+
+async fn delete_data(
+    State(emu): State<Emulator>,
+    Path(key): Path<String>,
+    Query(q): Q,
+    uri: Uri,
+) -> Response {
+    let dry = dry_run(&q);
+    let d = *dry.as_ref().unwrap_or(&false);
+    let r = dry.and_then(|dry| emu.with_store(|s| s.delete_data(&key, dry)));
+    finish(&emu, &Method::DELETE, &uri, &key, d, r)
+}
+
+async fn delete_project(
+    State(emu): State<Emulator>,
+    Path(key): Path<String>,
+    Query(q): Q,
+    uri: Uri,
+) -> Response {
+    let dry = dry_run(&q);
+    let d = *dry.as_ref().unwrap_or(&false);
+    let r = dry.and_then(|dry| emu.with_store(|s| s.delete_project(&key, dry)));
+    finish(&emu, &Method::DELETE, &uri, &key, d, r)
+}
+
+fn id_of(raw: &str, what: &str) -> Result<u64, ApiError> {
+    raw.parse::<u64>()
+        .map_err(|_| ApiError::not_found(format!("{what} was not found")))
+}
+
+/// `(offset, size)` from the query; `size` defaults per endpoint and is capped at [`MAX_PAGE`].
+fn page(q: &HashMap<String, String>, default: usize) -> Result<(usize, usize), ApiError> {
+    let num = |k: &str, d: usize| -> Result<usize, ApiError> {
+        q.get(k).map_or(Ok(d), |v| {
+            v.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("{k} must be a non-negative integer")))
+        })
+    };
+    Ok((num("offset", 0)?, num("size", default)?.clamp(1, MAX_PAGE)))
+}
+
+fn matches(q: &HashMap<String, String>, name: Option<&str>) -> bool {
+    match q.get("searchText").filter(|s| !s.is_empty()) {
+        None => true,
+        Some(t) => name.is_some_and(|n| n.to_lowercase().contains(&t.to_lowercase())),
+    }
+}
+
+async fn list_policies(State(emu): State<Emulator>, Query(q): Q) -> Response {
+    let r = page(&q, MAX_PAGE).and_then(|(offset, size)| {
+        emu.with_store(|s| {
+            let ty = q.get("type").cloned();
+            let items = s
+                .policies
+                .values()
+                .filter(|p| {
+                    ty.as_deref()
+                        .is_none_or(|t| p.v1.get("type").and_then(Value::as_str) == Some(t))
+                })
+                .filter(|p| matches(&q, p.v1.get("name").and_then(Value::as_str)))
+                .skip(offset)
+                .take(size)
+                .map(|p| {
+                    if flag(&q, "nameOnly") {
+                        json!({"name": p.v1.get("name"), "id": p.id, "type": p.v1.get("type")})
+                    } else {
+                        p.v1.clone()
+                    }
+                })
+                .collect::<Vec<_>>();
+            Ok(Value::Array(items))
+        })
+    });
+    reply(r)
+}
+
+fn reply(r: Result<Value, ApiError>) -> Response {
+    match r {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn get_policy(State(emu): State<Emulator>, Path(id): Path<String>) -> Response {
+    reply(id_of(&id, "Policy").and_then(|id| {
+        emu.with_store(|s| {
+            s.policies
+                .get(&id)
+                .map(|p| p.v1.clone())
+                .ok_or_else(|| ApiError::not_found(format!("Policy {id} was not found")))
+        })
+    }))
+}
+
+async fn delete_policy(State(emu): State<Emulator>, Path(raw): Path<String>, uri: Uri) -> Response {
+    let r = id_of(&raw, "Policy").and_then(|id| emu.with_store(|s| s.delete_policy(id)));
+    let key = r
+        .as_ref()
+        .ok()
+        .and_then(|v| v.get("policyKey"))
+        .and_then(Value::as_str)
+        .unwrap_or(&raw)
+        .to_string();
+    finish(&emu, &Method::DELETE, &uri, &key, false, r)
+}
+
+async fn list_projects(State(emu): State<Emulator>, Query(q): Q) -> Response {
+    reply(page(&q, 10).and_then(|(offset, size)| {
+        emu.with_store(|s| {
+            let hits: Vec<&super::projects::ProjectRec> = s
+                .projects
+                .values()
+                .filter(|p| matches(&q, p.raw.get("name").and_then(Value::as_str)))
+                .collect();
+            let count = hits.len();
+            let page: Vec<Value> = hits
+                .into_iter()
+                .skip(offset)
+                .take(size)
+                .map(|p| s.project_hit(p))
+                .collect();
+            Ok(json!({"hits": page, "count": count, "facets": {}}))
+        })
+    }))
+}
+
+fn project_not_found(id: u64) -> ApiError {
+    ApiError::not_found(format!("Project {id} was not found"))
+}
+
+async fn get_project(State(emu): State<Emulator>, Path(id): Path<String>) -> Response {
+    reply(id_of(&id, "Project").and_then(|id| {
+        emu.with_store(|s| {
+            s.projects
+                .get(&id)
+                .map(|p| s.project_v1(p))
+                .ok_or_else(|| project_not_found(id))
+        })
+    }))
+}
+
+async fn project_sources(
+    State(emu): State<Emulator>,
+    Path(id): Path<String>,
+    Query(q): Q,
+) -> Response {
+    reply(id_of(&id, "Project").and_then(|id| {
+        let (offset, size) = page(&q, 10)?;
+        emu.with_store(|s| {
+            let p = s.projects.get(&id).ok_or_else(|| project_not_found(id))?;
+            let all = s.project_sources(p);
+            let count = all.len();
+            let items: Vec<Value> = all.into_iter().skip(offset).take(size).collect();
+            Ok(json!({"count": count, "dataSources": items}))
+        })
+    }))
+}
+
+async fn list_purposes(State(emu): State<Emulator>, Query(q): Q) -> Response {
+    reply(page(&q, 50).and_then(|(offset, size)| {
+        emu.with_store(|s| {
+            let all: Vec<&super::store::PurposeRec> = s
+                .purpose_names
+                .iter()
+                .filter(|(n, _)| matches(&q, Some(n.as_str())))
+                .filter_map(|(_, id)| s.purposes.get(id))
+                .collect();
+            let count = all.len();
+            let size = if flag(&q, "noLimit") {
+                count.max(1)
+            } else {
+                size
+            };
+            let items: Vec<Value> = all
+                .into_iter()
+                .skip(offset)
+                .take(size)
+                .map(Store::purpose_v1)
+                .collect();
+            Ok(json!({"purposes": items, "count": count}))
+        })
+    }))
+}
+
+async fn get_purpose(State(emu): State<Emulator>, Path(id): Path<String>, Query(q): Q) -> Response {
+    reply(id_of(&id, "Purpose").and_then(|id| {
+        emu.with_store(|s| {
+            let p = s
+                .purposes
+                .get(&id)
+                .ok_or_else(|| ApiError::not_found(format!("Purpose {id} was not found")))?;
+            let mut v = Store::purpose_v1(p);
+            if flag(&q, "includeSubpurposes") {
+                let subs: Vec<Value> = s
+                    .descendants(&p.name)
+                    .into_iter()
+                    .map(Store::purpose_v1)
+                    .collect();
+                v["subpurposes"] = Value::Array(subs);
+            }
+            Ok(v)
+        })
+    }))
+}
+
+async fn delete_purpose(
+    State(emu): State<Emulator>,
+    Path(raw): Path<String>,
+    uri: Uri,
+) -> Response {
+    let r = id_of(&raw, "Purpose").and_then(|id| emu.with_store(|s| s.delete_purpose(id)));
+    let key = r
+        .as_ref()
+        .ok()
+        .and_then(|v| v.get(0))
+        .and_then(|p| p.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or(&raw)
+        .to_string();
+    finish(&emu, &Method::DELETE, &uri, &key, false, r)
+}
+
+async fn list_sources(State(emu): State<Emulator>, Query(q): Q) -> Response {
+    reply(page(&q, 10).and_then(|(offset, size)| {
+        emu.with_store(|s| {
+            let all: Vec<&super::data::SourceRec> = s
+                .sources
+                .values()
+                .filter(|d| matches(&q, Some(&d.name)))
+                .collect();
+            let count = all.len();
+            let hits: Vec<Value> = all
+                .into_iter()
+                .skip(offset)
+                .take(size)
+                .map(|d| s.source_hit(d))
+                .collect();
+            Ok(json!({"hits": hits, "count": count, "facets": {}}))
+        })
+    }))
+}
+
+async fn get_source(State(emu): State<Emulator>, Path(id): Path<String>) -> Response {
+    reply(id_of(&id, "Data source").and_then(|id| {
+        emu.with_store(|s| {
+            s.sources
+                .get(&id)
+                .map(|d| s.source_v1(d))
+                .ok_or_else(|| ApiError::not_found("Data source not found."))
+        })
+    }))
+}
+
+async fn delete_source(State(emu): State<Emulator>, Path(raw): Path<String>, uri: Uri) -> Response {
+    let r = id_of(&raw, "Data source").and_then(|id| emu.with_store(|s| s.delete_source_v1(id)));
+    finish(&emu, &Method::DELETE, &uri, &raw, false, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_parse_as_json_or_yaml_and_errors_hide_content() {
+        assert_eq!(parse_body(b"{\"a\":1}").unwrap(), json!({"a": 1}));
+        assert_eq!(
+            parse_body(b"a: 1\nb: [x]\n").unwrap(),
+            json!({"a": 1, "b": ["x"]})
+        );
+        let e = parse_body(b"password: [hunter2\n").unwrap_err();
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+        assert!(parse_body(b"  ").is_err());
+    }
+
+    #[test]
+    fn dry_run_only_true_or_false() {
+        let q = |v: &str| HashMap::from([("dryRun".to_string(), v.to_string())]);
+        assert!(dry_run(&q("true")).unwrap());
+        assert!(!dry_run(&q("false")).unwrap());
+        assert!(!dry_run(&HashMap::new()).unwrap());
+        assert!(dry_run(&q("yes")).is_err());
+    }
+}

@@ -1,0 +1,208 @@
+//! Saved plans: `reconcile --plan --out plan.json`, then `apply plan.json`.
+//!
+//! A saved plan records where its manifests came from (repository, ref, path, the
+//! revision it resolved to) and a fingerprint of the live state of every object in it.
+//! Applying it re-reads both; if the ref now resolves to another revision, or any
+//! object's live state changed, the plan is stale and is refused as a whole — the user
+//! re-plans and reviews again (Terraform's rule). The file never holds a secret: plan
+//! values are masked when the plan is built, fingerprints are digests, and manifests
+//! are re-read (with their `{{EnvVar}}` values) at apply time.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{canonical, Plan};
+use crate::live::LiveSet;
+use crate::object::Kind;
+
+/// Version of the saved-plan file format.
+pub const SAVED_FORMAT_VERSION: u32 = 1;
+
+/// Where the manifests of a saved plan came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedSource {
+    /// `--repo` as given (credentials stripped by the source stage's `origin`).
+    pub repo: String,
+    /// `--ref` as given.
+    pub reference: Option<String>,
+    /// `--path` as given.
+    pub path: Option<String>,
+}
+
+/// A plan file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedPlan {
+    /// [`SAVED_FORMAT_VERSION`].
+    pub format_version: u32,
+    /// Source of the manifests.
+    pub source: SavedSource,
+    /// The revision the plan was made from.
+    pub revision: String,
+    /// Whether prune was on and for which kinds, so apply recomputes the same plan.
+    pub prune_kinds: Vec<Kind>,
+    /// `kind/name` → digest of that object's live state when the plan was made.
+    pub fingerprints: BTreeMap<String, String>,
+    /// The plan itself (masked values only).
+    pub plan: Plan,
+}
+
+/// Why a saved plan cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Stale {
+    /// The ref moved.
+    #[error("plan is stale: the source is now at revision {now}, the plan was made at {then}; run reconcile --plan again")]
+    Revision {
+        /// Revision in the plan.
+        then: String,
+        /// Revision now.
+        now: String,
+    },
+    /// An object changed in Immuta since.
+    #[error("plan is stale: {key} changed in Immuta since the plan was made; run reconcile --plan again")]
+    Live {
+        /// The object.
+        key: String,
+    },
+    /// The recomputed plan differs for another reason (e.g. a changed env value).
+    #[error("plan is stale: the plan computed now differs from the saved one ({detail}); run reconcile --plan again")]
+    Plan {
+        /// What differs.
+        detail: String,
+    },
+    /// Unsupported file.
+    #[error("unsupported plan file format version {0} (expected {SAVED_FORMAT_VERSION})")]
+    Version(u32),
+}
+
+/// Digest of every planned object's live state.
+pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<String, String> {
+    plan.changes
+        .iter()
+        .map(|c| {
+            let state = match c.key.kind {
+                Kind::Data => serde_json::to_value((live.data.get(&c.key), live.data_orphans.get(&c.key))).unwrap_or_default(),
+                kind => live
+                    .objects
+                    .get(&c.key)
+                    .map(|o| serde_json::json!({"id": o.id, "body": o.body.as_ref().map(|b| canonical(kind, b))}))
+                    .unwrap_or_default(),
+            };
+            let digest = Sha256::digest(serde_json::to_vec(&state).unwrap_or_default());
+            (c.key.to_string(), hex::encode(digest))
+        })
+        .collect()
+}
+
+/// Checks a saved plan against the state now.
+///
+/// # Errors
+/// A [`Stale`] reason.
+pub fn check(
+    saved: &SavedPlan,
+    revision_now: &str,
+    plan_now: &Plan,
+    live_now: &LiveSet,
+) -> Result<(), Stale> {
+    if saved.format_version != SAVED_FORMAT_VERSION {
+        return Err(Stale::Version(saved.format_version));
+    }
+    if saved.revision != revision_now {
+        return Err(Stale::Revision {
+            then: saved.revision.clone(),
+            now: revision_now.to_string(),
+        });
+    }
+    let now = fingerprints(&saved.plan, live_now);
+    for (key, then) in &saved.fingerprints {
+        if now.get(key) != Some(then) {
+            return Err(Stale::Live { key: key.clone() });
+        }
+    }
+    if plan_now.changes != saved.plan.changes {
+        let detail = plan_now
+            .changes
+            .iter()
+            .zip(&saved.plan.changes)
+            .find(|(a, b)| a != b)
+            .map(|(a, _)| format!("first difference at {}", a.key))
+            .unwrap_or_else(|| {
+                format!(
+                    "{} objects now, {} saved",
+                    plan_now.changes.len(),
+                    saved.plan.changes.len()
+                )
+            });
+        return Err(Stale::Plan { detail });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::LiveObject;
+    use crate::object::ObjectKey;
+    use crate::plan::{Action, Change};
+    use serde_json::json;
+
+    fn setup() -> (SavedPlan, LiveSet) {
+        let key = ObjectKey::new(Kind::Purpose, "P");
+        let mut live = LiveSet::default();
+        live.objects.insert(
+            key.clone(),
+            LiveObject {
+                key: key.clone(),
+                id: Some(1),
+                system: false,
+                body: Some(json!({"name":"P","description":"a"})),
+            },
+        );
+        let plan = Plan {
+            origin: "o".into(),
+            revision: "r1".into(),
+            changes: vec![Change {
+                key,
+                action: Action::Update,
+                fields: vec![],
+                data: None,
+                id: Some(1),
+            }],
+        };
+        let saved = SavedPlan {
+            format_version: SAVED_FORMAT_VERSION,
+            source: SavedSource {
+                repo: "o".into(),
+                reference: None,
+                path: None,
+            },
+            revision: "r1".into(),
+            prune_kinds: vec![],
+            fingerprints: fingerprints(&plan, &live),
+            plan,
+        };
+        (saved, live)
+    }
+
+    #[test]
+    fn fresh_plan_passes_and_any_change_makes_it_stale() {
+        let (saved, mut live) = setup();
+        assert_eq!(check(&saved, "r1", &saved.plan, &live), Ok(()));
+        assert!(matches!(
+            check(&saved, "r2", &saved.plan, &live),
+            Err(Stale::Revision { .. })
+        ));
+        if let Some(o) = live.objects.values_mut().next() {
+            o.body = Some(json!({"name":"P","description":"changed by hand"}));
+        }
+        let err = check(&saved, "r1", &saved.plan, &live).unwrap_err();
+        assert_eq!(
+            err,
+            Stale::Live {
+                key: "purpose/P".into()
+            }
+        );
+        assert!(err.to_string().contains("plan is stale"));
+    }
+}

@@ -28,6 +28,7 @@ use std::sync::Arc;
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::client::Client;
 use crate::manifest::DesiredSet;
@@ -153,7 +154,8 @@ pub async fn apply(
                             reason: "shutdown requested before this object started".into(),
                         }
                     } else {
-                        apply_one(client, c, desired, failed).await
+                        let span = tracing::info_span!("object", key = %c.key, action = ?c.action);
+                        apply_one(client, c, desired, failed).instrument(span).await
                     };
                     ObjectResult {
                         key: c.key.clone(),
@@ -162,7 +164,7 @@ pub async fn apply(
                     }
                 }
             })
-            .buffer_unordered(usize::MAX)
+            .buffer_unordered(client.concurrency())
             .collect()
             .await;
         let mut results = results;
@@ -191,8 +193,6 @@ async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &F
             reason: format!("depends on {dep}, which was not applied"),
         };
     }
-    let span = tracing::info_span!("object", key = %c.key, action = ?c.action);
-    let _guard = span.enter();
     match client.upsert(&c.key, &m.body, false).await {
         Ok(response) => {
             tracing::info!("applied");
@@ -210,26 +210,32 @@ async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &F
 }
 
 async fn delete_one(client: &Client, c: &Change, desired: &DesiredSet) -> Outcome {
-    let span = tracing::info_span!("object", key = %c.key, action = "delete");
-    let _guard = span.enter();
     let result = match (c.key.kind, c.id) {
         (Kind::Data, _) => client.delete_data(&c.key, false).await,
         (Kind::Project, _) => client.delete_project(&c.key).await,
         (Kind::Policy, Some(id)) => client.delete_policy(&c.key, id).await,
         (Kind::Purpose, Some(id)) => client.delete_purpose(&c.key, id).await,
         (Kind::Policy | Kind::Purpose, None) => {
-            return Outcome::Skipped { reason: "no Immuta id known for the delete".into() };
+            return Outcome::Skipped {
+                reason: "no Immuta id known for the delete".into(),
+            };
         }
     };
     match result {
         Ok(response) => {
             tracing::info!("deleted");
-            Outcome::Applied { response: summarize(&response) }
+            Outcome::Applied {
+                response: summarize(&response),
+            }
         }
-        Err(e) if e.is_not_found() => Outcome::Applied { response: Value::String("already absent".into()) },
+        Err(e) if e.is_not_found() => Outcome::Applied {
+            response: Value::String("already absent".into()),
+        },
         Err(e) => {
             tracing::warn!(error = %e, "delete failed");
-            Outcome::Failed { error: desired.redactor.redact(&e.to_string()) }
+            Outcome::Failed {
+                error: desired.redactor.redact(&e.to_string()),
+            }
         }
     }
 }

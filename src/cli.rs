@@ -30,8 +30,9 @@ use crate::source;
 #[command(name = "immuta-gitops", version, about, long_about = None)]
 pub struct Cli {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `immuta_gitops=debug`.
-    #[arg(long, env = "IMMUTA_GITOPS_LOG", global = true, default_value = "warn")]
-    pub log: String,
+    /// Default: `info` for `run` and `emulator`, `warn` for the one-shot commands.
+    #[arg(long, env = "IMMUTA_GITOPS_LOG", global = true)]
+    pub log: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,6 +57,9 @@ enum Command {
     /// Refused ("plan is stale") when the source ref or the live state of any object in
     /// the plan changed since it was made.
     Apply(ApplyArgs),
+    /// Run as a daemon: follow the source, plan and apply on a schedule, on webhooks
+    /// and on file changes; serve /healthz, /readyz, /metrics and /status.
+    Run(crate::daemon::RunArgs),
     /// Run the local Immuta API emulator until interrupted.
     Emulator(EmulatorArgs),
     /// Show the whole flow against the embedded emulator: plan, apply, plan again.
@@ -227,7 +231,13 @@ struct EmulatorArgs {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log);
+    match &cli.command {
+        Command::Run(args) => {
+            crate::daemon::init_tracing(cli.log.as_deref().unwrap_or("info"), args.log_format);
+        }
+        Command::Emulator(_) => init_tracing(cli.log.as_deref().unwrap_or("info")),
+        _ => init_tracing(cli.log.as_deref().unwrap_or("warn")),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -261,6 +271,10 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         Command::Validate { dir } => validate(dir),
         Command::Reconcile(args) => reconcile(args).await,
         Command::Apply(args) => apply_saved(args).await,
+        Command::Run(args) => {
+            crate::daemon::run(args, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Emulator(args) => emulator(args).await,
         Command::Demo => {
             let mut out = std::io::stdout().lock();

@@ -85,7 +85,9 @@ pub async fn plan_with_prune(
     let probe: Vec<_> = if prune.kinds.is_empty() {
         Vec::new()
     } else {
-        inventory.map(|i| i.keys.iter().cloned().collect()).unwrap_or_default()
+        inventory
+            .map(|i| i.keys.iter().cloned().collect())
+            .unwrap_or_default()
     };
     let live = live::read_live(client, desired, &probe).await?;
     let mut plan = plan::diff(desired, &live);

@@ -27,7 +27,10 @@ fn env_for(dir: &Path) -> Vec<(String, String)> {
             }
         }
     }
-    names.into_iter().map(|n| (n.clone(), format!("s3cret-value-for-{n}"))).collect()
+    names
+        .into_iter()
+        .map(|n| (n.clone(), format!("s3cret-value-for-{n}")))
+        .collect()
 }
 
 fn assert_no_secrets(outputs: &[&str], secrets: &[(String, String)]) {
@@ -47,7 +50,10 @@ async fn demo_plan_apply_plan_converges() {
     let desired = root.join("examples/demo/desired");
     let repo = git_repo(&desired, tmp.path());
     let secrets = env_for(&desired);
-    let env: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env: Vec<(&str, &str)> = secrets
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
 
     let plan = reconcile(&emu.url(), "--plan", &repo, &["--detailed-exitcode"], &env).await;
     let (plan_out, plan_err) = text(&plan);
@@ -66,11 +72,20 @@ async fn demo_plan_apply_plan_converges() {
     let writes_after_apply = real_writes(&emu);
     let again = reconcile(&emu.url(), "--plan", &repo, &["--detailed-exitcode"], &env).await;
     let (again_out, again_err) = text(&again);
-    assert_eq!(again.status.code(), Some(0), "not converged:\n{again_out}\n{again_err}");
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "not converged:\n{again_out}\n{again_err}"
+    );
     assert!(again_out.contains("No changes."), "{again_out}");
     assert_eq!(real_writes(&emu), writes_after_apply);
 
-    assert_no_secrets(&[&plan_out, &plan_err, &apply_out, &apply_err, &again_out, &again_err], &secrets);
+    assert_no_secrets(
+        &[
+            &plan_out, &plan_err, &apply_out, &apply_err, &again_out, &again_err,
+        ],
+        &secrets,
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -81,7 +96,10 @@ async fn json_plan_is_versioned_and_secret_free() {
     let desired = root.join("examples/demo/desired");
     let repo = git_repo(&desired, tmp.path());
     let secrets = env_for(&desired);
-    let env: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env: Vec<(&str, &str)> = secrets
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let out = reconcile(&emu.url(), "--plan", &repo, &["--output", "json"], &env).await;
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -97,7 +115,10 @@ async fn json_plan_is_versioned_and_secret_free() {
 async fn seed_examples_validate() {
     let dir = root().join("tests/fixtures/seeds");
     let secrets = env_for(&dir);
-    let env: Vec<(&str, &str)> = secrets.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env: Vec<(&str, &str)> = secrets
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let out = run(&["validate", &dir.to_string_lossy()], &env).await;
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
@@ -113,7 +134,10 @@ async fn validate_reports_every_problem_with_its_place() {
         "repo",
         &[
             ("purpose/a.yaml", "name: A\ndescription: [1, 2]\n"),
-            ("policy/b.yaml", "policyKey: b\nname: B\ntype: nope\nactions: {type: anyone}\n"),
+            (
+                "policy/b.yaml",
+                "policyKey: b\nname: B\ntype: nope\nactions: {type: anyone}\n",
+            ),
         ],
     );
     let out = run(&["validate", &dir.to_string_lossy()], &[]).await;

@@ -99,6 +99,7 @@ pub struct Client {
     redactor: Arc<Redactor>,
     stats: Arc<RequestStats>,
     page_size: usize,
+    concurrency: usize,
 }
 
 impl std::fmt::Debug for Client {
@@ -153,6 +154,7 @@ impl Client {
             redactor: Arc::new(redactor),
             stats: Arc::new(RequestStats::default()),
             page_size: cfg.page_size.max(1),
+            concurrency: cfg.concurrency.max(1),
         })
     }
 
@@ -162,6 +164,11 @@ impl Client {
         r.extend(secrets);
         self.redactor = Arc::new(r);
         self
+    }
+
+    /// Requests allowed in flight at once.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     /// Request counts so far.
@@ -398,8 +405,6 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let span = tracing::debug_span!("http", method = %method, path = %req.path, attempt);
-            let _enter = span.enter();
             let mut rb = self
                 .http
                 .request(req.method.clone(), &url)
@@ -414,7 +419,7 @@ impl Client {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     self.stats.record(req.endpoint, Some(status));
-                    tracing::debug!(status, "http answer");
+                    tracing::debug!(method = %method, path = %req.path, attempt, status, "http answer");
                     let retry_after = resp
                         .headers()
                         .get("retry-after")
@@ -458,7 +463,7 @@ impl Client {
             if !self.should_retry(attempt, started, true) {
                 return Err(err);
             }
-            tracing::debug!(error = %err, "retrying");
+            tracing::debug!(method = %method, path = %req.path, attempt, error = %err, "retrying");
             self.wait(attempt, retry_after).await;
         }
     }

@@ -115,7 +115,11 @@ pub enum Error {
 ///
 /// `probe_data` lists data-source keys that are not desired but may still exist (the
 /// managed inventory, when prune is on); each is probed with a dry-run delete.
-pub async fn read_live(client: &Client, desired: &DesiredSet, probe_data: &[ObjectKey]) -> Result<LiveSet, Error> {
+pub async fn read_live(
+    client: &Client,
+    desired: &DesiredSet,
+    probe_data: &[ObjectKey],
+) -> Result<LiveSet, Error> {
     let (policies, projects, purposes, data, data_orphans) = tokio::try_join!(
         read_policies(client),
         read_projects(client),
@@ -127,16 +131,36 @@ pub async fn read_live(client: &Client, desired: &DesiredSet, probe_data: &[Obje
     for o in policies.into_iter().chain(projects).chain(purposes) {
         objects.insert(o.key.clone(), o);
     }
-    Ok(LiveSet { objects, data, data_orphans })
+    Ok(LiveSet {
+        objects,
+        data,
+        data_orphans,
+    })
 }
 
-async fn probe_orphans(client: &Client, desired: &DesiredSet, keys: &[ObjectKey]) -> Result<BTreeMap<ObjectKey, Vec<String>>, Error> {
-    let keys: Vec<&ObjectKey> = keys.iter().filter(|k| k.kind == Kind::Data && !desired.objects.contains_key(*k)).collect();
+async fn probe_orphans(
+    client: &Client,
+    desired: &DesiredSet,
+    keys: &[ObjectKey],
+) -> Result<BTreeMap<ObjectKey, Vec<String>>, Error> {
+    let keys: Vec<&ObjectKey> = keys
+        .iter()
+        .filter(|k| k.kind == Kind::Data && !desired.objects.contains_key(*k))
+        .collect();
     let found: Vec<Option<(ObjectKey, Vec<String>)>> = stream::iter(keys)
         .map(|key| async move {
             match client.delete_data(key, true).await {
                 Ok(answer) => {
-                    let names = answer.get("deleting").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
+                    let names = answer
+                        .get("deleting")
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     Ok(Some((key.clone(), names)))
                 }
                 Err(e) if e.is_not_found() => Ok(None),

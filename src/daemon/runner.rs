@@ -1,0 +1,320 @@
+//! The reconcile loop: waits for a trigger (timer, webhook, file change), runs one cycle
+//! at a time, schedules the next one, and drains on shutdown.
+//!
+//! Input: a [`Reconcile`] step, the [`Schedule`], the [`Backoff`] and the
+//! [`TriggerQueue`]. Output: the loop's end, after a clean drain. It knows nothing of Git
+//! or Immuta (the step does), so its rules are tested with a fake step.
+//!
+//! Guarantees:
+//! 1. Cycles never overlap; triggers that arrive during one coalesce into exactly one
+//!    follow-up, started as soon as it ends.
+//! 2. After a failure the next timed cycle waits for the backoff (10 s → 10 min); after a
+//!    success, for the jittered interval. Webhooks and file changes do not wait.
+//! 3. On shutdown no new cycle starts, the step's stop flag is raised (apply starts no new
+//!    object), and a running cycle gets up to `grace` to finish before it is dropped.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::schedule::{Backoff, Schedule};
+use super::server::Shared;
+use super::status::{self, CycleResult};
+use super::trigger::{Trigger, TriggerQueue};
+
+/// One cycle, as the loop sees it.
+pub trait Reconcile {
+    /// Runs one cycle. `stop` is raised on shutdown: the step must then start no new
+    /// write, and return once writes in flight finished.
+    ///
+    /// No `Send` bound: the loop runs on the caller's task, so a step may hold
+    /// thread-bound values across awaits.
+    fn reconcile(
+        &mut self,
+        trigger: Trigger,
+        stop: Arc<AtomicBool>,
+    ) -> impl Future<Output = CycleResult>;
+}
+
+/// The loop's inputs.
+#[derive(Debug)]
+pub struct Runner {
+    /// When timed cycles run.
+    pub schedule: Schedule,
+    /// Waits after failures.
+    pub backoff: Backoff,
+    /// Webhook and watch triggers.
+    pub queue: Arc<TriggerQueue>,
+    /// Where `next_run_at` is published.
+    pub shared: Arc<Shared>,
+    /// Raised on shutdown, passed to every cycle.
+    pub stop: Arc<AtomicBool>,
+    /// Becomes `true` on shutdown.
+    pub shutdown: watch::Receiver<bool>,
+    /// How long a running cycle may take to finish after shutdown.
+    pub grace: Duration,
+}
+
+/// Resolves once shutdown was requested (or its sender vanished, which means the same).
+async fn stopping(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+impl Runner {
+    /// Runs cycles until shutdown. The first cycle starts at once.
+    pub async fn run<R: Reconcile>(mut self, step: &mut R) {
+        self.queue.request(Trigger::Startup);
+        // No timed cycle before the first one has run and set the real deadline.
+        let mut next_at = Instant::now() + Duration::from_secs(365 * 24 * 3600);
+        loop {
+            let trigger = tokio::select! {
+                biased;
+                () = stopping(&mut self.shutdown) => break,
+                t = self.queue.next() => t,
+                () = tokio::time::sleep_until(next_at) => Trigger::Schedule,
+            };
+            // A timer tick while a request is pending runs once, as the stronger trigger.
+            let trigger = self.queue.take().map_or(trigger, |t| t.max(trigger));
+            let Some(result) = self.run_one(step, trigger).await else {
+                break;
+            };
+            if self.stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let wait = if result == CycleResult::Failed {
+                self.backoff.next().unwrap_or(super::schedule::BACKOFF_MAX)
+            } else {
+                self.backoff.reset();
+                self.schedule.next_poll()
+            };
+            next_at = Instant::now() + wait;
+            let when = status::timestamp(SystemTime::now() + wait);
+            self.shared.update_status(|s| s.next_run_at = Some(when));
+            tracing::debug!(wait = %humantime::format_duration(round_ms(wait)), "next scheduled cycle");
+        }
+        self.queue.close();
+        self.shared.update_status(|s| s.next_run_at = None);
+    }
+
+    /// One cycle; on shutdown mid-cycle, waits up to the grace period. `None` when the
+    /// cycle had to be dropped.
+    async fn run_one<R: Reconcile>(
+        &mut self,
+        step: &mut R,
+        trigger: Trigger,
+    ) -> Option<CycleResult> {
+        let fut = step.reconcile(trigger, self.stop.clone());
+        tokio::pin!(fut);
+        tokio::select! {
+            biased;
+            r = &mut fut => Some(r),
+            () = stopping(&mut self.shutdown) => {
+                tracing::info!(grace = %humantime::format_duration(self.grace), "shutdown: letting the running cycle finish its writes in flight");
+                match tokio::time::timeout(self.grace, &mut fut).await {
+                    Ok(r) => Some(r),
+                    Err(_) => {
+                        tracing::warn!("grace period over: abandoning the running cycle");
+                        None
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::metrics::Metrics;
+    use crate::daemon::status::Status;
+    use std::sync::Mutex;
+    use tokio::sync::mpsc;
+
+    /// Records triggers; each cycle waits for a `go` message, then returns a scripted result.
+    struct Fake {
+        started: mpsc::UnboundedSender<Trigger>,
+        go: mpsc::UnboundedReceiver<CycleResult>,
+        saw_stop: Arc<AtomicBool>,
+    }
+
+    impl Reconcile for Fake {
+        fn reconcile(
+            &mut self,
+            trigger: Trigger,
+            stop: Arc<AtomicBool>,
+        ) -> impl Future<Output = CycleResult> {
+            let _ = self.started.send(trigger);
+            async move {
+                let r = self.go.recv().await.unwrap_or(CycleResult::InSync);
+                if stop.load(Ordering::SeqCst) {
+                    self.saw_stop.store(true, Ordering::SeqCst);
+                }
+                r
+            }
+        }
+    }
+
+    struct Harness {
+        started: mpsc::UnboundedReceiver<Trigger>,
+        go: mpsc::UnboundedSender<CycleResult>,
+        queue: Arc<TriggerQueue>,
+        shutdown: watch::Sender<bool>,
+        stop: Arc<AtomicBool>,
+        saw_stop: Arc<AtomicBool>,
+        done: tokio::task::JoinHandle<()>,
+    }
+
+    fn start(interval: Duration, grace: Duration) -> Harness {
+        let (started_tx, started) = mpsc::unbounded_channel();
+        let (go, go_rx) = mpsc::unbounded_channel();
+        let queue = TriggerQueue::new();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let stop = Arc::new(AtomicBool::new(false));
+        let saw_stop = Arc::new(AtomicBool::new(false));
+        let shared = Arc::new(Shared {
+            status: Mutex::new(Status::default()),
+            metrics: Metrics::new(None),
+            triggers: queue.clone(),
+            webhook_secret: None,
+        });
+        let runner = Runner {
+            schedule: Schedule::seeded(interval, 0.0, interval, 1),
+            backoff: Backoff::seeded(1),
+            queue: queue.clone(),
+            shared,
+            stop: stop.clone(),
+            shutdown: shutdown_rx,
+            grace,
+        };
+        let mut fake = Fake {
+            started: started_tx,
+            go: go_rx,
+            saw_stop: saw_stop.clone(),
+        };
+        let done = tokio::spawn(async move { runner.run(&mut fake).await });
+        Harness {
+            started,
+            go,
+            queue,
+            shutdown,
+            stop,
+            saw_stop,
+            done,
+        }
+    }
+
+    async fn next_start(h: &mut Harness) -> Trigger {
+        tokio::time::timeout(Duration::from_secs(5), h.started.recv())
+            .await
+            .expect("a cycle starts")
+            .expect("runner alive")
+    }
+
+    const LONG: Duration = Duration::from_secs(3600);
+
+    #[tokio::test]
+    async fn triggers_during_a_cycle_coalesce_into_one_follow_up() {
+        let mut h = start(LONG, LONG);
+        assert_eq!(next_start(&mut h).await, Trigger::Startup);
+        // Cycle 1 is running: three requests arrive.
+        h.queue.request(Trigger::Watch);
+        h.queue.request(Trigger::Hook);
+        h.queue.request(Trigger::Watch);
+        h.go.send(CycleResult::Applied).unwrap();
+        assert_eq!(next_start(&mut h).await, Trigger::Hook);
+        h.go.send(CycleResult::InSync).unwrap();
+        // Exactly one follow-up: nothing else starts until a new request.
+        let quiet = tokio::time::timeout(Duration::from_millis(100), h.started.recv()).await;
+        assert!(quiet.is_err(), "no second follow-up");
+        h.queue.request(Trigger::Watch);
+        assert_eq!(next_start(&mut h).await, Trigger::Watch);
+        h.go.send(CycleResult::InSync).unwrap();
+        h.shutdown.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), h.done)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_timer_runs_cycles_on_the_interval() {
+        let mut h = start(Duration::from_millis(20), LONG);
+        assert_eq!(next_start(&mut h).await, Trigger::Startup);
+        h.go.send(CycleResult::InSync).unwrap();
+        assert_eq!(next_start(&mut h).await, Trigger::Schedule);
+        h.go.send(CycleResult::InSync).unwrap();
+        assert_eq!(next_start(&mut h).await, Trigger::Schedule);
+        h.go.send(CycleResult::InSync).unwrap();
+        h.shutdown.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), h.done)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failure_waits_for_the_backoff_not_the_interval() {
+        let mut h = start(Duration::from_millis(20), LONG);
+        assert_eq!(next_start(&mut h).await, Trigger::Startup);
+        h.go.send(CycleResult::Failed).unwrap();
+        // The backoff is ≥ 10 s: no timed cycle within the short interval.
+        let quiet = tokio::time::timeout(Duration::from_millis(200), h.started.recv()).await;
+        assert!(quiet.is_err(), "failure backs off");
+        // A hook still runs at once.
+        h.queue.request(Trigger::Hook);
+        assert_eq!(next_start(&mut h).await, Trigger::Hook);
+        h.go.send(CycleResult::InSync).unwrap();
+        assert_eq!(
+            next_start(&mut h).await,
+            Trigger::Schedule,
+            "success resets to the interval"
+        );
+        h.go.send(CycleResult::InSync).unwrap();
+        h.shutdown.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), h.done)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn shutdown_mid_cycle_lets_it_finish_with_the_stop_flag_raised() {
+        let mut h = start(LONG, LONG);
+        assert_eq!(next_start(&mut h).await, Trigger::Startup);
+        // The signal handler raises the flag and flips the channel.
+        h.stop.store(true, Ordering::SeqCst);
+        h.shutdown.send(true).unwrap();
+        tokio::task::yield_now().await;
+        assert!(!h.done.is_finished(), "waits for the running cycle");
+        h.go.send(CycleResult::Interrupted).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), &mut h.done)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            h.saw_stop.load(Ordering::SeqCst),
+            "the cycle saw the stop flag"
+        );
+        assert!(h.queue.is_closed());
+    }
+
+    #[tokio::test]
+    async fn a_cycle_that_outlives_the_grace_period_is_dropped() {
+        let mut h = start(LONG, Duration::from_millis(50));
+        assert_eq!(next_start(&mut h).await, Trigger::Startup);
+        h.shutdown.send(true).unwrap();
+        // Never send `go`: the cycle hangs; the loop still ends after the grace period.
+        tokio::time::timeout(Duration::from_secs(5), h.done)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

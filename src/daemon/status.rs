@@ -1,0 +1,427 @@
+//! The daemon's view of itself, served as `GET /status` and used for `GET /readyz`.
+//!
+//! Input: what the loop records after each cycle (plans, apply reports, errors). Output:
+//! [`Status`] (serialized as JSON) and [`object_states`] for the `objects` gauge. Holds no
+//! secret: error texts are redacted before they get here, plans are summarized as counts
+//! and apply results carry keys, actions and redacted errors only — never a payload.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::apply::{ApplyReport, Outcome};
+use crate::object::Kind;
+use crate::plan::{Action, Plan, Summary};
+
+/// `/readyz` answers 503 once this many cycles in a row failed.
+pub const FAILURES_UNTIL_UNREADY: u32 = 3;
+
+/// How one cycle ended; also the `result` label of `immuta_gitops_reconcile_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CycleResult {
+    /// Writes were sent and all succeeded.
+    Applied,
+    /// A plan was made and had nothing to write.
+    InSync,
+    /// Unchanged revision and no drift check due: nothing planned, no API call.
+    Skipped,
+    /// The plan had changes that were left alone (`--drift report` or `--mode plan-only`).
+    Reported,
+    /// Fetch, load, plan or some write failed.
+    Failed,
+    /// Shutdown stopped the apply before every object was written.
+    Interrupted,
+}
+
+impl CycleResult {
+    /// Every result, for zero-initialised metric series.
+    pub const ALL: [CycleResult; 6] = [
+        CycleResult::Applied,
+        CycleResult::InSync,
+        CycleResult::Skipped,
+        CycleResult::Reported,
+        CycleResult::Failed,
+        CycleResult::Interrupted,
+    ];
+
+    /// The label / JSON value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CycleResult::Applied => "applied",
+            CycleResult::InSync => "in_sync",
+            CycleResult::Skipped => "skipped",
+            CycleResult::Reported => "reported",
+            CycleResult::Failed => "failed",
+            CycleResult::Interrupted => "interrupted",
+        }
+    }
+
+    /// Whether the cycle counts as a successful sync for readiness.
+    pub fn is_success(self) -> bool {
+        !matches!(self, CycleResult::Failed | CycleResult::Interrupted)
+    }
+}
+
+/// The state label of `immuta_gitops_objects`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectState {
+    /// Live equals Git (after this cycle's writes).
+    InSync,
+    /// Live differs from Git and was not written this cycle.
+    Drifted,
+    /// A write failed or was skipped.
+    Failed,
+}
+
+impl ObjectState {
+    /// Every state.
+    pub const ALL: [ObjectState; 3] = [
+        ObjectState::InSync,
+        ObjectState::Drifted,
+        ObjectState::Failed,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectState::InSync => "in_sync",
+            ObjectState::Drifted => "drifted",
+            ObjectState::Failed => "failed",
+        }
+    }
+}
+
+/// Objects per (kind, state) after a plan and, when one ran, its apply. Every pair is
+/// present (zeros included) so gauge series do not appear and vanish. Unmanaged live
+/// objects, and objects this apply deleted, are not counted.
+pub fn object_states(
+    plan: &Plan,
+    report: Option<&ApplyReport>,
+) -> BTreeMap<(Kind, ObjectState), i64> {
+    let mut out = BTreeMap::new();
+    for k in Kind::ALL {
+        for s in ObjectState::ALL {
+            out.insert((k, s), 0);
+        }
+    }
+    for c in &plan.changes {
+        let state = match c.action {
+            Action::Unmanaged => continue,
+            Action::NoOp => ObjectState::InSync,
+            Action::Create | Action::Update | Action::Delete => match report {
+                None => ObjectState::Drifted,
+                Some(r) => match r
+                    .results
+                    .iter()
+                    .find(|o| o.key == c.key)
+                    .map(|o| &o.outcome)
+                {
+                    // A deleted object is gone: nothing left to count.
+                    Some(Outcome::Applied { .. }) if c.action == Action::Delete => continue,
+                    Some(Outcome::Applied { .. }) => ObjectState::InSync,
+                    Some(Outcome::Failed { .. } | Outcome::Skipped { .. }) => ObjectState::Failed,
+                    None => ObjectState::Drifted,
+                },
+            },
+        };
+        *out.entry((c.key.kind, state)).or_insert(0) += 1;
+    }
+    out
+}
+
+/// RFC 3339 UTC, seconds precision.
+pub fn timestamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Where the manifests come from.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SourceStatus {
+    /// Repository without credentials.
+    pub origin: String,
+    /// `--ref`, when pinned.
+    pub reference: Option<String>,
+    /// `--path`, when set.
+    pub path: Option<String>,
+    /// The revision seen by the last successful fetch.
+    pub revision: Option<String>,
+}
+
+/// The daemon's settings (no secret: only whether a webhook secret is configured).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Settings {
+    /// `apply` or `plan-only`.
+    pub mode: String,
+    /// `report` or `heal`.
+    pub drift: String,
+    /// Poll interval.
+    pub interval_seconds: f64,
+    /// Drift-check interval.
+    pub drift_interval_seconds: f64,
+    /// Jitter, percent of the interval.
+    pub jitter_percent: f64,
+    /// Whether `POST /hook` is enabled.
+    pub webhook: bool,
+    /// Whether local file changes trigger cycles.
+    pub watch: bool,
+}
+
+/// The last plan, as counts.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanStatus {
+    /// The planned revision.
+    pub revision: String,
+    /// When it was made.
+    pub at: String,
+    /// Counts per action.
+    pub summary: Summary,
+    /// Writes planned per kind.
+    pub changes_by_kind: BTreeMap<Kind, usize>,
+    /// The revision was already applied, so the changes are drift made outside Git.
+    pub drift: bool,
+}
+
+/// One object of the last apply.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectStatus {
+    /// `kind/name`.
+    pub key: String,
+    /// The planned action.
+    pub action: Action,
+    /// `applied`, `failed` or `skipped`.
+    pub result: &'static str,
+    /// Immuta's message (redacted) or why it was skipped.
+    pub error: Option<String>,
+}
+
+/// The last apply.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApplyStatus {
+    /// The applied revision.
+    pub revision: String,
+    /// When it finished.
+    pub at: String,
+    /// Whether every write succeeded.
+    pub success: bool,
+    /// One entry per write.
+    pub results: Vec<ObjectStatus>,
+}
+
+impl ApplyStatus {
+    /// Summarizes a report (errors in reports are already redacted by the client).
+    pub fn from_report(revision: &str, at: SystemTime, report: &ApplyReport) -> Self {
+        let results = report
+            .results
+            .iter()
+            .map(|r| {
+                let (result, error) = match &r.outcome {
+                    Outcome::Applied { .. } => ("applied", None),
+                    Outcome::Failed { error } => ("failed", Some(error.clone())),
+                    Outcome::Skipped { reason } => ("skipped", Some(reason.clone())),
+                };
+                ObjectStatus {
+                    key: r.key.to_string(),
+                    action: r.action,
+                    result,
+                    error,
+                }
+            })
+            .collect();
+        ApplyStatus {
+            revision: revision.to_string(),
+            at: timestamp(at),
+            success: report.is_success(),
+            results,
+        }
+    }
+}
+
+/// The last cycle.
+#[derive(Debug, Clone, Serialize)]
+pub struct CycleStatus {
+    /// What started it.
+    pub trigger: String,
+    /// The revision it fetched (`None` when the fetch failed).
+    pub revision: Option<String>,
+    /// When it finished.
+    pub at: String,
+    /// How long it took.
+    pub duration_seconds: f64,
+    /// How it ended.
+    pub result: CycleResult,
+}
+
+/// Everything `GET /status` shows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    /// The source.
+    pub source: SourceStatus,
+    /// The settings.
+    pub settings: Settings,
+    /// Whether `/readyz` answers 200.
+    pub ready: bool,
+    /// Cycles run since start.
+    pub cycles: u64,
+    /// The last cycle.
+    pub last_cycle: Option<CycleStatus>,
+    /// The last plan.
+    pub last_plan: Option<PlanStatus>,
+    /// The last apply that sent anything.
+    pub last_apply: Option<ApplyStatus>,
+    /// The last revision applied completely (or found in sync), possibly from the state dir.
+    pub last_applied_revision: Option<String>,
+    /// When it was applied.
+    pub last_applied_at: Option<String>,
+    /// When the last cycle succeeded.
+    pub last_success_at: Option<String>,
+    /// The last failure (redacted); cleared by a success.
+    pub last_error: Option<String>,
+    /// Failed cycles in a row.
+    pub consecutive_failures: u32,
+    /// Drift detections since start.
+    pub drift_detected: u64,
+    /// When the next scheduled cycle runs (webhooks and file changes may come sooner).
+    pub next_run_at: Option<String>,
+}
+
+impl Status {
+    /// Whether the daemon is ready: one successful sync seen, and fewer than
+    /// [`FAILURES_UNTIL_UNREADY`] failures in a row since.
+    pub fn is_ready(&self) -> bool {
+        self.last_success_at.is_some() && self.consecutive_failures < FAILURES_UNTIL_UNREADY
+    }
+
+    /// Records how a cycle ended and refreshes `ready`.
+    pub fn record_cycle(&mut self, c: CycleStatus, error: Option<String>) {
+        self.cycles += 1;
+        if c.result.is_success() {
+            self.consecutive_failures = 0;
+            self.last_success_at = Some(c.at.clone());
+            self.last_error = None;
+        } else if c.result == CycleResult::Failed {
+            self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+        }
+        if error.is_some() {
+            self.last_error = error;
+        }
+        self.last_cycle = Some(c);
+        self.ready = self.is_ready();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::ObjectResult;
+    use crate::object::ObjectKey;
+    use crate::plan::Change;
+
+    fn change(kind: Kind, name: &str, action: Action) -> Change {
+        Change {
+            key: ObjectKey::new(kind, name),
+            action,
+            fields: Vec::new(),
+            data: None,
+            id: None,
+        }
+    }
+
+    fn cycle(result: CycleResult) -> CycleStatus {
+        CycleStatus {
+            trigger: "schedule".into(),
+            revision: None,
+            at: "2026-01-01T00:00:00Z".into(),
+            duration_seconds: 0.1,
+            result,
+        }
+    }
+
+    #[test]
+    fn object_states_count_per_kind_and_outcome() {
+        let plan = Plan {
+            changes: vec![
+                change(Kind::Purpose, "a", Action::NoOp),
+                change(Kind::Purpose, "b", Action::Update),
+                change(Kind::Policy, "p", Action::Create),
+                change(Kind::Project, "x", Action::Unmanaged),
+            ],
+            ..Default::default()
+        };
+        let drifted = object_states(&plan, None);
+        assert_eq!(drifted.len(), 12, "every kind × state present");
+        assert_eq!(drifted[&(Kind::Purpose, ObjectState::InSync)], 1);
+        assert_eq!(drifted[&(Kind::Purpose, ObjectState::Drifted)], 1);
+        assert_eq!(drifted[&(Kind::Policy, ObjectState::Drifted)], 1);
+        assert_eq!(drifted.values().sum::<i64>(), 3, "unmanaged not counted");
+
+        let report = ApplyReport {
+            results: vec![
+                ObjectResult {
+                    key: ObjectKey::new(Kind::Purpose, "b"),
+                    action: Action::Update,
+                    outcome: Outcome::Applied {
+                        response: serde_json::json!({}),
+                    },
+                },
+                ObjectResult {
+                    key: ObjectKey::new(Kind::Policy, "p"),
+                    action: Action::Create,
+                    outcome: Outcome::Failed {
+                        error: "boom".into(),
+                    },
+                },
+            ],
+        };
+        let applied = object_states(&plan, Some(&report));
+        assert_eq!(applied[&(Kind::Purpose, ObjectState::InSync)], 2);
+        assert_eq!(applied[&(Kind::Policy, ObjectState::Failed)], 1);
+        assert_eq!(applied[&(Kind::Purpose, ObjectState::Drifted)], 0);
+
+        let st = ApplyStatus::from_report("r1", SystemTime::UNIX_EPOCH, &report);
+        assert!(!st.success);
+        assert_eq!(st.results[1].key, "policy/p");
+        assert_eq!(st.results[1].result, "failed");
+        assert_eq!(st.results[1].error.as_deref(), Some("boom"));
+        assert_eq!(st.at, "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn readiness_needs_one_success_and_fewer_than_three_failures() {
+        let mut s = Status::default();
+        assert!(!s.is_ready());
+        s.record_cycle(cycle(CycleResult::Failed), Some("e1".into()));
+        assert!(!s.ready, "never synced");
+        s.record_cycle(cycle(CycleResult::InSync), None);
+        assert!(s.ready);
+        assert_eq!(s.last_error, None);
+        s.record_cycle(cycle(CycleResult::Failed), Some("e".into()));
+        s.record_cycle(cycle(CycleResult::Failed), Some("e".into()));
+        assert!(s.ready, "two failures in a row: still ready");
+        s.record_cycle(cycle(CycleResult::Failed), Some("e3".into()));
+        assert!(!s.ready, "three failures in a row");
+        assert_eq!(s.last_error.as_deref(), Some("e3"));
+        s.record_cycle(cycle(CycleResult::Skipped), None);
+        assert!(s.ready);
+        assert_eq!(s.cycles, 6);
+    }
+
+    #[test]
+    fn result_labels_are_stable() {
+        let labels: Vec<_> = CycleResult::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "applied",
+                "in_sync",
+                "skipped",
+                "reported",
+                "failed",
+                "interrupted"
+            ]
+        );
+        assert!(!CycleResult::Interrupted.is_success());
+    }
+}

@@ -190,6 +190,17 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             id: None,
         };
     };
+    if obj.system {
+        // Immuta generates these itself; writing them is never this tool's job.
+        tracing::warn!(key = %key, "desired object matches a system-generated object in Immuta; it is not written");
+        return Change {
+            key: key.clone(),
+            action: Action::NoOp,
+            fields: Vec::new(),
+            data: None,
+            id: obj.id,
+        };
+    }
     let want = canonical(key.kind, &m.body);
     let have = obj
         .body
@@ -289,6 +300,11 @@ pub fn canonical(kind: Kind, body: &Value) -> Value {
     if let Some(Value::String(op)) = out.get_mut("circumstanceOperator") {
         *op = op.to_lowercase();
     }
+    if kind == Kind::Policy {
+        // A tenant fills in `any` where a document leaves an operator out (V1 answers
+        // always carry one), so an explicit `any` and an absent operator are the same.
+        drop_default_operators(&mut out);
+    }
     match kind {
         Kind::Project => {
             for f in ["purposes", "datasources", "tags"] {
@@ -310,6 +326,35 @@ pub fn canonical(kind: Kind, body: &Value) -> Value {
         Kind::Policy | Kind::Data => {}
     }
     Value::Object(out)
+}
+
+/// Removes `circumstanceOperator: any` and every `operator: any` inside `exceptions` and
+/// `entitlements` blocks.
+fn drop_default_operators(map: &mut Map<String, Value>) {
+    if map.get("circumstanceOperator").and_then(Value::as_str) == Some("any") {
+        map.remove("circumstanceOperator");
+    }
+    fn walk(v: &mut Value, in_block: bool) {
+        match v {
+            Value::Object(m) => {
+                if in_block
+                    && m.get("operator")
+                        .and_then(Value::as_str)
+                        .is_some_and(|o| o.eq_ignore_ascii_case("any"))
+                {
+                    m.remove("operator");
+                }
+                for (k, child) in m.iter_mut() {
+                    walk(child, k == "exceptions" || k == "entitlements");
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|i| walk(i, false)),
+            _ => {}
+        }
+    }
+    for (k, v) in map.iter_mut() {
+        walk(v, k == "exceptions" || k == "entitlements");
+    }
 }
 
 fn name_of(v: &Value) -> &str {
@@ -539,6 +584,32 @@ mod tests {
         assert_eq!(plan.changes.len(), 1);
         assert_eq!(plan.changes[0].action, Action::NoOp);
         assert!(!plan.has_changes());
+    }
+
+    #[test]
+    fn default_operators_are_not_drift() {
+        let body = |op: Option<&str>| {
+            let mut b = json!({"policyKey":"p","name":"P","type":"data",
+                "actions":[{"rules":[{"type":"Masking","exceptions":{"groups":["G"]}}]}],
+                "circumstances":[{"type":"columnTags","columnTag":"T"}]});
+            if let Some(op) = op {
+                b["circumstanceOperator"] = json!(op);
+                b["actions"][0]["rules"][0]["exceptions"]["operator"] = json!(op);
+            }
+            b
+        };
+        assert_eq!(
+            canonical(Kind::Policy, &body(None)),
+            canonical(Kind::Policy, &body(Some("any")))
+        );
+        assert_eq!(
+            canonical(Kind::Policy, &body(Some("ANY"))),
+            canonical(Kind::Policy, &body(Some("any")))
+        );
+        assert_ne!(
+            canonical(Kind::Policy, &body(None)),
+            canonical(Kind::Policy, &body(Some("all")))
+        );
     }
 
     #[test]

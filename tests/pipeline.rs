@@ -42,18 +42,44 @@ fn assert_no_secrets(outputs: &[&str], secrets: &[(String, String)]) {
     }
 }
 
+/// The demo tenant in an emulator and the demo's desired tree in a Git repository,
+/// with a distinct secret value for every placeholder.
+struct Demo {
+    emu: immuta_gitops::emulator::Handle,
+    repo: String,
+    secrets: Vec<(String, String)>,
+    _tmp: tempfile::TempDir,
+}
+
+impl Demo {
+    async fn start() -> Demo {
+        let root = root();
+        let emu = emulator(Some(&root.join("examples/demo/live"))).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let desired = root.join("examples/demo/desired");
+        let repo = git_repo(&desired, tmp.path());
+        let secrets = env_for(&desired);
+        Demo {
+            emu,
+            repo,
+            secrets,
+            _tmp: tmp,
+        }
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        self.secrets
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_plan_apply_plan_converges() {
-    let root = root();
-    let emu = emulator(Some(&root.join("examples/demo/live"))).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let desired = root.join("examples/demo/desired");
-    let repo = git_repo(&desired, tmp.path());
-    let secrets = env_for(&desired);
-    let env: Vec<(&str, &str)> = secrets
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let demo = Demo::start().await;
+    let (emu, repo, secrets) = (&demo.emu, &demo.repo, &demo.secrets);
+    let env = demo.env();
 
     let plan = reconcile(&emu.url(), "--plan", &repo, &["--detailed-exitcode"], &env).await;
     let (plan_out, plan_err) = text(&plan);
@@ -90,16 +116,9 @@ async fn demo_plan_apply_plan_converges() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_plan_is_versioned_and_secret_free() {
-    let root = root();
-    let emu = emulator(Some(&root.join("examples/demo/live"))).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let desired = root.join("examples/demo/desired");
-    let repo = git_repo(&desired, tmp.path());
-    let secrets = env_for(&desired);
-    let env: Vec<(&str, &str)> = secrets
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let demo = Demo::start().await;
+    let (emu, repo, secrets) = (&demo.emu, &demo.repo, &demo.secrets);
+    let env = demo.env();
     let out = reconcile(&emu.url(), "--plan", &repo, &["--output", "json"], &env).await;
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");

@@ -54,7 +54,6 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         change(c, out)?;
     }
     let s = plan.summary();
-    writeln!(out)?;
     writeln!(out, "{}", closing_line(&s))?;
     Ok(())
 }

@@ -14,8 +14,10 @@
 //!    names a failed one (a project listing a purpose or data source whose write failed,
 //!    a policy restricting to a failed purpose) is skipped, not sent half-valid.
 //! 4. Deletes run after every upsert, in reverse order — projects → policies → data
-//!    sources → purposes — so a project stops naming a purpose before it goes. An
-//!    object already gone (404) counts as deleted.
+//!    sources → purposes — so a project stops naming a purpose before it goes, and only
+//!    when every earlier write landed (a failed object may still name what would be
+//!    deleted). An object already gone (404, e.g. a retried delete whose first attempt
+//!    landed before the connection dropped) counts as deleted.
 //! 5. When `stop` is raised, objects not yet started are skipped; writes in flight
 //!    finish, so no object is left half-written.
 //!
@@ -142,33 +144,9 @@ pub async fn apply(
         let level: Vec<&Change> = plan
             .changes
             .iter()
-            .filter(|c| c.key.kind == kind && c.action.is_write())
+            .filter(|c| c.key.kind == kind && c.action.is_write() && c.action != Action::Delete)
             .collect();
-        let results: Vec<ObjectResult> = stream::iter(level)
-            .map(|c| {
-                let failed = &failed;
-                let stop = stop.clone();
-                async move {
-                    let outcome = if stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst)) {
-                        Outcome::Skipped {
-                            reason: "shutdown requested before this object started".into(),
-                        }
-                    } else {
-                        let span = tracing::info_span!("object", key = %c.key, action = ?c.action);
-                        apply_one(client, c, desired, failed).instrument(span).await
-                    };
-                    ObjectResult {
-                        key: c.key.clone(),
-                        action: c.action,
-                        outcome,
-                    }
-                }
-            })
-            .buffer_unordered(client.concurrency())
-            .collect()
-            .await;
-        let mut results = results;
-        results.sort_by(|a, b| a.key.cmp(&b.key));
+        let results = run_level(client, level, desired, &failed, stop.as_ref()).await;
         for r in &results {
             if !matches!(r.outcome, Outcome::Applied { .. }) {
                 failed.record(r, plan);
@@ -176,7 +154,67 @@ pub async fn apply(
         }
         report.results.extend(results);
     }
+    for kind in Kind::ALL.into_iter().rev() {
+        let level: Vec<&Change> = plan
+            .changes
+            .iter()
+            .filter(|c| c.key.kind == kind && c.action == Action::Delete)
+            .collect();
+        let blocker = report
+            .results
+            .iter()
+            .find(|r| !matches!(r.outcome, Outcome::Applied { .. }))
+            .map(|r| r.key.clone());
+        let results = match blocker {
+            // An object that failed may still name what would be deleted: keep it.
+            Some(b) => level
+                .into_iter()
+                .map(|c| ObjectResult {
+                    key: c.key.clone(),
+                    action: c.action,
+                    outcome: Outcome::Skipped {
+                        reason: format!(
+                            "deletes run only after every other write landed, and {b} did not"
+                        ),
+                    },
+                })
+                .collect(),
+            None => run_level(client, level, desired, &failed, stop.as_ref()).await,
+        };
+        report.results.extend(results);
+    }
     report
+}
+
+/// Runs one level's writes concurrently (bounded by the client); results in key order.
+async fn run_level(
+    client: &Client,
+    level: Vec<&Change>,
+    desired: &DesiredSet,
+    failed: &Failed,
+    stop: Option<&Arc<AtomicBool>>,
+) -> Vec<ObjectResult> {
+    let mut results: Vec<ObjectResult> = stream::iter(level)
+        .map(|c| async move {
+            let outcome = if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+                Outcome::Skipped {
+                    reason: "shutdown requested before this object started".into(),
+                }
+            } else {
+                let span = tracing::info_span!("object", key = %c.key, action = ?c.action);
+                apply_one(client, c, desired, failed).instrument(span).await
+            };
+            ObjectResult {
+                key: c.key.clone(),
+                action: c.action,
+                outcome,
+            }
+        })
+        .buffer_unordered(client.concurrency())
+        .collect()
+        .await;
+    results.sort_by(|a, b| a.key.cmp(&b.key));
+    results
 }
 
 async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &Failed) -> Outcome {

@@ -19,7 +19,6 @@ use crate::client::Client;
 use crate::config::{self, ImmutaArgs, SourceArgs};
 use crate::cycle;
 use crate::manifest::{self, ProcessEnv, Severity};
-use crate::object::Kind;
 use crate::plan::prune::{load_inventory, next_inventory, save_inventory, Inventory, PruneOptions};
 use crate::plan::render;
 use crate::plan::saved::{self, SavedPlan};
@@ -129,6 +128,8 @@ struct ImmutaFlags {
     /// Skip TLS certificate verification (test tenants only; logs a warning).
     #[arg(long, env = "IMMUTA_GITOPS_INSECURE_SKIP_TLS_VERIFY")]
     insecure_skip_tls_verify: bool,
+    #[command(flatten)]
+    retry: config::RetryFlags,
 }
 
 #[derive(Debug, Args)]
@@ -149,20 +150,13 @@ struct ReconcileArgs {
     #[arg(long, env = "IMMUTA_GITOPS_OUT")]
     out: Option<PathBuf>,
     #[command(flatten)]
-    prune: PruneFlags,
+    prune: PruneArgs,
 }
 
 #[derive(Debug, Args)]
-struct PruneFlags {
-    /// Delete managed objects that left Git: all kinds, or a list (`--prune=policy,project`).
-    #[arg(long, env = "IMMUTA_GITOPS_PRUNE", num_args = 0..=1, require_equals = true, default_missing_value = "all", value_delimiter = ',')]
-    prune: Vec<String>,
-    /// Allow prune to empty a kind whose desired set is empty.
-    #[arg(long, env = "IMMUTA_GITOPS_ALLOW_EMPTY")]
-    allow_empty: bool,
-    /// Refuse any plan with more deletions than this (objects and dropped tables).
-    #[arg(long, env = "IMMUTA_GITOPS_MAX_DELETIONS", default_value_t = 5)]
-    max_deletions: usize,
+struct PruneArgs {
+    #[command(flatten)]
+    prune: config::PruneFlags,
     /// Directory holding the inventory of managed objects (needed for prune).
     #[arg(long, env = "IMMUTA_GITOPS_STATE_DIR")]
     state_dir: Option<PathBuf>,
@@ -326,32 +320,8 @@ fn immuta_args(f: ImmutaFlags) -> ImmutaArgs {
         concurrency: f.concurrency,
         timeout: f.timeout,
         insecure: f.insecure_skip_tls_verify,
+        retry: f.retry.policy(),
     }
-}
-
-fn prune_options(
-    kinds: &[String],
-    allow_empty: bool,
-    max_deletions: usize,
-    exclude: Vec<String>,
-) -> Result<PruneOptions> {
-    let mut set = BTreeSet::new();
-    for k in kinds {
-        if k == "all" {
-            set.extend(Kind::ALL);
-        } else {
-            set.insert(
-                k.parse::<Kind>()
-                    .map_err(|e| anyhow::anyhow!("--prune: {e}"))?,
-            );
-        }
-    }
-    Ok(PruneOptions {
-        kinds: set,
-        allow_empty,
-        max_deletions,
-        exclude,
-    })
 }
 
 /// Everything a reconcile needs once the source is read and valid.
@@ -366,7 +336,7 @@ struct Prepared {
 async fn prepare(
     spec: source::SourceSpec,
     immuta: ImmutaArgs,
-    prune: (&[String], bool, usize),
+    prune: &config::PruneFlags,
     state_dir: Option<&Path>,
 ) -> Result<Prepared> {
     let client_cfg = config::client_config(&immuta)?;
@@ -376,7 +346,7 @@ async fn prepare(
     for w in &desired.warnings {
         eprintln!("{w}");
     }
-    let prune = prune_options(prune.0, prune.1, prune.2, settings.prune.exclude)?;
+    let prune = prune.options(settings.prune.exclude)?;
     let inventory = match state_dir {
         Some(dir) => match load_inventory(dir) {
             Ok(inv) => inv,
@@ -457,18 +427,10 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
         ssh_passphrase_file: args.source.ssh_passphrase_file,
     };
     let spec = config::source_spec(&source_args)?;
+    // Refuse a bad --prune before anything is fetched or read.
+    args.prune.prune.kinds()?;
     let state_dir = args.prune.state_dir.as_deref();
-    let p = prepare(
-        spec,
-        immuta_args(args.immuta),
-        (
-            &args.prune.prune,
-            args.prune.allow_empty,
-            args.prune.max_deletions,
-        ),
-        state_dir,
-    )
-    .await?;
+    let p = prepare(spec, immuta_args(args.immuta), &args.prune.prune, state_dir).await?;
     let (live, plan, notes) =
         cycle::plan_with_prune(&p.client, &p.desired, &p.prune, p.inventory.as_ref())
             .await
@@ -478,7 +440,7 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
         let saved = SavedPlan {
             format_version: saved::SAVED_FORMAT_VERSION,
             source: saved::SavedSource {
-                repo: p.spec.repo.clone(),
+                repo: source::git::strip_credentials(&p.spec.repo),
                 reference: p.spec.reference.clone(),
                 path: p.spec.path.clone(),
             },
@@ -534,15 +496,13 @@ async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
         ssh_passphrase_file: args.ssh_passphrase_file,
     };
     let spec = config::source_spec(&source_args)?;
-    let kinds: Vec<String> = saved.prune_kinds.iter().map(|k| k.to_string()).collect();
+    let prune = config::PruneFlags {
+        prune: saved.prune_kinds.iter().map(|k| k.to_string()).collect(),
+        allow_empty: args.allow_empty,
+        max_deletions: args.max_deletions,
+    };
     let state_dir = args.state_dir.as_deref();
-    let p = prepare(
-        spec,
-        immuta_args(args.immuta),
-        (&kinds, args.allow_empty, args.max_deletions),
-        state_dir,
-    )
-    .await?;
+    let p = prepare(spec, immuta_args(args.immuta), &prune, state_dir).await?;
     let (live, plan, _) =
         cycle::plan_with_prune(&p.client, &p.desired, &p.prune, p.inventory.as_ref())
             .await
@@ -615,5 +575,52 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::Kind;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn prune_and_retry_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "immuta-gitops",
+            "reconcile",
+            "--plan",
+            "--repo",
+            "r",
+            "--prune=policy,project",
+            "--max-deletions",
+            "3",
+            "--state-dir",
+            "/s",
+            "--retry-max-delay",
+            "50ms",
+        ])
+        .unwrap();
+        let Command::Reconcile(a) = cli.command else {
+            panic!("not reconcile");
+        };
+        assert_eq!(
+            a.prune.prune.kinds().unwrap(),
+            [Kind::Policy, Kind::Project].into()
+        );
+        assert_eq!(a.prune.prune.max_deletions, 3);
+        assert_eq!(a.prune.state_dir, Some(PathBuf::from("/s")));
+        assert_eq!(a.immuta.retry.policy().cap, Duration::from_millis(50));
+        let off =
+            Cli::try_parse_from(["immuta-gitops", "reconcile", "--plan", "--repo", "r"]).unwrap();
+        let Command::Reconcile(b) = off.command else {
+            panic!("not reconcile");
+        };
+        assert!(b.prune.prune.kinds().unwrap().is_empty());
     }
 }

@@ -5,10 +5,13 @@
 //! what it reads is wrapped in [`Secret`] at once. A secret is never accepted as a plain
 //! flag value (it would show in `ps` and shell history).
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::client::ClientConfig;
+use crate::client::{ClientConfig, RetryPolicy};
+use crate::object::Kind;
+use crate::plan::prune::PruneOptions;
 use crate::redact::Secret;
 use crate::source::{GitAuth, SourceSpec};
 
@@ -36,6 +39,14 @@ pub enum Error {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// A flag value is not valid.
+    #[error("invalid --{flag}: {message}")]
+    Invalid {
+        /// The flag.
+        flag: &'static str,
+        /// What is wrong.
+        message: String,
     },
     /// A secret file is empty.
     #[error("{what} file {path} is empty")]
@@ -94,6 +105,8 @@ pub struct ImmutaArgs {
     pub timeout: Duration,
     /// `--insecure-skip-tls-verify`.
     pub insecure: bool,
+    /// `--retry-attempts`, `--retry-max-delay`, `--retry-max-elapsed`.
+    pub retry: RetryPolicy,
 }
 
 /// Builds the client configuration.
@@ -110,7 +123,95 @@ pub fn client_config(a: &ImmutaArgs) -> Result<ClientConfig, Error> {
     cfg.concurrency = a.concurrency.max(1);
     cfg.timeout = a.timeout;
     cfg.insecure_skip_tls_verify = a.insecure;
+    cfg.retry = RetryPolicy {
+        max_attempts: a.retry.max_attempts.max(1),
+        ..a.retry.clone()
+    };
     Ok(cfg)
+}
+
+/// Retry flags, shared by every command that talks to Immuta.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RetryFlags {
+    /// Attempts per request, the first included, on 408/429/5xx answers and dropped connections.
+    #[arg(long, env = "IMMUTA_GITOPS_RETRY_ATTEMPTS", default_value_t = 8)]
+    pub retry_attempts: u32,
+    /// Longest single wait between two attempts, a server's Retry-After included.
+    #[arg(long, env = "IMMUTA_GITOPS_RETRY_MAX_DELAY", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub retry_max_delay: Duration,
+    /// Total time one request (one object's write) may take, every attempt and wait included.
+    #[arg(long, env = "IMMUTA_GITOPS_RETRY_MAX_ELAPSED", default_value = "120s", value_parser = humantime::parse_duration)]
+    pub retry_max_elapsed: Duration,
+}
+
+impl RetryFlags {
+    /// The policy these flags describe (backoff base: 100 ms).
+    pub fn policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.retry_attempts.max(1),
+            cap: self.retry_max_delay,
+            max_elapsed: self.retry_max_elapsed,
+            ..RetryPolicy::default()
+        }
+    }
+}
+
+/// Prune flags, shared by `reconcile` and `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PruneFlags {
+    /// Delete managed objects that left Git: all kinds, or a list (`--prune=policy,project`).
+    /// Needs --state-dir (the inventory of what was applied); off by default.
+    #[arg(long, env = "IMMUTA_GITOPS_PRUNE", num_args = 0..=1, require_equals = true, default_missing_value = "all", value_delimiter = ',')]
+    pub prune: Vec<String>,
+    /// Allow prune to delete every managed object of a kind whose desired set is empty.
+    #[arg(long, env = "IMMUTA_GITOPS_ALLOW_EMPTY")]
+    pub allow_empty: bool,
+    /// Refuse any plan with more deletions than this (objects plus data-source tables).
+    #[arg(long, env = "IMMUTA_GITOPS_MAX_DELETIONS", default_value_t = 5)]
+    pub max_deletions: usize,
+}
+
+impl PruneFlags {
+    /// The kinds `--prune` names (`all` or empty value: every kind).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an unknown kind.
+    pub fn kinds(&self) -> Result<BTreeSet<Kind>, Error> {
+        prune_kinds(&self.prune)
+    }
+
+    /// The prune options, with the exclude globs of the repository's settings.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an unknown kind.
+    pub fn options(&self, exclude: Vec<String>) -> Result<PruneOptions, Error> {
+        Ok(PruneOptions {
+            kinds: self.kinds()?,
+            allow_empty: self.allow_empty,
+            max_deletions: self.max_deletions,
+            exclude,
+        })
+    }
+}
+
+/// Parses `--prune` values: kind names, `all`, or an empty value (every kind).
+///
+/// # Errors
+/// [`Error::Invalid`] for an unknown kind.
+pub fn prune_kinds(values: &[String]) -> Result<BTreeSet<Kind>, Error> {
+    let mut set = BTreeSet::new();
+    for v in values {
+        let v = v.trim();
+        if v == "all" || v.is_empty() {
+            set.extend(Kind::ALL);
+        } else {
+            set.insert(v.parse::<Kind>().map_err(|message| Error::Invalid {
+                flag: "prune",
+                message,
+            })?);
+        }
+    }
+    Ok(set)
 }
 
 /// Source settings from flags.
@@ -193,6 +294,19 @@ mod tests {
         ));
         let err = read_secret_file("API key", &dir.path().join("missing")).unwrap_err();
         assert!(err.to_string().contains("cannot read API key file"));
+    }
+
+    #[test]
+    fn prune_kinds_parse_all_and_lists() {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(prune_kinds(&[]).unwrap().is_empty());
+        assert_eq!(prune_kinds(&v(&["all"])).unwrap().len(), 4);
+        assert_eq!(
+            prune_kinds(&v(&["policy", "project"])).unwrap(),
+            [Kind::Policy, Kind::Project].into()
+        );
+        let err = prune_kinds(&v(&["policies"])).unwrap_err().to_string();
+        assert!(err.starts_with("invalid --prune: unknown kind"), "{err}");
     }
 }
 

@@ -81,22 +81,22 @@ async fn demo_plan_apply_plan_converges() {
     let (emu, repo, secrets) = (&demo.emu, &demo.repo, &demo.secrets);
     let env = demo.env();
 
-    let plan = reconcile(&emu.url(), "--plan", &repo, &["--detailed-exitcode"], &env).await;
+    let plan = reconcile(&emu.url(), "--plan", repo, &["--detailed-exitcode"], &env).await;
     let (plan_out, plan_err) = text(&plan);
     assert_eq!(plan.status.code(), Some(2), "{plan_out}\n{plan_err}");
     assert!(plan_out.contains(" to add, "), "{plan_out}");
     assert!(plan_out.contains("  + "), "{plan_out}");
     assert!(plan_out.contains("  ~ "), "{plan_out}");
-    assert_eq!(real_writes(&emu), 0, "a plan must not write");
+    assert_eq!(real_writes(emu), 0, "a plan must not write");
 
-    let apply = reconcile(&emu.url(), "--apply", &repo, &[], &env).await;
+    let apply = reconcile(&emu.url(), "--apply", repo, &[], &env).await;
     let (apply_out, apply_err) = text(&apply);
     assert_eq!(apply.status.code(), Some(0), "{apply_out}\n{apply_err}");
     assert!(apply_out.contains("Apply complete!"), "{apply_out}");
-    assert!(real_writes(&emu) > 0);
+    assert!(real_writes(emu) > 0);
 
-    let writes_after_apply = real_writes(&emu);
-    let again = reconcile(&emu.url(), "--plan", &repo, &["--detailed-exitcode"], &env).await;
+    let writes_after_apply = real_writes(emu);
+    let again = reconcile(&emu.url(), "--plan", repo, &["--detailed-exitcode"], &env).await;
     let (again_out, again_err) = text(&again);
     assert_eq!(
         again.status.code(),
@@ -104,13 +104,13 @@ async fn demo_plan_apply_plan_converges() {
         "not converged:\n{again_out}\n{again_err}"
     );
     assert!(again_out.contains("No changes."), "{again_out}");
-    assert_eq!(real_writes(&emu), writes_after_apply);
+    assert_eq!(real_writes(emu), writes_after_apply);
 
     assert_no_secrets(
         &[
             &plan_out, &plan_err, &apply_out, &apply_err, &again_out, &again_err,
         ],
-        &secrets,
+        secrets,
     );
 }
 
@@ -119,7 +119,7 @@ async fn json_plan_is_versioned_and_secret_free() {
     let demo = Demo::start().await;
     let (emu, repo, secrets) = (&demo.emu, &demo.repo, &demo.secrets);
     let env = demo.env();
-    let out = reconcile(&emu.url(), "--plan", &repo, &["--output", "json"], &env).await;
+    let out = reconcile(&emu.url(), "--plan", repo, &["--output", "json"], &env).await;
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
@@ -127,7 +127,7 @@ async fn json_plan_is_versioned_and_secret_free() {
     assert_eq!(doc["has_changes"], true);
     assert!(doc["summary"]["add"].as_u64().unwrap() > 0);
     assert!(doc["revision"].as_str().unwrap().len() == 40);
-    assert_no_secrets(&[&stdout, &stderr], &secrets);
+    assert_no_secrets(&[&stdout, &stderr], secrets);
 }
 
 #[tokio::test(flavor = "multi_thread")]

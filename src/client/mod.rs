@@ -110,6 +110,17 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// How one attempt ended.
+enum Attempt {
+    /// A final answer (success or an error not worth retrying).
+    Done(Result<Value, Error>),
+    /// A spurious failure: retry after at least `retry_after`, if the policy allows.
+    Retryable {
+        retry_after: Option<Duration>,
+        err: Error,
+    },
+}
+
 /// One request, before it is sent.
 struct Request<'a> {
     method: Method,
@@ -393,6 +404,9 @@ impl Client {
     }
 
     /// The one request path: permits, auth, retries, error mapping.
+    ///
+    /// Each attempt gets the per-request timeout, shortened so that the attempt cannot
+    /// outlive the request's total time budget ([`RetryPolicy::max_elapsed`]).
     async fn send(&self, req: Request<'_>) -> Result<Value, Error> {
         let _permit = self
             .permits
@@ -405,77 +419,96 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            let remaining = self.retry.max_elapsed.saturating_sub(started.elapsed());
             let mut rb = self
                 .http
                 .request(req.method.clone(), &url)
+                .timeout(self.timeout.min(remaining).max(Duration::from_millis(1)))
                 .header("Authorization", self.key.expose())
                 .header("Accept", "application/json")
                 .query(&req.query);
             if let Some(body) = req.body {
                 rb = rb.json(body);
             }
-            let outcome = rb.send().await;
-            let (retry_after, err) = match outcome {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    self.stats.record(req.endpoint, Some(status));
-                    tracing::debug!(method = %method, path = %req.path, attempt, status, "http answer");
-                    let retry_after = resp
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(retry::parse_retry_after);
-                    let text = match resp.text().await {
-                        Ok(t) => t,
-                        Err(e) => {
-                            let err = self.unreachable(&e);
-                            if self.should_retry(attempt, started, true) {
-                                self.wait(attempt, None).await;
-                                continue;
-                            }
-                            return Err(err);
-                        }
-                    };
-                    if (200..300).contains(&status) {
-                        if text.trim().is_empty() {
-                            return Ok(Value::Null);
-                        }
-                        return serde_json::from_str(&text)
-                            .map_err(|e| decode(&method, &req.path, &e.to_string()));
-                    }
-                    let err = Error::Status {
-                        method: method.clone(),
-                        path: req.path.clone(),
-                        status,
-                        message: self.redactor.redact(&error_message(&text)),
-                        key: req.key.cloned(),
-                    };
-                    if !retry::is_retryable_status(status) {
-                        return Err(err);
-                    }
-                    (retry_after, err)
-                }
-                Err(e) => {
-                    self.stats.record(req.endpoint, None);
-                    (None, self.unreachable(&e))
-                }
+            let (retry_after, err) = match self.attempt(rb, &req, &method, attempt).await {
+                Attempt::Done(result) => return result,
+                Attempt::Retryable { retry_after, err } => (retry_after, err),
             };
-            if !self.should_retry(attempt, started, true) {
+            let Some(wait) = self
+                .retry
+                .next_wait(attempt, started.elapsed(), retry_after)
+            else {
+                tracing::debug!(method = %method, path = %req.path, attempt, error = %err, "giving up");
                 return Err(err);
-            }
-            tracing::debug!(method = %method, path = %req.path, attempt, error = %err, "retrying");
-            self.wait(attempt, retry_after).await;
+            };
+            tracing::debug!(
+                method = %method,
+                path = %req.path,
+                attempt,
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                error = %err,
+                "retrying"
+            );
+            tokio::time::sleep(wait).await;
         }
     }
 
-    fn should_retry(&self, attempt: u32, started: Instant, retryable: bool) -> bool {
-        retryable
-            && attempt < self.retry.max_attempts
-            && started.elapsed() + self.timeout.min(Duration::from_secs(1)) < self.retry.max_elapsed
-    }
-
-    async fn wait(&self, attempt: u32, retry_after: Option<Duration>) {
-        tokio::time::sleep(self.retry.delay(attempt, retry_after)).await;
+    /// One attempt: a final result, or a spurious failure worth another attempt.
+    async fn attempt(
+        &self,
+        rb: reqwest::RequestBuilder,
+        req: &Request<'_>,
+        method: &str,
+        attempt: u32,
+    ) -> Attempt {
+        let resp = match rb.send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                self.stats.record(req.endpoint, None);
+                return Attempt::Retryable {
+                    retry_after: None,
+                    err: self.unreachable(&e),
+                };
+            }
+        };
+        let status = resp.status().as_u16();
+        self.stats.record(req.endpoint, Some(status));
+        tracing::debug!(method = %method, path = %req.path, attempt, status, "http answer");
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry::parse_retry_after);
+        let text = match resp.text().await {
+            Ok(t) => t,
+            // The connection dropped while the body was read: no complete answer.
+            Err(e) => {
+                return Attempt::Retryable {
+                    retry_after: None,
+                    err: self.unreachable(&e),
+                }
+            }
+        };
+        if (200..300).contains(&status) {
+            if text.trim().is_empty() {
+                return Attempt::Done(Ok(Value::Null));
+            }
+            return Attempt::Done(
+                serde_json::from_str(&text).map_err(|e| decode(method, &req.path, &e.to_string())),
+            );
+        }
+        let err = Error::Status {
+            method: method.to_string(),
+            path: req.path.clone(),
+            status,
+            message: self.redactor.redact(&error_message(&text)),
+            key: req.key.cloned(),
+        };
+        if retry::is_retryable_status(status) {
+            Attempt::Retryable { retry_after, err }
+        } else {
+            Attempt::Done(Err(err))
+        }
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> Error {

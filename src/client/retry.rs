@@ -1,25 +1,31 @@
 //! Retry policy of the one request path: what counts as spurious and how long to wait.
 //!
-//! Spurious: connection failures, timeouts, 408, 429, 500, 502, 503 and 504. Every call
-//! the client makes is idempotent by contract (V2 upserts are full-state documents,
-//! reads are reads, deletes of an already-deleted object answer 404 which the caller
-//! treats as done), so each may be retried. Delays grow exponentially with *full
-//! jitter* (a random wait between zero and the exponential step) so that many objects,
-//! replicas or tenants failing together do not retry in lockstep; a `Retry-After` from
-//! the server is a floor under the delay.
+//! Spurious: connection failures (refused, reset, dropped mid-answer), timeouts, 408,
+//! 429, 500, 502, 503 and 504. Every other 4xx is final: it is Immuta saying no, and
+//! asking again would get the same answer. Every call the client makes is idempotent by
+//! contract (V2 upserts are full-state documents, reads are reads, a delete repeated
+//! after one that landed answers 404, which the caller treats as done), so POSTs and
+//! DELETEs are retried like GETs.
+//!
+//! Delays grow exponentially with *full jitter* (a random wait between zero and the
+//! exponential step) so that many objects, replicas or tenants failing together do not
+//! retry in lockstep. A `Retry-After` from the server is a floor under the delay. No
+//! single wait is longer than [`RetryPolicy::cap`] (a `Retry-After` included), and all
+//! attempts and waits of one request together stay within [`RetryPolicy::max_elapsed`]:
+//! a wait that would cross it is not taken and the last error is returned.
 
 use std::time::Duration;
 
 use rand::Rng;
 
 /// How the client retries one request.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in total, the first included.
+    /// Attempts in total, the first included (at least 1).
     pub max_attempts: u32,
     /// The first backoff step.
     pub base: Duration,
-    /// No single wait is longer than this.
+    /// No single wait is longer than this, a server's `Retry-After` included.
     pub cap: Duration,
     /// The total time one request (all attempts and waits) may take.
     pub max_elapsed: Duration,
@@ -30,27 +36,43 @@ impl Default for RetryPolicy {
         RetryPolicy {
             max_attempts: 8,
             base: Duration::from_millis(100),
-            cap: Duration::from_secs(10),
+            cap: Duration::from_secs(30),
             max_elapsed: Duration::from_secs(120),
         }
     }
 }
 
 impl RetryPolicy {
-    /// The wait before attempt `attempt + 1` (attempt is 1-based), at least `retry_after`.
+    /// The wait before attempt `attempt + 1` (attempt is 1-based), at least `retry_after`,
+    /// at most [`RetryPolicy::cap`].
     pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         let exp = self.base.saturating_mul(
             1u32.checked_shl(attempt.saturating_sub(1))
                 .unwrap_or(u32::MAX),
         );
         let step = exp.min(self.cap);
-        let jittered = Duration::from_millis(
-            rand::rng().random_range(0..=step.as_millis().min(u128::from(u64::MAX)) as u64),
-        );
+        let max_ms = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
+        let jittered = Duration::from_millis(rand::rng().random_range(0..=max_ms));
         match retry_after {
-            Some(floor) => jittered.max(floor.min(self.cap)),
+            Some(floor) => jittered.max(floor).min(self.cap),
             None => jittered,
         }
+    }
+
+    /// The wait before the next attempt, or `None` when the request must give up: the
+    /// attempts are used up, or waiting would cross [`RetryPolicy::max_elapsed`].
+    /// `elapsed` is the time since the first attempt started.
+    pub fn next_wait(
+        &self,
+        attempt: u32,
+        elapsed: Duration,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        let wait = self.delay(attempt, retry_after);
+        (elapsed.saturating_add(wait) < self.max_elapsed).then_some(wait)
     }
 }
 
@@ -79,7 +101,44 @@ mod tests {
             assert!(p.delay(attempt, None) <= Duration::from_secs(1));
         }
         assert!(p.delay(1, Some(Duration::from_millis(700))) >= Duration::from_millis(700));
-        assert!(p.delay(1, Some(Duration::from_secs(60))) <= Duration::from_secs(1));
+        assert_eq!(
+            p.delay(1, Some(Duration::from_secs(60))),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn full_jitter_spreads_the_waits() {
+        let p = RetryPolicy {
+            base: Duration::from_secs(1),
+            ..Default::default()
+        };
+        let waits: std::collections::BTreeSet<Duration> =
+            (0..50).map(|_| p.delay(3, None)).collect();
+        assert!(waits.len() > 10, "{waits:?}");
+        assert!(waits.iter().all(|w| *w <= Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn attempts_and_total_time_are_bounded() {
+        let p = RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_millis(10),
+            cap: Duration::from_secs(5),
+            max_elapsed: Duration::from_secs(10),
+        };
+        assert!(p.next_wait(1, Duration::ZERO, None).is_some());
+        assert!(p.next_wait(2, Duration::ZERO, None).is_some());
+        assert_eq!(p.next_wait(3, Duration::ZERO, None), None);
+        // A Retry-After that would cross the total budget ends the request now.
+        assert_eq!(
+            p.next_wait(1, Duration::from_secs(7), Some(Duration::from_secs(4))),
+            None
+        );
+        assert_eq!(
+            p.next_wait(1, Duration::from_secs(1), Some(Duration::from_secs(2))),
+            Some(Duration::from_secs(2))
+        );
     }
 
     #[test]

@@ -130,6 +130,12 @@ pub struct RunArgs {
     /// Skip TLS certificate verification (test tenants only; logs a warning).
     #[arg(long, env = "IMMUTA_GITOPS_INSECURE_SKIP_TLS_VERIFY")]
     pub insecure_skip_tls_verify: bool,
+    /// Retries of spurious failures (throttling, 5xx, dropped connections).
+    #[command(flatten)]
+    pub retry: config::RetryFlags,
+    /// Deletes of managed objects that left Git (off unless asked; needs --state-dir).
+    #[command(flatten)]
+    pub prune: config::PruneFlags,
 
     /// How often Git is polled.
     #[arg(long, env = "IMMUTA_GITOPS_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
@@ -157,7 +163,8 @@ pub struct RunArgs {
     /// File holding the webhook secret (GitHub HMAC secret or GitLab token); enables POST /hook.
     #[arg(long, env = "IMMUTA_GITOPS_WEBHOOK_SECRET_FILE")]
     pub webhook_secret_file: Option<PathBuf>,
-    /// Directory where the last applied revision is remembered across restarts.
+    /// Directory where the last applied revision and the inventory of managed objects
+    /// (inventory.json, needed by --prune) are remembered across restarts.
     #[arg(long, env = "IMMUTA_GITOPS_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
     /// Log format.
@@ -214,6 +221,7 @@ impl RunArgs {
             concurrency: self.concurrency,
             timeout: self.timeout,
             insecure: self.insecure_skip_tls_verify,
+            retry: self.retry.policy(),
         }
     }
 
@@ -314,6 +322,12 @@ impl Daemon {
             return Err(Error::Invalid {
                 flag: "interval",
                 message: "must be greater than 0".into(),
+            });
+        }
+        if !args.prune.kinds()?.is_empty() && args.state_dir.is_none() {
+            return Err(Error::Invalid {
+                flag: "prune",
+                message: "needs --state-dir, where the inventory of applied objects is kept (without it nothing could ever be deleted)".into(),
             });
         }
         let spec = config::source_spec(&args.source_args())?;
@@ -487,6 +501,7 @@ impl Daemon {
             mode: self.args.mode,
             drift: self.args.drift,
             drift_rule: runner.schedule.drift_rule(),
+            prune: self.args.prune,
             state_dir: self.args.state_dir,
             saved: self.saved,
             redactor: self.redactor,
@@ -549,6 +564,10 @@ mod tests {
         assert_eq!(a.listen, "0.0.0.0:8080");
         assert_eq!(a.grace_period, Duration::from_secs(30));
         assert_eq!(a.debounce, Duration::from_secs(2));
+        assert!(a.prune.prune.is_empty());
+        assert_eq!(a.prune.max_deletions, 5);
+        assert!(!a.prune.allow_empty);
+        assert_eq!(a.retry.policy(), client::RetryPolicy::default());
         let b = RunArgs::try_parse_from([
             "run",
             "--repo",
@@ -567,5 +586,29 @@ mod tests {
         assert_eq!(b.drift, DriftPolicy::Heal);
         assert_eq!(b.effective_drift_interval(), Duration::from_secs(3600));
         assert!(RunArgs::try_parse_from(["run", "--repo", "r", "--mode", "yolo"]).is_err());
+        let c = RunArgs::try_parse_from([
+            "run",
+            "--repo",
+            "r",
+            "--prune=policy,project",
+            "--max-deletions",
+            "2",
+            "--allow-empty",
+            "--retry-attempts",
+            "3",
+            "--retry-max-elapsed",
+            "5s",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.prune.kinds().unwrap(),
+            [crate::object::Kind::Policy, crate::object::Kind::Project].into()
+        );
+        assert_eq!(c.prune.max_deletions, 2);
+        assert!(c.prune.allow_empty);
+        assert_eq!(c.retry.policy().max_attempts, 3);
+        assert_eq!(c.retry.policy().max_elapsed, Duration::from_secs(5));
+        let all = RunArgs::try_parse_from(["run", "--repo", "r", "--prune"]).unwrap();
+        assert_eq!(all.prune.kinds().unwrap().len(), 4);
     }
 }

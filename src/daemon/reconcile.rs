@@ -11,6 +11,9 @@
 //!   applied. A new revision is always applied (unless `--mode plan-only`).
 //! - Any error before the plan is complete means no write in this cycle (Flux's rule).
 //! - The rendered plan is logged at info before anything is applied.
+//! - With `--prune`, deletes are planned from the inventory in `--state-dir`; a plan the
+//!   prune guards refuse fails the cycle with the reason logged, and nothing is written.
+//!   The inventory is updated only after a revision was applied (or found in sync).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,11 +30,13 @@ use super::state::{self, SavedState};
 use super::status::{self, ApplyStatus, CycleResult, CycleStatus, PlanStatus};
 use super::trigger::Trigger;
 use super::{DriftPolicy, Mode};
-use crate::apply::{ApplyReport, Outcome};
+use crate::apply::{deleted_keys, ApplyReport, Outcome};
 use crate::client::Client;
+use crate::config::{self, PruneFlags};
 use crate::cycle;
 use crate::manifest::{DesiredSet, ProcessEnv};
 use crate::object::Kind;
+use crate::plan::prune::{self, Inventory};
 use crate::plan::{render, Plan};
 use crate::redact::Redactor;
 use crate::source::SourceSpec;
@@ -49,6 +54,8 @@ pub struct CycleConfig {
     pub drift: DriftPolicy,
     /// When a drift check is due.
     pub drift_rule: DriftRule,
+    /// `--prune`, `--allow-empty`, `--max-deletions`.
+    pub prune: PruneFlags,
     /// `--state-dir`.
     pub state_dir: Option<PathBuf>,
     /// What the state dir remembered at start.
@@ -76,6 +83,8 @@ pub struct Cycle {
     applied: Option<Mark>,
     /// The revision fetched by the running cycle.
     fetched: Option<String>,
+    /// The inventory read from the state dir by the running cycle.
+    inventory: Option<Inventory>,
 }
 
 /// How a cycle ended, before it is recorded.
@@ -89,6 +98,7 @@ impl Cycle {
             checked: None,
             applied: None,
             fetched: None,
+            inventory: None,
         }
     }
 
@@ -163,14 +173,26 @@ impl Cycle {
             return Ok(CycleResult::Skipped);
         }
 
+        let settings =
+            config::repo_settings(&snapshot).map_err(|e| self.cfg.redactor.redact(&e))?;
         let desired = cycle::load(&snapshot, &ProcessEnv).map_err(|e| self.redact(&e, None))?;
         for w in &desired.warnings {
             tracing::warn!(warning = %self.cfg.redactor.redact(&w.to_string()), "manifest warning");
         }
+        let prune = self
+            .cfg
+            .prune
+            .options(settings.prune.exclude)
+            .map_err(|e| e.to_string())?;
+        self.inventory = self.load_inventory();
         let client = self.cfg.client.clone().with_secrets(&desired.redactor);
-        let (_live, plan) = cycle::plan(&client, &desired)
-            .await
-            .map_err(|e| self.redact(&e, Some(&desired)))?;
+        let (_live, plan, notes) =
+            cycle::plan_with_prune(&client, &desired, &prune, self.inventory.as_ref())
+                .await
+                .map_err(|e| self.redact(&e, Some(&desired)))?;
+        for n in &notes {
+            tracing::info!(note = %n, "prune");
+        }
         self.after_plan(&client, &plan, &desired, stop).await
     }
 
@@ -211,6 +233,7 @@ impl Cycle {
             self.set_objects(plan, None);
             self.mark_checked(&rev);
             if self.cfg.mode == Mode::Apply {
+                self.save_inventory(desired, None);
                 self.mark_applied(&rev);
             }
             return Ok(CycleResult::InSync);
@@ -257,6 +280,7 @@ impl Cycle {
         }
         self.cfg.shared.update_status(|s| s.last_apply = Some(st));
         self.set_objects(plan, Some(report));
+        self.save_inventory(desired, Some(report));
         if report.is_success() {
             self.mark_checked(rev);
             self.mark_applied(rev);
@@ -384,6 +408,39 @@ impl Cycle {
         if let Err(e) = state::save(dir, &saved) {
             tracing::warn!(error = %e, "cannot remember the applied revision");
         }
+    }
+
+    /// Reads `inventory.json` from the state dir. Unreadable or absent: `None`, which
+    /// means nothing is deleted this cycle (fail safe).
+    fn load_inventory(&self) -> Option<Inventory> {
+        let dir = self.cfg.state_dir.as_deref()?;
+        match prune::load_inventory(dir) {
+            Ok(inv) => inv,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the inventory: nothing will be deleted");
+                None
+            }
+        }
+    }
+
+    /// Records what this revision's apply manages: every desired key, plus earlier
+    /// managed keys whose delete did not land. Only called once a revision was written
+    /// (or found in sync) in apply mode.
+    fn save_inventory(&mut self, desired: &DesiredSet, report: Option<&ApplyReport>) {
+        let Some(dir) = self.cfg.state_dir.as_deref() else {
+            return;
+        };
+        let deleted = report.map(deleted_keys).unwrap_or_default();
+        let inv = prune::next_inventory(
+            &desired.revision,
+            desired,
+            self.inventory.as_ref(),
+            &deleted,
+        );
+        if let Err(e) = prune::save_inventory(dir, &inv) {
+            tracing::warn!(error = %e, "cannot save the inventory of managed objects");
+        }
+        self.inventory = Some(inv);
     }
 
     /// An error's text with every known secret masked.

@@ -9,10 +9,15 @@
 //!    applied revision (the inventory). Objects created by hand and never in Git are
 //!    listed as unmanaged and never touched. No inventory → no deletes (fail safe).
 //! 3. A kind whose desired set is empty while it has managed live objects is refused
-//!    unless `allow_empty` (an empty or broken checkout must not wipe a tenant).
+//!    unless `allow_empty` (an empty or broken checkout must not wipe a tenant). A source
+//!    with no manifest at all never deletes anything, `allow_empty` or not.
 //! 4. More than `max_deletions` deletes — objects plus tables dropped from a data
 //!    source's `sources`, which Immuta deletes or disables — refuses the whole plan.
 //! 5. Keys matching an exclude glob of `.immuta-gitops.yaml` are never deleted.
+//!
+//! The guards apply when prune is on; without it no object is deleted, and the managed
+//! objects that left Git are listed as unmanaged with a note that `--prune` would
+//! remove them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -69,6 +74,13 @@ pub enum Refusal {
         /// Managed live objects of it.
         managed: usize,
     },
+    /// The source holds no manifest at all: an empty or broken checkout, never a reason
+    /// to delete (not even with `allow_empty`).
+    #[error("refusing to delete {managed} managed object(s): the source holds no manifest at all (an empty or broken checkout?); delete objects from Git while at least one manifest remains")]
+    EmptySource {
+        /// Managed live objects that would have been deleted.
+        managed: usize,
+    },
     /// Too many deletes.
     #[error("refusing a plan with {count} deletions (objects and data-source tables), more than --max-deletions {max}")]
     TooMany {
@@ -108,6 +120,16 @@ pub fn add_deletes(
         .map(|d| d.deleting.len())
         .sum();
     if opts.kinds.is_empty() {
+        if let Some(inv) = inventory {
+            for c in &plan.changes {
+                if c.action == Action::Unmanaged && inv.keys.contains(&c.key) {
+                    notes.push(format!(
+                        "prune: {} left Git but is managed: unmanaged, would be removed with --prune",
+                        c.key
+                    ));
+                }
+            }
+        }
         return Ok(notes);
     }
     let Some(inv) = inventory else {
@@ -141,6 +163,10 @@ pub fn add_deletes(
         }
         *managed_live.entry(c.key.kind).or_default() += 1;
         if !opts.kinds.contains(&c.key.kind) {
+            notes.push(format!(
+                "prune: {} left Git but is managed: unmanaged, would be removed with --prune={}",
+                c.key, c.key.kind
+            ));
             continue;
         }
         if excluded(&c.key) {
@@ -151,6 +177,16 @@ pub fn add_deletes(
             continue;
         }
         c.action = Action::Delete;
+    }
+    let candidates = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .count();
+    if desired.objects.is_empty() && candidates > 0 {
+        return Err(Refusal::EmptySource {
+            managed: candidates,
+        });
     }
     for kind in &opts.kinds {
         let desired_count = desired.objects.keys().filter(|k| k.kind == *kind).count();
@@ -163,11 +199,13 @@ pub fn add_deletes(
         }
     }
     plan.changes.sort_by(|a, b| a.key.cmp(&b.key));
-    let deletes = plan
+    // A data-source delete removes every data source of the connection: each counts.
+    let deletes: usize = plan
         .changes
         .iter()
         .filter(|c| c.action == Action::Delete)
-        .count();
+        .map(|c| c.data.as_ref().map_or(1, |d| d.deleting.len().max(1)))
+        .sum();
     guard_count(deletes + table_deletes, opts)?;
     Ok(notes)
 }
@@ -354,7 +392,7 @@ mod tests {
             keys: ks.iter().cloned().collect(),
         };
         let empty = plan_for(
-            &desired(&[]),
+            &desired(&[key(Kind::Purpose, "other kind")]),
             &live(&ks),
             Some(&inv),
             &opts(&[Kind::Project]),
@@ -374,6 +412,55 @@ mod tests {
         allowed.exclude = vec!["project/p[56]".into()];
         let p = plan_for(&keep_one, &live(&ks), Some(&inv), &allowed).unwrap();
         assert_eq!(p.summary().destroy, 4);
+    }
+
+    #[test]
+    fn an_empty_source_never_deletes_even_with_allow_empty() {
+        let ks = [
+            key(Kind::Purpose, "a"),
+            key(Kind::Policy, "b"),
+            key(Kind::Project, "c"),
+        ];
+        let inv = Inventory {
+            revision: "r".into(),
+            keys: ks.iter().cloned().collect(),
+        };
+        let mut o = opts(&Kind::ALL);
+        o.allow_empty = true;
+        o.max_deletions = 100;
+        let err = plan_for(&desired(&[]), &live(&ks), Some(&inv), &o).unwrap_err();
+        assert_eq!(err, Refusal::EmptySource { managed: 3 });
+        // Without allow_empty, every kind with managed live objects is refused.
+        for kind in [Kind::Purpose, Kind::Policy, Kind::Project] {
+            let err = plan_for(&desired(&[]), &live(&ks), Some(&inv), &opts(&[kind])).unwrap_err();
+            assert!(
+                matches!(err, Refusal::EmptySource { managed: 1 }),
+                "{kind}: {err}"
+            );
+        }
+        // Nothing managed live: nothing to refuse, nothing deleted.
+        let p = plan_for(&desired(&[]), &live(&[]), Some(&inv), &o).unwrap();
+        assert_eq!(p.summary().destroy, 0);
+    }
+
+    #[test]
+    fn managed_objects_left_alone_without_prune_are_noted() {
+        let (a, b) = (key(Kind::Policy, "a"), key(Kind::Policy, "b"));
+        let inv = Inventory {
+            revision: "r".into(),
+            keys: [a.clone(), b.clone()].into(),
+        };
+        let d = desired(std::slice::from_ref(&a));
+        let mut p = super::super::diff(&d, &live(&[a, b]));
+        let notes =
+            add_deletes(&mut p, &d, &live(&[]), Some(&inv), &PruneOptions::default()).unwrap();
+        assert_eq!(p.summary().destroy, 0);
+        assert_eq!(
+            notes,
+            vec![
+                "prune: policy/b left Git but is managed: unmanaged, would be removed with --prune"
+            ]
+        );
     }
 
     #[test]

@@ -1,0 +1,550 @@
+//! Prune, end to end through the real binary: only objects that were in Git at an applied
+//! revision are deleted, in reverse dependency order, and only with `--prune`; hand-made
+//! objects are never touched; the guards (deletion cap, empty kind, empty source) refuse
+//! the whole plan; a broken source (empty, unreadable, unfetchable, unparsable) never
+//! deletes or writes anything; the daemon prunes the same way from its state dir.
+
+mod common;
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use immuta_gitops::emulator::Handle;
+use serde_json::{json, Value};
+
+/// Objects removed from Git by the prune tests: one of each kind. The data source has
+/// two tables, so the plan holds 5 deletions (the default cap).
+const REMOVED: [&str; 4] = [
+    "project/population-health-analytics.yaml",
+    "policy/mask-provider-npi.yaml",
+    "data/acme-redshift-finance.yaml",
+    "purpose/population-health.yaml",
+];
+
+/// The demo applied once with an inventory: the starting point of every test.
+struct Applied {
+    emu: Handle,
+    tmp: tempfile::TempDir,
+    repo: TestRepo,
+    state: String,
+    secrets: Vec<(String, String)>,
+    scan: SecretScan,
+}
+
+impl Applied {
+    async fn new() -> Applied {
+        let root = root();
+        let emu = emulator(Some(&root.join("examples/demo/live"))).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let desired = root.join("examples/demo/desired");
+        let repo = TestRepo::new(tmp.path(), "repo");
+        repo.copy_from(&desired);
+        repo.commit(&[]);
+        let state = tmp.path().join("state").to_string_lossy().to_string();
+        let secrets = secret_env(&desired);
+        let mut a = Applied {
+            emu,
+            tmp,
+            repo,
+            state,
+            secrets,
+            scan: SecretScan::default(),
+        };
+        let out = a.reconcile("--apply", &[]).await;
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+        assert!(a.inventory().contains("population-health-analytics"));
+        a
+    }
+
+    /// `reconcile` on the test repository with the state dir, output kept for the scan.
+    async fn reconcile(&mut self, mode: &str, extra: &[&str]) -> std::process::Output {
+        let url = self.repo.url();
+        self.reconcile_repo(mode, &url, extra).await
+    }
+
+    async fn reconcile_repo(
+        &mut self,
+        mode: &str,
+        repo: &str,
+        extra: &[&str],
+    ) -> std::process::Output {
+        let mut flags = vec!["--state-dir", self.state.as_str()];
+        flags.extend_from_slice(extra);
+        let out = reconcile(
+            &self.emu.url(),
+            mode,
+            repo,
+            &flags,
+            &env_refs(&self.secrets),
+        )
+        .await;
+        self.scan
+            .output(&format!("reconcile {mode} {extra:?}"), &out);
+        out
+    }
+
+    fn inventory(&self) -> String {
+        std::fs::read_to_string(PathBuf::from(&self.state).join("inventory.json")).unwrap()
+    }
+
+    /// Creates a purpose directly in the tenant, the way a person would: never in Git.
+    async fn hand_made_purpose(&self, name: &str) {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/api/v2/purpose", self.emu.url()))
+            .header("Authorization", KEY)
+            .json(&json!({"name": name, "description": "made by hand in the UI"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{resp:?}");
+    }
+
+    fn finish(&self) {
+        let bytes = self.scan.assert_clean(&self.secrets);
+        assert!(bytes > 0);
+    }
+}
+
+/// The commit that removes [`REMOVED`], and stops naming the removed data source's
+/// "Billing Invoices" in the project that keeps existing (an update).
+fn removed() -> Vec<(&'static str, Option<&'static str>)> {
+    let project = "project/claims-fraud-review.yaml";
+    let text = std::fs::read_to_string(root().join("examples/demo/desired").join(project))
+        .unwrap()
+        .replace("  - Billing Invoices\n", "");
+    let mut files: Vec<(&str, Option<&str>)> = REMOVED.iter().map(|f| (*f, None)).collect();
+    files.push((project, Some(Box::leak(text.into_boxed_str()))));
+    files
+}
+
+/// Successful non-dry-run writes after the first `skip` ones.
+fn writes_since(emu: &Handle, skip: usize) -> Vec<(String, String, String)> {
+    real_write_records(emu).into_iter().skip(skip).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_deletes_only_managed_objects_that_left_git_in_reverse_order() {
+    let mut a = Applied::new().await;
+    a.hand_made_purpose("Hand Made").await;
+    a.repo.commit(&removed());
+    let before = real_write_records(&a.emu).len();
+
+    // Without --prune: listed as unmanaged, noted as removable, never touched.
+    let off = a.reconcile("--apply", &[]).await;
+    let (out, err) = text(&off);
+    assert_eq!(off.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        out.contains(
+            "? project/population-health-analytics exists in Immuta but not in the source"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("? purpose/Hand Made"), "{out}");
+    assert!(
+        err.contains("prune: project/population-health-analytics left Git but is managed: unmanaged, would be removed with --prune"),
+        "{err}"
+    );
+    assert!(!err.contains("purpose/Hand Made"), "{err}");
+    let writes = writes_since(&a.emu, before);
+    assert_eq!(
+        writes,
+        vec![(
+            "POST".to_string(),
+            "/api/v2/project".to_string(),
+            "claims-fraud-review".to_string()
+        )],
+        "only the update is written without --prune"
+    );
+    let before = real_write_records(&a.emu).len();
+
+    // The plan shows every delete, the dropped tables included.
+    let plan = a
+        .reconcile("--plan", &["--prune", "--output", "json"])
+        .await;
+    let (out, err) = text(&plan);
+    assert_eq!(plan.status.code(), Some(0), "{err}");
+    let doc = &json_docs(&out)[0];
+    assert_eq!(doc["summary"]["destroy"], 4, "{doc:#}");
+    let data = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"]["name"] == "acme-redshift-finance")
+        .unwrap();
+    assert_eq!(data["action"], "delete");
+    assert_eq!(data["data"]["deleting"].as_array().unwrap().len(), 2);
+    let text_plan = a.reconcile("--plan", &["--prune"]).await;
+    let out = text(&text_plan).0;
+    assert!(
+        out.contains("  - data/acme-redshift-finance will be destroyed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  - purpose/Population Health will be destroyed"),
+        "{out}"
+    );
+    assert!(out.contains("0 to add, 0 to change, 4 to destroy"), "{out}");
+
+    let apply = a.reconcile("--apply", &["--prune"]).await;
+    let (out, err) = text(&apply);
+    assert_eq!(apply.status.code(), Some(0), "{out}\n{err}");
+    let writes = writes_since(&a.emu, before);
+    let order: Vec<(&str, &str)> = writes
+        .iter()
+        .map(|(m, p, _)| (m.as_str(), p.as_str()))
+        .collect();
+    assert_eq!(order.len(), 4, "{writes:?}");
+    assert!(order.iter().all(|(m, _)| *m == "DELETE"), "{writes:?}");
+    assert_eq!(order[0].1, "/api/v2/project/population-health-analytics");
+    assert!(order[1].1.starts_with("/policy/global/"), "{writes:?}");
+    assert_eq!(order[2].1, "/api/v2/data/acme-redshift-finance");
+    assert!(order[3].1.starts_with("/governance/purpose/"), "{writes:?}");
+    // Converged; the hand-made purpose is still there and still unmanaged.
+    let again = a
+        .reconcile("--plan", &["--prune", "--detailed-exitcode"])
+        .await;
+    let (out, err) = text(&again);
+    assert_eq!(again.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("? purpose/Hand Made"), "{out}");
+    let inv = a.inventory();
+    assert!(!inv.contains("population-health-analytics"), "{inv}");
+    assert!(inv.contains("claims-fraud-review"), "{inv}");
+    a.finish();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hand_made_objects_are_never_deleted_even_with_every_guard_off() {
+    let mut a = Applied::new().await;
+    a.hand_made_purpose("Hand Made").await;
+    let before = real_write_records(&a.emu).len();
+    let out = a
+        .reconcile(
+            "--apply",
+            &["--prune", "--allow-empty", "--max-deletions", "1000"],
+        )
+        .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("? purpose/Hand Made"), "{stdout}");
+    assert_eq!(writes_since(&a.emu, before), vec![]);
+    // Also with no inventory at all (a fresh state dir): fail safe, nothing deleted.
+    a.repo.commit(&removed());
+    a.state = a
+        .tmp
+        .path()
+        .join("fresh-state")
+        .to_string_lossy()
+        .to_string();
+    let out = a.reconcile("--apply", &["--prune"]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stderr.contains("no inventory"), "{stderr}");
+    let writes = writes_since(&a.emu, before);
+    assert!(writes.iter().all(|(m, _, _)| m != "DELETE"), "{writes:?}");
+    a.finish();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn more_deletions_than_the_cap_refuse_the_whole_plan() {
+    let mut a = Applied::new().await;
+    let mut files = removed();
+    // An ordinary change in the same commit must not be applied either.
+    files.push((
+        "purpose/fraud-detection.yaml",
+        Some("name: Fraud Detection\ndescription: changed in the same commit\n"),
+    ));
+    a.repo.commit(&files);
+    let inventory = a.inventory();
+    let before = real_write_records(&a.emu).len();
+    let out = a
+        .reconcile("--apply", &["--prune", "--max-deletions", "4"])
+        .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("refusing a plan with 5 deletions (objects and data-source tables), more than --max-deletions 4"),
+        "{stderr}"
+    );
+    assert_eq!(writes_since(&a.emu, before), vec![]);
+    assert_eq!(a.inventory(), inventory);
+    // Per kind: pruning only projects stays under the cap.
+    let out = a
+        .reconcile("--plan", &["--prune=project", "--max-deletions", "4"])
+        .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("1 to destroy"), "{stdout}");
+    a.finish();
+}
+
+/// A broken source with --prune and an inventory of live objects: exit 1, zero writes,
+/// the inventory untouched, and `expect` in stderr.
+async fn broken(a: &mut Applied, repo: &str, extra: &[&str], expect: &str) {
+    let inventory = a.inventory();
+    let before = real_write_records(&a.emu).len();
+    let mut flags = vec!["--prune"];
+    flags.extend_from_slice(extra);
+    let out = a.reconcile_repo("--apply", repo, &flags).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains(expect), "expected {expect:?}:\n{stderr}");
+    assert_eq!(writes_since(&a.emu, before), vec![], "{stdout}");
+    assert_eq!(a.inventory(), inventory);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_repository_never_deletes() {
+    let mut a = Applied::new().await;
+    a.repo.commit(&[
+        ("data", None),
+        ("policy", None),
+        ("project", None),
+        ("purpose", None),
+        ("README.md", Some("emptied by mistake\n")),
+    ]);
+    let url = a.repo.url();
+    broken(&mut a, &url, &[], "the source holds no manifest at all").await;
+    broken(
+        &mut a,
+        &url,
+        &["--allow-empty", "--max-deletions", "1000"],
+        "the source holds no manifest at all",
+    )
+    .await;
+    a.finish();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_repository_never_deletes() {
+    let mut a = Applied::new().await;
+    // A file where the policy directory is expected.
+    a.repo
+        .commit(&[("policy", None), ("policy", Some("not a directory\n"))]);
+    let url = a.repo.url();
+    broken(&mut a, &url, &[], "the source has no policy at all").await;
+
+    // A directory that cannot be read (skipped when running as root, which reads anyway).
+    let dir = a.tmp.path().join("plain");
+    a.repo.copy_to(&dir);
+    let locked = dir.join("project");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    if std::fs::read_dir(&locked).is_err() {
+        broken(&mut a, &dir.to_string_lossy(), &[], "project").await;
+    }
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    a.finish();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_git_fetch_failure_never_deletes() {
+    let mut a = Applied::new().await;
+    let missing = format!("file://{}/no-such-repo", a.tmp.path().display());
+    broken(&mut a, &missing, &[], "no-such-repo").await;
+    a.finish();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manifest_that_fails_to_parse_never_deletes() {
+    let mut a = Applied::new().await;
+    let mut files = removed();
+    files.push((
+        "policy/broken.yaml",
+        Some("policyKey: broken\nname: [unclosed\ntype: data\n"),
+    ));
+    a.repo.commit(&files);
+    let url = a.repo.url();
+    broken(&mut a, &url, &[], "policy/broken.yaml:").await;
+    a.finish();
+}
+
+/// `immuta-gitops run` as a child process, its stderr (JSON logs) collected.
+struct DaemonProc {
+    child: std::process::Child,
+    base: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl DaemonProc {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> DaemonProc {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_immuta-gitops"));
+        cmd.arg("run")
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--interval", "1h", "--jitter", "0%"])
+            .args(args);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("IMMUTA") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(env.iter().copied());
+        cmd.stdout(std::process::Stdio::null());
+        cmd.stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { return };
+                    if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                        if v["message"] == "daemon started" {
+                            let _ = tx.send(v["listen"].as_str().unwrap_or_default().to_string());
+                        }
+                    }
+                    let mut l = log.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("daemon did not start:\n{}", log.lock().unwrap()));
+        DaemonProc {
+            child,
+            base: format!("http://{addr}"),
+            log,
+        }
+    }
+
+    async fn status(&self) -> String {
+        reqwest::get(format!("{}/status", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Polls /status until `pred` holds (10 s deadline); returns the body.
+    async fn wait_status(&self, what: &str, pred: impl Fn(&Value) -> bool) -> String {
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let body = self.status().await;
+            if pred(&serde_json::from_str(&body).unwrap()) {
+                return body;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "timed out waiting for {what}:\n{body}\n{}",
+                self.log.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let log = self.log.lock().unwrap().clone();
+        log
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_prunes_from_its_state_dir_and_a_refused_plan_is_a_failed_cycle() {
+    let mut a = Applied::new().await;
+    let key_file = a.tmp.path().join("api-key");
+    std::fs::write(&key_file, KEY).unwrap();
+    let key_file = key_file.to_string_lossy().to_string();
+    let daemon_state = a.tmp.path().join("daemon-state");
+    std::fs::create_dir_all(&daemon_state).unwrap();
+    // The daemon adopts the CLI's inventory.
+    std::fs::copy(
+        PathBuf::from(&a.state).join("inventory.json"),
+        daemon_state.join("inventory.json"),
+    )
+    .unwrap();
+    let daemon_state = daemon_state.to_string_lossy().to_string();
+    let cache = a
+        .tmp
+        .path()
+        .join("daemon-cache")
+        .to_string_lossy()
+        .to_string();
+    let url = a.repo.url();
+    let emu_url = a.emu.url();
+    let mut env: Vec<(&str, &str)> = env_refs(&a.secrets);
+    env.push(("IMMUTA_GITOPS_PRUNE", "all"));
+    let base = [
+        "--repo",
+        url.as_str(),
+        "--immuta-url",
+        emu_url.as_str(),
+        "--api-key-file",
+        key_file.as_str(),
+        "--cache-dir",
+        cache.as_str(),
+        "--state-dir",
+        daemon_state.as_str(),
+    ];
+
+    // --prune without --state-dir is a configuration error.
+    let bad = run(
+        &["run", "--repo", &url, "--immuta-url", &emu_url, "--prune"],
+        &[("IMMUTA_API_KEY", KEY)],
+    )
+    .await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad).1.contains("invalid --prune: needs --state-dir"),
+        "{:?}",
+        text(&bad)
+    );
+
+    let rev = a.repo.commit(&removed());
+    let before = real_write_records(&a.emu).len();
+    let mut args = base.to_vec();
+    args.extend(["--max-deletions", "2"]);
+    let d = DaemonProc::start(&args, &env);
+    let status = d
+        .wait_status("a failed cycle", |s| s["last_cycle"]["result"] == "failed")
+        .await;
+    let s: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(s["last_cycle"]["revision"], rev.as_str());
+    assert!(
+        s["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("plan refused: refusing a plan with 5 deletions"),
+        "{status}"
+    );
+    let log = d.stop();
+    assert!(
+        log.contains("cycle failed") && log.contains("plan refused"),
+        "{log}"
+    );
+    assert_eq!(writes_since(&a.emu, before), vec![]);
+    a.scan.add("daemon status (refused)", status);
+    a.scan.add("daemon log (refused)", log);
+
+    let d = DaemonProc::start(&base, &env);
+    let status = d
+        .wait_status("the revision applied", |s| {
+            s["last_applied_revision"] == rev.as_str()
+        })
+        .await;
+    let log = d.stop();
+    let writes = writes_since(&a.emu, before);
+    let methods: Vec<&str> = writes.iter().map(|(m, _, _)| m.as_str()).collect();
+    assert_eq!(
+        methods,
+        ["POST", "DELETE", "DELETE", "DELETE", "DELETE"],
+        "{writes:?}\n{log}"
+    );
+    assert_eq!(writes[1].1, "/api/v2/project/population-health-analytics");
+    assert!(
+        writes[4].1.starts_with("/governance/purpose/"),
+        "{writes:?}"
+    );
+    let inv = std::fs::read_to_string(PathBuf::from(&daemon_state).join("inventory.json")).unwrap();
+    assert!(!inv.contains("population-health-analytics"), "{inv}");
+    a.scan.add("daemon status (applied)", status);
+    a.scan.add("daemon log (applied)", log);
+    a.finish();
+}

@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::apply::deleted_keys;
 use crate::client::Client;
-use crate::config::{self, ImmutaArgs, SourceArgs};
+use crate::config::{self, GitFlags, ImmutaArgs, ImmutaFlags, RepoFlags};
 use crate::cycle;
 use crate::manifest::{self, ProcessEnv, Severity};
 use crate::plan::prune::{load_inventory, next_inventory, save_inventory, Inventory, PruneOptions};
@@ -84,60 +84,13 @@ enum Output {
 }
 
 #[derive(Debug, Args)]
-struct SourceFlags {
-    /// Git URL (https://, ssh://, git@host:path, file://) or local directory.
-    #[arg(long, env = "IMMUTA_GITOPS_REPO")]
-    repo: String,
-    /// Branch, tag or commit SHA (default: the remote's default branch).
-    #[arg(long = "ref", env = "IMMUTA_GITOPS_REF")]
-    reference: Option<String>,
-    /// Sub-directory of the repository holding data/, policy/, project/, purpose/.
-    #[arg(long, env = "IMMUTA_GITOPS_PATH")]
-    path: Option<String>,
-    /// Where Git clones are cached.
-    #[arg(long, env = "IMMUTA_GITOPS_CACHE_DIR")]
-    cache_dir: Option<PathBuf>,
-    /// HTTPS username for Git (the token is read from --git-token-file or IMMUTA_GITOPS_GIT_TOKEN).
-    #[arg(long, env = "IMMUTA_GITOPS_GIT_USERNAME")]
-    git_username: Option<String>,
-    /// File holding an HTTPS token for Git.
-    #[arg(long, env = "IMMUTA_GITOPS_GIT_TOKEN_FILE")]
-    git_token_file: Option<PathBuf>,
-    /// SSH private key file for Git.
-    #[arg(long, env = "IMMUTA_GITOPS_SSH_KEY_FILE")]
-    ssh_key_file: Option<PathBuf>,
-    /// File holding the SSH key's passphrase.
-    #[arg(long, env = "IMMUTA_GITOPS_SSH_PASSPHRASE_FILE")]
-    ssh_passphrase_file: Option<PathBuf>,
-}
-
-#[derive(Debug, Args)]
-struct ImmutaFlags {
-    /// Immuta tenant URL.
-    #[arg(long, env = "IMMUTA_URL")]
-    immuta_url: Option<String>,
-    /// File holding the API key (else IMMUTA_API_KEY is read; never a flag value).
-    #[arg(long, env = "IMMUTA_GITOPS_API_KEY_FILE")]
-    api_key_file: Option<PathBuf>,
-    /// Requests in flight at once.
-    #[arg(long, env = "IMMUTA_GITOPS_CONCURRENCY", default_value_t = 8)]
-    concurrency: usize,
-    /// Timeout of one HTTP attempt.
-    #[arg(long, env = "IMMUTA_GITOPS_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
-    timeout: Duration,
-    /// Skip TLS certificate verification (test tenants only; logs a warning).
-    #[arg(long, env = "IMMUTA_GITOPS_INSECURE_SKIP_TLS_VERIFY")]
-    insecure_skip_tls_verify: bool,
-    #[command(flatten)]
-    retry: config::RetryFlags,
-}
-
-#[derive(Debug, Args)]
 struct ReconcileArgs {
     #[command(flatten)]
     mode: Mode,
     #[command(flatten)]
-    source: SourceFlags,
+    source: RepoFlags,
+    #[command(flatten)]
+    git: GitFlags,
     #[command(flatten)]
     immuta: ImmutaFlags,
     /// Output format of the plan.
@@ -168,21 +121,8 @@ struct ApplyArgs {
     plan_file: PathBuf,
     #[command(flatten)]
     immuta: ImmutaFlags,
-    /// Where Git clones are cached.
-    #[arg(long, env = "IMMUTA_GITOPS_CACHE_DIR")]
-    cache_dir: Option<PathBuf>,
-    /// HTTPS username for Git.
-    #[arg(long, env = "IMMUTA_GITOPS_GIT_USERNAME")]
-    git_username: Option<String>,
-    /// File holding an HTTPS token for Git.
-    #[arg(long, env = "IMMUTA_GITOPS_GIT_TOKEN_FILE")]
-    git_token_file: Option<PathBuf>,
-    /// SSH private key file for Git.
-    #[arg(long, env = "IMMUTA_GITOPS_SSH_KEY_FILE")]
-    ssh_key_file: Option<PathBuf>,
-    /// File holding the SSH key's passphrase.
-    #[arg(long, env = "IMMUTA_GITOPS_SSH_PASSPHRASE_FILE")]
-    ssh_passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    git: GitFlags,
     /// Directory holding the inventory of managed objects.
     #[arg(long, env = "IMMUTA_GITOPS_STATE_DIR")]
     state_dir: Option<PathBuf>,
@@ -313,17 +253,6 @@ fn validate(dir: PathBuf) -> Result<ExitCode> {
     }
 }
 
-fn immuta_args(f: ImmutaFlags) -> ImmutaArgs {
-    ImmutaArgs {
-        url: f.immuta_url,
-        api_key_file: f.api_key_file,
-        concurrency: f.concurrency,
-        timeout: f.timeout,
-        insecure: f.insecure_skip_tls_verify,
-        retry: f.retry.policy(),
-    }
-}
-
 /// Everything a reconcile needs once the source is read and valid.
 struct Prepared {
     spec: source::SourceSpec,
@@ -416,21 +345,14 @@ async fn run_apply(
 }
 
 async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
-    let source_args = SourceArgs {
-        repo: args.source.repo,
-        reference: args.source.reference,
-        path: args.source.path,
-        cache_dir: args.source.cache_dir,
-        git_username: args.source.git_username,
-        git_token_file: args.source.git_token_file,
-        ssh_key_file: args.source.ssh_key_file,
-        ssh_passphrase_file: args.source.ssh_passphrase_file,
-    };
+    let source_args =
+        args.git
+            .source_args(args.source.repo, args.source.reference, args.source.path);
     let spec = config::source_spec(&source_args)?;
     // Refuse a bad --prune before anything is fetched or read.
     args.prune.prune.kinds()?;
     let state_dir = args.prune.state_dir.as_deref();
-    let p = prepare(spec, immuta_args(args.immuta), &args.prune.prune, state_dir).await?;
+    let p = prepare(spec, args.immuta.args(), &args.prune.prune, state_dir).await?;
     let (live, plan, notes) =
         cycle::plan_with_prune(&p.client, &p.desired, &p.prune, p.inventory.as_ref())
             .await
@@ -485,16 +407,11 @@ async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.plan_file.display()))?;
     let saved: SavedPlan = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a plan file", args.plan_file.display()))?;
-    let source_args = SourceArgs {
-        repo: saved.source.repo.clone(),
-        reference: saved.source.reference.clone(),
-        path: saved.source.path.clone(),
-        cache_dir: args.cache_dir,
-        git_username: args.git_username,
-        git_token_file: args.git_token_file,
-        ssh_key_file: args.ssh_key_file,
-        ssh_passphrase_file: args.ssh_passphrase_file,
-    };
+    let source_args = args.git.source_args(
+        saved.source.repo.clone(),
+        saved.source.reference.clone(),
+        saved.source.path.clone(),
+    );
     let spec = config::source_spec(&source_args)?;
     let prune = config::PruneFlags {
         prune: saved.prune_kinds.iter().map(|k| k.to_string()).collect(),
@@ -502,7 +419,7 @@ async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
         max_deletions: args.max_deletions,
     };
     let state_dir = args.state_dir.as_deref();
-    let p = prepare(spec, immuta_args(args.immuta), &prune, state_dir).await?;
+    let p = prepare(spec, args.immuta.args(), &prune, state_dir).await?;
     let (live, plan, _) =
         cycle::plan_with_prune(&p.client, &p.desired, &p.prune, p.inventory.as_ref())
             .await

@@ -130,6 +130,99 @@ pub fn client_config(a: &ImmutaArgs) -> Result<ClientConfig, Error> {
     Ok(cfg)
 }
 
+/// Where the manifests live: `--repo`, `--ref`, `--path` (shared by `reconcile` and `run`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RepoFlags {
+    /// Git URL (https://, ssh://, git@host:path, file://) or local directory (read from
+    /// disk, and watched for changes by `run`).
+    #[arg(long, env = "IMMUTA_GITOPS_REPO")]
+    pub repo: String,
+    /// Branch, tag or commit SHA (default: the remote's default branch).
+    #[arg(long = "ref", env = "IMMUTA_GITOPS_REF")]
+    pub reference: Option<String>,
+    /// Sub-directory of the repository holding data/, policy/, project/, purpose/.
+    #[arg(long, env = "IMMUTA_GITOPS_PATH")]
+    pub path: Option<String>,
+}
+
+/// Git cache and credentials (shared by every command that reads Git).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GitFlags {
+    /// Where Git clones are cached.
+    #[arg(long, env = "IMMUTA_GITOPS_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// HTTPS username for Git (the token is read from --git-token-file or IMMUTA_GITOPS_GIT_TOKEN).
+    #[arg(long, env = "IMMUTA_GITOPS_GIT_USERNAME")]
+    pub git_username: Option<String>,
+    /// File holding an HTTPS token for Git.
+    #[arg(long, env = "IMMUTA_GITOPS_GIT_TOKEN_FILE")]
+    pub git_token_file: Option<PathBuf>,
+    /// SSH private key file for Git.
+    #[arg(long, env = "IMMUTA_GITOPS_SSH_KEY_FILE")]
+    pub ssh_key_file: Option<PathBuf>,
+    /// File holding the SSH key's passphrase.
+    #[arg(long, env = "IMMUTA_GITOPS_SSH_PASSPHRASE_FILE")]
+    pub ssh_passphrase_file: Option<PathBuf>,
+}
+
+impl GitFlags {
+    /// The source settings for a repository location.
+    pub fn source_args(
+        &self,
+        repo: String,
+        reference: Option<String>,
+        path: Option<String>,
+    ) -> SourceArgs {
+        SourceArgs {
+            repo,
+            reference,
+            path,
+            cache_dir: self.cache_dir.clone(),
+            git_username: self.git_username.clone(),
+            git_token_file: self.git_token_file.clone(),
+            ssh_key_file: self.ssh_key_file.clone(),
+            ssh_passphrase_file: self.ssh_passphrase_file.clone(),
+        }
+    }
+}
+
+/// How to reach Immuta (shared by every command that talks to it).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImmutaFlags {
+    /// Immuta tenant URL.
+    #[arg(long, env = "IMMUTA_URL")]
+    pub immuta_url: Option<String>,
+    /// File holding the API key (else IMMUTA_API_KEY is read; never a flag value).
+    #[arg(long, env = "IMMUTA_GITOPS_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+    /// Requests in flight at once.
+    #[arg(long, env = "IMMUTA_GITOPS_CONCURRENCY", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Timeout of one HTTP attempt.
+    #[arg(long, env = "IMMUTA_GITOPS_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Skip TLS certificate verification (test tenants only; logs a warning).
+    #[arg(long, env = "IMMUTA_GITOPS_INSECURE_SKIP_TLS_VERIFY")]
+    pub insecure_skip_tls_verify: bool,
+    /// Retries of spurious failures (throttling, 5xx, dropped connections).
+    #[command(flatten)]
+    pub retry: RetryFlags,
+}
+
+impl ImmutaFlags {
+    /// The connection settings these flags describe.
+    pub fn args(&self) -> ImmutaArgs {
+        ImmutaArgs {
+            url: self.immuta_url.clone(),
+            api_key_file: self.api_key_file.clone(),
+            concurrency: self.concurrency,
+            timeout: self.timeout,
+            insecure: self.insecure_skip_tls_verify,
+            retry: self.retry.policy(),
+        }
+    }
+}
+
 /// Retry flags, shared by every command that talks to Immuta.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RetryFlags {

@@ -3,35 +3,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-use std::path::Path;
-
 use common::*;
-
-/// Every `{{EnvVar "NAME"}}` / `${NAME}` used under `dir`, each with a distinct secret value.
-fn env_for(dir: &Path) -> Vec<(String, String)> {
-    let mut names = BTreeSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(text) = std::fs::read_to_string(&p) {
-                for part in text.split("EnvVar \"").skip(1) {
-                    names.insert(part.split('"').next().unwrap().to_string());
-                }
-                for part in text.split("${").skip(1) {
-                    names.insert(part.split('}').next().unwrap().to_string());
-                }
-            }
-        }
-    }
-    names
-        .into_iter()
-        .map(|n| (n.clone(), format!("s3cret-value-for-{n}")))
-        .collect()
-}
 
 fn assert_no_secrets(outputs: &[&str], secrets: &[(String, String)]) {
     for o in outputs {
@@ -42,43 +14,28 @@ fn assert_no_secrets(outputs: &[&str], secrets: &[(String, String)]) {
     }
 }
 
-/// The demo tenant in an emulator and the demo's desired tree in a Git repository,
-/// with a distinct secret value for every placeholder.
+/// The demo tenant plus the repository URL and the env pairs the binary needs.
 struct Demo {
-    emu: immuta_gitops::emulator::Handle,
+    tenant: DemoTenant,
     repo: String,
-    secrets: Vec<(String, String)>,
-    _tmp: tempfile::TempDir,
 }
 
 impl Demo {
     async fn start() -> Demo {
-        let root = root();
-        let emu = emulator(Some(&root.join("examples/demo/live"))).await;
-        let tmp = tempfile::tempdir().unwrap();
-        let desired = root.join("examples/demo/desired");
-        let repo = git_repo(&desired, tmp.path());
-        let secrets = env_for(&desired);
-        Demo {
-            emu,
-            repo,
-            secrets,
-            _tmp: tmp,
-        }
+        let tenant = DemoTenant::start().await;
+        let repo = tenant.repo.url();
+        Demo { tenant, repo }
     }
 
     fn env(&self) -> Vec<(&str, &str)> {
-        self.secrets
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
+        env_refs(&self.tenant.secrets)
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_plan_apply_plan_converges() {
     let demo = Demo::start().await;
-    let (emu, repo, secrets) = (&demo.emu, &demo.repo, &demo.secrets);
+    let (emu, repo, secrets) = (&demo.tenant.emu, &demo.repo, &demo.tenant.secrets);
     let env = demo.env();
 
     let plan = reconcile(&emu.url(), "--plan", repo, &["--detailed-exitcode"], &env).await;
@@ -117,7 +74,7 @@ async fn demo_plan_apply_plan_converges() {
 #[tokio::test(flavor = "multi_thread")]
 async fn json_plan_is_versioned_and_secret_free() {
     let demo = Demo::start().await;
-    let (emu, repo, secrets) = (&demo.emu, &demo.repo, &demo.secrets);
+    let (emu, repo, secrets) = (&demo.tenant.emu, &demo.repo, &demo.tenant.secrets);
     let env = demo.env();
     let out = reconcile(&emu.url(), "--plan", repo, &["--output", "json"], &env).await;
     let (stdout, stderr) = text(&out);
@@ -133,7 +90,7 @@ async fn json_plan_is_versioned_and_secret_free() {
 #[tokio::test(flavor = "multi_thread")]
 async fn seed_examples_validate() {
     let dir = root().join("tests/fixtures/seeds");
-    let secrets = env_for(&dir);
+    let secrets = secret_env(&dir);
     let env: Vec<(&str, &str)> = secrets
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))

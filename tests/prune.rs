@@ -35,22 +35,21 @@ struct Applied {
 
 impl Applied {
     async fn new() -> Applied {
-        let root = root();
-        let emu = emulator(Some(&root.join("examples/demo/live"))).await;
-        let tmp = tempfile::tempdir().unwrap();
-        let desired = root.join("examples/demo/desired");
-        let repo = TestRepo::new(tmp.path(), "repo");
-        repo.copy_from(&desired);
-        repo.commit(&[]);
+        let DemoTenant {
+            emu,
+            tmp,
+            repo,
+            secrets,
+            scan,
+        } = DemoTenant::start().await;
         let state = tmp.path().join("state").to_string_lossy().to_string();
-        let secrets = secret_env(&desired);
         let mut a = Applied {
             emu,
             tmp,
             repo,
             state,
             secrets,
-            scan: SecretScan::default(),
+            scan,
         };
         let out = a.reconcile("--apply", &[]).await;
         assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));

@@ -21,19 +21,19 @@ struct Setup {
 
 impl Setup {
     async fn new() -> Setup {
-        let root = root();
-        let emu = emulator(Some(&root.join("examples/demo/live"))).await;
-        let tmp = tempfile::tempdir().unwrap();
-        let desired = root.join("examples/demo/desired");
-        let repo = TestRepo::new(tmp.path(), "repo");
-        repo.copy_from(&desired);
-        repo.commit(&[]);
+        let DemoTenant {
+            emu,
+            tmp,
+            repo,
+            secrets,
+            scan,
+        } = DemoTenant::start().await;
         Setup {
             emu,
             tmp,
             repo,
-            secrets: secret_env(&desired),
-            scan: SecretScan::default(),
+            secrets,
+            scan,
         }
     }
 

@@ -90,49 +90,15 @@ pub enum LogFormat {
 /// Flags of `immuta-gitops run`. Each has an environment fallback.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// Git URL (https://, ssh://, git@host:path, file://) or local directory (watched for changes).
-    #[arg(long, env = "IMMUTA_GITOPS_REPO")]
-    pub repo: String,
-    /// Branch, tag or commit SHA (default: the remote's default branch).
-    #[arg(long = "ref", env = "IMMUTA_GITOPS_REF")]
-    pub reference: Option<String>,
-    /// Sub-directory of the repository holding data/, policy/, project/, purpose/.
-    #[arg(long, env = "IMMUTA_GITOPS_PATH")]
-    pub path: Option<String>,
-    /// Where Git clones are cached.
-    #[arg(long, env = "IMMUTA_GITOPS_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// HTTPS username for Git (the token is read from --git-token-file or IMMUTA_GITOPS_GIT_TOKEN).
-    #[arg(long, env = "IMMUTA_GITOPS_GIT_USERNAME")]
-    pub git_username: Option<String>,
-    /// File holding an HTTPS token for Git.
-    #[arg(long, env = "IMMUTA_GITOPS_GIT_TOKEN_FILE")]
-    pub git_token_file: Option<PathBuf>,
-    /// SSH private key file for Git.
-    #[arg(long, env = "IMMUTA_GITOPS_SSH_KEY_FILE")]
-    pub ssh_key_file: Option<PathBuf>,
-    /// File holding the SSH key's passphrase.
-    #[arg(long, env = "IMMUTA_GITOPS_SSH_PASSPHRASE_FILE")]
-    pub ssh_passphrase_file: Option<PathBuf>,
-
-    /// Immuta tenant URL.
-    #[arg(long, env = "IMMUTA_URL")]
-    pub immuta_url: Option<String>,
-    /// File holding the API key (else IMMUTA_API_KEY is read; never a flag value).
-    #[arg(long, env = "IMMUTA_GITOPS_API_KEY_FILE")]
-    pub api_key_file: Option<PathBuf>,
-    /// Requests in flight at once.
-    #[arg(long, env = "IMMUTA_GITOPS_CONCURRENCY", default_value_t = 8)]
-    pub concurrency: usize,
-    /// Timeout of one HTTP attempt.
-    #[arg(long, env = "IMMUTA_GITOPS_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
-    pub timeout: Duration,
-    /// Skip TLS certificate verification (test tenants only; logs a warning).
-    #[arg(long, env = "IMMUTA_GITOPS_INSECURE_SKIP_TLS_VERIFY")]
-    pub insecure_skip_tls_verify: bool,
-    /// Retries of spurious failures (throttling, 5xx, dropped connections).
+    /// Where the manifests live.
     #[command(flatten)]
-    pub retry: config::RetryFlags,
+    pub repo: config::RepoFlags,
+    /// Git cache and credentials.
+    #[command(flatten)]
+    pub git: config::GitFlags,
+    /// How to reach Immuta.
+    #[command(flatten)]
+    pub immuta: config::ImmutaFlags,
     /// Deletes of managed objects that left Git (off unless asked; needs --state-dir).
     #[command(flatten)]
     pub prune: config::PruneFlags,
@@ -202,27 +168,13 @@ impl RunArgs {
     }
 
     fn source_args(&self) -> SourceArgs {
-        SourceArgs {
-            repo: self.repo.clone(),
-            reference: self.reference.clone(),
-            path: self.path.clone(),
-            cache_dir: self.cache_dir.clone(),
-            git_username: self.git_username.clone(),
-            git_token_file: self.git_token_file.clone(),
-            ssh_key_file: self.ssh_key_file.clone(),
-            ssh_passphrase_file: self.ssh_passphrase_file.clone(),
-        }
+        let r = &self.repo;
+        self.git
+            .source_args(r.repo.clone(), r.reference.clone(), r.path.clone())
     }
 
     fn immuta_args(&self) -> ImmutaArgs {
-        ImmutaArgs {
-            url: self.immuta_url.clone(),
-            api_key_file: self.api_key_file.clone(),
-            concurrency: self.concurrency,
-            timeout: self.timeout,
-            insecure: self.insecure_skip_tls_verify,
-            retry: self.retry.policy(),
-        }
+        self.immuta.args()
     }
 
     /// The drift-check interval in effect.
@@ -567,7 +519,7 @@ mod tests {
         assert!(a.prune.prune.is_empty());
         assert_eq!(a.prune.max_deletions, 5);
         assert!(!a.prune.allow_empty);
-        assert_eq!(a.retry.policy(), client::RetryPolicy::default());
+        assert_eq!(a.immuta.retry.policy(), client::RetryPolicy::default());
         let b = RunArgs::try_parse_from([
             "run",
             "--repo",
@@ -606,8 +558,8 @@ mod tests {
         );
         assert_eq!(c.prune.max_deletions, 2);
         assert!(c.prune.allow_empty);
-        assert_eq!(c.retry.policy().max_attempts, 3);
-        assert_eq!(c.retry.policy().max_elapsed, Duration::from_secs(5));
+        assert_eq!(c.immuta.retry.policy().max_attempts, 3);
+        assert_eq!(c.immuta.retry.policy().max_elapsed, Duration::from_secs(5));
         let all = RunArgs::try_parse_from(["run", "--repo", "r", "--prune"]).unwrap();
         assert_eq!(all.prune.kinds().unwrap().len(), 4);
     }

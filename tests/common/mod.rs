@@ -488,3 +488,39 @@ impl ScriptedServer {
             .collect()
     }
 }
+
+/// The demo tenant in an emulator, and the demo's desired tree committed to a test
+/// repository, with a distinct secret value for every placeholder.
+pub struct DemoTenant {
+    /// The emulator, seeded with `examples/demo/live`.
+    pub emu: Handle,
+    /// Holds the repository; dropped last.
+    pub tmp: tempfile::TempDir,
+    /// `examples/demo/desired`, committed once.
+    pub repo: TestRepo,
+    /// Placeholder name → secret value.
+    pub secrets: Vec<(String, String)>,
+    /// Output collected for the secret scan.
+    pub scan: SecretScan,
+}
+
+impl DemoTenant {
+    /// Starts the emulator and commits the desired tree.
+    pub async fn start() -> DemoTenant {
+        let root = root();
+        let emu = emulator(Some(&root.join("examples/demo/live"))).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let desired = root.join("examples/demo/desired");
+        let repo = TestRepo::new(tmp.path(), "repo");
+        repo.copy_from(&desired);
+        repo.commit(&[]);
+        let secrets = secret_env(&desired);
+        DemoTenant {
+            emu,
+            tmp,
+            repo,
+            secrets,
+            scan: SecretScan::default(),
+        }
+    }
+}

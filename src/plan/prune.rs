@@ -34,6 +34,10 @@ use crate::object::{Kind, ObjectKey};
 pub struct Inventory {
     /// The last revision applied.
     pub revision: String,
+    /// The source the keys came from (no credentials). An inventory of another source
+    /// owns nothing here. Empty in files written before it was recorded.
+    #[serde(default)]
+    pub origin: String,
     /// Keys present in Git at that revision (plus earlier managed keys whose delete has
     /// not happened yet).
     pub keys: BTreeSet<ObjectKey>,
@@ -138,6 +142,13 @@ pub fn add_deletes(
         );
         return guard_count(table_deletes, opts).map(|()| notes);
     };
+    if !inv.origin.is_empty() && inv.origin != desired.origin {
+        notes.push(format!(
+            "prune: the inventory belongs to {}, not {}, so nothing is deleted (fail safe)",
+            inv.origin, desired.origin
+        ));
+        return guard_count(table_deletes, opts).map(|()| notes);
+    }
     let exclude = globs(&opts.exclude)?;
     let excluded = |k: &ObjectKey| exclude.is_match(k.to_string());
 
@@ -249,6 +260,7 @@ pub fn next_inventory(
     }
     Inventory {
         revision: revision.to_string(),
+        origin: desired.origin.clone(),
         keys,
     }
 }
@@ -358,6 +370,7 @@ mod tests {
         let l = live(&[a.clone(), b.clone(), hand.clone()]);
         let inv = Inventory {
             revision: "r".into(),
+            origin: String::new(),
             keys: [a.clone(), b.clone()].into(),
         };
         let off = plan_for(&d, &l, Some(&inv), &PruneOptions::default()).unwrap();
@@ -375,6 +388,20 @@ mod tests {
     }
 
     #[test]
+    fn an_inventory_of_another_source_owns_nothing() {
+        let (a, b) = (key(Kind::Policy, "a"), key(Kind::Policy, "b"));
+        let mut d = desired(std::slice::from_ref(&a));
+        d.origin = "https://git.example/tenant-b.git".into();
+        let inv = Inventory {
+            revision: "r".into(),
+            origin: "https://git.example/tenant-a.git".into(),
+            keys: [a.clone(), b.clone()].into(),
+        };
+        let p = plan_for(&d, &live(&[a, b]), Some(&inv), &opts(&[Kind::Policy])).unwrap();
+        assert_eq!(p.summary().destroy, 0);
+    }
+
+    #[test]
     fn no_inventory_means_no_deletes() {
         let b = key(Kind::Purpose, "b");
         let d = desired(&[key(Kind::Purpose, "a")]);
@@ -389,6 +416,7 @@ mod tests {
             .collect();
         let inv = Inventory {
             revision: "r".into(),
+            origin: String::new(),
             keys: ks.iter().cloned().collect(),
         };
         let empty = plan_for(
@@ -423,6 +451,7 @@ mod tests {
         ];
         let inv = Inventory {
             revision: "r".into(),
+            origin: String::new(),
             keys: ks.iter().cloned().collect(),
         };
         let mut o = opts(&Kind::ALL);
@@ -448,6 +477,7 @@ mod tests {
         let (a, b) = (key(Kind::Policy, "a"), key(Kind::Policy, "b"));
         let inv = Inventory {
             revision: "r".into(),
+            origin: String::new(),
             keys: [a.clone(), b.clone()].into(),
         };
         let d = desired(std::slice::from_ref(&a));

@@ -185,7 +185,7 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::from(1)
         }
     }
@@ -473,6 +473,23 @@ async fn emulator(args: EmulatorArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The error and its causes on one line, `outer: cause: cause`. A cause whose text the
+/// message already holds (errors that print their source themselves) is not repeated.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 /// Resolves on SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -500,6 +517,18 @@ mod tests {
     use super::*;
     use crate::object::Kind;
     use clap::CommandFactory;
+
+    #[test]
+    fn error_chains_do_not_repeat_causes() {
+        let inner = std::io::Error::other("disk on fire");
+        let e = anyhow::Error::new(inner)
+            .context("cannot read x: disk on fire")
+            .context("loading failed");
+        assert_eq!(
+            error_chain(&e),
+            "loading failed: cannot read x: disk on fire"
+        );
+    }
 
     #[test]
     fn the_command_line_is_consistent() {

@@ -492,14 +492,18 @@ impl Store {
                 }
             }
         }
-        let stale: Vec<u64> = self
-            .projects
-            .values()
-            .filter(|p| p.schema_of.as_deref() == Some(key) && !want.contains_key(&p.key))
-            .map(|p| p.id)
-            .collect();
-        for id in stale {
-            if let Some(p) = self.projects.remove(&id) {
+        let known = self.schema_projects.remove(key).unwrap_or_default();
+        let mut mine = std::collections::BTreeSet::new();
+        for id in known {
+            let Some(p) = self.projects.get(&id) else {
+                continue;
+            };
+            if p.schema_of.as_deref() != Some(key) {
+                continue;
+            }
+            if want.contains_key(&p.key) {
+                mine.insert(id);
+            } else if let Some(p) = self.projects.remove(&id) {
                 self.project_keys.remove(&p.key);
             }
         }
@@ -522,6 +526,7 @@ impl Store {
                     let sub = Self::next(&mut self.ids.subscription);
                     let raw = json!({"projectKey": name, "name": name});
                     self.project_keys.insert(name.clone(), id);
+                    mine.insert(id);
                     self.projects.insert(
                         id,
                         ProjectRec {
@@ -537,6 +542,9 @@ impl Store {
                     );
                 }
             }
+        }
+        if !mine.is_empty() {
+            self.schema_projects.insert(key.to_string(), mine);
         }
     }
 
@@ -682,5 +690,34 @@ mod tests {
             r["creating"],
             json!(["Public Credit Accounts", "Public Credit Transactions"])
         );
+    }
+
+    #[test]
+    fn schema_projects_follow_their_connection() {
+        let mut s = Store::new();
+        let mut d = doc(json!([{"table": "a", "schema": "s1"}, {"table": "b", "schema": "s2"}]));
+        d["nameTemplate"] = json!({"schemaProjectNameFormat": "<Schema>"});
+        s.upsert_data(&d, false).unwrap();
+        let schema_projects = |s: &Store| -> Vec<String> {
+            s.projects
+                .values()
+                .filter(|p| p.schema_of.as_deref() == Some("k"))
+                .map(|p| p.key.clone())
+                .collect()
+        };
+        assert_eq!(schema_projects(&s), ["S1", "S2"]);
+        d["sources"] = json!([{"table": "a", "schema": "s1"}]);
+        s.upsert_data(&d, false).unwrap();
+        assert_eq!(
+            schema_projects(&s),
+            ["S1"],
+            "the emptied schema's project goes"
+        );
+        s.delete_project("S1", false).unwrap();
+        s.upsert_data(&d, false).unwrap();
+        assert_eq!(schema_projects(&s), ["S1"], "a deleted one is made again");
+        s.delete_data("k", false).unwrap();
+        assert!(schema_projects(&s).is_empty());
+        assert!(s.project_keys.is_empty());
     }
 }

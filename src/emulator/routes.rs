@@ -195,6 +195,35 @@ fn page(q: &HashMap<String, String>, default: usize) -> Result<(usize, usize), A
     Ok((num("offset", 0)?, num("size", default)?.clamp(1, MAX_PAGE)))
 }
 
+/// The total and one page of `items`, keeping those `keep` accepts. Without a search
+/// filter the total is `len` and only the first `offset + size` items are visited (no
+/// per-item work outside the page); with one, every item is tested once (as Immuta's own
+/// search must).
+fn page_of<'a, T: 'a>(
+    items: impl Iterator<Item = &'a T>,
+    len: usize,
+    q: &HashMap<String, String>,
+    keep: impl Fn(&T) -> bool,
+    (offset, size): (usize, usize),
+) -> (usize, Vec<&'a T>) {
+    if !searching(q) {
+        return (len, items.skip(offset).take(size).collect());
+    }
+    let mut count = 0;
+    let mut page = Vec::new();
+    for item in items.filter(|i| keep(i)) {
+        if count >= offset && page.len() < size {
+            page.push(item);
+        }
+        count += 1;
+    }
+    (count, page)
+}
+
+fn searching(q: &HashMap<String, String>) -> bool {
+    q.get("searchText").is_some_and(|s| !s.is_empty())
+}
+
 fn matches(q: &HashMap<String, String>, name: Option<&str>) -> bool {
     match q.get("searchText").filter(|s| !s.is_empty()) {
         None => true,
@@ -263,18 +292,14 @@ async fn delete_policy(State(emu): State<Emulator>, Path(raw): Path<String>, uri
 async fn list_projects(State(emu): State<Emulator>, Query(q): Q) -> Response {
     reply(page(&q, 10).and_then(|(offset, size)| {
         emu.with_store(|s| {
-            let hits: Vec<&super::projects::ProjectRec> = s
-                .projects
-                .values()
-                .filter(|p| matches(&q, p.raw.get("name").and_then(Value::as_str)))
-                .collect();
-            let count = hits.len();
-            let page: Vec<Value> = hits
-                .into_iter()
-                .skip(offset)
-                .take(size)
-                .map(|p| s.project_hit(p))
-                .collect();
+            let (count, hits) = page_of(
+                s.projects.values(),
+                s.projects.len(),
+                &q,
+                |p| matches(&q, p.raw.get("name").and_then(Value::as_str)),
+                (offset, size),
+            );
+            let page: Vec<Value> = hits.into_iter().map(|p| s.project_hit(p)).collect();
             Ok(json!({"hits": page, "count": count, "facets": {}}))
         })
     }))
@@ -315,24 +340,19 @@ async fn project_sources(
 async fn list_purposes(State(emu): State<Emulator>, Query(q): Q) -> Response {
     reply(page(&q, 50).and_then(|(offset, size)| {
         emu.with_store(|s| {
-            let all: Vec<&super::store::PurposeRec> = s
-                .purpose_names
-                .iter()
-                .filter(|(n, _)| matches(&q, Some(n.as_str())))
-                .filter_map(|(_, id)| s.purposes.get(id))
-                .collect();
-            let count = all.len();
             let size = if flag(&q, "noLimit") {
-                count.max(1)
+                s.purpose_names.len().max(1)
             } else {
                 size
             };
-            let items: Vec<Value> = all
-                .into_iter()
-                .skip(offset)
-                .take(size)
-                .map(Store::purpose_v1)
-                .collect();
+            let (count, page) = page_of(
+                s.purpose_names.values().filter_map(|id| s.purposes.get(id)),
+                s.purpose_names.len(),
+                &q,
+                |p| matches(&q, Some(p.name.as_str())),
+                (offset, size),
+            );
+            let items: Vec<Value> = page.into_iter().map(Store::purpose_v1).collect();
             Ok(json!({"purposes": items, "count": count}))
         })
     }))
@@ -379,18 +399,14 @@ async fn delete_purpose(
 async fn list_sources(State(emu): State<Emulator>, Query(q): Q) -> Response {
     reply(page(&q, 10).and_then(|(offset, size)| {
         emu.with_store(|s| {
-            let all: Vec<&super::data::SourceRec> = s
-                .sources
-                .values()
-                .filter(|d| matches(&q, Some(&d.name)))
-                .collect();
-            let count = all.len();
-            let hits: Vec<Value> = all
-                .into_iter()
-                .skip(offset)
-                .take(size)
-                .map(|d| s.source_hit(d))
-                .collect();
+            let (count, page) = page_of(
+                s.sources.values(),
+                s.sources.len(),
+                &q,
+                |d| matches(&q, Some(&d.name)),
+                (offset, size),
+            );
+            let hits: Vec<Value> = page.into_iter().map(|d| s.source_hit(d)).collect();
             Ok(json!({"hits": hits, "count": count, "facets": {}}))
         })
     }))
@@ -435,5 +451,40 @@ mod tests {
         assert!(!dry_run(&q("false")).unwrap());
         assert!(!dry_run(&HashMap::new()).unwrap());
         assert!(dry_run(&q("yes")).is_err());
+    }
+
+    #[test]
+    fn pages_visit_only_what_they_return_unless_searching() {
+        use std::cell::Cell;
+        let items: Vec<String> = (0..10_000).map(|i| format!("item {i:05}")).collect();
+        let visited = Cell::new(0usize);
+        let counting = || items.iter().inspect(|_| visited.set(visited.get() + 1));
+        let mut q = HashMap::new();
+        let mut seen = Vec::new();
+        let mut offset = 0;
+        loop {
+            visited.set(0);
+            let (count, page) = page_of(counting(), items.len(), &q, |_| true, (offset, MAX_PAGE));
+            assert_eq!(count, 10_000);
+            assert!(
+                visited.get() <= offset + MAX_PAGE,
+                "visited {}",
+                visited.get()
+            );
+            offset += page.len();
+            seen.extend(page);
+            if offset >= count {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 10_000);
+        assert!(seen.iter().zip(&items).all(|(a, b)| *a == b));
+
+        q.insert("searchText".to_string(), "9".to_string());
+        let keep = |s: &String| matches(&q, Some(s));
+        let (count, page) = page_of(items.iter(), items.len(), &q, keep, (10, 5));
+        let want: Vec<&String> = items.iter().filter(|s| s.contains('9')).collect();
+        assert_eq!(count, want.len());
+        assert_eq!(page, want[10..15].to_vec());
     }
 }

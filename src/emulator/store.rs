@@ -5,7 +5,7 @@
 //! summaries, and V1 objects for reads. Never does I/O; a dry run never mutates.
 //! Ids are stable integers per kind; timestamps come from a logical clock so runs repeat.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::{json, Value};
 
@@ -75,6 +75,9 @@ pub struct Store {
     /// Projects by id.
     pub projects: BTreeMap<u64, super::projects::ProjectRec>,
     pub(super) project_keys: HashMap<String, u64>,
+    /// Connection key → ids of the schema projects it generated (may name projects
+    /// deleted since; readers check), so a data upsert never scans every project.
+    pub(super) schema_projects: HashMap<String, BTreeSet<u64>>,
     /// Data-source groups by connection key.
     pub connections: BTreeMap<String, super::data::ConnRec>,
     /// Data sources by id.
@@ -115,6 +118,7 @@ impl Store {
             purpose_names: BTreeMap::new(),
             projects: BTreeMap::new(),
             project_keys: HashMap::new(),
+            schema_projects: HashMap::new(),
             connections: BTreeMap::new(),
             sources: BTreeMap::new(),
             source_names: HashMap::new(),
@@ -326,9 +330,13 @@ impl Store {
                 }
             }
         }
+        // Every purpose a document owns is named `root` or `root.…` (each sub-purpose's
+        // parent must be listed), so the owned set is one name range, not a full scan.
         let owned: Vec<u64> = self
-            .purposes
-            .values()
+            .purpose_names
+            .range(root.clone()..)
+            .take_while(|(n, _)| n.starts_with(root.as_str()))
+            .filter_map(|(_, id)| self.purposes.get(id))
             .filter(|p| p.root == root)
             .map(|p| p.id)
             .collect();
@@ -459,5 +467,51 @@ mod tests {
         let deleted = s.delete_purpose(r["purposeId"].as_u64().unwrap()).unwrap();
         assert_eq!(deleted.as_array().unwrap().len(), 2);
         assert!(!s.purpose_names.contains_key("P.A"));
+    }
+
+    #[test]
+    fn purposes_sharing_a_name_prefix_stay_apart() {
+        let mut s = Store::new();
+        let p1 = json!({"name": "P1", "subpurposes": [{"name": "P1.A"}, {"name": "P1.B"}]});
+        s.upsert_purpose(&p1, false).unwrap();
+        for other in ["P10", "P1 X", "P1-2"] {
+            let doc = json!({"name": other, "subpurposes": [{"name": format!("{other}.A")}]});
+            s.upsert_purpose(&doc, false).unwrap();
+        }
+        let again = s.upsert_purpose(&p1, true).unwrap();
+        assert_eq!(
+            (again["creating"].clone(), again["updating"].clone()),
+            (json!(false), json!(false))
+        );
+        s.upsert_purpose(&json!({"name": "P1"}), false).unwrap();
+        let names: Vec<&str> = s
+            .purpose_names
+            .keys()
+            .map(String::as_str)
+            .filter(|n| n.starts_with("P1"))
+            .collect();
+        assert_eq!(
+            names,
+            ["P1", "P1 X", "P1 X.A", "P1-2", "P1-2.A", "P10", "P10.A"]
+        );
+    }
+
+    #[test]
+    fn ten_thousand_objects_page_through() {
+        let mut s = Store::new();
+        for i in 0..10_000 {
+            let p = json!({"policyKey": format!("p{i:05}"), "name": format!("Policy {i:05}"), "type": "data",
+                "actions": [{"rules": [{"type": "Masking", "config": {"fields": [{"type": "columnTags", "columnTag": "T"}],
+                "maskingConfig": {"type": "Hash"}}}]}]});
+            s.upsert_policy(&p, false).unwrap();
+            let q = json!({"name": format!("Purpose {i:05}")});
+            s.upsert_purpose(&q, false).unwrap();
+        }
+        assert_eq!(s.policies.len(), 10_001);
+        assert_eq!(s.purposes.len(), 10_004);
+        let again = s
+            .upsert_purpose(&json!({"name": "Purpose 04321"}), true)
+            .unwrap();
+        assert_eq!(again["updating"], json!(false));
     }
 }

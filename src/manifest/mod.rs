@@ -150,27 +150,38 @@ pub fn load_filtered(
     env: &dyn Env,
     is_excluded: &dyn Fn(&str) -> bool,
 ) -> Result<DesiredSet, Vec<Diagnostic>> {
-    let (docs, mut diagnostics) = parse::parse_snapshot(snapshot, is_excluded);
+    // Documents without placeholders are validated on the thread that parsed them;
+    // the others are templated here (the environment is read from one thread only).
+    let (prepared, mut diagnostics) = parse::parse_snapshot_with(snapshot, is_excluded, &|doc| {
+        if template::has_placeholders(&doc.body) {
+            Prepared::Pending(doc)
+        } else {
+            Prepared::Ready(finish(doc, template::Rendered::default()))
+        }
+    });
     let ctx = template::Context { snapshot, env };
     let mut redactor = Redactor::new();
     let mut objects: BTreeMap<ObjectKey, Manifest> = BTreeMap::new();
     let mut seen: BTreeMap<ObjectKey, Span> = BTreeMap::new();
-    for mut doc in docs {
-        let raw_key = doc
-            .body
-            .get(doc.kind.identity_field())
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let rendered = template::render(&mut doc, &ctx, raw_key.as_deref());
-        redactor.extend(&rendered.secrets);
-        diagnostics.extend(rendered.diagnostics);
-        let mut sensitive = rendered.sensitive;
-        let checked = validate::validate(&doc, &mut sensitive, &mut redactor);
-        diagnostics.extend(checked.diagnostics);
-        let Some((name, key_span)) = checked.identity else {
+    for item in prepared {
+        let ready = match item {
+            Prepared::Ready(r) => r,
+            Prepared::Pending(mut doc) => {
+                let raw_key = doc
+                    .body
+                    .get(doc.kind.identity_field())
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                let rendered = template::render(&mut doc, &ctx, raw_key.as_deref());
+                finish(doc, rendered)
+            }
+        };
+        redactor.extend(&ready.secrets);
+        diagnostics.extend(ready.diagnostics);
+        let Some((name, key_span)) = ready.identity else {
             continue;
         };
-        let key = ObjectKey::new(doc.kind, name);
+        let key = ObjectKey::new(ready.kind, name);
         if let Some(first) = seen.get(&key) {
             diagnostics.push(validate::duplicate(&key, &key_span, first));
             continue;
@@ -180,9 +191,9 @@ pub fn load_filtered(
             key.clone(),
             Manifest {
                 key,
-                span: doc.span,
-                body: doc.body,
-                sensitive,
+                span: ready.span,
+                body: ready.body,
+                sensitive: ready.sensitive,
             },
         );
     }
@@ -200,4 +211,43 @@ pub fn load_filtered(
         redactor,
         warnings: diagnostics,
     })
+}
+
+/// A parsed document on its way to [`load_filtered`]'s merge.
+enum Prepared {
+    /// Templated (or free of placeholders) and validated.
+    Ready(Loaded),
+    /// Holds placeholders: templated and validated on the loading thread.
+    Pending(parse::Document),
+}
+
+/// One document after templating and validation; its span map is already dropped.
+struct Loaded {
+    kind: Kind,
+    span: Span,
+    body: Value,
+    sensitive: BTreeSet<String>,
+    /// Substituted values and connection credentials, in the order they were found.
+    secrets: Redactor,
+    /// Templating diagnostics, then validation ones.
+    diagnostics: Vec<Diagnostic>,
+    identity: Option<(String, Span)>,
+}
+
+/// Validates a templated document (`rendered` is what templating found).
+fn finish(doc: parse::Document, rendered: template::Rendered) -> Loaded {
+    let mut sensitive = rendered.sensitive;
+    let mut secrets = rendered.secrets;
+    let validated = validate::validate(&doc, &mut sensitive, &mut secrets);
+    let mut diagnostics = rendered.diagnostics;
+    diagnostics.extend(validated.diagnostics);
+    Loaded {
+        kind: doc.kind,
+        span: doc.span,
+        body: doc.body,
+        sensitive,
+        secrets,
+        diagnostics,
+        identity: validated.identity,
+    }
 }

@@ -19,7 +19,8 @@
 //! `yaml_rust2`'s marked event parser, walked alongside. When the two parsers disagree on
 //! the document count, positions fall back to the start of the file.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Map, Number, Value};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -73,7 +74,7 @@ pub struct Pos {
 pub struct SpanMap {
     path: String,
     start: Option<Pos>,
-    positions: BTreeMap<String, Pos>,
+    positions: HashMap<String, Pos>,
 }
 
 impl SpanMap {
@@ -120,7 +121,36 @@ pub struct Document {
 
 /// Escapes one JSON-pointer reference token (`~` → `~0`, `/` → `~1`).
 pub fn escape_token(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
+    let mut out = String::with_capacity(token.len());
+    push_token(&mut out, token);
+    out
+}
+
+/// Appends the escaped `token` (no leading `/`) to `pointer`, allocating only to grow it.
+pub fn push_token(pointer: &mut String, token: &str) {
+    if !token.contains(['~', '/']) {
+        pointer.push_str(token);
+        return;
+    }
+    for c in token.chars() {
+        match c {
+            '~' => pointer.push_str("~0"),
+            '/' => pointer.push_str("~1"),
+            c => pointer.push(c),
+        }
+    }
+}
+
+/// Appends `/` and the escaped `token` to `pointer`.
+pub fn push_child(pointer: &mut String, token: &str) {
+    pointer.push('/');
+    push_token(pointer, token);
+}
+
+/// Appends `/` and the decimal `index` to `pointer`.
+pub fn push_index(pointer: &mut String, index: usize) {
+    use std::fmt::Write as _;
+    let _ = write!(pointer, "/{index}");
 }
 
 /// What a file path means for the manifest stage.
@@ -153,14 +183,31 @@ pub fn classify(path: &str, is_excluded: &dyn Fn(&str) -> bool) -> FileRole {
     }
 }
 
+/// Files below this count are parsed on the calling thread.
+const PARALLEL_MIN_FILES: usize = 64;
+/// Files a worker claims at a time.
+const BATCH: usize = 16;
+
 /// Parses every manifest file of `snapshot`; `is_excluded` drops paths the caller does
-/// not want read. Returns the documents that parsed, and every problem found.
+/// not want read. Returns the documents that parsed, and every problem found, in path
+/// order. Large snapshots are parsed on all cores (each file is independent); the
+/// result does not depend on the number of threads.
 pub fn parse_snapshot(
     snapshot: &Snapshot,
     is_excluded: &dyn Fn(&str) -> bool,
 ) -> (Vec<Document>, Vec<Diagnostic>) {
-    let mut docs = Vec::new();
-    let mut diags = Vec::new();
+    parse_snapshot_with(snapshot, is_excluded, &|doc| doc)
+}
+
+/// [`parse_snapshot`], handing each document to `each` on the thread that parsed it, so
+/// per-document work runs in parallel too and a document's span map can be dropped as
+/// soon as it is used. Results keep path order, then document order.
+pub fn parse_snapshot_with<T: Send>(
+    snapshot: &Snapshot,
+    is_excluded: &dyn Fn(&str) -> bool,
+    each: &(dyn Fn(Document) -> T + Sync),
+) -> (Vec<T>, Vec<Diagnostic>) {
+    let mut work: Vec<Work<'_>> = Vec::new();
     for (path, entry) in snapshot.files() {
         let kind = match classify(path, is_excluded) {
             FileRole::Ignored => continue,
@@ -169,7 +216,11 @@ pub fn parse_snapshot(
                     Some((d, _)) => format!("{d}/"),
                     None => "./".to_string(),
                 };
-                diags.push(file_error(path, None, Error::UnknownDirectory(dir)));
+                work.push(Work::Failed(file_error(
+                    path,
+                    None,
+                    Error::UnknownDirectory(dir),
+                )));
                 continue;
             }
             FileRole::Manifest(kind) => kind,
@@ -177,20 +228,94 @@ pub fn parse_snapshot(
         let bytes = match entry {
             FileEntry::Blob(b) => b,
             FileEntry::EscapingLink(_) => {
-                diags.push(file_error(path, Some(kind), Error::EscapingLink));
+                work.push(Work::Failed(file_error(
+                    path,
+                    Some(kind),
+                    Error::EscapingLink,
+                )));
                 continue;
             }
         };
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            diags.push(file_error(path, Some(kind), Error::NotUtf8));
-            continue;
-        };
-        match parse_file(kind, path, text) {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => work.push(Work::Parse { kind, path, text }),
+            Err(_) => work.push(Work::Failed(file_error(path, Some(kind), Error::NotUtf8))),
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let parsed = if threads > 1 && work.len() >= PARALLEL_MIN_FILES {
+        parse_parallel(&work, threads.min(work.len() / BATCH).max(1), each)
+    } else {
+        work.iter().map(|w| w.run(each)).collect()
+    };
+    let mut docs = Vec::with_capacity(parsed.len());
+    let mut diags = Vec::new();
+    for r in parsed {
+        match r {
             Ok(mut d) => docs.append(&mut d),
             Err(mut e) => diags.append(&mut e),
         }
     }
     (docs, diags)
+}
+
+type FileResult<T> = Result<Vec<T>, Vec<Diagnostic>>;
+
+/// One snapshot file, classified.
+enum Work<'a> {
+    Parse {
+        kind: Kind,
+        path: &'a str,
+        text: &'a str,
+    },
+    Failed(Diagnostic),
+}
+
+impl Work<'_> {
+    fn run<T>(&self, each: &dyn Fn(Document) -> T) -> FileResult<T> {
+        match self {
+            Work::Parse { kind, path, text } => {
+                parse_file(*kind, path, text).map(|docs| docs.into_iter().map(each).collect())
+            }
+            Work::Failed(d) => Err(vec![d.clone()]),
+        }
+    }
+}
+
+/// Runs [`Work::run`] on `threads` scoped threads that claim batches of files; results
+/// come back in input order.
+fn parse_parallel<T: Send>(
+    work: &[Work<'_>],
+    threads: usize,
+    each: &(dyn Fn(Document) -> T + Sync),
+) -> Vec<FileResult<T>> {
+    let next = AtomicUsize::new(0);
+    let mut batches: Vec<(usize, Vec<FileResult<T>>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let from = next.fetch_add(BATCH, Ordering::Relaxed);
+                        let Some(batch) = work.get(from..(from + BATCH).min(work.len())) else {
+                            break;
+                        };
+                        if batch.is_empty() {
+                            break;
+                        }
+                        done.push((from, batch.iter().map(|w| w.run(each)).collect()));
+                    }
+                    done
+                })
+            })
+            .collect();
+        // A panic in a worker is a bug: it propagates as it would on one thread.
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    batches.sort_by_key(|(from, _)| *from);
+    batches.into_iter().flat_map(|(_, r)| r).collect()
 }
 
 fn file_error(path: &str, kind: Option<Kind>, e: Error) -> Diagnostic {
@@ -240,16 +365,17 @@ pub fn parse_file(kind: Kind, path: &str, text: &str) -> Result<Vec<Document>, V
     if maps.len() != values.len() {
         maps = Vec::new();
     }
+    let mut maps = maps.into_iter();
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     for (index, raw) in values.into_iter().enumerate() {
-        let spans = maps.get(index).cloned().unwrap_or_else(|| SpanMap {
+        let spans = maps.next().unwrap_or_else(|| SpanMap {
             path: path.to_string(),
             ..SpanMap::default()
         });
         let mut errs = Vec::new();
         let body = match raw {
-            Raw::Yaml(v) => from_yaml(v, "", &mut errs),
+            Raw::Yaml(v) => from_yaml(v, &mut String::new(), &mut errs),
             Raw::Json(v) => v,
         };
         for (pointer, e) in errs {
@@ -314,8 +440,9 @@ fn strip_location(msg: &str) -> String {
     }
 }
 
-/// Converts a `serde_yaml` value to JSON, recording problems by JSON pointer.
-fn from_yaml(v: serde_yaml::Value, pointer: &str, errs: &mut Vec<(String, Error)>) -> Value {
+/// Converts a `serde_yaml` value to JSON, recording problems by JSON pointer. `pointer`
+/// is the value's pointer; it is extended for children and restored before returning.
+fn from_yaml(v: serde_yaml::Value, pointer: &mut String, errs: &mut Vec<(String, Error)>) -> Value {
     use serde_yaml::Value as Y;
     match v {
         Y::Null => Value::Null,
@@ -325,13 +452,16 @@ fn from_yaml(v: serde_yaml::Value, pointer: &str, errs: &mut Vec<(String, Error)
             Value::Null
         }),
         Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, item)| from_yaml(item, &format!("{pointer}/{i}"), errs))
-                .collect(),
-        ),
+        Y::Sequence(items) => {
+            let len = pointer.len();
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                push_index(pointer, i);
+                out.push(from_yaml(item, pointer, errs));
+                pointer.truncate(len);
+            }
+            Value::Array(out)
+        }
         Y::Mapping(mut m) => {
             if m.contains_key("<<") {
                 let mut merged = Y::Mapping(m);
@@ -342,7 +472,8 @@ fn from_yaml(v: serde_yaml::Value, pointer: &str, errs: &mut Vec<(String, Error)
                     _ => serde_yaml::Mapping::new(),
                 };
             }
-            let mut out = Map::new();
+            let mut out = Map::with_capacity(m.len());
+            let len = pointer.len();
             for (k, val) in m {
                 let key = match k {
                     Y::String(s) => s,
@@ -354,8 +485,9 @@ fn from_yaml(v: serde_yaml::Value, pointer: &str, errs: &mut Vec<(String, Error)
                         continue;
                     }
                 };
-                let child = format!("{pointer}/{}", escape_token(&key));
-                let converted = from_yaml(val, &child, errs);
+                push_child(pointer, &key);
+                let converted = from_yaml(val, pointer, errs);
+                pointer.truncate(len);
                 out.insert(key, converted);
             }
             Value::Object(out)
@@ -443,21 +575,17 @@ fn pos(m: Marker) -> Pos {
 
 impl SpanWalker {
     fn record(&mut self, pointer: &str, at: Pos) {
-        if let Some(doc) = self.current.as_mut() {
-            doc.positions.entry(pointer.to_string()).or_insert(at);
-            if pointer.is_empty() && doc.start.is_none() {
-                doc.start = Some(at);
-            }
-        }
+        record_in(&mut self.current, pointer, at);
     }
 
     /// The pointer of the node that starts now, if it is a value (not a key).
     fn node_pointer(&mut self, ev: &Event, at: Pos) -> Option<String> {
-        let mut key_pointer = None;
-        let value_pointer = match self.stack.last_mut() {
+        match self.stack.last_mut() {
             None => Some(String::new()),
             Some(Frame::Seq { pointer, next }) => {
-                let p = format!("{pointer}/{next}");
+                let mut p = String::with_capacity(pointer.len() + 4);
+                p.push_str(pointer);
+                push_index(&mut p, *next);
                 *next += 1;
                 Some(p)
             }
@@ -469,26 +597,27 @@ impl SpanWalker {
                 if *expect_key {
                     *expect_key = false;
                     *key = match ev {
-                        Event::Scalar(k, ..) => Some(format!("{pointer}/{}", escape_token(k))),
+                        Event::Scalar(k, ..) => {
+                            let mut p = String::with_capacity(pointer.len() + k.len() + 1);
+                            p.push_str(pointer);
+                            push_child(&mut p, k);
+                            Some(p)
+                        }
                         _ => None,
                     };
-                    key_pointer = Some(key.clone());
+                    if let Some(parent) = self.pending_first_key.take() {
+                        record_in(&mut self.current, &parent, at);
+                    }
+                    if let Some(k) = key.as_deref() {
+                        record_in(&mut self.current, k, at);
+                    }
                     None
                 } else {
                     *expect_key = true;
                     Some(key.take().unwrap_or_else(|| format!("{pointer}/?")))
                 }
             }
-        };
-        if let Some(key) = key_pointer {
-            if let Some(parent) = self.pending_first_key.take() {
-                self.record(&parent, at);
-            }
-            if let Some(k) = key {
-                self.record(&k, at);
-            }
         }
-        value_pointer
     }
 
     fn is_key_position(&self) -> bool {
@@ -499,6 +628,18 @@ impl SpanWalker {
                 ..
             })
         )
+    }
+}
+
+/// Records the first position seen for `pointer` in the document being walked.
+fn record_in(current: &mut Option<SpanMap>, pointer: &str, at: Pos) {
+    if let Some(doc) = current.as_mut() {
+        if !doc.positions.contains_key(pointer) {
+            doc.positions.insert(pointer.to_string(), at);
+        }
+        if pointer.is_empty() && doc.start.is_none() {
+            doc.start = Some(at);
+        }
     }
 }
 
@@ -573,6 +714,7 @@ impl MarkedEventReceiver for SpanWalker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn snap(files: &[(&str, &str)]) -> Snapshot {
         let map = files
@@ -711,5 +853,52 @@ mod tests {
         assert!(docs.is_empty());
         assert!(diags[0].message.contains("outside the repository"));
         assert!(diags[1].message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn pointer_tokens_are_escaped() {
+        assert_eq!(escape_token("a/b~c"), "a~1b~0c");
+        assert_eq!(escape_token("plain"), "plain");
+        let mut p = String::from("/x");
+        push_child(&mut p, "a/b");
+        push_index(&mut p, 3);
+        assert_eq!(p, "/x/a~1b/3");
+    }
+
+    #[test]
+    fn large_snapshots_parse_in_path_order_with_every_problem() {
+        let mut files: Vec<(String, String)> = Vec::new();
+        for i in 0..300 {
+            let body = match i % 50 {
+                7 => "name: [unclosed\n".to_string(),
+                13 => "a:\n  1: x\n".to_string(),
+                _ => format!("name: p{i:04}\n---\nname: q{i:04}\n"),
+            };
+            files.push((format!("purpose/p{i:04}.yaml"), body));
+        }
+        files.push(("stray/x.yaml".into(), "a: 1\n".into()));
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_str()))
+            .collect();
+        let (docs, diags) = parse_snapshot(&snap(&refs), &no_exclusion);
+        let mut want_docs = Vec::new();
+        let mut want_diags = Vec::new();
+        for (p, c) in &files {
+            if p.starts_with("stray/") {
+                continue;
+            }
+            match parse_file(Kind::Purpose, p, c) {
+                Ok(mut d) => want_docs.append(&mut d),
+                Err(mut e) => want_diags.append(&mut e),
+            }
+        }
+        assert_eq!(docs, want_docs);
+        assert_eq!(docs.len(), 2 * (300 - 12));
+        assert_eq!(diags.len(), want_diags.len() + 1);
+        assert_eq!(&diags[..want_diags.len()], &want_diags[..]);
+        assert!(diags[want_diags.len()]
+            .message
+            .contains("unknown directory"));
     }
 }

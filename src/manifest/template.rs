@@ -23,7 +23,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::parse::{escape_token, Document};
+use super::parse::{push_child, push_index, Document};
 use super::{Diagnostic, Env, Severity};
 use crate::redact::Redactor;
 use crate::source::{ReadError, Snapshot};
@@ -70,11 +70,22 @@ pub struct Rendered {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// Whether any string value of `v` may hold a placeholder. When false, [`render`] would
+/// change nothing and report nothing.
+pub fn has_placeholders(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{") || s.contains("${"),
+        Value::Array(items) => items.iter().any(has_placeholders),
+        Value::Object(map) => map.values().any(has_placeholders),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
 /// Replaces every placeholder in `doc.body`; `key` is the object's identity, for messages.
 pub fn render(doc: &mut Document, ctx: &Context<'_>, key: Option<&str>) -> Rendered {
     let mut out = Rendered::default();
     let mut body = std::mem::take(&mut doc.body);
-    walk(&mut body, String::new(), doc, ctx, &mut out);
+    walk(&mut body, &mut String::new(), doc, ctx, &mut out);
     doc.body = body;
     for d in &mut out.diagnostics {
         d.key = key.map(str::to_string);
@@ -82,7 +93,14 @@ pub fn render(doc: &mut Document, ctx: &Context<'_>, key: Option<&str>) -> Rende
     out
 }
 
-fn walk(v: &mut Value, pointer: String, doc: &Document, ctx: &Context<'_>, out: &mut Rendered) {
+/// `pointer` is `v`'s JSON pointer; it is extended for children and restored on return.
+fn walk(
+    v: &mut Value,
+    pointer: &mut String,
+    doc: &Document,
+    ctx: &Context<'_>,
+    out: &mut Rendered,
+) {
     match v {
         Value::String(s) => {
             if !s.contains("{{") && !s.contains("${") {
@@ -96,37 +114,37 @@ fn walk(v: &mut Value, pointer: String, doc: &Document, ctx: &Context<'_>, out: 
                     }
                     out.secrets.add(&new);
                     *s = new;
-                    out.sensitive.insert(pointer);
+                    out.sensitive.insert(pointer.clone());
                 }
                 Err(errors) => {
                     for e in errors {
                         out.diagnostics.push(Diagnostic {
                             severity: Severity::Error,
-                            span: doc.spans.span(&pointer),
+                            span: doc.spans.span(pointer),
                             kind: Some(doc.kind),
                             key: None,
                             message: e.to_string(),
                         });
                     }
                     // The value is still secret-bearing in intent; keep it out of plans.
-                    out.sensitive.insert(pointer);
+                    out.sensitive.insert(pointer.clone());
                 }
             }
         }
         Value::Array(items) => {
+            let len = pointer.len();
             for (i, item) in items.iter_mut().enumerate() {
-                walk(item, format!("{pointer}/{i}"), doc, ctx, out);
+                push_index(pointer, i);
+                walk(item, pointer, doc, ctx, out);
+                pointer.truncate(len);
             }
         }
         Value::Object(map) => {
+            let len = pointer.len();
             for (k, item) in map.iter_mut() {
-                walk(
-                    item,
-                    format!("{pointer}/{}", escape_token(k)),
-                    doc,
-                    ctx,
-                    out,
-                );
+                push_child(pointer, k);
+                walk(item, pointer, doc, ctx, out);
+                pointer.truncate(len);
             }
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use super::parse::{escape_token, Document};
+use super::parse::{escape_token, push_child, Document};
 use super::schema::{self, Enum, Field, Obj, Ty};
 use super::{Diagnostic, Severity, Span};
 use crate::object::{Kind, ObjectKey};
@@ -403,13 +403,17 @@ impl Checker<'_> {
     }
 
     fn field(&mut self, f: &Field, map: &Map<String, Value>, ptr: &str, path: &str) {
-        let child = format!("{ptr}/{}", escape_token(f.name));
-        let child_path = join(path, f.name);
         match map.get(f.name) {
-            None if f.required => self.push(Severity::Error, ptr, Problem::Missing(child_path)),
+            None if f.required => {
+                self.push(Severity::Error, ptr, Problem::Missing(join(path, f.name)));
+            }
             None => {}
             Some(Value::Null) if !f.required => {}
             Some(v) => {
+                let mut child = String::with_capacity(ptr.len() + f.name.len() + 1);
+                child.push_str(ptr);
+                push_child(&mut child, f.name);
+                let child_path = join(path, f.name);
                 if let Some(note) = f.warning {
                     self.push(Severity::Warning, &child, Problem::Note(note));
                 }

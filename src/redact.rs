@@ -2,6 +2,8 @@
 //! printed, and [`Redactor`] masks known secret values in any text before it leaves the
 //! process (logs, plans, status pages, error messages).
 
+use std::cmp::Reverse;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// The text shown wherever a secret value would otherwise appear.
@@ -40,9 +42,11 @@ impl fmt::Display for Secret {
 ///
 /// Values shorter than 4 characters are not masked (they would mangle ordinary words);
 /// they are still kept out of plans by the sensitive-path rules of the manifest stage.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Redactor {
-    values: Vec<String>,
+    /// Ordered longest first (then by text), without duplicates: insertion is O(log n)
+    /// however many secrets a revision holds.
+    values: BTreeSet<(Reverse<usize>, String)>,
 }
 
 impl Redactor {
@@ -54,24 +58,22 @@ impl Redactor {
     /// Adds a value to mask. Longer values are masked first so a secret that contains
     /// another is hidden whole.
     pub fn add(&mut self, value: &str) {
-        if value.len() < 4 || self.values.iter().any(|v| v == value) {
+        if value.len() < 4 {
             return;
         }
-        self.values.push(value.to_string());
-        self.values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        self.values
+            .insert((Reverse(value.len()), value.to_string()));
     }
 
     /// Adds every value of another redactor.
     pub fn extend(&mut self, other: &Redactor) {
-        for v in &other.values {
-            self.add(v);
-        }
+        self.values.extend(other.values.iter().cloned());
     }
 
     /// Returns `text` with every known secret replaced by [`MASK`].
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for v in &self.values {
+        for (_, v) in &self.values {
             if out.contains(v.as_str()) {
                 out = out.replace(v.as_str(), MASK);
             }
@@ -79,9 +81,23 @@ impl Redactor {
         out
     }
 
+    /// How many values are known.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
     /// True when no value is known.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+}
+
+/// Never prints the values it knows, only how many.
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("values", &self.values.len())
+            .finish()
     }
 }
 

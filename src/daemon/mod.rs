@@ -29,6 +29,7 @@ use crate::config::{self, ImmutaArgs, SourceArgs};
 use crate::redact::{Redactor, Secret};
 use crate::source::{self, SourceSpec};
 
+pub mod memory;
 pub mod metrics;
 pub mod reconcile;
 pub mod runner;

@@ -82,6 +82,7 @@ impl Runner {
             let Some(result) = self.run_one(step, trigger).await else {
                 break;
             };
+            super::memory::release_free_memory();
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }

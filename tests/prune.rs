@@ -322,7 +322,13 @@ async fn an_unreadable_repository_never_deletes() {
     a.repo
         .commit(&[("policy", None), ("policy", Some("not a directory\n"))]);
     let url = a.repo.url();
-    broken(&mut a, &url, &[], "the source has no policy at all").await;
+    broken(
+        &mut a,
+        &url,
+        &[],
+        "policy:1:1: policy -: expected a directory of manifests here, found a file",
+    )
+    .await;
 
     // A directory that cannot be read (skipped when running as root, which reads anyway).
     let dir = a.tmp.path().join("plain");

@@ -36,7 +36,10 @@ pub enum Error {
     /// A manifest-looking file outside the four kind directories.
     #[error("file in unknown directory {0}; expected data/, policy/, project/ or purpose/")]
     UnknownDirectory(String),
-    /// A manifest file that is a symlink pointing outside the repository.
+    /// A file named like a kind directory (`policy`) where the directory should be.
+    #[error("expected a directory of manifests here, found a file")]
+    NotADirectory,
+    /// A manifest is a symlink that leaves the repository.
     #[error("file is a symbolic link that points outside the repository")]
     EscapingLink,
     /// A manifest file whose bytes are not UTF-8.
@@ -160,6 +163,9 @@ pub enum FileRole {
     Manifest(Kind),
     /// A manifest-looking file outside the kind directories.
     Misplaced,
+    /// A file where a kind directory (`data`, `policy`, ...) is expected: a checkout gone
+    /// wrong, which must not read as "no objects of this kind".
+    NotADirectory(Kind),
     /// Anything else: hidden, excluded, or not YAML/JSON.
     Ignored,
 }
@@ -169,6 +175,11 @@ pub fn classify(path: &str, is_excluded: &dyn Fn(&str) -> bool) -> FileRole {
     let parts: Vec<&str> = path.split('/').collect();
     if parts.iter().any(|p| p.starts_with('.')) || is_excluded(path) {
         return FileRole::Ignored;
+    }
+    if let [single] = parts.as_slice() {
+        if let Some(kind) = Kind::from_dir(single) {
+            return FileRole::NotADirectory(kind);
+        }
     }
     let lower = path.to_ascii_lowercase();
     if ![".yaml", ".yml", ".json"]
@@ -220,6 +231,14 @@ pub fn parse_snapshot_with<T: Send>(
                     path,
                     None,
                     Error::UnknownDirectory(dir),
+                )));
+                continue;
+            }
+            FileRole::NotADirectory(kind) => {
+                work.push(Work::Failed(file_error(
+                    path,
+                    Some(kind),
+                    Error::NotADirectory,
                 )));
                 continue;
             }
@@ -726,6 +745,23 @@ mod tests {
 
     fn no_exclusion(_: &str) -> bool {
         false
+    }
+
+    #[test]
+    fn a_file_where_a_kind_directory_belongs_is_an_error() {
+        let (docs, diags) = parse_snapshot(
+            &snap(&[("policy", "x"), ("purpose/a.yaml", "name: A\n")]),
+            &no_exclusion,
+        );
+        assert_eq!(docs.len(), 1);
+        assert_eq!(diags.len(), 1);
+        assert_eq!(diags[0].span.path, "policy");
+        assert!(
+            diags[0].message.contains("expected a directory"),
+            "{}",
+            diags[0].message
+        );
+        assert_eq!(classify("README", &no_exclusion), FileRole::Ignored);
     }
 
     #[test]

@@ -251,7 +251,8 @@ impl Client {
     /// # Errors
     /// Any [`Error`].
     pub async fn list_projects(&self) -> Result<Vec<Value>, Error> {
-        self.paged("GET /project", "/project", "hits").await
+        self.paged("GET /project", "/project".to_string(), "hits")
+            .await
     }
 
     /// `GET /governance/purpose`, every page of `{purposes, count}` (sub-purposes included).
@@ -259,8 +260,12 @@ impl Client {
     /// # Errors
     /// Any [`Error`].
     pub async fn list_purposes(&self) -> Result<Vec<Value>, Error> {
-        self.paged("GET /governance/purpose", "/governance/purpose", "purposes")
-            .await
+        self.paged(
+            "GET /governance/purpose",
+            "/governance/purpose".to_string(),
+            "purposes",
+        )
+        .await
     }
 
     /// `GET /project/{id}`.
@@ -284,20 +289,12 @@ impl Client {
     /// # Errors
     /// Any [`Error`].
     pub async fn project_data_sources(&self, id: u64) -> Result<Vec<Value>, Error> {
-        let path = format!("/project/{id}/dataSources");
-        let mut out: Vec<Value> = Vec::new();
-        loop {
-            let page = self
-                .get_page("GET /project/{id}/dataSources", path.clone(), out.len())
-                .await?;
-            let (items, count) = envelope(&page, "dataSources")
-                .ok_or_else(|| decode("GET", &path, "expected {count, dataSources}"))?;
-            let n = items.len();
-            out.extend(items);
-            if n < self.page_size || count.is_some_and(|c| out.len() >= c) {
-                return Ok(out);
-            }
-        }
+        self.paged(
+            "GET /project/{id}/dataSources",
+            format!("/project/{id}/dataSources"),
+            "dataSources",
+        )
+        .await
     }
 
     /// `DELETE /api/v2/data/{connectionKey}` (`dryRun` in the query string).
@@ -364,17 +361,45 @@ impl Client {
         .await
     }
 
+    /// Reads every page of a `{<field>: [...], count}` list. The first page gives the
+    /// total; the other pages are independent and fetched concurrently (bounded by the
+    /// client's permits), then joined in offset order. If the list grew meanwhile (the
+    /// last page came back full), reading goes on page by page until a short page.
     async fn paged(
         &self,
         endpoint: &'static str,
-        path: &'static str,
+        path: String,
         field: &str,
     ) -> Result<Vec<Value>, Error> {
-        let mut out: Vec<Value> = Vec::new();
+        let read = |offset: usize| {
+            let path = path.clone();
+            async move {
+                let page = self.get_page(endpoint, path.clone(), offset).await?;
+                envelope(&page, field)
+                    .ok_or_else(|| decode("GET", &path, &format!("expected {{{field}, count}}")))
+            }
+        };
+        let (mut out, count) = read(0).await?;
+        let mut last = out.len();
+        if last < self.page_size {
+            return Ok(out);
+        }
+        if let Some(total) = count {
+            let offsets: Vec<usize> = (1..)
+                .map(|i| i * self.page_size)
+                .take_while(|o| *o < total)
+                .collect();
+            let pages = futures::future::try_join_all(offsets.into_iter().map(read)).await?;
+            for (items, _) in pages {
+                last = items.len();
+                out.extend(items);
+            }
+            if last < self.page_size || out.len() >= total {
+                return Ok(out);
+            }
+        }
         loop {
-            let page = self.get_page(endpoint, path.to_string(), out.len()).await?;
-            let (items, count) = envelope(&page, field)
-                .ok_or_else(|| decode("GET", path, &format!("expected {{{field}, count}}")))?;
+            let (items, count) = read(out.len()).await?;
             let n = items.len();
             out.extend(items);
             if n < self.page_size || count.is_some_and(|c| out.len() >= c) {
@@ -569,6 +594,37 @@ pub fn encode_segment(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn pages_after_the_first_are_read_concurrently_and_joined_in_order() {
+        let emu = crate::emulator::spawn(crate::emulator::Options {
+            api_key: "k123".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let mut cfg = ClientConfig::new(emu.url(), Secret::new("k123"));
+        let big = Client::new(cfg.clone()).unwrap();
+        for i in 0..11 {
+            let key = ObjectKey::new(Kind::Purpose, format!("Purpose {i:02}"));
+            big.upsert(&key, &serde_json::json!({"name": key.name}), false)
+                .await
+                .unwrap();
+        }
+        let all = big.list_purposes().await.unwrap();
+        cfg.page_size = 3;
+        let small = Client::new(cfg).unwrap();
+        let paged = small.list_purposes().await.unwrap();
+        assert_eq!(paged, all);
+        assert!(paged.len() >= 11, "{}", paged.len());
+        let pages = paged.len().div_ceil(3);
+        assert_eq!(
+            small.stats().total(),
+            pages as u64,
+            "one request per page, none repeated"
+        );
+        emu.shutdown().await;
+    }
 
     #[test]
     fn segments_are_encoded() {

@@ -154,9 +154,13 @@ struct EmulatorArgs {
     /// Probability of a 429 answer with Retry-After.
     #[arg(long, default_value_t = 0.0)]
     throttle_rate: f64,
-    /// Probability of a dropped connection.
+    /// Probability of a dropped connection before the request is handled.
     #[arg(long, default_value_t = 0.0)]
     reset_rate: f64,
+    /// Probability that a write lands but its answer is lost (connection dropped after
+    /// the handler ran).
+    #[arg(long, default_value_t = 0.0)]
+    lost_answer_rate: f64,
     /// Seed of the fault generator, so runs reproduce.
     #[arg(long, default_value_t = 0)]
     seed_rng: u64,
@@ -462,6 +466,7 @@ async fn emulator(args: EmulatorArgs) -> Result<ExitCode> {
         fault_rate: args.fault_rate,
         throttle_rate: args.throttle_rate,
         reset_rate: args.reset_rate,
+        lost_answer_rate: args.lost_answer_rate,
         rng_seed: args.seed_rng,
     };
     {

@@ -1,7 +1,9 @@
 //! The fault-tolerant client, proven against injected faults: the demo converges under
-//! 5xx answers, throttling and dropped connections; a CLI killed with SIGKILL mid-apply
-//! converges on the next run; retries follow the policy (Retry-After, the total time
-//! budget, final 4xx answers); TLS verification is on unless explicitly turned off.
+//! 5xx answers, throttling and dropped connections, and when answers are lost after the
+//! write landed (a retried delete that finds nothing counts as done); a CLI killed with
+//! SIGKILL mid-apply converges on the next run; retries follow the policy (Retry-After,
+//! the total time budget, final 4xx answers); TLS verification is on unless explicitly
+//! turned off.
 //! Only 127.0.0.1 is contacted; every wait polls a condition with a deadline.
 
 mod common;
@@ -92,6 +94,180 @@ async fn demo_converges_under_5xx_throttling_and_resets() {
     assert_eq!(again.status.code(), Some(0), "not converged:\n{out}\n{err}");
     assert!(out.contains("No changes."), "{out}");
     assert_eq!(writes.len(), real_write_records(&emu).len());
+    scan.assert_clean(&secrets);
+}
+
+/// Records of real writes whose answer the emulator dropped after the write landed.
+fn lost_writes(emu: &immuta_gitops::emulator::Handle) -> Vec<immuta_gitops::emulator::WriteRecord> {
+    emu.emulator
+        .write_log()
+        .into_iter()
+        .filter(|w| w.answer_lost && !w.dry_run)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_converges_when_answers_are_lost_after_the_write() {
+    let root = root();
+    let emu = emulator_with(Options {
+        seed: Some(root.join("examples/demo/live")),
+        fault_rate: 0.1,
+        throttle_rate: 0.05,
+        reset_rate: 0.05,
+        lost_answer_rate: 0.3,
+        rng_seed: 20240612,
+        ..Default::default()
+    })
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let desired = root.join("examples/demo/desired");
+    let repo = git_repo(&desired, tmp.path());
+    let secrets = secret_env(&desired);
+    let env = env_refs(&secrets);
+    let mut scan = SecretScan::default();
+
+    let mut flags = vec!["--output", "json"];
+    flags.extend_from_slice(&FAST_RETRY);
+    let applied = reconcile(&emu.url(), "--apply", &repo, &flags, &env).await;
+    scan.output("apply", &applied);
+    let (stdout, stderr) = text(&applied);
+    assert_eq!(applied.status.code(), Some(0), "{stdout}\n{stderr}");
+    let docs = json_docs(&stdout);
+    assert_eq!(docs.len(), 2, "{stdout}");
+    let planned = planned_writes(&docs[0]);
+    assert!(planned.len() >= 8, "{planned:?}");
+    let results = docs[1]["results"].as_array().unwrap();
+    assert_eq!(results.len(), planned.len());
+    assert!(
+        results.iter().all(|r| r["outcome"]["result"] == "applied"),
+        "{:#}",
+        docs[1]
+    );
+
+    // Answers really were lost after writes that landed (the test is not vacuous) ...
+    let lost = lost_writes(&emu);
+    assert!(!lost.is_empty(), "no answer was lost");
+    assert!(lost.iter().all(|w| w.status < 300), "{lost:?}");
+    // ... and the retries only repeated writes of planned keys: the set of keys really
+    // written is the plan (a key may be written more than once).
+    let records = real_write_records(&emu);
+    let writes: BTreeSet<String> = records
+        .iter()
+        .map(|(m, p, k)| written_key(m, p, k))
+        .collect();
+    assert_eq!(writes, planned, "writes differ from the plan");
+    assert!(records.len() > planned.len(), "no write was repeated");
+
+    // Still under faults, the tenant is converged and the re-plan writes nothing.
+    let mut flags = vec!["--detailed-exitcode"];
+    flags.extend_from_slice(&FAST_RETRY);
+    let again = reconcile(&emu.url(), "--plan", &repo, &flags, &env).await;
+    scan.output("re-plan", &again);
+    let (out, err) = text(&again);
+    assert_eq!(again.status.code(), Some(0), "not converged:\n{out}\n{err}");
+    assert!(out.contains("No changes."), "{out}");
+    assert_eq!(records.len(), real_write_records(&emu).len());
+    scan.assert_clean(&secrets);
+}
+
+/// Demo files the lost-answer prune test removes from Git: one object of each kind.
+const PRUNED: [&str; 4] = [
+    "project/population-health-analytics.yaml",
+    "policy/mask-provider-npi.yaml",
+    "data/acme-redshift-finance.yaml",
+    "purpose/population-health.yaml",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pruned_delete_whose_answer_was_lost_counts_as_done_on_retry() {
+    let root = root();
+    let emu = emulator_with(Options {
+        seed: Some(root.join("examples/demo/live")),
+        lost_answer_rate: 0.5,
+        rng_seed: 7,
+        ..Default::default()
+    })
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let desired = root.join("examples/demo/desired");
+    let repo = TestRepo::new(tmp.path(), "repo");
+    repo.copy_from(&desired);
+    repo.commit(&[]);
+    let secrets = secret_env(&desired);
+    let env = env_refs(&secrets);
+    let state = tmp.path().join("state").to_string_lossy().to_string();
+    let mut scan = SecretScan::default();
+    let run = |mode: &'static str, extra: &'static [&'static str]| {
+        let mut flags = vec!["--state-dir", state.as_str()];
+        flags.extend_from_slice(&FAST_RETRY);
+        flags.extend_from_slice(extra);
+        let (url, repo, env) = (emu.url(), repo.url(), env.clone());
+        async move { reconcile(&url, mode, &repo, &flags, &env).await }
+    };
+
+    // Apply (under lost answers too), so the inventory names the demo's objects.
+    let first = run("--apply", &[]).await;
+    scan.output("apply", &first);
+    assert_eq!(first.status.code(), Some(0), "{:?}", text(&first));
+
+    // Remove one object of each kind, and the project's reference to the removed table.
+    let project = "project/claims-fraud-review.yaml";
+    let kept = std::fs::read_to_string(desired.join(project))
+        .unwrap()
+        .replace("  - Billing Invoices\n", "");
+    let mut files: Vec<(&str, Option<&str>)> = PRUNED.iter().map(|f| (*f, None)).collect();
+    files.push((project, Some(kept.as_str())));
+    repo.commit(&files);
+    let before = emu.emulator.write_log().len();
+
+    let pruned = run("--apply", &["--prune", "--output", "json"]).await;
+    scan.output("prune", &pruned);
+    let (stdout, stderr) = text(&pruned);
+    assert_eq!(pruned.status.code(), Some(0), "{stdout}\n{stderr}");
+    let docs = json_docs(&stdout);
+    assert_eq!(docs[0]["summary"]["destroy"], 4, "{:#}", docs[0]);
+    let results = docs[1]["results"].as_array().unwrap();
+    assert!(
+        results.iter().all(|r| r["outcome"]["result"] == "applied"),
+        "{:#}",
+        docs[1]
+    );
+
+    // At least one delete landed without an answer; its retry found nothing (404) and
+    // the apply still counted it as done.
+    let log: Vec<_> = emu.emulator.write_log().into_iter().skip(before).collect();
+    let lost: Vec<_> = log
+        .iter()
+        .filter(|w| w.method == "DELETE" && !w.dry_run && w.answer_lost && w.status < 300)
+        .collect();
+    assert!(!lost.is_empty(), "no delete answer was lost: {log:#?}");
+    for w in &lost {
+        assert!(
+            log.iter().any(|r| r.seq > w.seq
+                && r.path == w.path
+                && r.status == 404
+                && !r.answer_lost
+                && !r.dry_run),
+            "no answered 404 retry of {w:?}: {log:#?}"
+        );
+    }
+    let deleted: BTreeSet<&str> = log
+        .iter()
+        .filter(|w| w.method == "DELETE" && !w.dry_run && w.status < 300)
+        .map(|w| w.path.as_str())
+        .collect();
+    assert_eq!(deleted.len(), 4, "each object is deleted once: {log:#?}");
+
+    // Converged, and the inventory no longer names the pruned objects.
+    let again = run("--plan", &["--prune", "--detailed-exitcode"]).await;
+    scan.output("re-plan", &again);
+    let (out, err) = text(&again);
+    assert_eq!(again.status.code(), Some(0), "not converged:\n{out}\n{err}");
+    let inventory = std::fs::read_to_string(tmp.path().join("state/inventory.json")).unwrap();
+    assert!(
+        !inventory.contains("population-health-analytics"),
+        "{inventory}"
+    );
     scan.assert_clean(&secrets);
 }
 

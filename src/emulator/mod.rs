@@ -8,6 +8,7 @@
 //! and checks them itself: it never imports the client's or the manifest's types, so a
 //! wrong shape on one side is not mirrored by the other. It never logs secret values.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -26,7 +27,7 @@ use axum::serve::{IncomingStream, Listener};
 use axum::Router;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -58,6 +59,9 @@ pub struct Options {
     pub throttle_rate: f64,
     /// Probability of dropping the connection without an answer.
     pub reset_rate: f64,
+    /// Probability that a non-GET request that reached its handler (the write landed and
+    /// was logged) loses its answer: the connection is dropped instead of answering.
+    pub lost_answer_rate: f64,
     /// Seed of the fault dice, so runs reproduce.
     pub rng_seed: u64,
 }
@@ -71,6 +75,7 @@ impl Default for Options {
             fault_rate: 0.0,
             throttle_rate: 0.0,
             reset_rate: 0.0,
+            lost_answer_rate: 0.0,
             rng_seed: 0,
         }
     }
@@ -85,6 +90,7 @@ impl std::fmt::Debug for Options {
             .field("fault_rate", &self.fault_rate)
             .field("throttle_rate", &self.throttle_rate)
             .field("reset_rate", &self.reset_rate)
+            .field("lost_answer_rate", &self.lost_answer_rate)
             .field("rng_seed", &self.rng_seed)
             .finish()
     }
@@ -110,7 +116,7 @@ pub enum Error {
 }
 
 /// One non-GET request that reached a handler.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteRecord {
     /// Order of arrival, from 1.
     pub seq: u64,
@@ -124,6 +130,65 @@ pub struct WriteRecord {
     pub status: u16,
     /// `dryRun=true` was in the query string.
     pub dry_run: bool,
+    /// The handler ran but its answer was never sent (`lost_answer_rate`).
+    #[serde(default)]
+    pub answer_lost: bool,
+}
+
+/// Put on a handler's response by [`Emulator::record`]: the `seq` of its write record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Recorded(pub(crate) u64);
+
+/// The lost-answer dice: one stream per write target, so which answers are lost does not
+/// depend on how concurrent requests for different objects interleave.
+struct LostDice {
+    rate: f64,
+    seed: u64,
+    streams: HashMap<String, StdRng>,
+}
+
+impl LostDice {
+    /// The next draw of `target`'s stream, seeded from `rng_seed` and the target.
+    fn lose(&mut self, target: &str) -> bool {
+        let seed = self.seed;
+        let rng = self
+            .streams
+            .entry(target.to_string())
+            .or_insert_with(|| StdRng::seed_from_u64(stream_seed(seed, target)));
+        rng.random::<f64>() < self.rate
+    }
+}
+
+/// `path` with every all-digit segment (an id the emulator assigned) replaced by `{id}`,
+/// so a target's stream does not depend on the order in which objects were created.
+fn route(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+                "{id}"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// FNV-1a over `rng_seed` (little endian), a salt and `target`: stable across builds and
+/// platforms, and independent of the main fault stream (seeded with `rng_seed` itself).
+fn stream_seed(rng_seed: u64, target: &str) -> u64 {
+    const SALT: &[u8] = b"lost-answer";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in rng_seed
+        .to_le_bytes()
+        .iter()
+        .chain(SALT)
+        .chain(target.as_bytes())
+    {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 struct Inner {
@@ -134,6 +199,8 @@ struct Inner {
     log: Mutex<Vec<WriteRecord>>,
     seq: AtomicU64,
     rng: Mutex<StdRng>,
+    lost_rate: f64,
+    lost: Mutex<LostDice>,
 }
 
 /// The emulator state; cheap to clone (clones share it).
@@ -166,6 +233,7 @@ impl Emulator {
             ("reset_rate", rates.0),
             ("throttle_rate", rates.1),
             ("fault_rate", rates.2),
+            ("lost_answer_rate", opts.lost_answer_rate),
         ] {
             if !(0.0..=1.0).contains(&r) {
                 return Err(Error::Options(format!("{name} must be between 0 and 1")));
@@ -189,6 +257,12 @@ impl Emulator {
                 log: Mutex::new(Vec::new()),
                 seq: AtomicU64::new(0),
                 rng: Mutex::new(StdRng::seed_from_u64(opts.rng_seed)),
+                lost_rate: opts.lost_answer_rate,
+                lost: Mutex::new(LostDice {
+                    rate: opts.lost_answer_rate,
+                    seed: opts.rng_seed,
+                    streams: HashMap::new(),
+                }),
             }),
         })
     }
@@ -223,7 +297,15 @@ impl Emulator {
         f(&mut guard)
     }
 
-    pub(crate) fn record(&self, method: &str, path: &str, key: &str, status: u16, dry_run: bool) {
+    /// Appends a write record; returns the marker the handler puts on its response.
+    pub(crate) fn record(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        status: u16,
+        dry_run: bool,
+    ) -> Recorded {
         let seq = self.inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
         if let Ok(mut log) = self.inner.log.lock() {
             log.push(WriteRecord {
@@ -233,8 +315,31 @@ impl Emulator {
                 key: key.into(),
                 status,
                 dry_run,
+                answer_lost: false,
             });
         }
+        Recorded(seq)
+    }
+
+    /// Rolls the lost-answer dice for the logged write `seq`; when they hit, marks the
+    /// record `answer_lost` and returns true. No draw (and no lock) when the rate is 0.
+    fn lose_answer(&self, seq: u64) -> bool {
+        if self.inner.lost_rate <= 0.0 {
+            return false;
+        }
+        // The only place holding both locks; always in this order.
+        let Ok(mut log) = self.inner.log.lock() else {
+            return false;
+        };
+        let Ok(mut dice) = self.inner.lost.lock() else {
+            return false;
+        };
+        let Some(w) = log.iter_mut().rev().find(|w| w.seq == seq) else {
+            return false;
+        };
+        let target = format!("{} {} {} {}", w.method, route(&w.path), w.key, w.dry_run);
+        w.answer_lost = dice.lose(&target);
+        w.answer_lost
     }
 
     fn key_matches(&self, header: &str) -> bool {
@@ -285,7 +390,29 @@ async fn faults(State(emu): State<Emulator>, req: Request, next: Next) -> Respon
         tokio::time::sleep(emu.inner.latency).await;
     }
     match emu.roll() {
-        Fault::None => next.run(req).await,
+        Fault::None => {
+            let write = req.method() != Method::GET && req.method() != Method::HEAD;
+            let kill = req
+                .extensions()
+                .get::<ConnectInfo<KillSwitch>>()
+                .map(|ConnectInfo(k)| k.clone());
+            let mut resp = next.run(req).await;
+            let recorded = resp.extensions_mut().remove::<Recorded>();
+            match recorded {
+                Some(Recorded(seq)) if write && emu.lose_answer(seq) => match kill {
+                    Some(kill) => {
+                        kill.0.store(true, Ordering::SeqCst);
+                        resp
+                    }
+                    None => ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "answer lost after the write (injected)",
+                    )
+                    .into_response(),
+                },
+                _ => resp,
+            }
+        }
         Fault::Reset => {
             if let Some(ConnectInfo(kill)) = req.extensions().get::<ConnectInfo<KillSwitch>>() {
                 kill.0.store(true, Ordering::SeqCst);

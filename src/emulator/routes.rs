@@ -1,5 +1,6 @@
 //! Emulator: the HTTP surface. Parses requests (JSON or YAML bodies, `dryRun` from the
-//! query string only), calls the store, records writes, and pages V1 lists.
+//! query string only), calls the store, records writes (marking each write's response with
+//! its record, for the lost-answer fault), and pages V1 lists.
 //!
 //! Input: authenticated requests (the auth and fault layers run first, see `mod.rs`).
 //! Output: documented JSON bodies. Never reads `dryRun` from a body.
@@ -125,11 +126,13 @@ fn finish(
     r: Result<Value, ApiError>,
 ) -> Response {
     let status = r.as_ref().map_or_else(|e| e.status.as_u16(), |_| 200);
-    emu.record(method.as_str(), uri.path(), key, status, dry);
-    match r {
+    let recorded = emu.record(method.as_str(), uri.path(), key, status, dry);
+    let mut resp = match r {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
-    }
+    };
+    resp.extensions_mut().insert(recorded);
+    resp
 }
 
 async fn upsert(

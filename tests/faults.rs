@@ -38,11 +38,96 @@ fn written_key(method: &str, path: &str, key: &str) -> String {
     format!("{kind}/{key}")
 }
 
+/// The demo applied once against an emulator with the given faults: the apply must
+/// succeed with every planned object applied.
+struct FaultyApply {
+    emu: immuta_gitops::emulator::Handle,
+    _tmp: tempfile::TempDir,
+    repo: String,
+    secrets: Vec<(String, String)>,
+    scan: SecretScan,
+    /// Planned writes (`kind/name`).
+    planned: BTreeSet<String>,
+    /// The apply's stderr (debug log).
+    stderr: String,
+}
+
+impl FaultyApply {
+    async fn run(faults: Options) -> FaultyApply {
+        let root = root();
+        let emu = emulator_with(Options {
+            seed: Some(root.join("examples/demo/live")),
+            ..faults
+        })
+        .await;
+        let tmp = tempfile::tempdir().unwrap();
+        let desired = root.join("examples/demo/desired");
+        let repo = git_repo(&desired, tmp.path());
+        let secrets = secret_env(&desired);
+        let mut scan = SecretScan::default();
+
+        let mut flags = vec!["--output", "json", "--log", "immuta_gitops=debug"];
+        flags.extend_from_slice(&FAST_RETRY);
+        let applied = reconcile(&emu.url(), "--apply", &repo, &flags, &env_refs(&secrets)).await;
+        scan.output("apply", &applied);
+        let (stdout, stderr) = text(&applied);
+        assert_eq!(applied.status.code(), Some(0), "{stdout}\n{stderr}");
+        let docs = json_docs(&stdout);
+        assert_eq!(docs.len(), 2, "{stdout}");
+        let planned = planned_writes(&docs[0]);
+        assert!(planned.len() >= 8, "{planned:?}");
+        let results = docs[1]["results"].as_array().unwrap();
+        assert_eq!(results.len(), planned.len());
+        assert!(
+            results.iter().all(|r| r["outcome"]["result"] == "applied"),
+            "{:#}",
+            docs[1]
+        );
+        FaultyApply {
+            emu,
+            _tmp: tmp,
+            repo,
+            secrets,
+            scan,
+            planned,
+            stderr,
+        }
+    }
+
+    /// `kind/name` of every write that really changed the emulator.
+    fn written(&self) -> BTreeSet<String> {
+        real_write_records(&self.emu)
+            .iter()
+            .map(|(m, p, k)| written_key(m, p, k))
+            .collect()
+    }
+
+    /// Still under faults, a re-plan shows no changes and writes nothing; no secret
+    /// appeared anywhere.
+    async fn assert_converged(mut self) {
+        let writes = real_write_records(&self.emu).len();
+        let mut flags = vec!["--detailed-exitcode"];
+        flags.extend_from_slice(&FAST_RETRY);
+        let again = reconcile(
+            &self.emu.url(),
+            "--plan",
+            &self.repo,
+            &flags,
+            &env_refs(&self.secrets),
+        )
+        .await;
+        self.scan.output("re-plan", &again);
+        let (out, err) = text(&again);
+        assert_eq!(again.status.code(), Some(0), "not converged:\n{out}\n{err}");
+        assert!(out.contains("No changes."), "{out}");
+        assert_eq!(writes, real_write_records(&self.emu).len());
+        self.scan.assert_clean(&self.secrets);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_converges_under_5xx_throttling_and_resets() {
-    let root = root();
-    let emu = emulator_with(Options {
-        seed: Some(root.join("examples/demo/live")),
+    let run = FaultyApply::run(Options {
         fault_rate: 0.2,
         throttle_rate: 0.1,
         reset_rate: 0.05,
@@ -50,51 +135,13 @@ async fn demo_converges_under_5xx_throttling_and_resets() {
         ..Default::default()
     })
     .await;
-    let tmp = tempfile::tempdir().unwrap();
-    let desired = root.join("examples/demo/desired");
-    let repo = git_repo(&desired, tmp.path());
-    let secrets = secret_env(&desired);
-    let env = env_refs(&secrets);
-    let mut scan = SecretScan::default();
-
-    let mut flags = vec!["--output", "json", "--log", "immuta_gitops=debug"];
-    flags.extend_from_slice(&FAST_RETRY);
-    let applied = reconcile(&emu.url(), "--apply", &repo, &flags, &env).await;
-    scan.output("apply", &applied);
-    let (stdout, stderr) = text(&applied);
-    assert_eq!(applied.status.code(), Some(0), "{stdout}\n{stderr}");
-    let docs = json_docs(&stdout);
-    assert_eq!(docs.len(), 2, "{stdout}");
-    let planned = planned_writes(&docs[0]);
-    assert!(planned.len() >= 8, "{planned:?}");
-    let results = docs[1]["results"].as_array().unwrap();
-    assert_eq!(results.len(), planned.len());
-    assert!(
-        results.iter().all(|r| r["outcome"]["result"] == "applied"),
-        "{:#}",
-        docs[1]
-    );
-
     // Every intended change landed, and nothing else was written.
-    let writes: BTreeSet<String> = real_write_records(&emu)
-        .iter()
-        .map(|(m, p, k)| written_key(m, p, k))
-        .collect();
-    assert_eq!(writes, planned, "writes differ from the plan");
+    assert_eq!(run.written(), run.planned, "writes differ from the plan");
+    assert_eq!(real_write_records(&run.emu).len(), run.planned.len());
     // The faults really happened: the client logged its retries (at debug).
-    let retries = stderr.matches("retrying").count();
-    assert!(retries >= 5, "only {retries} retries:\n{stderr}");
-
-    // Still under faults, the tenant is converged.
-    let mut flags = vec!["--detailed-exitcode"];
-    flags.extend_from_slice(&FAST_RETRY);
-    let again = reconcile(&emu.url(), "--plan", &repo, &flags, &env).await;
-    scan.output("re-plan", &again);
-    let (out, err) = text(&again);
-    assert_eq!(again.status.code(), Some(0), "not converged:\n{out}\n{err}");
-    assert!(out.contains("No changes."), "{out}");
-    assert_eq!(writes.len(), real_write_records(&emu).len());
-    scan.assert_clean(&secrets);
+    let retries = run.stderr.matches("retrying").count();
+    assert!(retries >= 5, "only {retries} retries:\n{}", run.stderr);
+    run.assert_converged().await;
 }
 
 /// Records of real writes whose answer the emulator dropped after the write landed.
@@ -108,9 +155,7 @@ fn lost_writes(emu: &immuta_gitops::emulator::Handle) -> Vec<immuta_gitops::emul
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_converges_when_answers_are_lost_after_the_write() {
-    let root = root();
-    let emu = emulator_with(Options {
-        seed: Some(root.join("examples/demo/live")),
+    let run = FaultyApply::run(Options {
         fault_rate: 0.1,
         throttle_rate: 0.05,
         reset_rate: 0.05,
@@ -119,55 +164,18 @@ async fn demo_converges_when_answers_are_lost_after_the_write() {
         ..Default::default()
     })
     .await;
-    let tmp = tempfile::tempdir().unwrap();
-    let desired = root.join("examples/demo/desired");
-    let repo = git_repo(&desired, tmp.path());
-    let secrets = secret_env(&desired);
-    let env = env_refs(&secrets);
-    let mut scan = SecretScan::default();
-
-    let mut flags = vec!["--output", "json"];
-    flags.extend_from_slice(&FAST_RETRY);
-    let applied = reconcile(&emu.url(), "--apply", &repo, &flags, &env).await;
-    scan.output("apply", &applied);
-    let (stdout, stderr) = text(&applied);
-    assert_eq!(applied.status.code(), Some(0), "{stdout}\n{stderr}");
-    let docs = json_docs(&stdout);
-    assert_eq!(docs.len(), 2, "{stdout}");
-    let planned = planned_writes(&docs[0]);
-    assert!(planned.len() >= 8, "{planned:?}");
-    let results = docs[1]["results"].as_array().unwrap();
-    assert_eq!(results.len(), planned.len());
-    assert!(
-        results.iter().all(|r| r["outcome"]["result"] == "applied"),
-        "{:#}",
-        docs[1]
-    );
-
     // Answers really were lost after writes that landed (the test is not vacuous) ...
-    let lost = lost_writes(&emu);
+    let lost = lost_writes(&run.emu);
     assert!(!lost.is_empty(), "no answer was lost");
     assert!(lost.iter().all(|w| w.status < 300), "{lost:?}");
     // ... and the retries only repeated writes of planned keys: the set of keys really
     // written is the plan (a key may be written more than once).
-    let records = real_write_records(&emu);
-    let writes: BTreeSet<String> = records
-        .iter()
-        .map(|(m, p, k)| written_key(m, p, k))
-        .collect();
-    assert_eq!(writes, planned, "writes differ from the plan");
-    assert!(records.len() > planned.len(), "no write was repeated");
-
-    // Still under faults, the tenant is converged and the re-plan writes nothing.
-    let mut flags = vec!["--detailed-exitcode"];
-    flags.extend_from_slice(&FAST_RETRY);
-    let again = reconcile(&emu.url(), "--plan", &repo, &flags, &env).await;
-    scan.output("re-plan", &again);
-    let (out, err) = text(&again);
-    assert_eq!(again.status.code(), Some(0), "not converged:\n{out}\n{err}");
-    assert!(out.contains("No changes."), "{out}");
-    assert_eq!(records.len(), real_write_records(&emu).len());
-    scan.assert_clean(&secrets);
+    assert_eq!(run.written(), run.planned, "writes differ from the plan");
+    assert!(
+        real_write_records(&run.emu).len() > run.planned.len(),
+        "no write was repeated"
+    );
+    run.assert_converged().await;
 }
 
 /// Demo files the lost-answer prune test removes from Git: one object of each kind.

@@ -188,6 +188,8 @@ pub fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
+        // A reader that went away (`immuta-gitops reconcile --plan | head`) is not a failure.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", error_chain(&e));
             ExitCode::from(1)
@@ -478,6 +480,12 @@ async fn emulator(args: EmulatorArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
 /// The error and its causes on one line, `outer: cause: cause`. A cause whose text the
 /// message already holds (errors that print their source themselves) is not repeated.
 fn error_chain(e: &anyhow::Error) -> String {
@@ -522,6 +530,13 @@ mod tests {
     use super::*;
     use crate::object::Kind;
     use clap::CommandFactory;
+
+    #[test]
+    fn a_closed_stdout_is_not_an_error() {
+        let pipe = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(is_broken_pipe(&pipe.context("writing the plan")));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("other")));
+    }
 
     #[test]
     fn error_chains_do_not_repeat_causes() {

@@ -10,7 +10,10 @@
 //! [`client`] is the one way to talk HTTP to Immuta; [`emulator`] is a local Immuta API
 //! server used by the tests, the benchmark and the demo. [`daemon`] composes the stages
 //! on a schedule.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 #![warn(clippy::print_stdout, clippy::dbg_macro)]
 
 pub mod apply;

@@ -375,7 +375,9 @@ async fn get_purpose(State(emu): State<Emulator>, Path(id): Path<String>, Query(
                     .into_iter()
                     .map(Store::purpose_v1)
                     .collect();
-                v["subpurposes"] = Value::Array(subs);
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("subpurposes".into(), Value::Array(subs));
+                }
             }
             Ok(v)
         })

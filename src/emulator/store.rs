@@ -408,7 +408,9 @@ impl Store {
                 self.purpose_names.remove(&p.name);
                 p.updated_at = now.clone();
                 let mut v = Self::purpose_v1(&p);
-                v["deleted"] = json!(true);
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("deleted".into(), json!(true));
+                }
                 out.push(v);
             }
         }

@@ -707,3 +707,44 @@ fn lost_answers_draw_per_target_and_reproduce_by_seed() {
         .collect();
     assert_eq!(mixed, a);
 }
+
+#[tokio::test]
+async fn max_page_size_caps_every_list_and_keeps_count_whole() {
+    let t = T::with(
+        Options {
+            api_key: KEY.into(),
+            ..Default::default()
+        }
+        .with_max_page_size(3),
+    )
+    .await;
+    for i in 0..5 {
+        t.post("/api/v2/purpose", &format!("name: P{i}\n")).await;
+        t.post(
+            "/api/v2/project",
+            &format!("projectKey: p{i}\nname: Project {i}\n"),
+        )
+        .await;
+    }
+    let purposes = t.get("/governance/purpose?size=1000").await;
+    assert_eq!(purposes["count"], json!(9), "4 built-ins + 5");
+    assert_eq!(purposes["purposes"].as_array().unwrap().len(), 3);
+    let last = t.get("/governance/purpose?offset=6&size=1000").await;
+    assert_eq!(last["purposes"].as_array().unwrap().len(), 3);
+    let projects = t.get("/project?size=1000").await;
+    assert_eq!(
+        (
+            projects["count"].clone(),
+            projects["hits"].as_array().unwrap().len()
+        ),
+        (json!(5), 3)
+    );
+    let policies = t.get("/policy/global?size=1000").await;
+    assert_eq!(policies.as_array().unwrap().len(), 1, "the built-in only");
+    assert!(Emulator::new(Options {
+        max_page_size: 0,
+        ..Default::default()
+    })
+    .is_err());
+    t.h.shutdown().await;
+}

@@ -18,9 +18,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::{from_fn_with_state, Next};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::{IncomingStream, Listener};
@@ -32,6 +33,7 @@ use subtle::ConstantTimeEq;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+pub mod body;
 pub mod data;
 pub mod error;
 pub mod projects;
@@ -288,6 +290,7 @@ impl Emulator {
     }
 
     /// The router: `/_emulator/*` (no auth, never faulted) plus the authenticated API.
+    /// Every request's body is read to its end before any layer answers ([`body`]).
     pub fn app(&self) -> Router {
         let api = routes::api()
             .layer(from_fn_with_state(self.clone(), auth))
@@ -296,6 +299,8 @@ impl Emulator {
             .route("/_emulator/writes", get(routes::writes))
             .merge(api)
             .fallback(routes::fallback)
+            .layer(DefaultBodyLimit::max(body::MAX_BODY))
+            .layer(from_fn(body::read_first))
             .with_state(self.clone())
     }
 

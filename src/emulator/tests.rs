@@ -748,3 +748,43 @@ async fn max_page_size_caps_every_list_and_keeps_count_whole() {
     .is_err());
     t.h.shutdown().await;
 }
+
+/// Writes a whole request with a `len`-byte body on a plain TCP socket, and only then
+/// reads the answer; returns its status line.
+async fn write_then_read(addr: SocketAddr, path: &str, auth: &str, len: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\n\
+         Content-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let body = vec![b' '; len];
+    s.write_all(&body)
+        .await
+        .expect("the whole body is accepted before any answer");
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn every_answer_comes_after_the_whole_body_is_read() {
+    let t = T::new().await;
+    let big = 8 * 1024 * 1024;
+    let cases = [
+        ("/api/v2/policy", "wrong-key", big, "401"),
+        ("/no/such/path", KEY, big, "404"),
+        ("/api/v2/policy", KEY, big, "400"),
+        ("/api/v2/policy", KEY, body::MAX_BODY + 1, "413"),
+    ];
+    for (path, auth, len, want) in cases {
+        let line = write_then_read(t.h.addr, path, auth, len).await;
+        assert!(
+            line.starts_with("HTTP/1.1 ") && line.contains(want),
+            "{path} with {len} bytes: {line}"
+        );
+    }
+    t.h.shutdown().await;
+}

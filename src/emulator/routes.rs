@@ -178,7 +178,8 @@ async fn delete_project(
 ) -> Response {
     let dry = dry_run(&q);
     let d = *dry.as_ref().unwrap_or(&false);
-    let r = dry.and_then(|dry| emu.with_store(|s| s.delete_project(&key, dry)));
+    let hard = flag(&q, "hardDelete");
+    let r = dry.and_then(|dry| emu.with_store(|s| s.delete_project(&key, hard, dry)));
     finish(&emu, &Method::DELETE, &uri, &key, d, r)
 }
 

@@ -326,6 +326,17 @@ async fn deletes_and_not_found() {
         t.delete("/api/v2/project/p").await,
         (200, json!({"dryRun": false, "deleting": "P"}))
     );
+    let hit = &t.get("/project").await["hits"][0];
+    assert_eq!(
+        hit["deleted"],
+        json!(true),
+        "a plain delete disables (000:1732-1743)"
+    );
+    assert_eq!(
+        t.delete("/api/v2/project/p?hardDelete=true").await,
+        (200, json!({"dryRun": false, "deleting": "P"}))
+    );
+    assert_eq!(t.get("/project").await["count"], json!(0));
     assert_eq!(t.delete("/api/v2/project/p").await.0, 404);
     let nca = t.get("/policy/global/1").await;
     assert_eq!(nca["systemGenerated"], true);

@@ -404,3 +404,6 @@ pub fn purposes(v1_list: &[Value]) -> Result<Vec<Normalized>, Error> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod seed_fields;

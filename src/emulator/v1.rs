@@ -66,11 +66,12 @@ pub fn conditions(v2: &Map<String, Value>) -> Value {
 }
 
 /// A V2 subscription object (policy `actions` or project `subscriptionPolicy`) as the V1
-/// subscription object, with the members the V1 examples always carry (000:3960-3975,
-/// 002:770-800): `type: "subscription"`, `subscriptionType`, `accessGrant` (`READ` unless
-/// the body says `WRITE`; choice: the docs show only write policies' answers),
-/// `description` (null), `allowDiscovery` (false), `shareResponsibility` (false),
-/// `automaticSubscription` (false), and `exceptions` for entitlements (001:343-358).
+/// subscription object, with the members the V1 examples carry (000:3960-3975,
+/// 002:770-800): `type: "subscription"`, `subscriptionType`, `description` (null),
+/// `allowDiscovery` (false), `shareResponsibility` (false), `automaticSubscription`
+/// (false), and `exceptions` for entitlements (001:343-358). `accessGrant` appears only
+/// when the body gives it: the docs show it on write policies' answers (000:3973) and not
+/// on read subscription objects (000:34139-34160).
 pub fn subscription(v2: &Map<String, Value>) -> Value {
     let ty = v2.get("type").and_then(Value::as_str).unwrap_or("manual");
     let mut out = Map::new();
@@ -90,7 +91,6 @@ pub fn subscription(v2: &Map<String, Value>) -> Value {
         }
     }
     for (k, default) in [
-        ("accessGrant", json!("READ")),
         ("description", Value::Null),
         ("allowDiscovery", json!(false)),
         ("shareResponsibility", json!(false)),

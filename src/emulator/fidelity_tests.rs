@@ -210,3 +210,61 @@ async fn domain_circumstances_are_accepted_and_domain_ids_read_back() {
     assert_eq!(hits["hits"][0]["domainId"], "4b1c2e");
     t.h.shutdown().await;
 }
+
+#[tokio::test]
+async fn deleted_purposes_stay_readable_as_deleted() {
+    let t = T::new().await;
+    let (_, v) = t
+        .post(
+            "/api/v2/purpose",
+            "name: Old\nsubpurposes:\n- name: Old.Child\n",
+        )
+        .await;
+    let id = v["purposeId"].as_u64().unwrap();
+    let (s, gone) = t.delete(&format!("/governance/purpose/{id}")).await;
+    assert_eq!(s, 200);
+    assert!(gone
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| p["deleted"] == true));
+    let names = |v: &Value| -> Vec<(String, bool)> {
+        v["purposes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_string(),
+                    p["deleted"] == true,
+                )
+            })
+            .filter(|(n, _)| n.starts_with("Old"))
+            .collect()
+    };
+    assert!(names(&t.get("/governance/purpose").await).is_empty());
+    // 000:14069-14115: includeDeleted lists them.
+    let with = t.get("/governance/purpose?includeDeleted=true").await;
+    assert_eq!(
+        names(&with),
+        [("Old".to_string(), true), ("Old.Child".to_string(), true)]
+    );
+    assert_eq!(with["count"], json!(6), "4 built-ins + 2 deleted");
+    let one = t.get(&format!("/governance/purpose/{id}")).await;
+    assert_eq!(one["deleted"], json!(true));
+    assert_eq!(t.delete(&format!("/governance/purpose/{id}")).await.0, 404);
+    let (_, again) = t.post("/api/v2/purpose", "name: Old\n").await;
+    assert_ne!(again["purposeId"], json!(id), "a new purpose, a new id");
+    let both = t
+        .get("/governance/purpose?includeDeleted=true&searchText=old")
+        .await;
+    assert_eq!(
+        names(&both),
+        [
+            ("Old".to_string(), false),
+            ("Old".to_string(), true),
+            ("Old.Child".to_string(), true)
+        ]
+    );
+    t.h.shutdown().await;
+}

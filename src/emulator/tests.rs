@@ -358,11 +358,11 @@ async fn deletes_and_not_found() {
     assert_eq!(names, ["Root", "Root.A", "Root.A.B"]);
     assert!(v.as_array().unwrap().iter().all(|p| p["deleted"] == true));
     assert_eq!(
-        t.call(reqwest::Method::GET, "/governance/purpose/6", None)
-            .await
-            .0,
-        404
+        t.get("/governance/purpose/6").await["deleted"],
+        json!(true),
+        "a deleted purpose reads as deleted"
     );
+    assert_eq!(t.delete("/governance/purpose/6").await.0, 404);
     let id = t.get("/dataSource").await["hits"][0]["id"]
         .as_u64()
         .unwrap();

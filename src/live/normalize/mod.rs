@@ -165,6 +165,8 @@ fn subscription(v1: &Value, fallback_type: Option<&str>) -> Value {
     for (k, v) in v1.as_object().into_iter().flatten() {
         match k.as_str() {
             "type" | "subscriptionType" => {}
+            // READ is what a subscription grants unless it says WRITE: a server default.
+            "accessGrant" if v.as_str() == Some("READ") => {}
             "exceptions" => {
                 if !v.is_null() {
                     put(&mut out, "entitlements", Some(&conditions(v)));

@@ -304,6 +304,11 @@ pub fn canonical(kind: Kind, body: &Value) -> Value {
         // A tenant fills in `any` where a document leaves an operator out (V1 answers
         // always carry one), so an explicit `any` and an absent operator are the same.
         drop_default_operators(&mut out);
+        // V1 keeps the operator on each circumstance (002:697-713): with no circumstance
+        // there is nowhere to keep it, and it means nothing.
+        if !out.contains_key("circumstances") {
+            out.remove("circumstanceOperator");
+        }
     }
     match kind {
         Kind::Project => {
@@ -584,6 +589,25 @@ mod tests {
         assert_eq!(plan.changes.len(), 1);
         assert_eq!(plan.changes[0].action, Action::NoOp);
         assert!(!plan.has_changes());
+    }
+
+    #[test]
+    fn an_operator_without_circumstances_is_not_drift() {
+        for circs in [None, Some(json!([]))] {
+            let mut want = json!({"policyKey":"p","name":"P","type":"subscription",
+                "actions":{"type":"anyone"},"circumstanceOperator":"all"});
+            if let Some(c) = &circs {
+                want["circumstances"] = c.clone();
+            }
+            let d = desired(vec![manifest(Kind::Policy, "p", want)]);
+            let l = live(vec![(
+                Kind::Policy,
+                "p",
+                json!({"policyKey":"p","name":"P","type":"subscription","actions":{"type":"anyone"}}),
+                false,
+            )]);
+            assert!(!diff(&d, &l).has_changes(), "{circs:?}");
+        }
     }
 
     #[test]

@@ -1,0 +1,27 @@
+//! Plain regression tests: one literal tenant per bug the property test found, each run
+//! through the same harness ([`super::converges`]).
+
+use super::{catalog_dir, converges, secret_env};
+
+/// Runs `files` (path, YAML) through the harness and panics with its message.
+async fn assert_converges(files: &[(&str, &str)]) {
+    let catalog = catalog_dir();
+    let files: Vec<(String, String)> = files
+        .iter()
+        .map(|(p, y)| (p.to_string(), y.to_string()))
+        .collect();
+    if let Err(why) = converges(catalog.path(), &files, &secret_env()).await {
+        panic!("{why}");
+    }
+}
+
+/// `circumstanceOperator` with no circumstance has nowhere to live in V1 (the operator
+/// is kept on each circumstance): it planned an update forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn operator_without_circumstances_converges() {
+    assert_converges(&[(
+        "policy/a.yaml",
+        "policyKey: pol a\nname: Policy A\ntype: subscription\nactions:\n  type: anyone\ncircumstanceOperator: all\ncircumstances: []\n",
+    )])
+    .await;
+}

@@ -164,6 +164,10 @@ struct EmulatorArgs {
     /// Seed of the fault generator, so runs reproduce.
     #[arg(long, default_value_t = 0)]
     seed_rng: u64,
+    /// Largest page a V1 list answers, whatever `size` the client asks for (the docs
+    /// give no maximum; a small value makes clients read every list over several pages).
+    #[arg(long, default_value_t = crate::emulator::routes::MAX_PAGE)]
+    max_page_size: usize,
 }
 
 /// Entry point of the binary.
@@ -470,6 +474,7 @@ async fn emulator(args: EmulatorArgs) -> Result<ExitCode> {
         reset_rate: args.reset_rate,
         lost_answer_rate: args.lost_answer_rate,
         rng_seed: args.seed_rng,
+        max_page_size: args.max_page_size,
     };
     {
         let mut out = std::io::stdout().lock();

@@ -313,7 +313,10 @@ impl Client {
         .await
     }
 
-    /// `DELETE /api/v2/project/{projectKey}`.
+    /// `DELETE /api/v2/project/{projectKey}`, without `hardDelete`: Immuta only disables
+    /// the project (it stays listed with `deleted: true`; the CLI docs, 000:1497-1500,
+    /// 1732-1743), which keeps the change reversible. Readers skip disabled projects, and a
+    /// later upsert of the same key enables it again. Evidence: docs/fidelity.md.
     ///
     /// # Errors
     /// Any [`Error`]; an unknown key is a 404.

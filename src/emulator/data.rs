@@ -536,6 +536,7 @@ impl Store {
                             subscription_id: sub,
                             schema_of: Some(key.to_string()),
                             datasources: sources,
+                            deleted: false,
                             created_at: now.clone(),
                             updated_at: now,
                         },
@@ -713,7 +714,7 @@ mod tests {
             ["S1"],
             "the emptied schema's project goes"
         );
-        s.delete_project("S1", false).unwrap();
+        s.delete_project("S1", true, false).unwrap();
         s.upsert_data(&d, false).unwrap();
         assert_eq!(schema_projects(&s), ["S1"], "a deleted one is made again");
         s.delete_data("k", false).unwrap();

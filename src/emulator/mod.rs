@@ -18,9 +18,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::{from_fn_with_state, Next};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::{IncomingStream, Listener};
@@ -32,6 +33,7 @@ use subtle::ConstantTimeEq;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+pub mod body;
 pub mod data;
 pub mod error;
 pub mod projects;
@@ -64,6 +66,19 @@ pub struct Options {
     pub lost_answer_rate: f64,
     /// Seed of the fault dice, so runs reproduce.
     pub rng_seed: u64,
+    /// The largest page any V1 list answers, whatever `size` asks for (default
+    /// [`routes::MAX_PAGE`]). The docs give no maximum, so a real tenant may cap lower: tests
+    /// set a small cap so every list is read over several pages.
+    pub max_page_size: usize,
+}
+
+impl Options {
+    /// These options with V1 pages capped at `n` items (at least 1).
+    #[must_use]
+    pub fn with_max_page_size(mut self, n: usize) -> Self {
+        self.max_page_size = n.max(1);
+        self
+    }
 }
 
 impl Default for Options {
@@ -77,6 +92,7 @@ impl Default for Options {
             reset_rate: 0.0,
             lost_answer_rate: 0.0,
             rng_seed: 0,
+            max_page_size: routes::MAX_PAGE,
         }
     }
 }
@@ -92,6 +108,7 @@ impl std::fmt::Debug for Options {
             .field("reset_rate", &self.reset_rate)
             .field("lost_answer_rate", &self.lost_answer_rate)
             .field("rng_seed", &self.rng_seed)
+            .field("max_page_size", &self.max_page_size)
             .finish()
     }
 }
@@ -201,6 +218,7 @@ struct Inner {
     rng: Mutex<StdRng>,
     lost_rate: f64,
     lost: Mutex<LostDice>,
+    max_page: usize,
 }
 
 /// The emulator state; cheap to clone (clones share it).
@@ -239,6 +257,9 @@ impl Emulator {
                 return Err(Error::Options(format!("{name} must be between 0 and 1")));
             }
         }
+        if opts.max_page_size == 0 {
+            return Err(Error::Options("max_page_size must be at least 1".into()));
+        }
         if rates.0 + rates.1 + rates.2 > 1.0 {
             return Err(Error::Options(
                 "reset, throttle and fault rates must sum to at most 1".into(),
@@ -263,11 +284,13 @@ impl Emulator {
                     seed: opts.rng_seed,
                     streams: HashMap::new(),
                 }),
+                max_page: opts.max_page_size,
             }),
         })
     }
 
     /// The router: `/_emulator/*` (no auth, never faulted) plus the authenticated API.
+    /// Every request's body is read to its end before any layer answers ([`body`]).
     pub fn app(&self) -> Router {
         let api = routes::api()
             .layer(from_fn_with_state(self.clone(), auth))
@@ -276,7 +299,14 @@ impl Emulator {
             .route("/_emulator/writes", get(routes::writes))
             .merge(api)
             .fallback(routes::fallback)
+            .layer(DefaultBodyLimit::max(body::MAX_BODY))
+            .layer(from_fn(body::read_first))
             .with_state(self.clone())
+    }
+
+    /// The largest page a V1 list answers ([`Options::max_page_size`]).
+    pub fn max_page_size(&self) -> usize {
+        self.inner.max_page
     }
 
     /// Every non-GET request that reached a handler, in arrival order.

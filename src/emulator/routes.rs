@@ -19,7 +19,7 @@ use super::error::ApiError;
 use super::store::Store;
 use super::Emulator;
 
-/// Largest page any V1 list returns.
+/// Largest page any V1 list returns unless [`super::Options::max_page_size`] says otherwise.
 pub const MAX_PAGE: usize = 1000;
 
 type Q = Query<HashMap<String, String>>;
@@ -178,7 +178,8 @@ async fn delete_project(
 ) -> Response {
     let dry = dry_run(&q);
     let d = *dry.as_ref().unwrap_or(&false);
-    let r = dry.and_then(|dry| emu.with_store(|s| s.delete_project(&key, dry)));
+    let hard = flag(&q, "hardDelete");
+    let r = dry.and_then(|dry| emu.with_store(|s| s.delete_project(&key, hard, dry)));
     finish(&emu, &Method::DELETE, &uri, &key, d, r)
 }
 
@@ -187,15 +188,23 @@ fn id_of(raw: &str, what: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::not_found(format!("{what} was not found")))
 }
 
-/// `(offset, size)` from the query; `size` defaults per endpoint and is capped at [`MAX_PAGE`].
-fn page(q: &HashMap<String, String>, default: usize) -> Result<(usize, usize), ApiError> {
+/// `(offset, size)` from the query; `size` defaults per endpoint and is capped at `cap`
+/// (the emulator's `max_page_size`).
+fn page(
+    q: &HashMap<String, String>,
+    default: usize,
+    cap: usize,
+) -> Result<(usize, usize), ApiError> {
     let num = |k: &str, d: usize| -> Result<usize, ApiError> {
         q.get(k).map_or(Ok(d), |v| {
             v.parse::<usize>()
                 .map_err(|_| ApiError::bad_request(format!("{k} must be a non-negative integer")))
         })
     };
-    Ok((num("offset", 0)?, num("size", default)?.clamp(1, MAX_PAGE)))
+    Ok((
+        num("offset", 0)?,
+        num("size", default)?.clamp(1, cap.max(1)),
+    ))
 }
 
 /// The total and one page of `items`, keeping those `keep` accepts. Without a search
@@ -235,7 +244,7 @@ fn matches(q: &HashMap<String, String>, name: Option<&str>) -> bool {
 }
 
 async fn list_policies(State(emu): State<Emulator>, Query(q): Q) -> Response {
-    let r = page(&q, MAX_PAGE).and_then(|(offset, size)| {
+    let r = page(&q, MAX_PAGE, emu.max_page_size()).and_then(|(offset, size)| {
         emu.with_store(|s| {
             let ty = q.get("type").cloned();
             let items = s
@@ -293,19 +302,21 @@ async fn delete_policy(State(emu): State<Emulator>, Path(raw): Path<String>, uri
 }
 
 async fn list_projects(State(emu): State<Emulator>, Query(q): Q) -> Response {
-    reply(page(&q, 10).and_then(|(offset, size)| {
-        emu.with_store(|s| {
-            let (count, hits) = page_of(
-                s.projects.values(),
-                s.projects.len(),
-                &q,
-                |p| matches(&q, p.raw.get("name").and_then(Value::as_str)),
-                (offset, size),
-            );
-            let page: Vec<Value> = hits.into_iter().map(|p| s.project_hit(p)).collect();
-            Ok(json!({"hits": page, "count": count, "facets": {}}))
-        })
-    }))
+    reply(
+        page(&q, 10, emu.max_page_size()).and_then(|(offset, size)| {
+            emu.with_store(|s| {
+                let (count, hits) = page_of(
+                    s.projects.values(),
+                    s.projects.len(),
+                    &q,
+                    |p| matches(&q, p.raw.get("name").and_then(Value::as_str)),
+                    (offset, size),
+                );
+                let page: Vec<Value> = hits.into_iter().map(|p| s.project_hit(p)).collect();
+                Ok(json!({"hits": page, "count": count, "facets": {}}))
+            })
+        }),
+    )
 }
 
 fn project_not_found(id: u64) -> ApiError {
@@ -329,7 +340,7 @@ async fn project_sources(
     Query(q): Q,
 ) -> Response {
     reply(id_of(&id, "Project").and_then(|id| {
-        let (offset, size) = page(&q, 10)?;
+        let (offset, size) = page(&q, 10, emu.max_page_size())?;
         emu.with_store(|s| {
             let p = s.projects.get(&id).ok_or_else(|| project_not_found(id))?;
             let all = s.project_sources(p);
@@ -341,24 +352,26 @@ async fn project_sources(
 }
 
 async fn list_purposes(State(emu): State<Emulator>, Query(q): Q) -> Response {
-    reply(page(&q, 50).and_then(|(offset, size)| {
-        emu.with_store(|s| {
-            let size = if flag(&q, "noLimit") {
-                s.purpose_names.len().max(1)
-            } else {
-                size
-            };
-            let (count, page) = page_of(
-                s.purpose_names.values().filter_map(|id| s.purposes.get(id)),
-                s.purpose_names.len(),
-                &q,
-                |p| matches(&q, Some(p.name.as_str())),
-                (offset, size),
-            );
-            let items: Vec<Value> = page.into_iter().map(Store::purpose_v1).collect();
-            Ok(json!({"purposes": items, "count": count}))
-        })
-    }))
+    reply(
+        page(&q, 50, emu.max_page_size()).and_then(|(offset, size)| {
+            emu.with_store(|s| {
+                let size = if flag(&q, "noLimit") {
+                    s.purpose_names.len().max(1)
+                } else {
+                    size
+                };
+                let (count, page) = page_of(
+                    s.purpose_names.values().filter_map(|id| s.purposes.get(id)),
+                    s.purpose_names.len(),
+                    &q,
+                    |p| matches(&q, Some(p.name.as_str())),
+                    (offset, size),
+                );
+                let items: Vec<Value> = page.into_iter().map(Store::purpose_v1).collect();
+                Ok(json!({"purposes": items, "count": count}))
+            })
+        }),
+    )
 }
 
 async fn get_purpose(State(emu): State<Emulator>, Path(id): Path<String>, Query(q): Q) -> Response {
@@ -402,19 +415,21 @@ async fn delete_purpose(
 }
 
 async fn list_sources(State(emu): State<Emulator>, Query(q): Q) -> Response {
-    reply(page(&q, 10).and_then(|(offset, size)| {
-        emu.with_store(|s| {
-            let (count, page) = page_of(
-                s.sources.values(),
-                s.sources.len(),
-                &q,
-                |d| matches(&q, Some(&d.name)),
-                (offset, size),
-            );
-            let hits: Vec<Value> = page.into_iter().map(|d| s.source_hit(d)).collect();
-            Ok(json!({"hits": hits, "count": count, "facets": {}}))
-        })
-    }))
+    reply(
+        page(&q, 10, emu.max_page_size()).and_then(|(offset, size)| {
+            emu.with_store(|s| {
+                let (count, page) = page_of(
+                    s.sources.values(),
+                    s.sources.len(),
+                    &q,
+                    |d| matches(&q, Some(&d.name)),
+                    (offset, size),
+                );
+                let hits: Vec<Value> = page.into_iter().map(|d| s.source_hit(d)).collect();
+                Ok(json!({"hits": hits, "count": count, "facets": {}}))
+            })
+        }),
+    )
 }
 
 async fn get_source(State(emu): State<Emulator>, Path(id): Path<String>) -> Response {

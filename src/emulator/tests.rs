@@ -326,6 +326,17 @@ async fn deletes_and_not_found() {
         t.delete("/api/v2/project/p").await,
         (200, json!({"dryRun": false, "deleting": "P"}))
     );
+    let hit = &t.get("/project").await["hits"][0];
+    assert_eq!(
+        hit["deleted"],
+        json!(true),
+        "a plain delete disables (000:1732-1743)"
+    );
+    assert_eq!(
+        t.delete("/api/v2/project/p?hardDelete=true").await,
+        (200, json!({"dryRun": false, "deleting": "P"}))
+    );
+    assert_eq!(t.get("/project").await["count"], json!(0));
     assert_eq!(t.delete("/api/v2/project/p").await.0, 404);
     let nca = t.get("/policy/global/1").await;
     assert_eq!(nca["systemGenerated"], true);
@@ -706,4 +717,85 @@ fn lost_answers_draw_per_target_and_reproduce_by_seed() {
         })
         .collect();
     assert_eq!(mixed, a);
+}
+
+#[tokio::test]
+async fn max_page_size_caps_every_list_and_keeps_count_whole() {
+    let t = T::with(
+        Options {
+            api_key: KEY.into(),
+            ..Default::default()
+        }
+        .with_max_page_size(3),
+    )
+    .await;
+    for i in 0..5 {
+        t.post("/api/v2/purpose", &format!("name: P{i}\n")).await;
+        t.post(
+            "/api/v2/project",
+            &format!("projectKey: p{i}\nname: Project {i}\n"),
+        )
+        .await;
+    }
+    let purposes = t.get("/governance/purpose?size=1000").await;
+    assert_eq!(purposes["count"], json!(9), "4 built-ins + 5");
+    assert_eq!(purposes["purposes"].as_array().unwrap().len(), 3);
+    let last = t.get("/governance/purpose?offset=6&size=1000").await;
+    assert_eq!(last["purposes"].as_array().unwrap().len(), 3);
+    let projects = t.get("/project?size=1000").await;
+    assert_eq!(
+        (
+            projects["count"].clone(),
+            projects["hits"].as_array().unwrap().len()
+        ),
+        (json!(5), 3)
+    );
+    let policies = t.get("/policy/global?size=1000").await;
+    assert_eq!(policies.as_array().unwrap().len(), 1, "the built-in only");
+    assert!(Emulator::new(Options {
+        max_page_size: 0,
+        ..Default::default()
+    })
+    .is_err());
+    t.h.shutdown().await;
+}
+
+/// Writes a whole request with a `len`-byte body on a plain TCP socket, and only then
+/// reads the answer; returns its status line.
+async fn write_then_read(addr: SocketAddr, path: &str, auth: &str, len: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\n\
+         Content-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let body = vec![b' '; len];
+    s.write_all(&body)
+        .await
+        .expect("the whole body is accepted before any answer");
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn every_answer_comes_after_the_whole_body_is_read() {
+    let t = T::new().await;
+    let big = 8 * 1024 * 1024;
+    let cases = [
+        ("/api/v2/policy", "wrong-key", big, "401"),
+        ("/no/such/path", KEY, big, "404"),
+        ("/api/v2/policy", KEY, big, "400"),
+        ("/api/v2/policy", KEY, body::MAX_BODY + 1, "413"),
+    ];
+    for (path, auth, len, want) in cases {
+        let line = write_then_read(t.h.addr, path, auth, len).await;
+        assert!(
+            line.starts_with("HTTP/1.1 ") && line.contains(want),
+            "{path} with {len} bytes: {line}"
+        );
+    }
+    t.h.shutdown().await;
 }

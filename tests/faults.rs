@@ -398,6 +398,7 @@ fn delete_plan(key: ObjectKey) -> Plan {
             fields: vec![],
             data: None,
             id: Some(7),
+            note: None,
         }],
     }
 }

@@ -326,6 +326,7 @@ mod tests {
             fields: Vec::new(),
             data: None,
             id: None,
+            note: None,
         }
     }
 

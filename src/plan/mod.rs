@@ -69,7 +69,14 @@ pub struct Change {
     pub data: Option<DataDryRun>,
     /// Immuta's id of the live object, when known.
     pub id: Option<u64>,
+    /// Why an object that looks new is not written (e.g. a data source whose connection
+    /// matches no tables). Shown next to the object; never changes the action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
+
+/// The note on a data source whose dry run lists nothing at all (issue 10).
+pub const NOTE_NO_TABLES: &str = "connection matches no tables";
 
 /// Counts shown in the closing line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -138,6 +145,7 @@ pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
             fields: Vec::new(),
             data: None,
             id: obj.id,
+            note: None,
         });
     }
     changes.sort_by(|a, b| a.key.cmp(&b.key));
@@ -161,13 +169,20 @@ fn is_sub_purpose(key: &ObjectKey, desired: &DesiredSet, live: &LiveSet) -> bool
 fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
     if key.kind == Kind::Data {
         let dry = live.data.get(key).cloned().unwrap_or_default();
-        let action = if !dry.key_exists() {
+        // A dry run that names no data source at all (e.g. `sources: [{all: true}]`
+        // against a database without tables) would create nothing: planning a create
+        // would repeat on every run and never converge (issue 10).
+        let matches_nothing = dry.creating.is_empty() && !dry.key_exists();
+        let action = if matches_nothing {
+            Action::NoOp
+        } else if !dry.key_exists() {
             Action::Create
         } else if dry.is_noop() {
             Action::NoOp
         } else {
             Action::Update
         };
+        let note = matches_nothing.then(|| NOTE_NO_TABLES.to_string());
         let fields = if action == Action::Create {
             all_fields(m)
         } else {
@@ -179,6 +194,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             fields,
             data: Some(dry),
             id: None,
+            note,
         };
     }
     let Some(obj) = live.objects.get(key) else {
@@ -188,6 +204,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             fields: all_fields(m),
             data: None,
             id: None,
+            note: None,
         };
     };
     if obj.system {
@@ -199,6 +216,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             fields: Vec::new(),
             data: None,
             id: obj.id,
+            note: None,
         };
     }
     let want = canonical(key.kind, &m.body);
@@ -227,6 +245,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
         fields,
         data: None,
         id: obj.id,
+        note: None,
     }
 }
 
@@ -726,6 +745,34 @@ mod tests {
                 unmanaged: 0
             }
         );
+    }
+
+    #[test]
+    fn issue_10_a_dry_run_that_names_nothing_is_a_noop_with_a_note() {
+        let d = desired(vec![manifest(
+            Kind::Data,
+            "empty-db",
+            json!({"connectionKey": "empty-db", "sources": [{"all": true}]}),
+        )]);
+        let mut l = LiveSet::default();
+        l.data.insert(
+            ObjectKey::new(Kind::Data, "empty-db"),
+            DataDryRun::default(),
+        );
+        let plan = diff(&d, &l);
+        let c = &plan.changes[0];
+        assert_eq!(c.action, Action::NoOp);
+        assert_eq!(c.note.as_deref(), Some(NOTE_NO_TABLES));
+        assert!(c.fields.is_empty());
+        assert!(!plan.has_changes());
+        let mut text = Vec::new();
+        render::text(&plan, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains("data/empty-db has nothing to write: connection matches no tables"),
+            "{text}"
+        );
+        assert!(text.contains("No changes."), "{text}");
     }
 
     #[test]

@@ -164,6 +164,7 @@ pub fn add_deletes(
                     ..Default::default()
                 }),
                 id: None,
+                note: None,
             });
         }
     }

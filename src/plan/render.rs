@@ -37,10 +37,10 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     let shown: Vec<&Change> = plan
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp)
+        .filter(|c| c.action != Action::NoOp || c.note.is_some())
         .collect();
     if !plan.has_changes() {
-        for c in shown.iter().filter(|c| c.action == Action::Unmanaged) {
+        for c in shown.iter().filter(|c| !c.action.is_write()) {
             change(c, out)?;
         }
         writeln!(
@@ -85,7 +85,13 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
         ),
         Action::Delete => ("-", "will be destroyed"),
     };
-    writeln!(out, "  {marker} {} {what}", c.key)?;
+    match &c.note {
+        Some(note) if c.action == Action::NoOp => {
+            writeln!(out, "  {marker} {} has nothing to write: {note}", c.key)?;
+        }
+        Some(note) => writeln!(out, "  {marker} {} {what} ({note})", c.key)?,
+        None => writeln!(out, "  {marker} {} {what}", c.key)?,
+    }
     if let Some(dry) = &c.data {
         if c.action != Action::Create || !dry.creating.is_empty() {
             writeln!(
@@ -293,6 +299,7 @@ mod tests {
                     }],
                     data: None,
                     id: None,
+                    note: None,
                 },
                 Change {
                     key: ObjectKey::new(Kind::Policy, "mask"),
@@ -305,6 +312,7 @@ mod tests {
                     }],
                     data: None,
                     id: Some(3),
+                    note: None,
                 },
             ],
         }

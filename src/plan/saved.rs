@@ -168,6 +168,7 @@ mod tests {
                 fields: vec![],
                 data: None,
                 id: Some(1),
+                note: None,
             }],
         };
         let saved = SavedPlan {

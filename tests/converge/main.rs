@@ -54,10 +54,13 @@ pub fn secret_env() -> BTreeMap<String, String> {
 
 /// Starts an emulator seeded with the remote catalog in `seed`.
 pub async fn emulator(seed: &Path) -> Handle {
-    common::emulator_with(Options {
-        seed: Some(seed.to_path_buf()),
-        ..Default::default()
-    })
+    common::emulator_with(
+        Options {
+            seed: Some(seed.to_path_buf()),
+            ..Default::default()
+        }
+        .with_max_page_size(PAGE_CAP),
+    )
     .await
 }
 
@@ -94,34 +97,54 @@ fn plan_text(plan: &immuta_gitops::plan::Plan) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Loads `files` as one revision, applies it to a fresh emulator, and checks that the
-/// tenant converged: the next plan is empty and a second apply writes nothing.
-pub async fn converges(
-    seed: &Path,
-    files: &[(String, String)],
-    env: &BTreeMap<String, String>,
-) -> Result<(), String> {
-    let snapshot = Snapshot::new(
-        "generated",
-        "generated-revision",
-        files
-            .iter()
-            .map(|(p, y)| (p.clone(), FileEntry::Blob(y.clone().into_bytes())))
-            .collect(),
-    );
-    let desired = manifest::load(&snapshot, env).map_err(|ds| {
-        let lines: Vec<String> = ds.iter().map(ToString::to_string).collect();
-        format!("the generated manifests are invalid:\n{}", lines.join("\n"))
-    })?;
-    let emu = emulator(seed).await;
-    let url = emu.url();
-    let result = async {
-        let mut cfg = ClientConfig::new(url.clone(), Secret::new(common::KEY.to_string()));
-        cfg.page_size = PAGE_CAP;
-        let client = Client::new(cfg)
-            .map_err(|e| e.to_string())?
-            .with_secrets(&desired.redactor);
-        let http = reqwest::Client::new();
+/// One emulator and one client for every case of a test process (building a client
+/// sets up TLS, which costs more than a whole case); [`Harness::converges`] resets the
+/// emulator before each tenant.
+pub struct Harness {
+    emu: Handle,
+    client: Client,
+    http: reqwest::Client,
+    env: BTreeMap<String, String>,
+    _catalog: tempfile::TempDir,
+}
+
+impl Harness {
+    /// Starts the emulator with the generator's catalog and the page cap.
+    pub async fn start() -> Harness {
+        let catalog = catalog_dir();
+        let emu = emulator(catalog.path()).await;
+        // The client asks for its usual page size; the server answers at most PAGE_CAP.
+        let cfg = ClientConfig::new(emu.url(), Secret::new(common::KEY.to_string()));
+        Harness {
+            client: Client::new(cfg).expect("client"),
+            emu,
+            http: reqwest::Client::new(),
+            env: secret_env(),
+            _catalog: catalog,
+        }
+    }
+
+    /// Loads `files` as one revision, applies it to the reset emulator, and checks that
+    /// the tenant converged: the next plan is empty and a second apply writes nothing.
+    pub async fn converges(&self, files: &[(String, String)]) -> Result<(), String> {
+        let snapshot = Snapshot::new(
+            "generated",
+            "generated-revision",
+            files
+                .iter()
+                .map(|(p, y)| (p.clone(), FileEntry::Blob(y.clone().into_bytes())))
+                .collect(),
+        );
+        let desired = manifest::load(&snapshot, &self.env).map_err(|ds| {
+            let lines: Vec<String> = ds.iter().map(ToString::to_string).collect();
+            format!("the generated manifests are invalid:\n{}", lines.join("\n"))
+        })?;
+        self.emu
+            .emulator
+            .reset()
+            .map_err(|e| format!("emulator reset failed: {e}"))?;
+        let client = self.client.clone().with_secrets(&desired.redactor);
+        let url = self.emu.url();
 
         let (_, first) = cycle::plan(&client, &desired)
             .await
@@ -136,7 +159,7 @@ pub async fn converges(
                 plan_text(&first)
             ));
         }
-        let applied = writes(&http, &url).await?.len();
+        let applied = writes(&self.http, &url).await?.len();
 
         let (_, second) = cycle::plan(&client, &desired)
             .await
@@ -148,7 +171,7 @@ pub async fn converges(
             ));
         }
         let again = cycle::apply(&client, &second, &desired, None).await;
-        let after = writes(&http, &url).await?;
+        let after = writes(&self.http, &url).await?;
         if after.len() != applied || !again.is_success() {
             return Err(format!(
                 "the second apply wrote {} time(s): {:?}",
@@ -158,9 +181,6 @@ pub async fn converges(
         }
         Ok(())
     }
-    .await;
-    emu.shutdown().await;
-    result
 }
 
 fn seed() -> [u8; 32] {
@@ -191,13 +211,12 @@ fn generated_tenants_converge_after_one_apply() {
         .enable_all()
         .build()
         .expect("runtime");
-    let catalog = catalog_dir();
-    let env = secret_env();
+    let harness = rt.block_on(Harness::start());
     let runs = AtomicUsize::new(0);
     let started = std::time::Instant::now();
     let result = runner.run(&gen::tenant(), |tenant| {
         runs.fetch_add(1, Ordering::Relaxed);
-        rt.block_on(converges(catalog.path(), &tenant.files(), &env))
+        rt.block_on(harness.converges(&tenant.files()))
             .map_err(TestCaseError::fail)
     });
     eprintln!(
@@ -210,7 +229,7 @@ fn generated_tenants_converge_after_one_apply() {
         Ok(()) => {}
         Err(TestError::Fail(why, tenant)) => {
             let (tenant, why) = shrink::minimise(tenant, why.to_string(), 1500, &mut |t| {
-                rt.block_on(converges(catalog.path(), &t.files(), &env))
+                rt.block_on(harness.converges(&t.files()))
             });
             panic!(
                 "a generated tenant did not converge (CONVERGE_SEED={}):\n{why}\n\nminimal tenant:\n{}",

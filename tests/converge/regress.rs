@@ -1,16 +1,16 @@
 //! Plain regression tests: one literal tenant per bug the property test found, each run
 //! through the same harness ([`super::converges`]).
 
-use super::{catalog_dir, converges, secret_env};
+use super::Harness;
 
 /// Runs `files` (path, YAML) through the harness and panics with its message.
 async fn assert_converges(files: &[(&str, &str)]) {
-    let catalog = catalog_dir();
+    let harness = Harness::start().await;
     let files: Vec<(String, String)> = files
         .iter()
         .map(|(p, y)| (p.to_string(), y.to_string()))
         .collect();
-    if let Err(why) = converges(catalog.path(), &files, &secret_env()).await {
+    if let Err(why) = harness.converges(&files).await {
         panic!("{why}");
     }
 }

@@ -563,7 +563,10 @@ impl Store {
             "recordCount": 0, "status": "passed", "subscriptionStatus": "owner",
             "blobHandlerType": handler, "subscriptionType": "manual", "connectionString": cs,
             "sqlSchemaName": s.sql_schema, "remoteTable": s.table, "remoteSchema": s.schema,
-            "domainId": null, "domainName": null, "policy": "None", "policyHandlerType": "None",
+            // 001:312-375 lists `domainId`/`domainName`; the id is the connection's
+            // `options.domainCollectionId` (000:15473-15475). No domain store: no name.
+            "domainId": conn.and_then(|c| c.raw.get("options")).and_then(|o| o.get("domainCollectionId")),
+            "domainName": null, "policy": "None", "policyHandlerType": "None",
             "native": null, "workspace": null,
         })
     }

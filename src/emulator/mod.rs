@@ -38,6 +38,7 @@ pub mod data;
 pub mod error;
 pub mod projects;
 pub mod routes;
+pub mod rules;
 pub mod seed;
 pub mod store;
 pub mod v1;

@@ -46,6 +46,15 @@ fn names(v: &Value, field: &str) -> Vec<String> {
         .collect()
 }
 
+/// Equalized: `equalization: true`, or any workspace project, which "will automatically be
+/// equalized" (000:4564-4566). V1 gives the equalization as an array of policy conditions,
+/// or null (004:58-59, 004:75); the emulator models no conditions, so an equalized project
+/// reads `equalization: []` (choice) and `isEqualized: true` (004:102-103).
+fn is_equalized(raw: &Value) -> bool {
+    raw.get("equalization").and_then(Value::as_bool) == Some(true)
+        || raw.get("workspace").is_some_and(|w| !w.is_null())
+}
+
 impl Store {
     /// `POST /api/v2/project`.
     ///
@@ -177,16 +186,7 @@ impl Store {
     }
 
     fn project_subscription(raw: &Value) -> (Value, &'static str) {
-        match raw.get("subscriptionPolicy").and_then(Value::as_object) {
-            Some(sp) => {
-                let v = v1::subscription(sp);
-                let ty = v1::subscription_type(
-                    sp.get("type").and_then(Value::as_str).unwrap_or("manual"),
-                );
-                (v, ty)
-            }
-            None => (Value::Null, "manual"),
-        }
+        v1::project_subscription(raw.get("subscriptionPolicy").and_then(Value::as_object))
     }
 
     /// The list hit of `GET /project` (004:114-175: no `projectKey`).
@@ -196,7 +196,7 @@ impl Store {
             "id": p.id, "name": p.raw.get("name"), "status": "open", "description": p.raw.get("description"),
             "deleted": p.deleted, "updatedAt": p.updated_at, "subscriptionPolicy": sp, "createdAt": p.created_at,
             "filterId": p.id, "subscriptionType": st,
-            "isEqualized": p.raw.get("equalization").and_then(Value::as_bool).unwrap_or(false),
+            "isEqualized": is_equalized(&p.raw),
             "acknowledgeRequired": false, "subscriptionStatus": "owner",
             "purposeCount": names(&p.raw, "purposes").len(), "hasDeletedPurposes": false,
             "workspace": p.raw.get("workspace"), "type": if p.schema_of.is_some() { json!("Schema") } else { Value::Null },
@@ -228,9 +228,10 @@ impl Store {
                 "source": "curated", "context": "project", "addedBy": 2, "deleted": false})
             })
             .collect();
-        let equalization = match p.raw.get("equalization").and_then(Value::as_bool) {
-            Some(true) => json!({"enabled": true}),
-            _ => Value::Null,
+        let equalization = if is_equalized(&p.raw) {
+            json!([])
+        } else {
+            Value::Null
         };
         let schema = p
             .schema_of

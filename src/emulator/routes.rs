@@ -243,18 +243,69 @@ fn matches(q: &HashMap<String, String>, name: Option<&str>) -> bool {
     }
 }
 
+/// `GET /policy/global`: a bare array (000:27790-27806; clients.md §7, §8), sorted by
+/// `sortField` (`createdAt` or `name`, default `createdAt`) and `sortOrder` (default
+/// `desc`), as 002:1530-1545 documents; `templates=true` lists only templates, `false` only
+/// non-templates, absent both (002:1562-1568).
 async fn list_policies(State(emu): State<Emulator>, Query(q): Q) -> Response {
     let r = page(&q, MAX_PAGE, emu.max_page_size()).and_then(|(offset, size)| {
+        let by_name = match q.get("sortField").map(String::as_str) {
+            None | Some("createdAt") => false,
+            Some("name") => true,
+            Some(_) => return Err(ApiError::bad_request("sortField must be name or createdAt")),
+        };
+        let descending = match q.get("sortOrder").map(String::as_str) {
+            None | Some("desc") => true,
+            Some("asc") => false,
+            Some(_) => return Err(ApiError::bad_request("sortOrder must be asc or desc")),
+        };
+        let templates = match q
+            .get("templates")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => return Err(ApiError::bad_request("templates must be true or false")),
+        };
         emu.with_store(|s| {
             let ty = q.get("type").cloned();
-            let items = s
+            let str_of = |p: &super::store::PolicyRec, k: &str| {
+                p.v1.get(k).and_then(Value::as_str).map(str::to_string)
+            };
+            let mut items: Vec<&super::store::PolicyRec> = s
                 .policies
                 .values()
                 .filter(|p| {
                     ty.as_deref()
-                        .is_none_or(|t| p.v1.get("type").and_then(Value::as_str) == Some(t))
+                        .is_none_or(|t| str_of(p, "type").as_deref() == Some(t))
+                })
+                .filter(|p| {
+                    templates.is_none_or(|want| {
+                        p.v1.get("template")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false)
+                            == want
+                    })
                 })
                 .filter(|p| matches(&q, p.v1.get("name").and_then(Value::as_str)))
+                .collect();
+            // Ids grow with creation time, so they order by `createdAt` and break ties.
+            if by_name {
+                items.sort_by(|a, b| {
+                    str_of(a, "name")
+                        .cmp(&str_of(b, "name"))
+                        .then(a.id.cmp(&b.id))
+                });
+            } else {
+                items.sort_by_key(|p| p.id);
+            }
+            if descending {
+                items.reverse();
+            }
+            let page = items
+                .into_iter()
                 .skip(offset)
                 .take(size)
                 .map(|p| {
@@ -265,7 +316,7 @@ async fn list_policies(State(emu): State<Emulator>, Query(q): Q) -> Response {
                     }
                 })
                 .collect::<Vec<_>>();
-            Ok(Value::Array(items))
+            Ok(Value::Array(page))
         })
     });
     reply(r)

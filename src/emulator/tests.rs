@@ -817,4 +817,117 @@ async fn reset_restores_the_seeded_start() {
     t.h.emulator.reset().unwrap();
     assert_eq!(t.get("/governance/purpose").await, before);
     assert!(t.h.emulator.write_log().is_empty());
+
+async fn v1_answers_carry_the_documented_subscription_members() {
+    let t = T::new().await;
+    // A write policy as 000:3940-3975 shows its answer.
+    t.post(
+        "/api/v2/policy",
+        "policyKey: w\nname: W\ntype: subscription\nactions:\n  type: manual\n  accessGrant: WRITE\n",
+    )
+    .await;
+    t.post(
+        "/api/v2/policy",
+        "policyKey: r\nname: R\ntype: subscription\ntemplate: true\nactions:\n  type: anyone\n",
+    )
+    .await;
+    let all = t.get("/policy/global").await;
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["R", "W", "New Column Added"], "createdAt desc");
+    let w = &all[1]["actions"][0];
+    assert_eq!(
+        *w,
+        json!({"type": "subscription", "subscriptionType": "manual", "accessGrant": "WRITE",
+               "description": null, "allowDiscovery": false, "shareResponsibility": false,
+               "automaticSubscription": false})
+    );
+    assert_eq!(all[0]["actions"][0]["accessGrant"], "READ");
+    assert_eq!(all[0]["template"], true);
+    let plain = t.get("/policy/global?templates=false").await;
+    assert_eq!(plain.as_array().unwrap().len(), 2);
+    let only = t.get("/policy/global?templates=true").await;
+    assert_eq!(only[0]["name"], "R");
+    let by_name = t.get("/policy/global?sortField=name&sortOrder=asc").await;
+    assert_eq!(by_name[0]["name"], "New Column Added");
+    assert_eq!(
+        t.call(reqwest::Method::GET, "/policy/global?templates=maybe", None)
+            .await
+            .0,
+        400
+    );
+    t.h.shutdown().await;
+}
+
+#[tokio::test]
+async fn manual_projects_read_null_and_workspaces_are_equalized() {
+    let t = T::new().await;
+    t.post(
+        "/api/v2/project",
+        "projectKey: m\nname: M\nsubscriptionPolicy:\n  type: manual\n",
+    )
+    .await;
+    t.post(
+        "/api/v2/project",
+        "projectKey: w\nname: W\nworkspace:\n  type: snowflake\n  config:\n    schema: S\n    warehouses: [WH]\n",
+    )
+    .await;
+    t.post(
+        "/api/v2/project",
+        "projectKey: a\nname: A\nsubscriptionPolicy:\n  type: anyone\n",
+    )
+    .await;
+    let hits = t.get("/project").await["hits"].clone();
+    let id = |i: usize| hits[i]["id"].as_u64().unwrap();
+    let m = t.get(&format!("/project/{}", id(0))).await;
+    // 004:75 / 000:33765: a manual subscription is null.
+    assert_eq!(
+        (
+            m["subscriptionType"].clone(),
+            m["subscriptionPolicy"].clone()
+        ),
+        (json!("manual"), Value::Null)
+    );
+    assert_eq!(hits[0]["subscriptionPolicy"], Value::Null);
+    assert_eq!(m["equalization"], Value::Null);
+    let w = t.get(&format!("/project/{}", id(1))).await;
+    assert_eq!(w["equalization"], json!([]), "000:4564-4566");
+    assert_eq!(hits[1]["isEqualized"], json!(true));
+    let a = t.get(&format!("/project/{}", id(2))).await;
+    assert_eq!(a["subscriptionType"], "automatic");
+    assert_eq!(a["subscriptionPolicy"]["type"], "subscription");
+    t.h.shutdown().await;
+}
+
+#[tokio::test]
+async fn domain_circumstances_are_accepted_and_domain_ids_read_back() {
+    let t = T::new().await;
+    let policy = "policyKey: d\nname: D\ntype: subscription\nactions:\n  type: anyone\ncircumstances:\n- type: domains\n  domains: [\"4b1c2e\"]\n";
+    let (s, v) = t.post("/api/v2/policy", policy).await;
+    assert_eq!(s, 200, "{v}");
+    let p = t.get(&format!("/policy/global/{}", v["policyId"])).await;
+    assert_eq!(
+        p["circumstances"][0],
+        json!({"type": "domains", "domains": ["4b1c2e"]})
+    );
+    let (s, v) = t
+        .post(
+            "/api/v2/policy",
+            &policy.replace("domains: [\"4b1c2e\"]", "domains: []"),
+        )
+        .await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("domains"), "{v}");
+    let data = DATA.replace(
+        r#""options": {"tableTags": ["Finance"]}"#,
+        r#""options": {"tableTags": ["Finance"], "domainCollectionId": "4b1c2e"}"#,
+    );
+    assert_eq!(t.post("/api/v2/data", &data).await.0, 200);
+    let hits = t.get("/dataSource").await;
+    assert_eq!(hits["hits"][0]["domainId"], "4b1c2e");
+    t.h.shutdown().await;
 }

@@ -314,3 +314,30 @@ fn seed_bodies_round_trip_through_yaml() {
         assert_eq!(again[0].body, m.body, "{key}");
     }
 }
+
+/// Issue 10: `domains` circumstances (tenant exports) validate without a warning, and a
+/// malformed one is refused with its file and line.
+#[test]
+fn domain_circumstances_and_domain_collection_ids_validate() {
+    let with = |circ: &str| format!("{POLICY}circumstances:\n  - type: domains\n{circ}");
+    let good = with("    domains: [\"4b1c2e\", \"9f00aa\"]\n");
+    let data = SNOWFLAKE.replace("PASSWORD_VALUE", "pw").replace(
+        "sources:",
+        "options:\n  domainCollectionId: \"4b1c2e\"\nsources:",
+    );
+    let set = load_files(&[("policy/d.yaml", &good), ("data/w.yaml", &data)], &[]).unwrap();
+    assert!(set.warnings.is_empty(), "{:#?}", lines(&set.warnings));
+    let bad = with("    domain: \"4b1c2e\"\n");
+    let errs = lines(&load_files(&[("policy/d.yaml", &bad)], &[]).unwrap_err());
+    assert!(
+        errs.iter()
+            .any(|l| l.starts_with("policy/d.yaml:") && l.contains("domains")),
+        "{errs:#?}"
+    );
+    let bad_id = data.replace("domainCollectionId: \"4b1c2e\"", "domainCollectionId: [x]");
+    let errs = lines(&load_files(&[("data/w.yaml", &bad_id)], &[]).unwrap_err());
+    assert!(
+        errs.iter().any(|l| l.contains("domainCollectionId")),
+        "{errs:#?}"
+    );
+}

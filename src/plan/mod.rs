@@ -319,9 +319,10 @@ pub fn canonical(kind: Kind, body: &Value) -> Value {
     if let Some(Value::String(op)) = out.get_mut("circumstanceOperator") {
         *op = op.to_lowercase();
     }
-    if kind == Kind::Policy {
+    if matches!(kind, Kind::Policy | Kind::Project) {
         // A tenant fills in `any` where a document leaves an operator out (V1 answers
-        // always carry one), so an explicit `any` and an absent operator are the same.
+        // always carry one, 000:34141-34142), so an explicit `any` and an absent operator
+        // are the same: in policies and in a project's subscription entitlements.
         drop_default_operators(&mut out);
         // V1 keeps the operator on each circumstance (002:697-713): with no circumstance
         // there is nowhere to keep it, and it means nothing.
@@ -333,6 +334,17 @@ pub fn canonical(kind: Kind, body: &Value) -> Value {
         Kind::Project => {
             for f in ["purposes", "datasources", "tags"] {
                 sort_strings(&mut out, f);
+            }
+            drop_default_subscription(&mut out, "subscriptionPolicy");
+            if out.get("subscriptionPolicy") == Some(&serde_json::json!({"type": "manual"})) {
+                // Manual is the documented default (000:4560-4562); V1 answers it as
+                // `subscriptionPolicy: null` (000:33761).
+                out.remove("subscriptionPolicy");
+            }
+            if out.contains_key("workspace") {
+                // A workspace project is equalized by Immuta itself (000:4564-4566), so
+                // its equalization is not the document's to state.
+                out.remove("equalization");
             }
             let default_doc = map
                 .get("name")
@@ -347,9 +359,20 @@ pub fn canonical(kind: Kind, body: &Value) -> Value {
                 items.sort_by(|a, b| name_of(a).cmp(name_of(b)));
             }
         }
-        Kind::Policy | Kind::Data => {}
+        Kind::Policy => drop_default_subscription(&mut out, "actions"),
+        Kind::Data => {}
     }
     Value::Object(out)
+}
+
+/// `accessGrant: READ` is what a subscription grants when it says nothing (write access
+/// is the documented exception, 002:598-606), so it is the same as no `accessGrant`.
+fn drop_default_subscription(map: &mut Map<String, Value>, field: &str) {
+    if let Some(Value::Object(sub)) = map.get_mut(field) {
+        if sub.get("accessGrant").and_then(Value::as_str) == Some("READ") {
+            sub.remove("accessGrant");
+        }
+    }
 }
 
 /// Removes `circumstanceOperator: any` and every `operator: any` inside `exceptions` and

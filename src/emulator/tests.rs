@@ -817,7 +817,9 @@ async fn reset_restores_the_seeded_start() {
     t.h.emulator.reset().unwrap();
     assert_eq!(t.get("/governance/purpose").await, before);
     assert!(t.h.emulator.write_log().is_empty());
+}
 
+#[tokio::test]
 async fn v1_answers_carry_the_documented_subscription_members() {
     let t = T::new().await;
     // A write policy as 000:3940-3975 shows its answer.

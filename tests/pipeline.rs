@@ -45,6 +45,11 @@ async fn demo_plan_apply_plan_converges() {
     assert!(plan_out.contains("  + "), "{plan_out}");
     assert!(plan_out.contains("  ~ "), "{plan_out}");
     assert_eq!(real_writes(emu), 0, "a plan must not write");
+    // Issue 10: the live tenant holds a policy template; templates are not policies.
+    assert!(
+        !plan_out.contains("Manual global write policy"),
+        "a template showed in the plan:\n{plan_out}"
+    );
 
     let apply = reconcile(&emu.url(), "--apply", repo, &[], &env).await;
     let (apply_out, apply_err) = text(&apply);

@@ -246,7 +246,7 @@ fn matches(q: &HashMap<String, String>, name: Option<&str>) -> bool {
 /// `GET /policy/global`: a bare array (000:27790-27806; clients.md §7, §8), sorted by
 /// `sortField` (`createdAt` or `name`, default `createdAt`) and `sortOrder` (default
 /// `desc`), as 002:1530-1545 documents; `templates=true` lists only templates, `false` only
-/// non-templates, absent both (002:1562-1568).
+/// non-templates, absent both (002:1566-1570).
 async fn list_policies(State(emu): State<Emulator>, Query(q): Q) -> Response {
     let r = page(&q, MAX_PAGE, emu.max_page_size()).and_then(|(offset, size)| {
         let by_name = match q.get("sortField").map(String::as_str) {

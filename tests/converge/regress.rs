@@ -25,3 +25,25 @@ async fn operator_without_circumstances_converges() {
     )])
     .await;
 }
+
+/// The attribute table types V1 `equalization` as an array (004:58-59) and the emulator
+/// answers `[]` for an equalized project; the reader only took an object as equalized.
+#[tokio::test(flavor = "multi_thread")]
+async fn equalized_project_converges() {
+    assert_converges(&[(
+        "project/a.yaml",
+        "projectKey: proj a\nname: Project A\nequalization: true\n",
+    )])
+    .await;
+}
+
+/// V1 answers a manual project subscription as `subscriptionPolicy: null` (000:33761):
+/// a description on it could never be read back, and planned an update forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn manual_project_subscription_with_description_converges() {
+    assert_converges(&[(
+        "project/a.yaml",
+        "projectKey: proj a\nname: Project A\nsubscriptionPolicy:\n  type: manual\n  description: why\n  allowDiscovery: true\n",
+    )])
+    .await;
+}

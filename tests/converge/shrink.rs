@@ -1,7 +1,8 @@
 //! A greedy shrinker over the JSON of a failing tenant: proptest's own shrinking stops
 //! early on generated structures, so the failure is minimised again here by removing
 //! whole documents, then object members and array items at any depth, keeping each
-//! removal that still fails the same way (same first line of the message).
+//! removal that still fails the same way (same first line of the message), until no
+//! removal does.
 
 use serde_json::Value;
 
@@ -71,23 +72,24 @@ pub fn minimise(
             _ => None,
         }
     };
-    // Whole documents first.
-    for k in 0..4 {
-        let mut i = 0;
-        while i < kinds(&mut tenant)[k].len() && tries < budget {
-            let mut t = tenant.clone();
-            kinds(&mut t)[k].remove(i);
-            if let Some(w) = attempt(&t, &mut tries) {
-                (tenant, why) = (t, w);
-            } else {
-                i += 1;
-            }
-        }
-    }
-    // Then members and items, document by document, until nothing more goes.
     let mut progress = true;
     while progress && tries < budget {
         progress = false;
+        // Whole documents first: a removal elsewhere may have freed one.
+        for k in 0..4 {
+            let mut i = 0;
+            while i < kinds(&mut tenant)[k].len() && tries < budget {
+                let mut t = tenant.clone();
+                kinds(&mut t)[k].remove(i);
+                if let Some(w) = attempt(&t, &mut tries) {
+                    (tenant, why) = (t, w);
+                    progress = true;
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        // Then members and items, document by document.
         for k in 0..4 {
             for i in 0..kinds(&mut tenant)[k].len() {
                 let doc = kinds(&mut tenant)[k][i].clone();

@@ -45,11 +45,6 @@ async fn demo_plan_apply_plan_converges() {
     assert!(plan_out.contains("  + "), "{plan_out}");
     assert!(plan_out.contains("  ~ "), "{plan_out}");
     assert_eq!(real_writes(emu), 0, "a plan must not write");
-    // Issue 10: the live tenant holds a policy template; templates are not policies.
-    assert!(
-        !plan_out.contains("Manual global write policy"),
-        "a template showed in the plan:\n{plan_out}"
-    );
 
     let apply = reconcile(&emu.url(), "--apply", repo, &[], &env).await;
     let (apply_out, apply_err) = text(&apply);
@@ -126,4 +121,39 @@ async fn validate_reports_every_problem_with_its_place() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("purpose/a.yaml:2:"), "{stdout}");
     assert!(stdout.contains("policy/b.yaml:3:"), "{stdout}");
+}
+
+/// Issue 10: `GET /policy/global` lists policy templates unless `templates=false`
+/// (002:1566-1570). A tenant holding a template (as 000:3960-3981 shows one) must not plan
+/// it as an unmanaged policy, while a real unmanaged policy still shows.
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_templates_never_show_in_a_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let template = "name: Manual global write policy\npolicyKey: Manual global write policy\ntype: subscription\ntemplate: true\nactions:\n  type: manual\n";
+    let real =
+        "name: Hand Made\npolicyKey: hand-made\ntype: subscription\nactions:\n  type: anyone\n";
+    let seed = write_tree(
+        tmp.path(),
+        "seed",
+        &[
+            ("policy/template.yaml", template),
+            ("policy/real.yaml", real),
+        ],
+    );
+    let src = write_tree(
+        tmp.path(),
+        "src",
+        &[("purpose/p.yaml", "name: Fraud Detection\n")],
+    );
+    let repo = git_repo(&src, tmp.path());
+    let emu = emulator(Some(&seed)).await;
+    let plan = reconcile(&emu.url(), "--plan", &repo, &[], &[]).await;
+    let (out, err) = text(&plan);
+    assert_eq!(plan.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("? policy/hand-made exists in Immuta"), "{out}");
+    assert!(
+        !out.contains("Manual global write policy"),
+        "a template showed in the plan:\n{out}"
+    );
+    emu.shutdown().await;
 }

@@ -115,8 +115,15 @@ const CIRCUMSTANCES: &[&str] = &[
 
 fn subscription(m: &Map<String, Value>, at: &str) -> Check {
     one_of(m, "type", at, SUBSCRIPTION_TYPES, false)?;
-    for f in ["automaticSubscription", "allowDiscovery"] {
+    for f in [
+        "automaticSubscription",
+        "allowDiscovery",
+        "shareResponsibility",
+    ] {
         optional_kind(m, f, at, "bool")?;
+    }
+    if m.get("accessGrant").is_some() {
+        one_of(m, "accessGrant", at, &["READ", "WRITE"], false)?;
     }
     optional_kind(m, "description", at, "string")?;
     optional_kind(m, "approvals", at, "array")?;
@@ -376,6 +383,19 @@ fn source(s: &Value, i: usize) -> Check {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn access_grant_is_read_or_write() {
+        let p = |grant: &str| {
+            policy(
+                &json!({"policyKey": "k", "name": "n", "type": "subscription",
+                "actions": {"type": "manual", "accessGrant": grant}}),
+            )
+        };
+        assert!(p("WRITE").is_ok());
+        let e = p("ADMIN").unwrap_err();
+        assert!(e.message.contains("accessGrant"), "{}", e.message);
+    }
 
     #[test]
     fn names_the_field_and_never_the_value() {

@@ -341,3 +341,19 @@ fn domain_circumstances_and_domain_collection_ids_validate() {
         "{errs:#?}"
     );
 }
+
+/// Issue 10: a write access policy (000:3940-3975) validates without a warning; a grant
+/// that is neither READ nor WRITE is refused at its line.
+#[test]
+fn access_grant_and_share_responsibility_are_modelled() {
+    let policy = "policyKey: w\nname: W\ntype: subscription\nactions:\n  type: entitlements\n  accessGrant: WRITE\n  shareResponsibility: true\n  entitlements:\n    groups: [writers]\n";
+    let set = load_files(&[("policy/w.yaml", policy)], &[]).unwrap();
+    assert!(set.warnings.is_empty(), "{:#?}", lines(&set.warnings));
+    let bad = policy.replace("WRITE", "ADMIN");
+    let errs = lines(&load_files(&[("policy/w.yaml", &bad)], &[]).unwrap_err());
+    assert!(
+        errs.iter()
+            .any(|l| l.starts_with("policy/w.yaml:6:") && l.contains("accessGrant")),
+        "{errs:#?}"
+    );
+}

@@ -801,6 +801,25 @@ async fn every_answer_comes_after_the_whole_body_is_read() {
 }
 
 #[tokio::test]
+async fn reset_restores_the_seeded_start() {
+    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/live");
+    let t = T::with(Options {
+        api_key: KEY.into(),
+        seed: Some(seed),
+        ..Default::default()
+    })
+    .await;
+    let before = t.get("/governance/purpose").await;
+    let (s, _) = t.post("/api/v2/purpose", "name: Added Later\n").await;
+    assert_eq!(s, 200);
+    assert_ne!(t.get("/governance/purpose").await["count"], before["count"]);
+    assert_eq!(t.real_writes(), 1);
+    t.h.emulator.reset().unwrap();
+    assert_eq!(t.get("/governance/purpose").await, before);
+    assert!(t.h.emulator.write_log().is_empty());
+}
+
+#[tokio::test]
 async fn v1_answers_carry_the_documented_subscription_members() {
     let t = T::new().await;
     // A write policy as 000:3940-3975 shows its answer.

@@ -338,14 +338,15 @@ pub fn project(v1: &Value, data_sources: &[Value]) -> Result<Normalized, Error> 
     })
 }
 
-/// V1 `equalization` is an object of policy conditions or null (004:58-59, 000:33762);
-/// V2 says `equalization: true`. An object (even one without conditions) means the
-/// project is equalized; null, absent or `false` means it is not. A boolean (older
-/// answers) is taken as it is.
+/// V1 `equalization` holds the policy conditions of the equalization or null
+/// (000:33762). The attribute table types it "array" (004:58-59); answers seen in public
+/// clients give an object. V2 says `equalization: true`. An array or an object (even an
+/// empty one) means the project is equalized; null, absent or `false` means it is not.
+/// A boolean (older answers) is taken as it is.
 fn is_equalized(v1: Option<&Value>) -> bool {
     match v1 {
         Some(Value::Bool(b)) => *b,
-        Some(Value::Object(_)) => true,
+        Some(Value::Object(_) | Value::Array(_)) => true,
         _ => false,
     }
 }

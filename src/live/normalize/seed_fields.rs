@@ -245,6 +245,11 @@ fn equalization_object_or_null_004_58_59() {
     v1["equalization"] = json!({"operator": "and", "conditions": [
         {"type": "groups", "group": {"id": 1, "name": "View Masked Values"}}]});
     assert_eq!(project(&v1, &[]).unwrap().body["equalization"], json!(true));
+    // The attribute table's type (004:58-59): an array of conditions, possibly empty.
+    for conditions in [json!([]), json!([{"type": "groups", "group": {"name": "G"}}])] {
+        v1["equalization"] = conditions;
+        assert_eq!(project(&v1, &[]).unwrap().body["equalization"], json!(true));
+    }
     v1["equalization"] = json!(false);
     assert!(project(&v1, &[])
         .unwrap()

@@ -326,7 +326,9 @@ pub fn project(v1: &Value, data_sources: &[Value]) -> Result<Normalized, Error> 
         }
     }
     put(&mut out, "workspace", v1.get("workspace"));
-    if is_equalized(v1.get("equalization")) {
+    // A workspace project is equalized by Immuta itself (000:4564-4566): that is not
+    // something its document says.
+    if !out.contains_key("workspace") && is_equalized(v1.get("equalization")) {
         out.insert("equalization".into(), json!(true));
     }
     put(&mut out, "tags", Some(&names_of(v1.get("tags"), "name")));

@@ -335,6 +335,17 @@ fn purposes_group_sub_purposes_000_14870_14926() {
             "Re-identification Prohibited.Safe Harbor Method"
         ]
     );
+    // The same grouping as GET /governance/purpose/1?includeSubpurposes=true
+    // (000:14932-14983) gives.
+    let by_id = fixture("purpose-1-with-subpurposes.json");
+    let want: Vec<&str> = by_id["subpurposes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(subs, want);
+    assert_eq!(root.id, by_id["id"].as_u64());
     let user = purposes(&[fixture("purpose-8-updated.json")]).unwrap();
     assert_eq!(
         user[0].body,

@@ -220,6 +220,8 @@ struct Inner {
     lost_rate: f64,
     lost: Mutex<LostDice>,
     max_page: usize,
+    /// The seed directory, applied again by [`Emulator::reset`].
+    seed: Option<PathBuf>,
 }
 
 /// The emulator state; cheap to clone (clones share it).
@@ -286,8 +288,32 @@ impl Emulator {
                     streams: HashMap::new(),
                 }),
                 max_page: opts.max_page_size,
+                seed: opts.seed,
             }),
         })
+    }
+
+    /// Puts the emulator back as it started: the seed applied to an empty store, an
+    /// empty write log, the fault dice at their first draw. Requests in flight may land
+    /// on either side of it; callers reset between runs, not during one.
+    ///
+    /// # Errors
+    /// [`Error::Seed`] when the seed directory no longer loads (the state is unchanged).
+    pub fn reset(&self) -> Result<(), Error> {
+        let mut store = Store::new();
+        if let Some(dir) = &self.inner.seed {
+            seed::load(&mut store, dir)?;
+        }
+        let poisoned = |what: &str| Error::Options(format!("emulator {what} is unavailable"));
+        *self.inner.store.lock().map_err(|_| poisoned("state"))? = store;
+        let mut log = self.inner.log.lock().map_err(|_| poisoned("write log"))?;
+        let mut lost = self.inner.lost.lock().map_err(|_| poisoned("fault dice"))?;
+        log.clear();
+        self.inner.seq.store(0, Ordering::SeqCst);
+        lost.streams.clear();
+        *self.inner.rng.lock().map_err(|_| poisoned("fault dice"))? =
+            StdRng::seed_from_u64(lost.seed);
+        Ok(())
     }
 
     /// The router: `/_emulator/*` (no auth, never faulted) plus the authenticated API.

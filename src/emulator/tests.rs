@@ -723,3 +723,22 @@ fn lost_answers_draw_per_target_and_reproduce_by_seed() {
         .collect();
     assert_eq!(mixed, a);
 }
+
+#[tokio::test]
+async fn reset_restores_the_seeded_start() {
+    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/live");
+    let t = T::with(Options {
+        api_key: KEY.into(),
+        seed: Some(seed),
+        ..Default::default()
+    })
+    .await;
+    let before = t.get("/governance/purpose").await;
+    let (s, _) = t.post("/api/v2/purpose", "name: Added Later\n").await;
+    assert_eq!(s, 200);
+    assert_ne!(t.get("/governance/purpose").await["count"], before["count"]);
+    assert_eq!(t.real_writes(), 1);
+    t.h.emulator.reset().unwrap();
+    assert_eq!(t.get("/governance/purpose").await, before);
+    assert!(t.h.emulator.write_log().is_empty());
+}

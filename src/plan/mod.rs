@@ -324,6 +324,11 @@ pub fn canonical(kind: Kind, body: &Value) -> Value {
         // always carry one, 000:34141-34142), so an explicit `any` and an absent operator
         // are the same: in policies and in a project's subscription entitlements.
         drop_default_operators(&mut out);
+        // V1 keeps the operator on each circumstance (002:697-713): with no circumstance
+        // there is nowhere to keep it, and it means nothing.
+        if !out.contains_key("circumstances") {
+            out.remove("circumstanceOperator");
+        }
     }
     match kind {
         Kind::Project => {
@@ -331,9 +336,15 @@ pub fn canonical(kind: Kind, body: &Value) -> Value {
                 sort_strings(&mut out, f);
             }
             drop_default_subscription(&mut out, "subscriptionPolicy");
-            if out.get("subscriptionPolicy") == Some(&serde_json::json!({"type": "manual"})) {
+            let manual = out
+                .get("subscriptionPolicy")
+                .and_then(|s| s.get("type"))
+                .and_then(Value::as_str)
+                == Some("manual");
+            if manual {
                 // Manual is the documented default (000:4560-4562); V1 answers it as
-                // `subscriptionPolicy: null` (000:33761).
+                // `subscriptionPolicy: null` (000:33761), so nothing else a manual
+                // subscription says (description, allowDiscovery, ...) can be read back.
                 out.remove("subscriptionPolicy");
             }
             if out.contains_key("workspace") {
@@ -626,6 +637,43 @@ mod tests {
         assert_eq!(plan.changes.len(), 1);
         assert_eq!(plan.changes[0].action, Action::NoOp);
         assert!(!plan.has_changes());
+    }
+
+    #[test]
+    fn a_manual_project_subscription_reads_back_as_null() {
+        let d = desired(vec![manifest(
+            Kind::Project,
+            "p",
+            json!({"projectKey":"p","name":"P","subscriptionPolicy":
+                {"type":"manual","description":"D","allowDiscovery":true}}),
+        )]);
+        // What the reader makes of `subscriptionPolicy: null` (000:33761).
+        let l = live(vec![(
+            Kind::Project,
+            "p",
+            json!({"projectKey":"p","name":"P","subscriptionPolicy":{"type":"manual"}}),
+            false,
+        )]);
+        assert!(!diff(&d, &l).has_changes());
+    }
+
+    #[test]
+    fn an_operator_without_circumstances_is_not_drift() {
+        for circs in [None, Some(json!([]))] {
+            let mut want = json!({"policyKey":"p","name":"P","type":"subscription",
+                "actions":{"type":"anyone"},"circumstanceOperator":"all"});
+            if let Some(c) = &circs {
+                want["circumstances"] = c.clone();
+            }
+            let d = desired(vec![manifest(Kind::Policy, "p", want)]);
+            let l = live(vec![(
+                Kind::Policy,
+                "p",
+                json!({"policyKey":"p","name":"P","type":"subscription","actions":{"type":"anyone"}}),
+                false,
+            )]);
+            assert!(!diff(&d, &l).has_changes(), "{circs:?}");
+        }
     }
 
     #[test]

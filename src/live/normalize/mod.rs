@@ -165,6 +165,8 @@ fn subscription(v1: &Value, fallback_type: Option<&str>) -> Value {
     for (k, v) in v1.as_object().into_iter().flatten() {
         match k.as_str() {
             "type" | "subscriptionType" => {}
+            // READ is what a subscription grants unless it says WRITE: a server default.
+            "accessGrant" if v.as_str() == Some("READ") => {}
             "exceptions" => {
                 if !v.is_null() {
                     put(&mut out, "entitlements", Some(&conditions(v)));
@@ -324,7 +326,9 @@ pub fn project(v1: &Value, data_sources: &[Value]) -> Result<Normalized, Error> 
         }
     }
     put(&mut out, "workspace", v1.get("workspace"));
-    if is_equalized(v1.get("equalization")) {
+    // A workspace project is equalized by Immuta itself (000:4564-4566): that is not
+    // something its document says.
+    if !out.contains_key("workspace") && is_equalized(v1.get("equalization")) {
         out.insert("equalization".into(), json!(true));
     }
     put(&mut out, "tags", Some(&names_of(v1.get("tags"), "name")));
@@ -336,14 +340,15 @@ pub fn project(v1: &Value, data_sources: &[Value]) -> Result<Normalized, Error> 
     })
 }
 
-/// V1 `equalization` is an object of policy conditions or null (004:58-59, 000:33762);
-/// V2 says `equalization: true`. An object (even one without conditions) means the
-/// project is equalized; null, absent or `false` means it is not. A boolean (older
-/// answers) is taken as it is.
+/// V1 `equalization` holds the policy conditions of the equalization or null
+/// (000:33762). The attribute table types it "array" (004:58-59); answers seen in public
+/// clients give an object. V2 says `equalization: true`. An array or an object (even an
+/// empty one) means the project is equalized; null, absent or `false` means it is not.
+/// A boolean (older answers) is taken as it is.
 fn is_equalized(v1: Option<&Value>) -> bool {
     match v1 {
         Some(Value::Bool(b)) => *b,
-        Some(Value::Object(_)) => true,
+        Some(Value::Object(_) | Value::Array(_)) => true,
         _ => false,
     }
 }

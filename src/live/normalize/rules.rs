@@ -194,7 +194,15 @@ fn row_restriction(config: &mut Map<String, Value>) -> Option<&'static str> {
     if only.get("type").and_then(Value::as_str) != Some("groups") {
         return None;
     }
-    let tag = only.get("field").filter(|f| f.is_string())?.clone();
+    let mut matches = Map::from_iter([("type".to_string(), json!("group"))]);
+    match only.get("field") {
+        Some(Value::String(f)) => {
+            matches.insert("tag".into(), json!(f));
+        }
+        // V2's `matches.tag` is optional; without a field there is nothing to name.
+        None | Some(Value::Null) => {}
+        Some(_) => return None,
+    }
     let mut out = Map::new();
     if let Some(op) = config
         .get("qualifications")
@@ -203,7 +211,7 @@ fn row_restriction(config: &mut Map<String, Value>) -> Option<&'static str> {
     {
         out.insert("operator".into(), operator(op));
     }
-    out.insert("matches".into(), json!({"type": "group", "tag": tag}));
+    out.insert("matches".into(), Value::Object(matches));
     *config = out;
     Some(USER_ENTITLEMENTS)
 }

@@ -132,6 +132,27 @@ fn row_restriction_by_user_entitlements_000_27896_27912() {
 }
 
 #[test]
+fn row_restriction_without_a_field_matches_any_group_002_1109_1127() {
+    let v1 = json!({"type": "visibility", "config": {"qualifications": {"operator": "and",
+        "conditions": [{"type": "groups"}]}}, "exceptions": null});
+    assert_eq!(
+        first_rule(&with_rule(v1)),
+        json!({"type": "Row Restriction By User Entitlements", "config": {"operator": "all",
+            "matches": {"type": "group"}}})
+    );
+}
+
+#[test]
+fn a_workspace_project_is_equalized_by_immuta_000_4564_4566() {
+    let mut v1 = fixture("project-4-api-project.json");
+    v1["workspace"] = json!({"type": "databricks", "config": {"database": "native"}});
+    v1["equalization"] = json!({"operator": "and", "conditions": []});
+    let n = project(&v1, &[]).unwrap();
+    assert!(n.body.get("equalization").is_none(), "{}", n.body);
+    assert_eq!(n.body["workspace"]["type"], json!("databricks"));
+}
+
+#[test]
 fn row_restriction_by_custom_where_is_a_bare_predicate_000_26261() {
     let p = "@columnTagged('Discovered.Country') in ('USA')";
     for v1 in [
@@ -245,6 +266,14 @@ fn equalization_object_or_null_004_58_59() {
     v1["equalization"] = json!({"operator": "and", "conditions": [
         {"type": "groups", "group": {"id": 1, "name": "View Masked Values"}}]});
     assert_eq!(project(&v1, &[]).unwrap().body["equalization"], json!(true));
+    // The attribute table's type (004:58-59): an array of conditions, possibly empty.
+    for conditions in [
+        json!([]),
+        json!([{"type": "groups", "group": {"name": "G"}}]),
+    ] {
+        v1["equalization"] = conditions;
+        assert_eq!(project(&v1, &[]).unwrap().body["equalization"], json!(true));
+    }
     v1["equalization"] = json!(false);
     assert!(project(&v1, &[])
         .unwrap()
@@ -306,6 +335,17 @@ fn purposes_group_sub_purposes_000_14870_14926() {
             "Re-identification Prohibited.Safe Harbor Method"
         ]
     );
+    // The same grouping as GET /governance/purpose/1?includeSubpurposes=true
+    // (000:14932-14983) gives.
+    let by_id = fixture("purpose-1-with-subpurposes.json");
+    let want: Vec<&str> = by_id["subpurposes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(subs, want);
+    assert_eq!(root.id, by_id["id"].as_u64());
     let user = purposes(&[fixture("purpose-8-updated.json")]).unwrap();
     assert_eq!(
         user[0].body,

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::client::{ClientConfig, RetryPolicy};
+use crate::limits;
 use crate::object::Kind;
 use crate::plan::prune::PruneOptions;
 use crate::redact::Secret;
@@ -103,6 +104,8 @@ pub struct ImmutaArgs {
     pub concurrency: usize,
     /// `--timeout`.
     pub timeout: Duration,
+    /// `--max-response-bytes`.
+    pub max_response_bytes: u64,
     /// `--insecure-skip-tls-verify`.
     pub insecure: bool,
     /// `--retry-attempts`, `--retry-max-delay`, `--retry-max-elapsed`.
@@ -122,6 +125,7 @@ pub fn client_config(a: &ImmutaArgs) -> Result<ClientConfig, Error> {
     let mut cfg = ClientConfig::new(url, api_key(a.api_key_file.as_deref())?);
     cfg.concurrency = a.concurrency.max(1);
     cfg.timeout = a.timeout;
+    cfg.max_response_bytes = a.max_response_bytes;
     cfg.insecure_skip_tls_verify = a.insecure;
     cfg.retry = RetryPolicy {
         max_attempts: a.retry.max_attempts.max(1),
@@ -172,11 +176,13 @@ impl GitFlags {
         repo: String,
         reference: Option<String>,
         path: Option<String>,
+        limits: limits::Limits,
     ) -> SourceArgs {
         SourceArgs {
             repo,
             reference,
             path,
+            limits,
             cache_dir: self.cache_dir.clone(),
             git_username: self.git_username.clone(),
             git_token_file: self.git_token_file.clone(),
@@ -196,11 +202,15 @@ pub struct ImmutaFlags {
     #[arg(long, env = "IMMUTA_GITOPS_API_KEY_FILE")]
     pub api_key_file: Option<PathBuf>,
     /// Requests in flight at once.
-    #[arg(long, env = "IMMUTA_GITOPS_CONCURRENCY", default_value_t = 8)]
-    pub concurrency: usize,
-    /// Timeout of one HTTP attempt.
-    #[arg(long, env = "IMMUTA_GITOPS_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "IMMUTA_GITOPS_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Timeout of one HTTP attempt (100ms to 1h).
+    #[arg(long, env = "IMMUTA_GITOPS_TIMEOUT", default_value = "60s", value_parser = limits::parse_timeout)]
     pub timeout: Duration,
+    /// Largest HTTP response body accepted from Immuta; a longer answer fails the request
+    /// (64 KiB to 1 GiB).
+    #[arg(long, env = "IMMUTA_GITOPS_MAX_RESPONSE_BYTES", default_value = "16MiB", value_parser = limits::parse_response_bytes)]
+    pub max_response_bytes: u64,
     /// Skip TLS certificate verification (test tenants only; logs a warning).
     #[arg(long, env = "IMMUTA_GITOPS_INSECURE_SKIP_TLS_VERIFY")]
     pub insecure_skip_tls_verify: bool,
@@ -215,8 +225,9 @@ impl ImmutaFlags {
         ImmutaArgs {
             url: self.immuta_url.clone(),
             api_key_file: self.api_key_file.clone(),
-            concurrency: self.concurrency,
+            concurrency: usize::from(self.concurrency),
             timeout: self.timeout,
+            max_response_bytes: self.max_response_bytes,
             insecure: self.insecure_skip_tls_verify,
             retry: self.retry.policy(),
         }
@@ -226,14 +237,16 @@ impl ImmutaFlags {
 /// Retry flags, shared by every command that talks to Immuta.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RetryFlags {
-    /// Attempts per request, the first included, on 408/429/5xx answers and dropped connections.
-    #[arg(long, env = "IMMUTA_GITOPS_RETRY_ATTEMPTS", default_value_t = 8)]
+    /// Attempts per request, the first included, on 408/429/5xx answers and dropped
+    /// connections (1 to 100).
+    #[arg(long, env = "IMMUTA_GITOPS_RETRY_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub retry_attempts: u32,
-    /// Longest single wait between two attempts, a server's Retry-After included.
-    #[arg(long, env = "IMMUTA_GITOPS_RETRY_MAX_DELAY", default_value = "30s", value_parser = humantime::parse_duration)]
+    /// Longest single wait between two attempts, a server's Retry-After included (0s to 1h).
+    #[arg(long, env = "IMMUTA_GITOPS_RETRY_MAX_DELAY", default_value = "30s", value_parser = limits::parse_wait)]
     pub retry_max_delay: Duration,
-    /// Total time one request (one object's write) may take, every attempt and wait included.
-    #[arg(long, env = "IMMUTA_GITOPS_RETRY_MAX_ELAPSED", default_value = "120s", value_parser = humantime::parse_duration)]
+    /// Total time one request (one object's write) may take, every attempt and wait
+    /// included (100ms to 24h).
+    #[arg(long, env = "IMMUTA_GITOPS_RETRY_MAX_ELAPSED", default_value = "120s", value_parser = limits::parse_total_time)]
     pub retry_max_elapsed: Duration,
 }
 
@@ -326,6 +339,8 @@ pub struct SourceArgs {
     pub ssh_key_file: Option<PathBuf>,
     /// `--ssh-passphrase-file`.
     pub ssh_passphrase_file: Option<PathBuf>,
+    /// `--max-manifest-bytes` and the other read limits.
+    pub limits: limits::Limits,
 }
 
 /// Builds the source spec, reading Git credentials from files or `IMMUTA_GITOPS_GIT_TOKEN`.
@@ -356,6 +371,7 @@ pub fn source_spec(a: &SourceArgs) -> Result<SourceSpec, Error> {
             ssh_key: a.ssh_key_file.clone(),
             ssh_passphrase,
         },
+        limits: a.limits,
     })
 }
 
@@ -437,8 +453,16 @@ pub fn repo_settings(snapshot: &crate::source::Snapshot) -> Result<RepoSettings,
         if path != ".immuta-gitops.yaml" && path != ".immuta-gitops.yml" {
             continue;
         }
-        let crate::source::FileEntry::Blob(bytes) = entry else {
-            return Err(format!("{path}: symlink outside the repository"));
+        let bytes = match entry {
+            crate::source::FileEntry::Blob(bytes) => bytes,
+            crate::source::FileEntry::TooLarge { size, limit } => {
+                return Err(format!(
+                    "{path}: file is {}, over the {} limit (--max-manifest-bytes)",
+                    limits::show_bytes(*size),
+                    limits::show_bytes(*limit)
+                ))
+            }
+            _ => return Err(format!("{path}: symlink outside the repository")),
         };
         return serde_yaml::from_slice(bytes).map_err(|e| match e.location() {
             Some(l) => format!("{path}:{}:{}: {e}", l.line(), l.column()),

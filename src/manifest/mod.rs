@@ -17,6 +17,7 @@ use crate::redact::Redactor;
 use crate::source::Snapshot;
 
 pub mod parse;
+mod scan;
 pub mod schema;
 pub mod template;
 pub mod validate;

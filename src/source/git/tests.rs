@@ -98,12 +98,20 @@ fn spec(repo: &str, reference: Option<&str>, path: Option<&str>, cache: &Path) -
         path: path.map(str::to_string),
         cache_dir: cache.to_path_buf(),
         auth: GitAuth::default(),
+        limits: Default::default(),
     }
 }
 
-fn blob<'a>(s: &'a Snapshot, path: &str) -> &'a [u8] {
+/// A file's bytes; a deferred one is read as `{{ReadFile}}` would.
+fn blob(s: &Snapshot, path: &str) -> Vec<u8> {
     match s.files().find(|(p, _)| *p == path) {
-        Some((_, FileEntry::Blob(b))) => b,
+        Some((_, FileEntry::Blob(b))) => b.clone(),
+        Some((_, FileEntry::Deferred(_))) => {
+            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+            s.read_relative(&format!("{dir}/x"), name)
+                .unwrap()
+                .into_owned()
+        }
         other => panic!("{path}: {other:?}"),
     }
 }

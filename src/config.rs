@@ -49,6 +49,17 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A secret file is larger than [`limits::MAX_SECRET_FILE_BYTES`]: the wrong file.
+    #[error(
+        "{what} file {path} is larger than {} (a secret is one line); is it the right file?",
+        limits::show_bytes(limits::MAX_SECRET_FILE_BYTES)
+    )]
+    SecretTooLarge {
+        /// What the file holds.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
     /// A secret file is empty.
     #[error("{what} file {path} is empty")]
     EmptySecret {
@@ -59,15 +70,40 @@ pub enum Error {
     },
 }
 
-/// Reads a one-line secret from a file (trailing newline and spaces removed).
+/// Reads a one-line secret from a file (trailing newline and spaces removed), at most
+/// [`limits::MAX_SECRET_FILE_BYTES`] of it: the size is checked first and the read
+/// stops after the limit, so a wrong path (a log, a device) cannot exhaust memory.
 ///
 /// # Errors
-/// [`Error::SecretFile`], [`Error::EmptySecret`].
+/// [`Error::SecretFile`], [`Error::SecretTooLarge`], [`Error::EmptySecret`]; none of
+/// them holds any of the file's content.
 pub fn read_secret_file(what: &'static str, path: &Path) -> Result<Secret, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::SecretFile {
+    use std::io::Read as _;
+    let io_err = |source| Error::SecretFile {
         what,
         path: path.to_path_buf(),
         source,
+    };
+    let too_large = || Error::SecretTooLarge {
+        what,
+        path: path.to_path_buf(),
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    if file.metadata().map_err(io_err)?.len() > limits::MAX_SECRET_FILE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(limits::MAX_SECRET_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limits::MAX_SECRET_FILE_BYTES {
+        return Err(too_large());
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        io_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not UTF-8 text",
+        ))
     })?;
     let value = text.trim();
     if value.is_empty() {
@@ -403,6 +439,46 @@ mod tests {
         ));
         let err = read_secret_file("API key", &dir.path().join("missing")).unwrap_err();
         assert!(err.to_string().contains("cannot read API key file"));
+    }
+
+    #[test]
+    fn issue_11_secret_files_are_capped_and_errors_never_show_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("k");
+        let at_limit = "s".repeat(usize::try_from(limits::MAX_SECRET_FILE_BYTES).unwrap());
+        std::fs::write(&f, &at_limit).unwrap();
+        assert_eq!(
+            read_secret_file("API key", &f).unwrap().expose().len(),
+            at_limit.len()
+        );
+        for (what, content) in [
+            ("API key", format!("{at_limit}x")),
+            ("Git token", "tok3n-".repeat(200_000)),
+            ("SSH passphrase", format!("pass-{}\n", "p".repeat(70_000))),
+            ("webhook secret", "w3bh00k".repeat(10_000)),
+        ] {
+            std::fs::write(&f, &content).unwrap();
+            let err = read_secret_file(what, &f).unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, Error::SecretTooLarge { .. }), "{text}");
+            assert!(
+                text.contains(what) && text.contains(&f.display().to_string()),
+                "{text}"
+            );
+            assert!(text.contains("larger than 64 KiB"), "{text}");
+            assert!(!text.contains(content.get(..6).unwrap()), "{text}");
+        }
+        std::fs::write(&f, [0xff, 0xfe, b's', b'e', b'c', b'r', b'e', b't']).unwrap();
+        let text = read_secret_file("API key", &f).unwrap_err().to_string();
+        assert!(
+            text.contains("not UTF-8") && !text.contains("secret"),
+            "{text}"
+        );
+        // A device that never ends is stopped by the bounded read.
+        if Path::new("/dev/zero").exists() {
+            let err = read_secret_file("API key", Path::new("/dev/zero")).unwrap_err();
+            assert!(matches!(err, Error::SecretTooLarge { .. }), "{err}");
+        }
     }
 
     #[test]

@@ -463,4 +463,60 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn issue_11_read_file_is_bounded_per_target_and_per_document() {
+        let mut f = BTreeMap::new();
+        f.insert("data/k1".to_string(), FileEntry::Blob(vec![b'a'; 1000]));
+        f.insert("data/big".to_string(), FileEntry::Blob(vec![b'a'; 2000]));
+        f.insert(
+            "data/huge".to_string(),
+            FileEntry::TooLarge {
+                size: 1 << 30,
+                limit: 1 << 20,
+            },
+        );
+        let limits = crate::limits::Limits {
+            read_file_bytes: 1024,
+            ..Default::default()
+        };
+        let snap = Snapshot::new("o", "r", f).with_limits(limits);
+        let env = env();
+        let ctx = Context {
+            snapshot: &snap,
+            env: &env,
+        };
+        let render_one = |yaml: &str| {
+            let mut doc = parse_file(Kind::Data, "data/ds.yaml", yaml)
+                .unwrap()
+                .remove(0);
+            render(&mut doc, &ctx, Some("ds"))
+        };
+        for (target, want) in [
+            ("big", "ReadFile file \"big\" is 2000 bytes or more, over the 1 KiB limit (--max-read-file-bytes)"),
+            ("huge", "ReadFile file \"huge\" is 1 GiB or more, over the 1 KiB limit"),
+        ] {
+            let r = render_one(&format!("connectionKey: ds\nx: '{{{{ReadFile \"{target}\"}}}}'\n"));
+            let shown: Vec<String> = r.diagnostics.iter().map(ToString::to_string).collect();
+            assert_eq!(shown.len(), 1, "{shown:?}");
+            assert!(shown[0].starts_with("data/ds.yaml:2:1: data ds: "), "{shown:?}");
+            assert!(shown[0].contains(want), "{shown:?}");
+        }
+        // Four reads of a 1000-byte file fit the 4 KiB budget; a fifth does not.
+        let four = "x: '{{ReadFile \"k1\"}}{{ReadFile \"k1\"}}'\ny: ['{{ReadFile \"k1\"}}', '{{ReadFile \"k1\"}}']\n";
+        assert!(render_one(&format!("connectionKey: ds\n{four}"))
+            .diagnostics
+            .is_empty());
+        let r = render_one(&format!(
+            "connectionKey: ds\n{four}z: '{{{{ReadFile \"k1\"}}}}'\n"
+        ));
+        assert_eq!(r.diagnostics.len(), 1, "{:?}", r.diagnostics);
+        assert!(
+            r.diagnostics[0]
+                .message
+                .contains("more than 4 KiB in total (4 x --max-read-file-bytes)"),
+            "{}",
+            r.diagnostics[0]
+        );
+    }
 }

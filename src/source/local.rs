@@ -337,4 +337,76 @@ mod tests {
         assert!(s.files().all(|(p, _)| p.matches("loop").count() <= 1));
         assert!(s.read_relative("data/a.yaml", "abs").is_err());
     }
+
+    #[test]
+    fn issue_11_only_manifests_are_read_and_only_under_the_limit() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "data/ok.yaml", "connectionKey: ok\n");
+        write(d.path(), "data/big.yaml", &"x".repeat(5000));
+        write(d.path(), "policy/big.json", &"x".repeat(5000));
+        write(d.path(), "data/blob.bin", &"b".repeat(50_000));
+        write(d.path(), "data/ca.pem", "pem");
+        write(d.path(), ".github/workflows/ci.yml", &"x".repeat(5000));
+        symlink("big.yaml", d.path().join("data/link.yaml")).unwrap();
+        let limits = Limits {
+            manifest_bytes: 4096,
+            read_file_bytes: 4096,
+            ..Limits::default()
+        };
+        let s = read_dir(d.path(), None, &limits).unwrap();
+        assert_eq!(s.limits(), &limits);
+        let raw = |p: &str| s.files().find(|(q, _)| *q == p).map(|(_, e)| e.clone());
+        let too_large = Some(FileEntry::TooLarge {
+            size: 5000,
+            limit: 4096,
+        });
+        assert_eq!(raw("data/big.yaml"), too_large);
+        assert_eq!(raw("policy/big.json"), too_large);
+        assert_eq!(raw("data/link.yaml"), too_large);
+        assert_eq!(raw("data/ok.yaml"), blob("connectionKey: ok\n"));
+        for p in ["data/blob.bin", "data/ca.pem", ".github/workflows/ci.yml"] {
+            assert!(
+                matches!(raw(p), Some(FileEntry::Deferred(_))),
+                "{p}: {:?}",
+                raw(p)
+            );
+        }
+        // A deferred file is read on demand, under the ReadFile limit.
+        assert_eq!(entry(&s, "data/ca.pem"), blob("pem"));
+        let err = s.read_relative("data/ok.yaml", "blob.bin").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("over the 4 KiB limit (--max-read-file-bytes)"),
+            "{err}"
+        );
+        // A deferred file changed on disk changes the revision.
+        let before = s.revision.clone();
+        write(d.path(), "data/ca.pem", "pem2");
+        assert_ne!(read_dir(d.path(), None, &limits).unwrap().revision, before);
+    }
+
+    #[test]
+    fn issue_11_a_read_never_takes_more_than_the_limit() {
+        // /dev/zero reports size 0 and never ends: only the bounded read stops it.
+        let zero = Path::new("/dev/zero");
+        if zero.exists() {
+            assert_eq!(
+                read_file_limited(zero, 4096).unwrap(),
+                FileEntry::TooLarge {
+                    size: 4097,
+                    limit: 4096
+                }
+            );
+        }
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "f", "12345");
+        assert_eq!(
+            read_file_limited(&d.path().join("f"), 5).unwrap(),
+            blob("12345").unwrap()
+        );
+        assert!(matches!(
+            read_file_limited(&d.path().join("f"), 4).unwrap(),
+            FileEntry::TooLarge { size: 5, limit: 4 }
+        ));
+    }
 }

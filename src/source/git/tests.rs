@@ -604,3 +604,49 @@ fn credential_choice_is_bounded_and_prefers_configured_values() {
         Answer::GiveUp(_)
     ));
 }
+
+#[test]
+fn issue_11_git_blobs_are_sized_before_they_are_loaded() {
+    let o = Origin::new();
+    let big = "x".repeat(8192);
+    let tip = o.commit(
+        "main",
+        &[
+            ("data/big.yaml", M::F, &big),
+            ("data/ok.yaml", M::F, "connectionKey: ok\n"),
+            ("data/cert.pem", M::F, "pem"),
+            ("data/huge.bin", M::F, &big),
+            ("data/link.yaml", M::L, "big.yaml"),
+        ],
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let mut s = spec(&o.url(), None, None, cache.path());
+    s.limits.manifest_bytes = 4096;
+    s.limits.read_file_bytes = 4096;
+    let snap = fetch(&s).unwrap();
+    assert_eq!(snap.revision, tip.to_string());
+    let entry = |p: &str| snap.files().find(|(q, _)| *q == p).map(|(_, e)| e.clone());
+    for p in ["data/big.yaml", "data/link.yaml"] {
+        assert_eq!(
+            entry(p),
+            Some(FileEntry::TooLarge {
+                size: 8192,
+                limit: 4096
+            }),
+            "{p}"
+        );
+    }
+    assert_eq!(
+        entry("data/ok.yaml"),
+        Some(FileEntry::Blob(b"connectionKey: ok\n".to_vec()))
+    );
+    // Files that cannot be manifests are not loaded, only sized; read when named.
+    assert!(matches!(entry("data/cert.pem"), Some(FileEntry::Deferred(d)) if d.size == 3));
+    assert!(matches!(entry("data/huge.bin"), Some(FileEntry::Deferred(d)) if d.size == 8192));
+    assert_eq!(blob(&snap, "data/cert.pem"), b"pem");
+    let err = snap.read_relative("data/ok.yaml", "huge.bin").unwrap_err();
+    assert!(
+        matches!(err, crate::source::ReadError::TooLarge { size: 8192, .. }),
+        "{err}"
+    );
+}

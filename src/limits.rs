@@ -24,8 +24,9 @@ use std::time::Duration;
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
 /// The longest object key or name (`policyKey`, `connectionKey`, `projectKey`, a
-/// purpose's full dotted name), in characters. The Immuta documentation gives no maximum;
-/// 255 is the common database identifier bound, and the emulator enforces nothing longer.
+/// purpose's full dotted name, a policy's or project's `name`), in characters. The Immuta
+/// documentation gives no maximum; 255 is our choice (the common bound of a database
+/// `varchar` name column), written down in the README's Limits table.
 pub const MAX_NAME_CHARS: usize = 255;
 
 /// Default of `--max-manifest-bytes`.

@@ -431,6 +431,16 @@ pub fn parse_file_with(
         parse_yaml(text)
     };
     let values = values.map_err(|(pos, e)| {
+        // serde_yaml gives up on alias repetition without a position: point at the
+        // alias that repeats the most.
+        let pos = match (&e, scan.largest_alias) {
+            (Error::Yaml(m), Some((alias, _)))
+                if pos == NO_POSITION && m.contains("repetition") =>
+            {
+                alias
+            }
+            _ => pos,
+        };
         let mut d = diag(at(pos), Some(kind), e);
         d.key = scan.identity_at(pos);
         vec![d]
@@ -489,11 +499,14 @@ enum Raw {
     Json(Value),
 }
 
+/// Where an error without a position is reported.
+const NO_POSITION: Pos = Pos { line: 1, col: 1 };
+
 fn parse_yaml(text: &str) -> Result<Vec<Raw>, (Pos, Error)> {
     let mut out = Vec::new();
     for de in serde_yaml::Deserializer::from_str(text) {
         let v = <serde_yaml::Value as serde::Deserialize>::deserialize(de).map_err(|e| {
-            let pos = e.location().map_or(Pos { line: 1, col: 1 }, |l| Pos {
+            let pos = e.location().map_or(NO_POSITION, |l| Pos {
                 line: l.line(),
                 col: l.column(),
             });
@@ -902,6 +915,16 @@ mod tests {
         let d = first_error(&bomb, &small);
         assert_eq!(d.span.line, 4, "{d}");
         assert!(d.message.contains("--max-yaml-nodes"), "{d}");
+        // A smaller bomb, under the node limit: the YAML parser's own repetition limit
+        // stops it, reported at the alias that repeats the most.
+        let small_bomb: String = bomb.lines().take(6).map(|l| format!("{l}\n")).collect();
+        let d = first_error(&small_bomb, &Limits::default());
+        assert!(d.message.contains("repetition limit exceeded"), "{d}");
+        assert_eq!(
+            (d.span.line, d.span.col, d.key.as_deref()),
+            (6, 8, Some("bomb")),
+            "{d}"
+        );
         // Many plain nodes, no alias.
         let many = format!("policyKey: many\nitems:\n{}", "  - x\n".repeat(2000));
         let d = first_error(&many, &small);

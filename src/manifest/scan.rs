@@ -28,6 +28,9 @@ pub(super) struct Scan {
     pub problem: Option<(Pos, Error)>,
     /// Each document's start and its top-level identity value, as far as the walk got.
     identities: Vec<(Pos, Option<String>)>,
+    /// The alias that repeats the most nodes, and how many: where a parser that gives up
+    /// on repetition without a position should point.
+    pub largest_alias: Option<(Pos, u64)>,
 }
 
 impl Scan {
@@ -68,6 +71,7 @@ pub(super) fn scan(path: &str, text: &str, identity_field: &str, limits: &Limits
         complete,
         problem: walker.problem,
         identities: walker.identities,
+        largest_alias: walker.largest_alias,
     }
 }
 
@@ -122,6 +126,7 @@ struct SpanWalker {
     identities: Vec<(Pos, Option<String>)>,
     /// The identity key was just read at the top level: the next scalar is its value.
     identity_next: bool,
+    largest_alias: Option<(Pos, u64)>,
 }
 
 fn pos(m: Marker) -> Pos {
@@ -163,6 +168,9 @@ impl SpanWalker {
             }
             Event::Alias(id) => {
                 let (n, levels) = self.anchors.get(id).copied().unwrap_or((1, 0));
+                if self.largest_alias.is_none_or(|(_, most)| n > most) {
+                    self.largest_alias = Some((at, n));
+                }
                 self.count(n, self.depth.saturating_add(levels), at);
             }
             Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {

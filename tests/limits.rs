@@ -235,3 +235,132 @@ async fn issue_11_an_endless_answer_fails_cleanly_under_a_memory_limit() {
     let requests = seen.lock().unwrap().clone();
     assert!(!requests.is_empty());
 }
+
+#[tokio::test]
+async fn issue_11_validation_refusals_reach_no_write() {
+    let long = "k".repeat(300);
+    let collision = [
+        (
+            "purpose/clinical.yaml",
+            "name: Clinical Research\nsubpurposes:\n  - name: Clinical Research.Oncology\n",
+        ),
+        (
+            "purpose/oncology.yaml",
+            "name: Clinical Research.Oncology\n",
+        ),
+    ];
+    let long_key = format!("projectKey: {long}\nname: P\n");
+    let duplicate = "policyKey: dup\nname: a\nname: b\n";
+    type Files<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(Files<'_>, Vec<&str>)> = vec![
+        (
+            collision.to_vec(),
+            vec![
+                "purpose/oncology.yaml:1:1: purpose Clinical Research.Oncology: purpose \"Clinical Research.Oncology\" is declared as a sub-purpose of \"Clinical Research\" at purpose/clinical.yaml:3:5",
+            ],
+        ),
+        (
+            vec![("project/long.yaml", &long_key)],
+            vec!["project/long.yaml:1:1:", "projectKey is 300 characters long; the longest accepted is 255"],
+        ),
+        (
+            vec![("policy/dup.yaml", duplicate)],
+            vec!["policy/dup.yaml:3:1: policy dup: duplicate mapping key \"name\""],
+        ),
+    ];
+    for (files, want) in cases {
+        let emu = emulator(None).await;
+        let tmp = tempfile::tempdir().unwrap();
+        let mut all = vec![("purpose/fraud.yaml", PURPOSE)];
+        all.extend(files);
+        let dir = write_tree(tmp.path(), "repo", &all);
+        let repo = dir.to_string_lossy().to_string();
+        let out = run_limited(
+            &[
+                "reconcile",
+                "--apply",
+                "--repo",
+                &repo,
+                "--immuta-url",
+                &emu.url(),
+            ],
+            &[],
+        )
+        .await;
+        assert_refused(&out, &want, real_writes(&emu));
+        assert!(emu.emulator.write_log().is_empty());
+        let out = run_limited(&["validate", &repo], &[]).await;
+        assert_refused(&out, &want, 0);
+    }
+}
+
+#[tokio::test]
+async fn issue_11_flags_and_client_mistakes_fail_before_any_request() {
+    let emu = emulator(None).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = write_tree(tmp.path(), "repo", &[("purpose/fraud.yaml", PURPOSE)]);
+    let repo = dir.to_string_lossy().to_string();
+    let url = emu.url();
+    // clap refuses out-of-range values (exit 2) and names the range.
+    for (flag, value, range) in [
+        ("--timeout", "0s", "100ms to 1h"),
+        ("--retry-attempts", "0", "1..=100"),
+        ("--concurrency", "0", "1..=256"),
+        ("--max-response-bytes", "1", "64 KiB to 1 GiB"),
+    ] {
+        let out = run_limited(
+            &[
+                "reconcile",
+                "--plan",
+                "--repo",
+                &repo,
+                "--immuta-url",
+                &url,
+                flag,
+                value,
+            ],
+            &[],
+        )
+        .await;
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(flag) && stderr.contains(range), "{stderr}");
+    }
+    let env_timeout = run_limited(
+        &["reconcile", "--plan", "--repo", &repo, "--immuta-url", &url],
+        &[("IMMUTA_GITOPS_TIMEOUT", "0s")],
+    )
+    .await;
+    assert_eq!(
+        env_timeout.status.code(),
+        Some(2),
+        "{:?}",
+        text(&env_timeout)
+    );
+    for (args, env, want) in [
+        (
+            vec!["--immuta-url", "http://127.0.0.1:99999"],
+            vec![],
+            "not a valid URL",
+        ),
+        (
+            vec!["--immuta-url", url.as_str()],
+            vec![("IMMUTA_API_KEY", "k\r\nX-Evil: 1")],
+            "CR or LF",
+        ),
+    ] {
+        let mut all = vec!["reconcile", "--apply", "--repo", &repo];
+        all.extend(args);
+        let started = std::time::Instant::now();
+        let out = run_limited(&all, &env).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+        assert!(stderr.contains(want), "{stderr}");
+        assert!(!stderr.contains("X-Evil"), "{stderr}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "not retried"
+        );
+    }
+    assert!(emu.emulator.write_log().is_empty());
+}

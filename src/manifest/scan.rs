@@ -349,3 +349,123 @@ fn record_in(current: &mut Option<SpanMap>, pointer: &str, at: Pos) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse::parse_file_with;
+    use super::super::Diagnostic;
+    use crate::limits::Limits;
+    use crate::object::Kind;
+
+    fn first_error(text: &str, limits: &Limits) -> Diagnostic {
+        let errs = parse_file_with(Kind::Policy, "policy/p.yaml", text, limits).unwrap_err();
+        errs.into_iter().next().unwrap()
+    }
+
+    #[test]
+    fn issue_11_yaml_level_errors_name_their_node_and_the_object() {
+        let limits = Limits::default();
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "policyKey: p1\nname: a\nname: b\n",
+                "policy/p.yaml:3:1: policy p1: duplicate mapping key \"name\" (first written at line 2)",
+                "",
+            ),
+            (
+                "policyKey: p2\nactions:\n  - rules:\n      - type: x\n        type: y\n",
+                "policy/p.yaml:5:9: policy p2: duplicate mapping key \"type\"",
+                "",
+            ),
+            (
+                "policyKey: p3\nstaged: false\nx:\n  a: 1\n  true: 2\n",
+                "policy/p.yaml:5:3: policy p3: mapping keys must be strings; found boolean true",
+                "",
+            ),
+            (
+                "policyKey: p4\nx:\n  ? [a, b]\n  : 1\n",
+                "policy/p.yaml:3:5: policy p4: mapping keys must be strings; found a sequence",
+                "",
+            ),
+            (
+                "policyKey: first\n---\npolicyKey: second\nx:\n  1: y\n",
+                "policy/p.yaml:5:3: policy second: mapping keys must be strings",
+                "",
+            ),
+            (
+                "policyKey: p5\nname: [unclosed\n",
+                "policy/p.yaml:3:1: policy p5: invalid YAML",
+                "",
+            ),
+            (
+                "name: no key here\na: 1\na: 2\n",
+                "policy/p.yaml:3:1: policy -: duplicate mapping key",
+                "",
+            ),
+        ];
+        for (text, want, _) in cases {
+            let shown = first_error(text, &limits).to_string();
+            assert!(
+                shown.starts_with(want),
+                "{text:?}\n got {shown}\nwant {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn issue_11_yaml_limits_stop_the_walk_with_a_position() {
+        let small = Limits {
+            yaml_nodes: 1000,
+            yaml_depth: 8,
+            ..Limits::default()
+        };
+        // The classic alias bomb: nine levels of ten aliases each.
+        let mut bomb = String::from("policyKey: bomb\na: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+        {
+            let refs = vec![format!("*{prev}"); 10].join(", ");
+            bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        let d = first_error(&bomb, &Limits::default());
+        assert_eq!((d.span.line, d.key.as_deref()), (7, Some("bomb")), "{d}");
+        assert!(d.message.contains("more than 1000000 YAML nodes"), "{d}");
+        let d = first_error(&bomb, &small);
+        assert_eq!(d.span.line, 4, "{d}");
+        assert!(d.message.contains("--max-yaml-nodes"), "{d}");
+        // A smaller bomb, under the node limit: the YAML parser's own repetition limit
+        // stops it, reported at the alias that repeats the most.
+        let small_bomb: String = bomb.lines().take(6).map(|l| format!("{l}\n")).collect();
+        let d = first_error(&small_bomb, &Limits::default());
+        assert!(d.message.contains("repetition limit exceeded"), "{d}");
+        assert_eq!(
+            (d.span.line, d.span.col, d.key.as_deref()),
+            (6, 8, Some("bomb")),
+            "{d}"
+        );
+        // Many plain nodes, no alias.
+        let many = format!("policyKey: many\nitems:\n{}", "  - x\n".repeat(2000));
+        let d = first_error(&many, &small);
+        assert!(d.message.contains("more than 1000 YAML nodes"), "{d}");
+        assert_eq!((d.span.line, d.span.col), (998, 5), "{d}");
+        // Deep nesting, written out or reached through an alias.
+        let deep = format!("policyKey: deep\nx: {}{}\n", "[".repeat(20), "]".repeat(20));
+        let d = first_error(&deep, &small);
+        assert!(d.message.contains("deeper than 8 levels"), "{d}");
+        assert_eq!(
+            (d.span.line, d.span.col, d.key.as_deref()),
+            (2, 11, Some("deep")),
+            "{d}"
+        );
+        let via_alias = "policyKey: via\nbase: &b [[[[[[1]]]]]]\nuse: [[[*b]]]\n";
+        let d = first_error(via_alias, &small);
+        assert!(d.message.contains("deeper than 8 levels"), "{d}");
+        assert_eq!(d.span.line, 3, "{d}");
+        // Under the limits, the same shapes parse.
+        assert!(
+            parse_file_with(Kind::Policy, "policy/p.yaml", via_alias, &Limits::default()).is_ok()
+        );
+        let fine = format!("policyKey: many\nitems:\n{}", "  - x\n".repeat(900));
+        assert!(parse_file_with(Kind::Policy, "policy/p.yaml", &fine, &small).is_ok());
+    }
+}

@@ -143,3 +143,129 @@ pub fn purpose_collisions(all: &[PurposeName]) -> Vec<Diagnostic> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::manifest::{load, DesiredSet, Diagnostic};
+    use crate::source::{FileEntry, Snapshot};
+
+    fn load_files(files: &[(&str, &str)]) -> Result<DesiredSet, Vec<Diagnostic>> {
+        let map = files
+            .iter()
+            .map(|(p, c)| (p.to_string(), FileEntry::Blob(c.as_bytes().to_vec())))
+            .collect();
+        load(
+            &Snapshot::new("test", "rev1", map),
+            &BTreeMap::<String, String>::new(),
+        )
+    }
+
+    fn lines(d: &[Diagnostic]) -> Vec<String> {
+        d.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn issue_11_one_purpose_declared_twice_through_the_hierarchy_is_refused() {
+        let parent = "name: Clinical Research\nsubpurposes:\n  - name: Clinical Research.Oncology\n  - name: Clinical Research.Cardiology\n";
+        let child = "name: Clinical Research.Oncology\ndescription: top-level\n";
+        type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
+        let cases: Vec<Case<'_>> = vec![
+            (
+                vec![("purpose/clinical.yaml", parent), ("purpose/oncology.yaml", child)],
+                vec![
+                    "purpose/oncology.yaml:1:1: purpose Clinical Research.Oncology: purpose \"Clinical Research.Oncology\" is declared as a sub-purpose of \"Clinical Research\" at purpose/clinical.yaml:3:5 and again as a top-level purpose at purpose/oncology.yaml:1:1",
+                ],
+            ),
+            (
+                // The same, with the files the other way round in path order.
+                vec![("purpose/a-oncology.yaml", child), ("purpose/z-clinical.yaml", parent)],
+                vec![
+                    "purpose/z-clinical.yaml:3:5: purpose Clinical Research: purpose \"Clinical Research.Oncology\" is declared as a top-level purpose at purpose/a-oncology.yaml:1:1 and again as a sub-purpose of \"Clinical Research\" at purpose/z-clinical.yaml:3:5",
+                ],
+            ),
+            (
+                // Two parents both list it.
+                vec![
+                    ("purpose/a.yaml", "name: A\nsubpurposes:\n  - name: A.X\n"),
+                    ("purpose/b.yaml", "name: A\n---\nname: B\nsubpurposes:\n  - name: A.X\n"),
+                ],
+                vec!["as a sub-purpose of \"A\" at purpose/a.yaml:3:5 and again as a sub-purpose of \"B\" at purpose/b.yaml:5:5"],
+            ),
+            (
+                // A purpose listing itself.
+                vec![("purpose/self.yaml", "name: Self\nsubpurposes:\n  - name: Self\n")],
+                vec!["purpose/self.yaml:3:5: purpose Self: purpose \"Self\" is declared as a top-level purpose"],
+            ),
+        ];
+        for (files, wants) in cases {
+            let errs = lines(&load_files(&files).unwrap_err());
+            for want in wants {
+                assert!(
+                    errs.iter().any(|e| e.contains(want)),
+                    "{files:?}\nwant {want}\n got {errs:#?}"
+                );
+            }
+        }
+        // Distinct names, and a dotted top-level purpose no parent lists, are fine.
+        let ok = load_files(&[
+            ("purpose/clinical.yaml", parent),
+            ("purpose/other.yaml", "name: Clinical Research.Genomics\n"),
+        ]);
+        assert!(ok.is_ok(), "{:?}", ok.err());
+    }
+
+    #[test]
+    fn issue_11_keys_and_names_longer_than_255_characters_are_refused() {
+        let long = "k".repeat(256);
+        let max = "k".repeat(255);
+        let wide = "\u{e9}".repeat(255);
+        let cases = [
+            (
+                format!("policyKey: {long}\nname: Mask\ntype: data\nactions: []\n"),
+                "policy/p.yaml:1:1: policy ",
+                "policyKey is 256 characters long; the longest accepted is 255",
+            ),
+            (
+                format!("policyKey: p\nname: {long}\ntype: data\nactions: []\n"),
+                "policy/p.yaml:2:1: policy p: ",
+                "name is 256 characters long",
+            ),
+            (
+                format!("name: P\nsubpurposes:\n  - name: P.{long}\n"),
+                "purpose/p.yaml:3:5: purpose P: ",
+                "subpurposes.0.name is 258 characters long",
+            ),
+            (
+                format!("projectKey: {long}x\nname: P\n"),
+                "project/p.yaml:1:1: project ",
+                "projectKey is 257 characters long",
+            ),
+            (
+                format!("connectionKey: {long}\nconnection:\n  handler: Snowflake\n"),
+                "data/p.yaml:1:1: data ",
+                "connectionKey is 256 characters long",
+            ),
+        ];
+        for (text, place, message) in cases {
+            let kind = match text.split(':').next().unwrap() {
+                "policyKey" => "policy",
+                "projectKey" => "project",
+                "connectionKey" => "data",
+                _ => "purpose",
+            };
+            let path = format!("{kind}/p.yaml");
+            let errs = lines(&load_files(&[(&path, &text)]).unwrap_err());
+            assert!(
+                errs.iter()
+                    .any(|e| e.starts_with(place) && e.contains(message)),
+                "{text:.40}\nwant {place}…{message}\n got {errs:#?}"
+            );
+        }
+        for name in [&max, &wide] {
+            let set = load_files(&[("purpose/p.yaml", &format!("name: {name}\n"))]);
+            assert!(set.is_ok(), "{:?}", set.err());
+        }
+    }
+}

@@ -47,3 +47,14 @@ async fn manual_project_subscription_with_description_converges() {
     )])
     .await;
 }
+
+/// `matches.tag` is optional: without it the emulator answers the condition with
+/// `field: null`, which the reader did not map back, so the rule planned an update forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn user_entitlements_rule_without_tag_converges() {
+    assert_converges(&[(
+        "policy/a.yaml",
+        "policyKey: pol a\nname: Policy A\ntype: data\nactions:\n- rules:\n  - type: Row Restriction By User Entitlements\n    config:\n      matches:\n        type: group\n",
+    )])
+    .await;
+}

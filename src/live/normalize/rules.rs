@@ -194,7 +194,12 @@ fn row_restriction(config: &mut Map<String, Value>) -> Option<&'static str> {
     if only.get("type").and_then(Value::as_str) != Some("groups") {
         return None;
     }
-    let tag = only.get("field").filter(|f| f.is_string())?.clone();
+    // `matches.tag` is optional in V2; without it the condition's `field` is null.
+    let tag = match only.get("field") {
+        None | Some(Value::Null) => None,
+        Some(f @ Value::String(_)) => Some(f.clone()),
+        Some(_) => return None,
+    };
     let mut out = Map::new();
     if let Some(op) = config
         .get("qualifications")
@@ -203,7 +208,13 @@ fn row_restriction(config: &mut Map<String, Value>) -> Option<&'static str> {
     {
         out.insert("operator".into(), operator(op));
     }
-    out.insert("matches".into(), json!({"type": "group", "tag": tag}));
+    out.insert(
+        "matches".into(),
+        match tag {
+            Some(tag) => json!({"type": "group", "tag": tag}),
+            None => json!({"type": "group"}),
+        },
+    );
     *config = out;
     Some(USER_ENTITLEMENTS)
 }

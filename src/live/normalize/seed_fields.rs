@@ -132,6 +132,24 @@ fn row_restriction_by_user_entitlements_000_27896_27912() {
 }
 
 #[test]
+fn row_restriction_by_user_entitlements_without_a_tag() {
+    // The seed's condition (000:27901-27910) with no column: V2 `matches.tag` is optional.
+    for field in [json!(null), json!("absent")] {
+        let mut cond = json!({"type": "groups"});
+        if field.is_null() {
+            cond["field"] = field;
+        }
+        let v1 = with_rule(json!({"type": "visibility", "config": {"predicate": null,
+            "qualifications": {"operator": "and", "conditions": [cond]}}, "exceptions": null}));
+        assert_eq!(
+            first_rule(&v1),
+            json!({"type": "Row Restriction By User Entitlements", "config": {"operator": "all",
+                "matches": {"type": "group"}}})
+        );
+    }
+}
+
+#[test]
 fn row_restriction_by_custom_where_is_a_bare_predicate_000_26261() {
     let p = "@columnTagged('Discovered.Country') in ('USA')";
     for v1 in [
@@ -246,7 +264,10 @@ fn equalization_object_or_null_004_58_59() {
         {"type": "groups", "group": {"id": 1, "name": "View Masked Values"}}]});
     assert_eq!(project(&v1, &[]).unwrap().body["equalization"], json!(true));
     // The attribute table's type (004:58-59): an array of conditions, possibly empty.
-    for conditions in [json!([]), json!([{"type": "groups", "group": {"name": "G"}}])] {
+    for conditions in [
+        json!([]),
+        json!([{"type": "groups", "group": {"name": "G"}}]),
+    ] {
         v1["equalization"] = conditions;
         assert_eq!(project(&v1, &[]).unwrap().body["equalization"], json!(true));
     }

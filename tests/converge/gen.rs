@@ -170,6 +170,9 @@ pub fn remote_yaml(n: usize) -> String {
     s
 }
 
+/// Domain ids: what `options.domainCollectionId` and `domains` circumstances name.
+pub const DOMAINS: &[&str] = &["4b1c2e", "domain Ω/2", "d-3"];
+
 /// How many connections a tenant may have (and databases the catalog holds).
 pub const MAX_DATA: usize = 3;
 
@@ -223,9 +226,10 @@ fn connection(i: usize) -> impl Strategy<Value = (Map<String, Value>, Option<Str
         option::of(any::<bool>()),
         option::of(1u16..65535),
         option::of(any::<bool>()),
+        (option::of(text(true)), option::of(text(true))),
     )
         .prop_map(
-            move |(handler, pick, password, files, flag, ssl, port, schema_scope)| {
+            move |(handler, pick, password, files, flag, ssl, port, schema_scope, (opts, dir))| {
                 let mut c = Map::new();
                 c.insert("handler".into(), handler.into());
                 let mut schema = None;
@@ -266,6 +270,11 @@ fn connection(i: usize) -> impl Strategy<Value = (Map<String, Value>, Option<Str
                             format!("bucket-{i}").into(),
                         );
                         c.insert("database".into(), db.clone().into());
+                        put(
+                            &mut c,
+                            "queryResultLocationDirectory",
+                            dir.clone().map(|d| format!("results/{d}").into()),
+                        );
                         &["none", "accessKey", "instanceRole"]
                     }
                     "Apache Impala" => {
@@ -293,6 +302,11 @@ fn connection(i: usize) -> impl Strategy<Value = (Map<String, Value>, Option<Str
                     ("Snowflake", "oAuthClientCredentials") => {
                         c.insert("useCertificate".into(), flag.into());
                         c.insert("clientId".into(), format!("client-{i}").into());
+                        put(
+                            &mut c,
+                            "scope",
+                            dir.clone().map(|s| format!("session:role:{s}").into()),
+                        );
                         if flag {
                             c.insert("userFiles".into(), files);
                         } else {
@@ -326,6 +340,11 @@ fn connection(i: usize) -> impl Strategy<Value = (Map<String, Value>, Option<Str
                     c.insert("schema".into(), s.clone().into());
                 }
                 put(&mut c, "ssl", ssl.map(Value::from));
+                put(
+                    &mut c,
+                    "connectionStringOptions",
+                    opts.map(|o| format!("application=gitops&note={o}").into()),
+                );
                 put(&mut c, "port", port.map(Value::from));
                 (c, schema)
             },
@@ -450,7 +469,14 @@ fn source(i: usize, j: usize, schema: String) -> impl Strategy<Value = (Value, O
                     put(
                         &mut naming,
                         "table",
-                        naming_table.map(|_| format!("q{i}_{j}").into()),
+                        naming_table.as_ref().map(|_| format!("q{i}_{j}").into()),
+                    );
+                    put(
+                        &mut naming,
+                        "schema",
+                        naming_table
+                            .filter(|t| t.len() % 2 == 0)
+                            .map(|_| format!("qs{i}").into()),
                     );
                     m.insert("naming".into(), Value::Object(naming));
                     named = Some(ds);
@@ -481,11 +507,17 @@ fn data(i: usize) -> impl Strategy<Value = Data> {
         )),
         option::of(select(&["<schema>", "<Schema>_x"][..])),
         option::of(select(&["<tablename>", "<Tablename>_t"][..])),
-        option::of(select(&["Schema <Schema>", "<schema> project"][..])),
+        (
+            option::of(select(&["Schema <Schema>", "<schema> project"][..])),
+            option::of((
+                option::of(Just("<schema>_native")),
+                option::of(Just("<tablename>_view")),
+            )),
+        ),
         (
             option::of(0..10_000i64),
             option::of(any::<bool>()),
-            option::of(text(true)),
+            option::of(any::<u8>()),
             option::of(any::<bool>()),
             option::of(vec(tag(), 0..3)),
         ),
@@ -494,11 +526,11 @@ fn data(i: usize) -> impl Strategy<Value = Data> {
         any::<bool>(),
     )
         .prop_flat_map(
-            move |(key, (conn, schema), dsf, sf, tf, spf, opts, owners, n, all)| {
+            move |(key, (conn, schema), dsf, sf, tf, (spf, native), opts, owners, n, all)| {
                 let schema = schema.unwrap_or_else(|| format!("s{i}a"));
                 let entries: Vec<_> = (0..n).map(|j| source(i, j, schema.clone())).collect();
                 (
-                    Just((key, conn, dsf, sf, tf, spf, opts, owners)),
+                    Just((key, conn, dsf, sf, tf, spf, native, opts, owners)),
                     entries,
                     Just(all),
                     Just(n),
@@ -506,7 +538,7 @@ fn data(i: usize) -> impl Strategy<Value = Data> {
             },
         )
         .prop_map(
-            move |((key, conn, dsf, sf, tf, spf, opts, owners), entries, all, n)| {
+            move |((key, conn, dsf, sf, tf, spf, native, opts, owners), entries, all, n)| {
                 let mut m = Map::new();
                 m.insert("connectionKey".into(), key.into());
                 m.insert("connection".into(), Value::Object(conn));
@@ -519,6 +551,14 @@ fn data(i: usize) -> impl Strategy<Value = Data> {
                     "schemaProjectNameFormat",
                     spf.map(|f| format!("{f} {i}").into()),
                 );
+                if let Some((schema_f, view_f)) = native {
+                    put(
+                        &mut nt,
+                        "nativeSchemaFormat",
+                        schema_f.map(|f| format!("{f}_{i}").into()),
+                    );
+                    put(&mut nt, "nativeViewFormat", view_f.map(Value::from));
+                }
                 if !nt.is_empty() {
                     m.insert("nameTemplate".into(), Value::Object(nt));
                 }
@@ -530,7 +570,11 @@ fn data(i: usize) -> impl Strategy<Value = Data> {
                     "disableSensitiveDataDiscovery",
                     sdd.map(Value::from),
                 );
-                put(&mut o, "domainCollectionId", domain.map(Value::from));
+                put(
+                    &mut o,
+                    "domainCollectionId",
+                    domain.map(|d| DOMAINS[usize::from(d) % DOMAINS.len()].into()),
+                );
                 put(&mut o, "hardDelete", hard.map(Value::from));
                 put(&mut o, "tableTags", table_tags.map(Value::from));
                 if !o.is_empty() {
@@ -590,6 +634,14 @@ impl Tenant {
             }
         }
         out
+    }
+
+    /// Purposes with their sub-purposes: what `GET /governance/purpose` lists.
+    pub fn purpose_count(&self) -> usize {
+        self.purposes
+            .iter()
+            .map(|p| 1 + p["subpurposes"].as_array().map_or(0, Vec::len))
+            .sum()
     }
 
     /// Every file, one after the other, each headed by its path: the form a failure prints.

@@ -9,6 +9,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod coverage;
 mod gen;
 mod policy_gen;
 mod regress;
@@ -213,17 +214,26 @@ fn generated_tenants_converge_after_one_apply() {
         .expect("runtime");
     let harness = rt.block_on(Harness::start());
     let runs = AtomicUsize::new(0);
+    let seen = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let paged = AtomicUsize::new(0);
     let started = std::time::Instant::now();
     let result = runner.run(&gen::tenant(), |tenant| {
         runs.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut seen) = seen.lock() {
+            coverage::record(&tenant, &mut seen);
+        }
+        if tenant.purpose_count() > PAGE_CAP || tenant.policies.len() > PAGE_CAP {
+            paged.fetch_add(1, Ordering::Relaxed);
+        }
         rt.block_on(harness.converges(&tenant.files()))
             .map_err(TestCaseError::fail)
     });
     eprintln!(
-        "converge: {} tenant(s) run in {:.1?} (seed {})",
+        "converge: {} tenant(s) run in {:.1?} (seed {}); {} with a purpose or policy list longer than a page",
         runs.load(Ordering::Relaxed),
         started.elapsed(),
-        hex::encode(seed)
+        hex::encode(seed),
+        paged.load(Ordering::Relaxed)
     );
     match result {
         Ok(()) => {}
@@ -239,4 +249,14 @@ fn generated_tenants_converge_after_one_apply() {
         }
         Err(TestError::Abort(why)) => panic!("property test aborted: {why}"),
     }
+    let seen = seen.into_inner().unwrap_or_default();
+    let missing = coverage::missing(&seen);
+    assert!(
+        missing.is_empty() || cases < CASES,
+        "the generated tenants never held: {missing:?}"
+    );
+    assert!(
+        paged.load(Ordering::Relaxed) > 0 || cases < CASES,
+        "no generated tenant had a list longer than a page"
+    );
 }

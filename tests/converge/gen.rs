@@ -636,6 +636,47 @@ impl Tenant {
         out
     }
 
+    /// The same documents with every optional top-level field left out, except the ones
+    /// that hold references or other objects (`subpurposes`, `sources`, `actions`), so
+    /// every reference still resolves.
+    pub fn stripped(&self) -> Tenant {
+        const KEEP: &[&str] = &[
+            "name",
+            "subpurposes",
+            "connectionKey",
+            "connection",
+            "sources",
+            "policyKey",
+            "type",
+            "actions",
+            "projectKey",
+        ];
+        let strip = |docs: &Vec<Value>| -> Vec<Value> {
+            docs.iter()
+                .map(|d| match d {
+                    Value::Object(m) => Value::Object(
+                        m.iter()
+                            .filter(|(k, _)| KEEP.contains(&k.as_str()))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                    ),
+                    other => other.clone(),
+                })
+                .collect()
+        };
+        Tenant {
+            purposes: strip(&self.purposes),
+            data: strip(&self.data),
+            policies: strip(&self.policies),
+            projects: strip(&self.projects),
+        }
+    }
+
+    /// The revisions the property test applies in turn: the tenant, then [`Self::stripped`].
+    pub fn revisions(&self) -> Vec<Vec<(String, String)>> {
+        vec![self.files(), self.stripped().files()]
+    }
+
     /// Purposes with their sub-purposes: what `GET /governance/purpose` lists.
     pub fn purpose_count(&self) -> usize {
         self.purposes

@@ -1,7 +1,9 @@
 //! No perpetual diff, by property test: generated tenants (valid manifests of all four
 //! kinds, references resolving) are applied to the emulator over HTTP on 127.0.0.1 with a
 //! small page cap; then the next plan must have no changes, and a second apply must make
-//! no write at all (counted in `GET /_emulator/writes`).
+//! no write at all (counted in `GET /_emulator/writes`). Each tenant is then applied again
+//! with its optional fields left out ([`gen::Tenant::stripped`]), which must converge the
+//! same way: dropping a field from Git must not leave a diff behind either.
 //!
 //! Seeded and deterministic: [`SEED`] fixes the generator, nothing is persisted. A failure
 //! prints the seed, why, and the minimal tenant as YAML files. `CONVERGE_CASES` overrides
@@ -125,9 +127,23 @@ impl Harness {
         }
     }
 
-    /// Loads `files` as one revision, applies it to the reset emulator, and checks that
-    /// the tenant converged: the next plan is empty and a second apply writes nothing.
-    pub async fn converges(&self, files: &[(String, String)]) -> Result<(), String> {
+    /// Resets the emulator, then applies each revision of `revisions` in turn and checks
+    /// after each that the tenant converged: the next plan is empty and a second apply
+    /// writes nothing. The message names the revision (1-based) that did not converge.
+    pub async fn converges(&self, revisions: &[Vec<(String, String)>]) -> Result<(), String> {
+        self.emu
+            .emulator
+            .reset()
+            .map_err(|e| format!("emulator reset failed: {e}"))?;
+        for (n, files) in revisions.iter().enumerate() {
+            self.revision(files)
+                .await
+                .map_err(|why| format!("revision {}: {why}", n + 1))?;
+        }
+        Ok(())
+    }
+
+    async fn revision(&self, files: &[(String, String)]) -> Result<(), String> {
         let snapshot = Snapshot::new(
             "generated",
             "generated-revision",
@@ -140,12 +156,9 @@ impl Harness {
             let lines: Vec<String> = ds.iter().map(ToString::to_string).collect();
             format!("the generated manifests are invalid:\n{}", lines.join("\n"))
         })?;
-        self.emu
-            .emulator
-            .reset()
-            .map_err(|e| format!("emulator reset failed: {e}"))?;
         let client = self.client.clone().with_secrets(&desired.redactor);
         let url = self.emu.url();
+        let before = writes(&self.http, &url).await?.len();
 
         let (_, first) = cycle::plan(&client, &desired)
             .await
@@ -161,6 +174,12 @@ impl Harness {
             ));
         }
         let applied = writes(&self.http, &url).await?.len();
+        if first.has_changes() && applied == before {
+            return Err(format!(
+                "the first apply wrote nothing for a plan with changes:\n{}",
+                plan_text(&first)
+            ));
+        }
 
         let (_, second) = cycle::plan(&client, &desired)
             .await
@@ -225,7 +244,7 @@ fn generated_tenants_converge_after_one_apply() {
         if tenant.purpose_count() > PAGE_CAP || tenant.policies.len() > PAGE_CAP {
             paged.fetch_add(1, Ordering::Relaxed);
         }
-        rt.block_on(harness.converges(&tenant.files()))
+        rt.block_on(harness.converges(&tenant.revisions()))
             .map_err(TestCaseError::fail)
     });
     eprintln!(
@@ -239,7 +258,7 @@ fn generated_tenants_converge_after_one_apply() {
         Ok(()) => {}
         Err(TestError::Fail(why, tenant)) => {
             let (tenant, why) = shrink::minimise(tenant, why.to_string(), 1500, &mut |t| {
-                rt.block_on(harness.converges(&t.files()))
+                rt.block_on(harness.converges(&t.revisions()))
             });
             panic!(
                 "a generated tenant did not converge (CONVERGE_SEED={}):\n{why}\n\nminimal tenant:\n{}",

@@ -12,6 +12,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod coverage;
+mod data_gen;
 mod gen;
 mod policy_gen;
 mod regress;
@@ -44,7 +45,7 @@ pub const PAGE_CAP: usize = 7;
 /// Values for every `{{EnvVar}}` the generator may write.
 pub fn secret_env() -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
-    for i in 0..gen::MAX_DATA {
+    for i in 0..data_gen::MAX_DATA {
         for what in ["PASSWORD", "KEY"] {
             env.insert(
                 format!("SECRET_{i}_{what}"),
@@ -72,7 +73,7 @@ pub fn catalog_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         dir.path().join("remote.yaml"),
-        gen::remote_yaml(gen::MAX_DATA),
+        data_gen::remote_yaml(data_gen::MAX_DATA),
     )
     .expect("write remote.yaml");
     dir

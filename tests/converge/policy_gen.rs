@@ -146,7 +146,7 @@ fn circumstance() -> impl Strategy<Value = Value> {
         (0..5u8).prop_map(
             |n| json!({"type": "server", "server": format!("db{n}.example.com:5432/tpc")})
         ),
-        proptest::sample::subsequence(super::gen::DOMAINS, 1..=2)
+        proptest::sample::subsequence(super::data_gen::DOMAINS, 1..=2)
             .prop_map(|ds| json!({"type": "domains", "domains": ds})),
     ]
 }

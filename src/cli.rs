@@ -594,4 +594,21 @@ mod tests {
         };
         assert!(b.prune.prune.kinds().unwrap().is_empty());
     }
+
+    #[test]
+    fn emulator_page_cap_flag_parses_with_the_documented_default() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["immuta-gitops", "emulator"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).unwrap().command {
+                Command::Emulator(a) => a.max_page_size,
+                _ => panic!("not emulator"),
+            }
+        };
+        assert_eq!(parse(&[]), crate::emulator::routes::MAX_PAGE);
+        assert_eq!(parse(&["--max-page-size", "7"]), 7);
+        assert!(
+            Cli::try_parse_from(["immuta-gitops", "emulator", "--max-page-size", "x"]).is_err()
+        );
+    }
 }

@@ -66,11 +66,12 @@ pub fn conditions(v2: &Map<String, Value>) -> Value {
 }
 
 /// A V2 subscription object (policy `actions` or project `subscriptionPolicy`) as the V1
-/// subscription object, with the members the V1 examples always carry (000:3960-3975,
-/// 002:770-800): `type: "subscription"`, `subscriptionType`, `accessGrant` (`READ` unless
-/// the body says `WRITE`; choice: the docs show only write policies' answers),
-/// `description` (null), `allowDiscovery` (false), `shareResponsibility` (false),
-/// `automaticSubscription` (false), and `exceptions` for entitlements (001:343-358).
+/// subscription object, with the members the V1 examples carry (000:3960-3975,
+/// 002:770-800): `type: "subscription"`, `subscriptionType`, `description` (null),
+/// `allowDiscovery` (false), `shareResponsibility` (false), `automaticSubscription`
+/// (false), and `exceptions` for entitlements (001:343-358). `accessGrant` appears only
+/// when the body gives it: the docs show it on write policies' answers (000:3973) and not
+/// on read subscription objects (000:34139-34160).
 pub fn subscription(v2: &Map<String, Value>) -> Value {
     let ty = v2.get("type").and_then(Value::as_str).unwrap_or("manual");
     let mut out = Map::new();
@@ -90,7 +91,6 @@ pub fn subscription(v2: &Map<String, Value>) -> Value {
         }
     }
     for (k, default) in [
-        ("accessGrant", json!("READ")),
         ("description", Value::Null),
         ("allowDiscovery", json!(false)),
         ("shareResponsibility", json!(false)),
@@ -104,16 +104,34 @@ pub fn subscription(v2: &Map<String, Value>) -> Value {
 /// A project's V1 `(subscriptionPolicy, subscriptionType)`. A manual subscription, the
 /// documented default (000:4560-4562), is `null` + `"manual"` in every V1 project answer
 /// (004:75, 004:173-175, 004:240, 000:33765), whether the body said `{type: manual}` or
-/// nothing. Others are the subscription object above (000:34139-34160).
+/// nothing. Others are the subscription object as the documented answers print it next to
+/// a `subscriptionType`: `{type: "subscription"}` plus what the body set, entitlements as
+/// `exceptions`, and no `subscriptionType` or defaults inside (automatic 001:312-375;
+/// approval 000:14427-14549; policy 000:34139-34160).
 pub fn project_subscription(v2: Option<&Map<String, Value>>) -> (Value, &'static str) {
     let ty = v2
         .and_then(|sp| sp.get("type"))
         .and_then(Value::as_str)
         .unwrap_or("manual");
-    match v2 {
-        Some(sp) if ty != "manual" => (subscription(sp), subscription_type(ty)),
-        _ => (Value::Null, "manual"),
+    let Some(sp) = v2.filter(|_| ty != "manual") else {
+        return (Value::Null, "manual");
+    };
+    let mut out = Map::new();
+    out.insert("type".into(), json!("subscription"));
+    for (k, v) in sp {
+        match k.as_str() {
+            "type" => {}
+            "entitlements" => {
+                if let Some(e) = v.as_object() {
+                    out.insert("exceptions".into(), conditions(e));
+                }
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
     }
+    (Value::Object(out), subscription_type(ty))
 }
 
 /// V2 circumstance → V1 circumstance with the per-circumstance `operator`.

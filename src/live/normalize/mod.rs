@@ -165,6 +165,8 @@ fn subscription(v1: &Value, fallback_type: Option<&str>) -> Value {
     for (k, v) in v1.as_object().into_iter().flatten() {
         match k.as_str() {
             "type" | "subscriptionType" => {}
+            // READ is what a subscription grants unless it says WRITE: a server default.
+            "accessGrant" if v.as_str() == Some("READ") => {}
             "exceptions" => {
                 if !v.is_null() {
                     put(&mut out, "entitlements", Some(&conditions(v)));
@@ -274,7 +276,11 @@ fn names_of(items: Option<&Value>, field: &str) -> Value {
             .into_iter()
             .flatten()
             .filter(|i| !i.get("deleted").and_then(Value::as_bool).unwrap_or(false))
-            .filter_map(|i| i.get(field).cloned())
+            .filter_map(|i| match i {
+                // A bare name (the V2 spelling) is taken as it is.
+                Value::String(_) => Some(i.clone()),
+                _ => i.get(field).cloned(),
+            })
             .collect(),
     )
 }
@@ -295,11 +301,16 @@ pub fn project(v1: &Value, data_sources: &[Value]) -> Result<Normalized, Error> 
         put(&mut out, "documentation", v1.get("documentation"));
     }
     put(&mut out, "allowMaskedJoins", v1.get("allowMaskedJoins"));
-    put(
-        &mut out,
-        "purposes",
-        Some(&names_of(v1.get("purposes"), "name")),
-    );
+    // Purposes waiting for approval ("Project purposes staged for approval", 004:46-47)
+    // are the project's purposes as written: leaving them out would re-post them on
+    // every run, which cannot speed up the approval.
+    let mut purposes = names_of(v1.get("purposes"), "name");
+    if let (Value::Array(all), Value::Array(staged)) =
+        (&mut purposes, names_of(v1.get("stagedPurposes"), "name"))
+    {
+        all.extend(staged);
+    }
+    put(&mut out, "purposes", Some(&purposes));
     let ds = Value::Array(data_sources.to_vec());
     put(
         &mut out,
@@ -324,7 +335,9 @@ pub fn project(v1: &Value, data_sources: &[Value]) -> Result<Normalized, Error> 
         }
     }
     put(&mut out, "workspace", v1.get("workspace"));
-    if is_equalized(v1.get("equalization")) {
+    // A workspace project is equalized by Immuta itself (000:4564-4566): that is not
+    // something its document says.
+    if !out.contains_key("workspace") && is_equalized(v1.get("equalization")) {
         out.insert("equalization".into(), json!(true));
     }
     put(&mut out, "tags", Some(&names_of(v1.get("tags"), "name")));

@@ -194,12 +194,15 @@ fn row_restriction(config: &mut Map<String, Value>) -> Option<&'static str> {
     if only.get("type").and_then(Value::as_str) != Some("groups") {
         return None;
     }
-    // `matches.tag` is optional in V2; without it the condition's `field` is null.
-    let tag = match only.get("field") {
-        None | Some(Value::Null) => None,
-        Some(f @ Value::String(_)) => Some(f.clone()),
+    let mut matches = Map::from_iter([("type".to_string(), json!("group"))]);
+    match only.get("field") {
+        Some(Value::String(f)) => {
+            matches.insert("tag".into(), json!(f));
+        }
+        // V2's `matches.tag` is optional; without a field there is nothing to name.
+        None | Some(Value::Null) => {}
         Some(_) => return None,
-    };
+    }
     let mut out = Map::new();
     if let Some(op) = config
         .get("qualifications")
@@ -208,13 +211,7 @@ fn row_restriction(config: &mut Map<String, Value>) -> Option<&'static str> {
     {
         out.insert("operator".into(), operator(op));
     }
-    out.insert(
-        "matches".into(),
-        match tag {
-            Some(tag) => json!({"type": "group", "tag": tag}),
-            None => json!({"type": "group"}),
-        },
-    );
+    out.insert("matches".into(), Value::Object(matches));
     *config = out;
     Some(USER_ENTITLEMENTS)
 }

@@ -132,21 +132,24 @@ fn row_restriction_by_user_entitlements_000_27896_27912() {
 }
 
 #[test]
-fn row_restriction_by_user_entitlements_without_a_tag() {
-    // The seed's condition (000:27901-27910) with no column: V2 `matches.tag` is optional.
-    for field in [json!(null), json!("absent")] {
-        let mut cond = json!({"type": "groups"});
-        if field.is_null() {
-            cond["field"] = field;
-        }
-        let v1 = with_rule(json!({"type": "visibility", "config": {"predicate": null,
-            "qualifications": {"operator": "and", "conditions": [cond]}}, "exceptions": null}));
-        assert_eq!(
-            first_rule(&v1),
-            json!({"type": "Row Restriction By User Entitlements", "config": {"operator": "all",
-                "matches": {"type": "group"}}})
-        );
-    }
+fn row_restriction_without_a_field_matches_any_group_002_1109_1127() {
+    let v1 = json!({"type": "visibility", "config": {"qualifications": {"operator": "and",
+        "conditions": [{"type": "groups"}]}}, "exceptions": null});
+    assert_eq!(
+        first_rule(&with_rule(v1)),
+        json!({"type": "Row Restriction By User Entitlements", "config": {"operator": "all",
+            "matches": {"type": "group"}}})
+    );
+}
+
+#[test]
+fn a_workspace_project_is_equalized_by_immuta_000_4564_4566() {
+    let mut v1 = fixture("project-4-api-project.json");
+    v1["workspace"] = json!({"type": "databricks", "config": {"database": "native"}});
+    v1["equalization"] = json!({"operator": "and", "conditions": []});
+    let n = project(&v1, &[]).unwrap();
+    assert!(n.body.get("equalization").is_none(), "{}", n.body);
+    assert_eq!(n.body["workspace"]["type"], json!("databricks"));
 }
 
 #[test]
@@ -308,6 +311,18 @@ fn project_purposes_and_data_sources_000_33921_34212() {
 }
 
 #[test]
+fn staged_purposes_are_the_projects_purposes_004_46_47() {
+    let mut v1 = fixture("project-2-test.json");
+    let purpose = v1["purposes"][0].clone();
+    v1["purposes"] = json!([]);
+    v1["stagedPurposes"] = json!([purpose]);
+    assert_eq!(
+        project(&v1, &[]).unwrap().body["purposes"],
+        json!(["Analyzing Onboarding and Job Satisfaction"])
+    );
+}
+
+#[test]
 fn purposes_group_sub_purposes_000_14870_14926() {
     let list = fixture("purpose-list.json")["purposes"]
         .as_array()
@@ -332,6 +347,17 @@ fn purposes_group_sub_purposes_000_14870_14926() {
             "Re-identification Prohibited.Safe Harbor Method"
         ]
     );
+    // The same grouping as GET /governance/purpose/1?includeSubpurposes=true
+    // (000:14932-14983) gives.
+    let by_id = fixture("purpose-1-with-subpurposes.json");
+    let want: Vec<&str> = by_id["subpurposes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(subs, want);
+    assert_eq!(root.id, by_id["id"].as_u64());
     let user = purposes(&[fixture("purpose-8-updated.json")]).unwrap();
     assert_eq!(
         user[0].body,

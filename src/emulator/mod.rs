@@ -662,4 +662,6 @@ pub async fn spawn(opts: Options) -> Result<Handle, Error> {
 }
 
 #[cfg(test)]
+mod fidelity_tests;
+#[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::store::Store;
+use super::store::{PurposeRec, Store};
 use super::Emulator;
 
 /// Largest page any V1 list returns unless [`super::Options::max_page_size`] says otherwise.
@@ -402,24 +402,50 @@ async fn project_sources(
     }))
 }
 
+/// `GET /governance/purpose`: `{purposes, count}` in name order; deleted purposes only
+/// with `includeDeleted=true` (000:14069-14115), each after the live one of its name.
 async fn list_purposes(State(emu): State<Emulator>, Query(q): Q) -> Response {
     reply(
         page(&q, 50, emu.max_page_size()).and_then(|(offset, size)| {
             emu.with_store(|s| {
+                let with_deleted = flag(&q, "includeDeleted");
+                let extra = if with_deleted {
+                    s.deleted_purposes.len()
+                } else {
+                    0
+                };
+                let total = s.purpose_names.len() + extra;
                 let size = if flag(&q, "noLimit") {
-                    s.purpose_names.len().max(1)
+                    total.max(1)
                 } else {
                     size
                 };
-                let (count, page) = page_of(
-                    s.purpose_names.values().filter_map(|id| s.purposes.get(id)),
-                    s.purpose_names.len(),
-                    &q,
-                    |p| matches(&q, Some(p.name.as_str())),
-                    (offset, size),
-                );
-                let items: Vec<Value> = page.into_iter().map(Store::purpose_v1).collect();
-                Ok(json!({"purposes": items, "count": count}))
+                let live = || s.purpose_names.values().filter_map(|id| s.purposes.get(id));
+                let (count, page): (usize, Vec<Value>) = if with_deleted {
+                    let mut all: Vec<(&PurposeRec, bool)> = live()
+                        .map(|p| (p, false))
+                        .chain(s.deleted_purposes.values().map(|p| (p, true)))
+                        .collect();
+                    all.sort_by(|a, b| (&a.0.name, a.1, a.0.id).cmp(&(&b.0.name, b.1, b.0.id)));
+                    let keep = |(p, _): &(&PurposeRec, bool)| matches(&q, Some(p.name.as_str()));
+                    let (c, page) = page_of(all.iter(), all.len(), &q, keep, (offset, size));
+                    let items = page
+                        .into_iter()
+                        .map(|(p, deleted)| {
+                            if *deleted {
+                                Store::deleted_purpose_v1(p)
+                            } else {
+                                Store::purpose_v1(p)
+                            }
+                        })
+                        .collect();
+                    (c, items)
+                } else {
+                    let keep = |p: &PurposeRec| matches(&q, Some(p.name.as_str()));
+                    let (c, page) = page_of(live(), total, &q, keep, (offset, size));
+                    (c, page.into_iter().map(Store::purpose_v1).collect())
+                };
+                Ok(json!({"purposes": page, "count": count}))
             })
         }),
     )
@@ -428,6 +454,9 @@ async fn list_purposes(State(emu): State<Emulator>, Query(q): Q) -> Response {
 async fn get_purpose(State(emu): State<Emulator>, Path(id): Path<String>, Query(q): Q) -> Response {
     reply(id_of(&id, "Purpose").and_then(|id| {
         emu.with_store(|s| {
+            if let Some(p) = s.deleted_purposes.get(&id) {
+                return Ok(Store::deleted_purpose_v1(p));
+            }
             let p = s
                 .purposes
                 .get(&id)

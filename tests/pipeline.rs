@@ -157,3 +157,28 @@ async fn policy_templates_never_show_in_a_plan() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_10_all_tables_of_an_empty_database_converge_without_writes() {
+    // The emulator knows no remote database here, so `sources: [{all: true}]` matches
+    // nothing: the dry run lists no data source at all.
+    let emu = emulator(None).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = "connectionKey: empty-warehouse\nconnection:\n  handler: Snowflake\n  hostname: empty.snowflakecomputing.com\n  port: 443\n  database: NOTHING\n  warehouse: WH\n  authenticationMethod: userPassword\n  username: svc\n  password: '{{EnvVar \"EMPTY_DB_PASSWORD\"}}'\nsources:\n  - all: true\n";
+    let src = write_tree(tmp.path(), "src", &[("data/empty.yaml", yaml)]);
+    let repo = git_repo(&src, tmp.path());
+    let env = [("EMPTY_DB_PASSWORD", "pw-4c1d9e")];
+    for mode in ["--plan", "--apply", "--plan"] {
+        let out = reconcile(&emu.url(), mode, &repo, &["--detailed-exitcode"], &env).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{mode}:\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(
+                "data/empty-warehouse has nothing to write: connection matches no tables"
+            ),
+            "{mode}:\n{stdout}"
+        );
+        assert!(!stdout.contains("pw-4c1d9e") && !stderr.contains("pw-4c1d9e"));
+    }
+    assert_eq!(real_writes(&emu), 0, "nothing to create is never a create");
+}

@@ -198,13 +198,13 @@ async fn read_projects(client: &Client) -> Result<Vec<LiveObject>, Error> {
         .collect();
     stream::iter(ids)
         .map(|id| async move {
-            let project = client.get_project(id).await?;
+            let (project, sources) =
+                tokio::try_join!(client.get_project(id), client.project_data_sources(id))?;
             // The list can say `deleted: false` while the project itself says `true`
-            // (000:33786-33800 vs 000:33897): a disabled project is not live.
+            // (000:33843-33847 vs 000:33898): a disabled project is not live.
             if project.get("deleted").and_then(Value::as_bool) == Some(true) {
                 return Ok(None);
             }
-            let sources = client.project_data_sources(id).await?;
             normalize::project(&project, &sources)
                 .map(|n| Some(to_live(Kind::Project, n)))
                 .map_err(|source| Error::Normalize {

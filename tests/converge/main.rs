@@ -1,7 +1,9 @@
 //! No perpetual diff, by property test: generated tenants (valid manifests of all four
 //! kinds, references resolving) are applied to the emulator over HTTP on 127.0.0.1 with a
 //! small page cap; then the next plan must have no changes, and a second apply must make
-//! no write at all (counted in `GET /_emulator/writes`).
+//! no write at all (counted in `GET /_emulator/writes`). Each tenant is then applied again
+//! with its optional fields left out ([`gen::Tenant::stripped`]), which must converge the
+//! same way: dropping a field from Git must not leave a diff behind either.
 //!
 //! Seeded and deterministic: [`SEED`] fixes the generator, nothing is persisted. A failure
 //! prints the seed, why, and the minimal tenant as YAML files. `CONVERGE_CASES` overrides
@@ -9,6 +11,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod coverage;
+mod data_gen;
 mod gen;
 mod policy_gen;
 mod regress;
@@ -41,7 +45,7 @@ pub const PAGE_CAP: usize = 7;
 /// Values for every `{{EnvVar}}` the generator may write.
 pub fn secret_env() -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
-    for i in 0..gen::MAX_DATA {
+    for i in 0..data_gen::MAX_DATA {
         for what in ["PASSWORD", "KEY"] {
             env.insert(
                 format!("SECRET_{i}_{what}"),
@@ -69,7 +73,7 @@ pub fn catalog_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(
         dir.path().join("remote.yaml"),
-        gen::remote_yaml(gen::MAX_DATA),
+        data_gen::remote_yaml(data_gen::MAX_DATA),
     )
     .expect("write remote.yaml");
     dir
@@ -124,9 +128,23 @@ impl Harness {
         }
     }
 
-    /// Loads `files` as one revision, applies it to the reset emulator, and checks that
-    /// the tenant converged: the next plan is empty and a second apply writes nothing.
-    pub async fn converges(&self, files: &[(String, String)]) -> Result<(), String> {
+    /// Resets the emulator, then applies each revision of `revisions` in turn and checks
+    /// after each that the tenant converged: the next plan is empty and a second apply
+    /// writes nothing. The message names the revision (1-based) that did not converge.
+    pub async fn converges(&self, revisions: &[Vec<(String, String)>]) -> Result<(), String> {
+        self.emu
+            .emulator
+            .reset()
+            .map_err(|e| format!("emulator reset failed: {e}"))?;
+        for (n, files) in revisions.iter().enumerate() {
+            self.revision(files)
+                .await
+                .map_err(|why| format!("revision {}: {why}", n + 1))?;
+        }
+        Ok(())
+    }
+
+    async fn revision(&self, files: &[(String, String)]) -> Result<(), String> {
         let snapshot = Snapshot::new(
             "generated",
             "generated-revision",
@@ -139,12 +157,9 @@ impl Harness {
             let lines: Vec<String> = ds.iter().map(ToString::to_string).collect();
             format!("the generated manifests are invalid:\n{}", lines.join("\n"))
         })?;
-        self.emu
-            .emulator
-            .reset()
-            .map_err(|e| format!("emulator reset failed: {e}"))?;
         let client = self.client.clone().with_secrets(&desired.redactor);
         let url = self.emu.url();
+        let before = writes(&self.http, &url).await?.len();
 
         let (_, first) = cycle::plan(&client, &desired)
             .await
@@ -160,6 +175,12 @@ impl Harness {
             ));
         }
         let applied = writes(&self.http, &url).await?.len();
+        if first.has_changes() && applied == before {
+            return Err(format!(
+                "the first apply wrote nothing for a plan with changes:\n{}",
+                plan_text(&first)
+            ));
+        }
 
         let (_, second) = cycle::plan(&client, &desired)
             .await
@@ -213,23 +234,32 @@ fn generated_tenants_converge_after_one_apply() {
         .expect("runtime");
     let harness = rt.block_on(Harness::start());
     let runs = AtomicUsize::new(0);
+    let seen = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let paged = AtomicUsize::new(0);
     let started = std::time::Instant::now();
     let result = runner.run(&gen::tenant(), |tenant| {
         runs.fetch_add(1, Ordering::Relaxed);
-        rt.block_on(harness.converges(&tenant.files()))
+        if let Ok(mut seen) = seen.lock() {
+            coverage::record(&tenant, &mut seen);
+        }
+        if tenant.purpose_count() > PAGE_CAP || tenant.policies.len() > PAGE_CAP {
+            paged.fetch_add(1, Ordering::Relaxed);
+        }
+        rt.block_on(harness.converges(&tenant.revisions()))
             .map_err(TestCaseError::fail)
     });
     eprintln!(
-        "converge: {} tenant(s) run in {:.1?} (seed {})",
+        "converge: {} tenant(s) run in {:.1?} (seed {}); {} with a purpose or policy list longer than a page",
         runs.load(Ordering::Relaxed),
         started.elapsed(),
-        hex::encode(seed)
+        hex::encode(seed),
+        paged.load(Ordering::Relaxed)
     );
     match result {
         Ok(()) => {}
         Err(TestError::Fail(why, tenant)) => {
             let (tenant, why) = shrink::minimise(tenant, why.to_string(), 1500, &mut |t| {
-                rt.block_on(harness.converges(&t.files()))
+                rt.block_on(harness.converges(&t.revisions()))
             });
             panic!(
                 "a generated tenant did not converge (CONVERGE_SEED={}):\n{why}\n\nminimal tenant:\n{}",
@@ -239,4 +269,14 @@ fn generated_tenants_converge_after_one_apply() {
         }
         Err(TestError::Abort(why)) => panic!("property test aborted: {why}"),
     }
+    let seen = seen.into_inner().unwrap_or_default();
+    let missing = coverage::missing(&seen);
+    assert!(
+        missing.is_empty() || cases < CASES,
+        "the generated tenants never held: {missing:?}"
+    );
+    assert!(
+        paged.load(Ordering::Relaxed) > 0 || cases < CASES,
+        "no generated tenant had a list longer than a page"
+    );
 }

@@ -69,11 +69,15 @@ pub fn subscription() -> impl Strategy<Value = Value> {
             option::of(attributes()),
             option::of(text(true)),
         ),
+        option::of(select(&["READ", "WRITE"][..])),
+        option::of(any::<bool>()),
     )
         .prop_map(
-            |(ty, auto, disc, desc, approvals, (op, groups, attrs, adv))| {
+            |(ty, auto, disc, desc, approvals, (op, groups, attrs, adv), grant, share)| {
                 let mut m = Map::new();
                 m.insert("type".into(), ty.into());
+                put(&mut m, "accessGrant", grant.map(Value::from));
+                put(&mut m, "shareResponsibility", share.map(Value::from));
                 put(&mut m, "automaticSubscription", auto.map(Value::from));
                 put(&mut m, "allowDiscovery", disc.map(Value::from));
                 put(&mut m, "description", desc.map(Value::from));
@@ -142,6 +146,8 @@ fn circumstance() -> impl Strategy<Value = Value> {
         (0..5u8).prop_map(
             |n| json!({"type": "server", "server": format!("db{n}.example.com:5432/tpc")})
         ),
+        proptest::sample::subsequence(super::data_gen::DOMAINS, 1..=2)
+            .prop_map(|ds| json!({"type": "domains", "domains": ds})),
     ]
 }
 

@@ -10,7 +10,7 @@ async fn assert_converges(files: &[(&str, &str)]) {
         .iter()
         .map(|(p, y)| (p.to_string(), y.to_string()))
         .collect();
-    if let Err(why) = harness.converges(&files).await {
+    if let Err(why) = harness.converges(&[files]).await {
         panic!("{why}");
     }
 }
@@ -44,6 +44,17 @@ async fn manual_project_subscription_with_description_converges() {
     assert_converges(&[(
         "project/a.yaml",
         "projectKey: proj a\nname: Project A\nsubscriptionPolicy:\n  type: manual\n  description: why\n  allowDiscovery: true\n",
+    )])
+    .await;
+}
+
+/// `matches.tag` is optional: without it the emulator answers the condition with
+/// `field: null`, which the reader did not map back, so the rule planned an update forever.
+#[tokio::test(flavor = "multi_thread")]
+async fn user_entitlements_rule_without_tag_converges() {
+    assert_converges(&[(
+        "policy/a.yaml",
+        "policyKey: pol a\nname: Policy A\ntype: data\nactions:\n- rules:\n  - type: Row Restriction By User Entitlements\n    config:\n      matches:\n        type: group\n",
     )])
     .await;
 }

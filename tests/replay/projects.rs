@@ -159,7 +159,8 @@ async fn the_documented_list_skips_schema_and_disabled_projects() {
     assert_eq!(summary(&plan), vec![]);
     assert_eq!(pages(&replay, "/project"), 3);
     assert_eq!(pages(&replay, "/project/2"), 1);
-    assert_eq!(pages(&replay, "/project/2/dataSources"), 0);
+    // Its data sources are read alongside it (concurrently) and then not used.
+    assert!(pages(&replay, "/project/2/dataSources") <= 1);
     // A manifest for the disabled project plans a create: it is not live.
     let yaml = "projectKey: test\nname: test\n";
     let (plan, _r) = plan_against(&tenant, &[("project/t.yaml", yaml)]).await;

@@ -107,8 +107,14 @@ impl Client {
         let first = self.read_page(list, 0).await?;
         let mut out = first.items.clone();
         let (per_page, total) = (first.items.len(), first.count);
-        if per_page == 0 || total.is_some_and(|t| out.len() >= t) {
+        if total.is_some_and(|t| out.len() >= t) {
             return Ok(out);
+        }
+        if per_page == 0 {
+            return match total {
+                Some(t) => Err(short_read(&list.path, t, 0)),
+                None => Ok(out),
+            };
         }
         let mut previous = first.items;
         if let Some(total) = total {
@@ -121,15 +127,7 @@ impl Client {
             let page = self.read_page(list, out.len()).await?;
             if page.items.is_empty() {
                 return match total {
-                    Some(t) if out.len() < t => Err(decode(
-                        "GET",
-                        &list.path,
-                        &format!(
-                            "the server reports {t} items but served {} (empty page at offset {})",
-                            out.len(),
-                            out.len()
-                        ),
-                    )),
+                    Some(t) if out.len() < t => Err(short_read(&list.path, t, out.len())),
                     _ => Ok(out),
                 };
             }
@@ -200,6 +198,16 @@ impl Client {
             .decode(&answer)
             .map_err(|m| decode("GET", &list.path, &m))
     }
+}
+
+fn short_read(path: &str, total: usize, served: usize) -> Error {
+    decode(
+        "GET",
+        path,
+        &format!(
+            "the server reports {total} items but served {served} (empty page at offset {served})"
+        ),
+    )
 }
 
 fn ignores_offset(path: &str, offset: usize) -> Error {

@@ -126,6 +126,10 @@ async fn a_count_larger_than_the_list_is_an_error_not_a_short_read() {
     s.overcount = 3;
     let err = read(&s).await.unwrap_err().to_string();
     assert!(err.contains("reports 13 items but served 10"), "{err}");
+    let mut s = server(0, 4, Shape::Hits);
+    s.overcount = 2;
+    let err = read(&s).await.unwrap_err().to_string();
+    assert!(err.contains("reports 2 items but served 0"), "{err}");
 }
 
 #[test]

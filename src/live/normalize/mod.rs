@@ -276,7 +276,11 @@ fn names_of(items: Option<&Value>, field: &str) -> Value {
             .into_iter()
             .flatten()
             .filter(|i| !i.get("deleted").and_then(Value::as_bool).unwrap_or(false))
-            .filter_map(|i| i.get(field).cloned())
+            .filter_map(|i| match i {
+                // A bare name (the V2 spelling) is taken as it is.
+                Value::String(_) => Some(i.clone()),
+                _ => i.get(field).cloned(),
+            })
             .collect(),
     )
 }
@@ -297,11 +301,16 @@ pub fn project(v1: &Value, data_sources: &[Value]) -> Result<Normalized, Error> 
         put(&mut out, "documentation", v1.get("documentation"));
     }
     put(&mut out, "allowMaskedJoins", v1.get("allowMaskedJoins"));
-    put(
-        &mut out,
-        "purposes",
-        Some(&names_of(v1.get("purposes"), "name")),
-    );
+    // Purposes waiting for approval ("Project purposes staged for approval", 004:46-47)
+    // are the project's purposes as written: leaving them out would re-post them on
+    // every run, which cannot speed up the approval.
+    let mut purposes = names_of(v1.get("purposes"), "name");
+    if let (Value::Array(all), Value::Array(staged)) =
+        (&mut purposes, names_of(v1.get("stagedPurposes"), "name"))
+    {
+        all.extend(staged);
+    }
+    put(&mut out, "purposes", Some(&purposes));
     let ds = Value::Array(data_sources.to_vec());
     put(
         &mut out,

@@ -311,6 +311,18 @@ fn project_purposes_and_data_sources_000_33921_34212() {
 }
 
 #[test]
+fn staged_purposes_are_the_projects_purposes_004_46_47() {
+    let mut v1 = fixture("project-2-test.json");
+    let purpose = v1["purposes"][0].clone();
+    v1["purposes"] = json!([]);
+    v1["stagedPurposes"] = json!([purpose]);
+    assert_eq!(
+        project(&v1, &[]).unwrap().body["purposes"],
+        json!(["Analyzing Onboarding and Job Satisfaction"])
+    );
+}
+
+#[test]
 fn purposes_group_sub_purposes_000_14870_14926() {
     let list = fixture("purpose-list.json")["purposes"]
         .as_array()

@@ -526,7 +526,10 @@ impl Client {
             method: method.to_string(),
             path: req.path.clone(),
             status,
-            message: self.redactor.redact(&error_message(&text)),
+            // Redact the whole message first, then cut (issue 11).
+            message: self
+                .redactor
+                .redact_cut(&error_message(&text), MESSAGE_CHARS),
             key: req.key.cloned(),
         };
         if retry::is_retryable_status(status) {
@@ -551,13 +554,16 @@ impl Client {
     }
 }
 
+/// Characters of Immuta's error message kept in an [`Error::Status`], after redaction.
+const MESSAGE_CHARS: usize = 512;
+
 /// Immuta's error body is `{statusCode, error, message}`; fall back to the raw body.
+/// Not cut here: the caller redacts, then cuts.
 fn error_message(body: &str) -> String {
-    let msg = serde_json::from_str::<Value>(body)
+    serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| body.to_string());
-    msg.chars().take(512).collect()
+        .unwrap_or_else(|| body.to_string())
 }
 
 /// Reads a `{<field>: [...], count}` page.

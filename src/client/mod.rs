@@ -92,6 +92,8 @@ impl RequestStats {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// `base` without credentials, for messages.
+    shown_base: String,
     key: Secret,
     retry: RetryPolicy,
     timeout: Duration,
@@ -105,7 +107,7 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("base", &self.base)
+            .field("base", &self.shown_base)
             .finish_non_exhaustive()
     }
 }
@@ -141,7 +143,8 @@ impl Client {
         let base = cfg.base_url.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Error::Config(format!(
-                "Immuta URL {base:?} must start with http:// or https://"
+                "Immuta URL {:?} must start with http:// or https://",
+                crate::redact::url::strip_credentials(&base)
             )));
         }
         if cfg.insecure_skip_tls_verify {
@@ -155,8 +158,12 @@ impl Client {
             .map_err(|e| Error::Config(e.to_string()))?;
         let mut redactor = Redactor::new();
         redactor.add(cfg.api_key.expose());
+        for s in crate::redact::url::secrets(&base) {
+            redactor.add(&s);
+        }
         Ok(Client {
             http,
+            shown_base: crate::redact::url::strip_credentials(&base),
             base,
             key: cfg.api_key,
             retry: cfg.retry,
@@ -187,9 +194,9 @@ impl Client {
         &self.stats
     }
 
-    /// The base URL.
+    /// The base URL as it may be shown: without credentials.
     pub fn base_url(&self) -> &str {
-        &self.base
+        &self.shown_base
     }
 
     /// `POST /api/v2/{kind}` with `dryRun` in the query string (never in the body).
@@ -548,7 +555,7 @@ impl Client {
             src = s.source();
         }
         Error::Unreachable {
-            url: self.base.clone(),
+            url: self.shown_base.clone(),
             message: self.redactor.redact(&message),
         }
     }

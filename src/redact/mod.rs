@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 pub mod forms;
+pub mod url;
 
 /// The text shown wherever a secret value would otherwise appear.
 pub const MASK: &str = "(sensitive)";

@@ -23,6 +23,7 @@ use crate::plan::prune::{load_inventory, next_inventory, save_inventory, Invento
 use crate::plan::render;
 use crate::plan::saved::{self, SavedPlan};
 use crate::source;
+use crate::terminal::{escape, Escaped};
 
 /// GitOps for Immuta: keep a tenant equal to a Git repository of V2 YAML files.
 #[derive(Debug, Parser)]
@@ -191,7 +192,7 @@ pub fn main() -> ExitCode {
         // A reader that went away (`immuta-gitops reconcile --plan | head`) is not a failure.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!("error: {}", escape(&error_chain(&e)));
             ExitCode::from(1)
         }
     }
@@ -203,6 +204,7 @@ fn init_tracing(filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .fmt_fields(crate::terminal::log_fields())
         .try_init();
 }
 
@@ -235,7 +237,7 @@ fn validate(dir: PathBuf) -> Result<ExitCode> {
     match manifest::load(&snapshot, &ProcessEnv) {
         Ok(set) => {
             for w in &set.warnings {
-                writeln!(out, "{w}")?;
+                writeln!(out, "{}", Escaped(w))?;
             }
             writeln!(
                 out,
@@ -247,7 +249,7 @@ fn validate(dir: PathBuf) -> Result<ExitCode> {
         }
         Err(diags) => {
             for d in &diags {
-                writeln!(out, "{d}")?;
+                writeln!(out, "{}", Escaped(d))?;
             }
             let errors = diags
                 .iter()
@@ -279,7 +281,7 @@ async fn prepare(
     let settings = config::repo_settings(&snapshot).map_err(|e| anyhow::anyhow!(e))?;
     let desired = cycle::load(&snapshot, &ProcessEnv)?;
     for w in &desired.warnings {
-        eprintln!("{w}");
+        eprintln!("{}", Escaped(w));
     }
     let prune = prune.options(settings.prune.exclude)?;
     let inventory = match state_dir {
@@ -287,8 +289,9 @@ async fn prepare(
             Ok(inv) => inv,
             Err(e) => {
                 eprintln!(
-                    "warning: cannot read the inventory in {}: {e}; nothing will be deleted",
-                    dir.display()
+                    "warning: cannot read the inventory in {}: {}; nothing will be deleted",
+                    Escaped(dir.display()),
+                    Escaped(&e)
                 );
                 None
             }
@@ -310,7 +313,7 @@ async fn prepare(
 
 fn write_plan(plan: &crate::plan::Plan, output: Output, notes: &[String]) -> Result<()> {
     for n in notes {
-        eprintln!("{n}");
+        eprintln!("{}", escape(n));
     }
     let mut out = std::io::stdout().lock();
     match output {
@@ -381,8 +384,8 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
         std::fs::write(file, text).with_context(|| format!("cannot write {}", file.display()))?;
         eprintln!(
             "Plan saved to {}; apply it with: immuta-gitops apply {}",
-            file.display(),
-            file.display()
+            Escaped(file.display()),
+            Escaped(file.display())
         );
     }
     let changes = plan.has_changes();

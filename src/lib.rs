@@ -30,3 +30,4 @@ pub mod object;
 pub mod plan;
 pub mod redact;
 pub mod source;
+pub mod terminal;

@@ -246,7 +246,11 @@ pub fn init_tracing(filter: &str, format: LogFormat) -> bool {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.try_init().is_ok(),
+        // Text lines escape every field for the terminal; JSON escapes by construction.
+        LogFormat::Text => builder
+            .fmt_fields(crate::terminal::log_fields())
+            .try_init()
+            .is_ok(),
         LogFormat::Json => builder.json().flatten_event(true).try_init().is_ok(),
     }
 }

@@ -192,7 +192,7 @@ pub fn main() -> ExitCode {
         // A reader that went away (`immuta-gitops reconcile --plan | head`) is not a failure.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", escape(&error_chain(&e)));
+            eprintln!("error: {}", render_error(&e));
             ExitCode::from(1)
         }
     }
@@ -489,6 +489,24 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
+/// The error as printed on stderr, escaped for the terminal: invalid manifests one
+/// diagnostic per line (each escaped on its own), anything else on one line.
+fn render_error(e: &anyhow::Error) -> String {
+    if let Some(cycle::Error::Manifest(diags)) = e.downcast_ref::<cycle::Error>() {
+        let errors = diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        let mut out = format!("{errors} invalid manifest(s):");
+        for d in diags {
+            out.push('\n');
+            out.push_str(&escape(&d.to_string()));
+        }
+        return out;
+    }
+    escape(&error_chain(e)).into_owned()
+}
+
 /// The error and its causes on one line, `outer: cause: cause`. A cause whose text the
 /// message already holds (errors that print their source themselves) is not repeated.
 fn error_chain(e: &anyhow::Error) -> String {
@@ -550,6 +568,33 @@ mod tests {
         assert_eq!(
             error_chain(&e),
             "loading failed: cannot read x: disk on fire"
+        );
+    }
+
+    /// issue 11: an error printed on stderr cannot forge lines; a list of invalid
+    /// manifests stays one diagnostic per line.
+    #[test]
+    fn issue_11_errors_are_escaped_for_the_terminal() {
+        let e = anyhow::anyhow!("POST /x returned 400: bad\nFORGED \u{1b}]0;t\u{7}");
+        assert_eq!(
+            render_error(&e),
+            "POST /x returned 400: bad\\nFORGED \\x1b]0;t\\x07"
+        );
+        let d = |line: usize, key: &str| crate::manifest::Diagnostic {
+            severity: Severity::Error,
+            span: crate::manifest::Span {
+                path: "purpose/a\nb.yaml".into(),
+                line,
+                col: 1,
+            },
+            kind: Some(Kind::Purpose),
+            key: Some(key.into()),
+            message: "bad".into(),
+        };
+        let e = anyhow::Error::new(cycle::Error::Manifest(vec![d(1, "x\u{1b}[2J"), d(2, "y")]));
+        assert_eq!(
+            render_error(&e),
+            "2 invalid manifest(s):\npurpose/a\\nb.yaml:1:1: purpose x\\x1b[2J: bad\npurpose/a\\nb.yaml:2:1: purpose y: bad"
         );
     }
 

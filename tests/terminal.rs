@@ -109,3 +109,34 @@ async fn issue_11_plan_and_apply_escape_keys_and_fields() {
     );
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn issue_11_reconcile_errors_are_escaped_one_per_line() {
+    let emu = emulator(None).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut files = EVIL.to_vec();
+    files.push((
+        "purpose/bad\u{1b}]0;x\u{7}\nFORGED.yaml",
+        "name: [unclosed\n",
+    ));
+    files.push((
+        "purpose/worse.yaml",
+        "name: \"\\e[2JW\"\nkAnonNoiseReduction: \"\\a\\nFORGED\"\n",
+    ));
+    let dir = write_tree(tmp.path(), "repo", &files);
+    let out = reconcile(&emu.url(), "--plan", &dir.to_string_lossy(), &[], &[]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert_clean("reconcile stderr", &stderr);
+    assert!(
+        stderr.contains("error: 1 invalid manifest(s):\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\npurpose/bad\\x1b]0;x\\x07\\nFORGED.yaml:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\npurpose/worse.yaml:2:"), "{stderr}");
+    assert!(emu.emulator.write_log().is_empty());
+    emu.shutdown().await;
+}

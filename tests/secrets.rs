@@ -31,6 +31,8 @@ const GIT_TOKEN: &str = "GitTok\"en\\Fi%le-9m3";
 /// Tokens inside the repository URL (user info, query string, fragment), as typed.
 const GIT_URL: &str =
     "http://oauth2:Gt%22ok%5Cen-9i9@127.0.0.1:1/org/repo.git?private_token=Qt%25ok-9j0&x=1#Ft-frag-9k1";
+/// An Immuta URL carrying the same credentials, on a port that refuses connections.
+const IMMUTA_URL: &str = "http://user:Gt%22ok%5Cen-9i9@127.0.0.1:1/?private_token=Qt%25ok-9j0";
 /// What those URL parts hold, decoded and as typed.
 const URL_SECRETS: &[&str] = &[
     "Gt\"ok\\en-9i9",
@@ -329,8 +331,7 @@ async fn issue_11_no_secret_fragment_in_any_cli_output() {
         assert!(stderr.contains("127.0.0.1:1/org/repo.git"), "{stderr}");
     }
     // An Immuta URL carrying credentials.
-    let immuta = "http://user:Gt%22ok%5Cen-9i9@127.0.0.1:1/?private_token=Qt%25ok-9j0";
-    let o = reconcile_cli(immuta, "--plan", &plain, &cache, &[]).await;
+    let o = reconcile_cli(IMMUTA_URL, "--plan", &plain, &cache, &[]).await;
     let (_, stderr) = scan.output("immuta url", &o);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(scan.scanned >= 30, "{}", scan.scanned);
@@ -357,6 +358,8 @@ impl DaemonRun {
             "127.0.0.1:0",
             "--interval",
             "1h",
+            "--debounce",
+            "20ms",
             "--log-format",
             format,
             "--retry-attempts",
@@ -461,18 +464,23 @@ async fn issue_11_no_secret_fragment_in_daemon_logs_status_or_metrics() {
     let (plain, full) = repos(tmp.path());
     let bad = echo_emulator(true).await;
     let mut scan = Scan::new();
+    let plain = plain.to_string_lossy().to_string();
+    let full = full.to_string_lossy().to_string();
+    let url = bad.url();
     let cases = [
-        (plain.to_string_lossy().to_string(), "text", "write refused"),
-        (plain.to_string_lossy().to_string(), "json", "write refused"),
-        (full.to_string_lossy().to_string(), "text", "write refused"),
-        (full.to_string_lossy().to_string(), "json", "write refused"),
-        (GIT_URL.to_string(), "text", "127.0.0.1:1/org/repo.git"),
-        (GIT_URL.to_string(), "json", "127.0.0.1:1/org/repo.git"),
+        (plain.as_str(), url.as_str(), "text", "write refused"),
+        (plain.as_str(), url.as_str(), "json", "write refused"),
+        (full.as_str(), url.as_str(), "text", "write refused"),
+        (full.as_str(), url.as_str(), "json", "write refused"),
+        (GIT_URL, url.as_str(), "text", "127.0.0.1:1/org/repo.git"),
+        (GIT_URL, url.as_str(), "json", "127.0.0.1:1/org/repo.git"),
+        (plain.as_str(), IMMUTA_URL, "text", "cannot reach Immuta"),
+        (plain.as_str(), IMMUTA_URL, "json", "cannot reach Immuta"),
     ];
-    for (i, (repo, format, expect)) in cases.iter().enumerate() {
+    for (i, (repo, immuta, format, expect)) in cases.into_iter().enumerate() {
         let state = tmp.path().join(format!("state-{i}"));
         std::fs::create_dir_all(&state).unwrap();
-        let mut d = DaemonRun::start(repo, &bad.url(), format, &state).await;
+        let mut d = DaemonRun::start(repo, immuta, format, &state).await;
         let (status, metrics) = d.after_first_cycle().await;
         let logs = d.stop().await;
         let what = format!("daemon {format} {repo}");

@@ -302,6 +302,12 @@ impl Daemon {
         {
             redactor.add(s.expose());
         }
+        for s in crate::redact::url::secrets(&spec.repo)
+            .into_iter()
+            .chain(crate::redact::url::secrets(&cfg.base_url))
+        {
+            redactor.add(&s);
+        }
         let client = Client::new(cfg)?;
         let saved = match args.state_dir.as_deref().map(state::load).transpose() {
             Ok(s) => s.flatten(),

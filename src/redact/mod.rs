@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 pub mod forms;
 pub mod url;
@@ -114,7 +114,11 @@ impl Redactor {
                 if self.values.is_empty() {
                     return None;
                 }
+                // A contiguous NFA: searches fast and builds in time linear in the
+                // patterns (a DFA over long secrets would be built slowly, and the
+                // matcher is rebuilt whenever a revision's secrets are added).
                 AhoCorasick::builder()
+                    .kind(Some(AhoCorasickKind::ContiguousNFA))
                     .match_kind(MatchKind::LeftmostLongest)
                     .build(self.values.iter().map(|(_, v)| v.as_str()))
                     .ok()

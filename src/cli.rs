@@ -204,6 +204,7 @@ fn init_tracing(filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(crate::config::stderr_colour())
         .fmt_fields(crate::terminal::log_fields())
         .try_init();
 }

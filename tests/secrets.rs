@@ -489,6 +489,8 @@ async fn issue_11_no_secret_fragment_in_daemon_logs_status_or_metrics() {
         scan.check(&format!("{what} logs"), &logs);
         assert!(status.contains(expect), "{what}: {status}");
         assert!(logs.contains(expect), "{what}: {logs}");
+        // Piped logs carry no escape sequence at all (no colour, the S_CONTROL value masked).
+        assert!(!logs.contains('\u{1b}'), "{what}: {logs:?}");
         for entry in std::fs::read_dir(&state).unwrap() {
             let p = entry.unwrap().path();
             if p.is_file() {

@@ -248,6 +248,7 @@ pub fn init_tracing(filter: &str, format: LogFormat) -> bool {
     match format {
         // Text lines escape every field for the terminal; JSON escapes by construction.
         LogFormat::Text => builder
+            .with_ansi(crate::config::stderr_colour())
             .fmt_fields(crate::terminal::log_fields())
             .try_init()
             .is_ok(),

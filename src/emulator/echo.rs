@@ -7,7 +7,7 @@
 //! `Authorization` header included. With [`EchoOptions::reject_writes`], every write
 //! (any method but GET and HEAD, dry runs included) is refused with a 400 in Immuta's
 //! error shape, so each write path's error handling is exercised. The error body stays
-//! `{statusCode, error, message}` (immuta-api.md §5).
+//! `{statusCode, error, message}` (immuta-api.md §5, seeds/000:4252-4256).
 //!
 //! It wraps [`Emulator::app`] from outside (no change to the routes or the other
 //! layers), and is only reachable from Rust ([`spawn`]); `immuta-gitops emulator` has no

@@ -152,6 +152,11 @@ fn data(key: &str, password: &str, table: &str) -> String {
     )
 }
 
+/// Invalid manifests are refused before any request: no tenant needs to listen.
+fn bad_url_for_broken() -> String {
+    "http://127.0.0.1:1".into()
+}
+
 /// Repository without data sources (plans need no dry run), and one with them.
 fn repos(tmp: &Path) -> (PathBuf, PathBuf) {
     let base = [
@@ -250,6 +255,35 @@ async fn issue_11_no_secret_fragment_in_any_cli_output() {
         assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     }
 
+    // Invalid manifests whose wrong values are secrets, and a templated key: validate and
+    // reconcile name the fields, never the values.
+    let broken = write_tree(
+        tmp.path(),
+        "broken",
+        &[
+            (
+                "purpose/a.yaml",
+                "name: Broken\nkAnonNoiseReduction: '{{EnvVar \"S_QUOTE\"}}'\n",
+            ),
+            ("policy/k.yaml", &POLICY.replace("scan-mask", "${S_REGEX}")),
+            (
+                "data/d.yaml",
+                &data("scan-bad", "'${S_BACKSLASH}'", "orders")
+                    .replace("port: 443", "port: '${S_UNICODE}'")
+                    .replace("handler: Snowflake", "handler: '${S_PERCENT}'"),
+            ),
+        ],
+    );
+    let broken = broken.to_string_lossy().to_string();
+    let o = cli(&["validate", &broken]).await;
+    let (stdout, _) = scan.output("validate broken", &o);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("policyKey must be written literally"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(sensitive)"), "{stdout}");
+
     // A tenant that accepts everything: plan in every format, save, apply the saved plan.
     let ok = echo_emulator(false).await;
     for output in ["text", "json", "markdown"] {
@@ -304,6 +338,10 @@ async fn issue_11_no_secret_fragment_in_any_cli_output() {
     let (stdout, _) = scan.output("apply saved plan refused", &o);
     assert!(stdout.contains("FAILED: POST /api/v2/purpose"), "{stdout}");
     bad.shutdown().await;
+
+    let o = reconcile_cli(&bad_url_for_broken(), "--plan", &broken, &cache, &[]).await;
+    let (_, stderr) = scan.output("reconcile broken", &o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
 
     // A tenant that expects another key: the 401 quotes the key we sent.
     let other = echo::spawn(

@@ -3,7 +3,9 @@
 //! servers do: `\uXXXX` for non-ASCII, upper or lower hex, `\/`, no short forms, and a
 //! second level when a JSON body is quoted inside a JSON message), URL encoding (RFC 3986
 //! percent-encoding, `application/x-www-form-urlencoded` with `+` for space, and
-//! `encodeURIComponent`'s set), and base64 of `user:password` for basic auth.
+//! `encodeURIComponent`'s set), HTML escaping (a proxy's error page quoting the request,
+//! which the client keeps when the body is not JSON), and base64 of `user:password` for
+//! basic auth.
 //!
 //! Input: a secret value. Output: its distinct forms. Pure; never logs.
 
@@ -32,6 +34,10 @@ pub fn of(value: &str) -> Vec<String> {
     }
     // Percent-encoding of the JSON-escaped form (a JSON body in a query string).
     push(url_encode(&serde, Url::Rfc3986, true));
+    for numeric in [false, true] {
+        push(html_escape(value, numeric));
+        push(html_escape(&serde, numeric));
+    }
     out
 }
 
@@ -113,6 +119,25 @@ fn json_escape(value: &str, style: JsonStyle) -> String {
     out
 }
 
+/// HTML text escaping: `&`, `<`, `>` always; quotes as `&quot;`/`&#39;` or, with
+/// `numeric`, `&#34;`/`&#x27;` (the two styles common escapers use).
+fn html_escape(value: &str, numeric: bool) -> String {
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if numeric => out.push_str("&#34;"),
+            '"' => out.push_str("&quot;"),
+            '\'' if numeric => out.push_str("&#x27;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Which characters a URL encoder leaves alone.
 #[derive(Clone, Copy)]
 enum Url {
@@ -187,6 +212,15 @@ mod tests {
         assert!(
             emoji.contains(&"\\ud83d\\udd11key".to_string()),
             "{emoji:?}"
+        );
+        let html = of("a\"b'c<&>");
+        assert!(
+            html.contains(&"a&quot;b&#39;c&lt;&amp;&gt;".to_string()),
+            "{html:?}"
+        );
+        assert!(
+            html.contains(&"a&#34;b&#x27;c&lt;&amp;&gt;".to_string()),
+            "{html:?}"
         );
         let ctl = of("a\nb");
         assert!(ctl.contains(&"a\\u000Ab".to_string()));

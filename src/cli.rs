@@ -428,6 +428,15 @@ async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.plan_file.display()))?;
     let saved: SavedPlan = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a plan file", args.plan_file.display()))?;
+    if source::git::is_remote(&saved.source.repo) && saved.source.repo.contains(crate::redact::MASK)
+    {
+        // The query values were masked when the plan was saved (issue 11): fetching with
+        // them would send `(sensitive)` as a credential.
+        anyhow::bail!(
+            "the plan's repository URL {} carried credentials in its query string, which a saved plan never stores; give the token with --git-token-file (or IMMUTA_GITOPS_GIT_TOKEN_FILE) and a URL without it",
+            escape(&saved.source.repo)
+        );
+    }
     let source_args = args.git.source_args(
         saved.source.repo.clone(),
         saved.source.reference.clone(),

@@ -56,10 +56,11 @@ impl fmt::Display for Secret {
 #[derive(Clone, Default)]
 pub struct Redactor {
     /// Every form of every value, ordered longest first (then by text), without
-    /// duplicates: insertion is O(log n) however many secrets a revision holds.
+    /// duplicates: insertion is O(log n) however many secrets a revision holds, and the
+    /// fallback path masks containing values before the values they contain.
     values: BTreeSet<(Reverse<usize>, String)>,
     /// The matcher over `values`, built on first use after a change: one pass over the
-    /// text whatever the number of forms.
+    /// text whatever the number of forms, reporting overlapping matches.
     matcher: OnceLock<Option<AhoCorasick>>,
 }
 
@@ -73,8 +74,8 @@ impl Redactor {
         Redactor::default()
     }
 
-    /// Adds a value to mask, in all its encodings. Longer values are masked first so a
-    /// secret that contains another is hidden whole.
+    /// Adds a value to mask, in all its encodings. A secret that contains another, or
+    /// overlaps it, is hidden whole (see [`Redactor::redact`]).
     pub fn add(&mut self, value: &str) {
         if value.len() < 4 {
             return;
@@ -119,38 +120,60 @@ impl Redactor {
                 // matcher is rebuilt whenever a revision's secrets are added).
                 AhoCorasick::builder()
                     .kind(Some(AhoCorasickKind::ContiguousNFA))
-                    .match_kind(MatchKind::LeftmostLongest)
+                    .match_kind(MatchKind::Standard)
                     .build(self.values.iter().map(|(_, v)| v.as_str()))
                     .ok()
             })
             .as_ref()
     }
 
-    /// Returns `text` with every known secret replaced by [`MASK`].
+    /// Returns `text` with every known secret replaced by [`MASK`]. Where known values
+    /// overlap (`zzab` and `abcdef` in `zzabcdef`), the union of their places is masked,
+    /// so no part of either is left.
     pub fn redact(&self, text: &str) -> String {
         if self.values.is_empty() {
             return text.to_string();
         }
-        match self.matcher() {
-            Some(m) => {
-                let mut out = String::with_capacity(text.len());
-                m.replace_all_with(text, &mut out, |_, _, dst| {
-                    dst.push_str(MASK);
-                    true
-                });
-                out
-            }
-            // The automaton could not be built (never expected): mask one form at a time.
-            None => {
-                let mut out = text.to_string();
-                for (_, v) in &self.values {
-                    if out.contains(v.as_str()) {
-                        out = out.replace(v.as_str(), MASK);
-                    }
+        let Some(m) = self.matcher() else {
+            // The automaton could not be built (never expected): one form at a time.
+            let mut out = text.to_string();
+            for (_, v) in &self.values {
+                if out.contains(v.as_str()) {
+                    out = out.replace(v.as_str(), MASK);
                 }
-                out
             }
+            return out;
+        };
+        let mut places: Vec<(usize, usize)> = m
+            .find_overlapping_iter(text)
+            .map(|hit| (hit.start(), hit.end()))
+            .collect();
+        if places.is_empty() {
+            return text.to_string();
         }
+        places.sort_unstable();
+        let mut out = String::with_capacity(text.len());
+        let mut done = 0;
+        let mut current: Option<(usize, usize)> = None;
+        for (start, end) in places {
+            current = match current {
+                Some((s, e)) if start <= e => Some((s, e.max(end))),
+                Some((s, e)) => {
+                    out.push_str(text.get(done..s).unwrap_or_default());
+                    out.push_str(MASK);
+                    done = e;
+                    Some((start, end))
+                }
+                None => Some((start, end)),
+            };
+        }
+        if let Some((s, e)) = current {
+            out.push_str(text.get(done..s).unwrap_or_default());
+            out.push_str(MASK);
+            done = e;
+        }
+        out.push_str(text.get(done..).unwrap_or_default());
+        out
     }
 
     /// Redacts `text`, then cuts it to `max_chars` characters (marking the cut with
@@ -292,6 +315,24 @@ mod tests {
         for w in chars.windows(6) {
             let frag: String = w.iter().collect();
             assert!(!out.contains(&frag), "{frag:?} of {secret:?} in {out:?}");
+        }
+    }
+
+    /// Overlapping secrets leave no fragment of either, whichever comes first.
+    #[test]
+    fn overlapping_secrets_are_masked_as_one() {
+        let mut r = Redactor::new();
+        r.add("zzab");
+        r.add("abcdef");
+        r.add("efgh12");
+        for (text, want) in [
+            ("x zzabcdef y", "x (sensitive) y"),
+            ("x abcdefgh12 y", "x (sensitive) y"),
+            ("zzab abcdef", "(sensitive) (sensitive)"),
+            ("abcdefzzab", "(sensitive)"),
+            ("plain", "plain"),
+        ] {
+            assert_eq!(r.redact(text), want, "{text}");
         }
     }
 

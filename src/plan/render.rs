@@ -88,7 +88,8 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
         ),
         Action::Delete => ("-", "will be destroyed"),
     };
-    let key = escape(&c.key.to_string());
+    let key_text = c.key.to_string();
+    let key = escape(&key_text);
     match &c.note {
         Some(note) if c.action == Action::NoOp => {
             writeln!(out, "  {marker} {key} has nothing to write: {note}")?;

@@ -171,17 +171,19 @@ pub fn fetch(spec: &SourceSpec) -> Result<Snapshot, Error> {
     };
     let oid = ctx.resolve(&repo)?;
     tracing::debug!(revision = %oid, "resolved reference");
-    tree::read_commit(&repo, oid, spec.path.as_deref(), &ctx.origin).map_err(|e| match e {
-        Error::Git {
-            op,
-            origin,
-            message,
-        } => Error::Git {
-            op,
-            origin,
-            message: ctx.redact(&message),
-        },
-        other => other,
+    tree::read_commit(&repo, oid, spec.path.as_deref(), &ctx.origin, &spec.limits).map_err(|e| {
+        match e {
+            Error::Git {
+                op,
+                origin,
+                message,
+            } => Error::Git {
+                op,
+                origin,
+                message: ctx.redact(&message),
+            },
+            other => other,
+        }
     })
 }
 

@@ -88,17 +88,13 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
         ),
         Action::Delete => ("-", "will be destroyed"),
     };
-    let key = c.key.to_string();
-    let key = escape(&key);
+    let key_text = c.key.to_string();
+    let key = escape(&key_text);
     match &c.note {
         Some(note) if c.action == Action::NoOp => {
-            writeln!(
-                out,
-                "  {marker} {key} has nothing to write: {}",
-                escape(note)
-            )?;
+            writeln!(out, "  {marker} {key} has nothing to write: {note}")?;
         }
-        Some(note) => writeln!(out, "  {marker} {key} {what} ({})", escape(note))?,
+        Some(note) => writeln!(out, "  {marker} {key} {what} ({note})")?,
         None => writeln!(out, "  {marker} {key} {what}")?,
     }
     if let Some(dry) = &c.data {

@@ -24,6 +24,8 @@ const VALUED: &[&str] = &[
 
 /// Every key and `key=value` the whole run must have produced at least once.
 pub const REQUIRED: &[&str] = &[
+    "(multi-document files)",
+    "(sub-purposes two levels deep)",
     // Purposes.
     "subpurposes",
     "acknowledgement",
@@ -220,6 +222,19 @@ fn observe(v: &Value, seen: &mut BTreeSet<String>) {
 
 /// Adds what `t` holds to `seen`.
 pub fn record(t: &Tenant, seen: &mut BTreeSet<String>) {
+    if t.multi_doc {
+        seen.insert("(multi-document files)".into());
+    }
+    let deep = t.purposes.iter().any(|p| {
+        let root = p["name"].as_str().unwrap_or_default().matches('.').count();
+        p["subpurposes"].as_array().is_some_and(|subs| {
+            subs.iter()
+                .any(|s| s["name"].as_str().unwrap_or_default().matches('.').count() > root + 1)
+        })
+    });
+    if deep {
+        seen.insert("(sub-purposes two levels deep)".into());
+    }
     for doc in t
         .purposes
         .iter()

@@ -111,10 +111,13 @@ fn purpose_fields(m: &mut Map<String, Value>) -> impl Strategy<Value = Map<Strin
 }
 
 fn purpose(i: usize) -> impl Strategy<Value = Purpose> {
-    (name("", i, false), vec(text(false), 0..4)).prop_flat_map(|(root, subs)| {
+    (name("", i, false), vec((text(false), any::<u8>()), 0..4)).prop_flat_map(|(root, subs)| {
+        // Each sub-purpose hangs under the root or an earlier sub-purpose, so hierarchies
+        // go several levels deep (`Root.A.B`), parents always first (000:751-760).
         let mut names = vec![root.clone()];
-        for (j, s) in subs.iter().enumerate() {
-            names.push(format!("{root}.{s} {j}"));
+        for (j, (s, parent)) in subs.iter().enumerate() {
+            let parent = names[usize::from(*parent) % names.len()].clone();
+            names.push(format!("{parent}.{s} {j}"));
         }
         let mut rm = Map::new();
         rm.insert("name".into(), root.into());
@@ -159,6 +162,8 @@ pub struct Tenant {
     pub policies: Vec<Value>,
     /// Project documents.
     pub projects: Vec<Value>,
+    /// Write each kind as one multi-document file instead of one file per document.
+    pub multi_doc: bool,
 }
 
 impl Tenant {
@@ -171,9 +176,14 @@ impl Tenant {
             ("policy", &self.policies),
             ("project", &self.projects),
         ] {
+            let yaml = |d: &Value| serde_yaml::to_string(d).unwrap_or_else(|e| format!("# {e}\n"));
+            if self.multi_doc && !docs.is_empty() {
+                let all: Vec<String> = docs.iter().map(yaml).collect();
+                out.push((format!("{dir}/all.yaml"), all.join("---\n")));
+                continue;
+            }
             for (i, d) in docs.iter().enumerate() {
-                let yaml = serde_yaml::to_string(d).unwrap_or_else(|e| format!("# {e}\n"));
-                out.push((format!("{dir}/{i:02}.yaml"), yaml));
+                out.push((format!("{dir}/{i:02}.yaml"), yaml(d)));
             }
         }
         out
@@ -212,6 +222,7 @@ impl Tenant {
             data: strip(&self.data),
             policies: strip(&self.policies),
             projects: strip(&self.projects),
+            multi_doc: self.multi_doc,
         }
     }
 
@@ -266,12 +277,14 @@ pub fn tenant() -> impl Strategy<Value = Tenant> {
             Just(data.into_iter().map(|d| d.body).collect::<Vec<_>>()),
             policies,
             projects,
+            proptest::bool::weighted(0.2),
         )
-            .prop_map(|(purposes, data, policies, projects)| Tenant {
+            .prop_map(|(purposes, data, policies, projects, multi_doc)| Tenant {
                 purposes,
                 data,
                 policies,
                 projects,
+                multi_doc,
             })
     })
 }

@@ -17,6 +17,7 @@
 #![warn(clippy::print_stdout, clippy::dbg_macro)]
 
 pub mod apply;
+pub mod canonical;
 pub mod cli;
 pub mod client;
 pub mod config;

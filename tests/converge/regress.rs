@@ -58,3 +58,15 @@ async fn user_entitlements_rule_without_tag_converges() {
     )])
     .await;
 }
+
+/// Git may hold an empty string among a list's items (`["", "x"]`). The reader turned the
+/// emptied item into `{}` while the plan kept it as `""`, so the list never compared
+/// equal and planned an update forever (issue 12: one canonical form for both sides).
+#[tokio::test(flavor = "multi_thread")]
+async fn emptied_list_items_converge() {
+    assert_converges(&[(
+        "policy/a.yaml",
+        "policyKey: pol a\nname: Policy A\ntype: subscription\nactions:\n  type: anyone\nownerRestrictions:\n  groups: ['', x]\n",
+    )])
+    .await;
+}

@@ -3,13 +3,16 @@
 //!
 //! Input: V1 JSON as `GET /policy/global`, `GET /project/{id}` (+ its data sources) and
 //! `GET /governance/purpose` return it. Output: [`Normalized`] V2 bodies with V2 field
-//! names, server defaults (false, null, empty, `documentation == "# <name>"`) left out.
+//! names, server defaults (false, null, empty, `documentation == "# <name>"`) left out
+//! by the same rule the plan applies ([`crate::canonical::strip_defaults`]).
 //! Pure functions: no I/O, no logging. The mapping is the inverse of the one documented in
 //! docs/emulator.md ("V2 → V1"), which is what makes plan → apply → plan converge.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
+
+use crate::canonical::strip_defaults;
 
 mod rules;
 
@@ -55,32 +58,9 @@ fn req_str<'a>(v: &'a Value, field: &str, object: &str) -> Result<&'a str, Error
         .ok_or_else(|| shape(object, field, "a string"))
 }
 
-/// `v` without server defaults: null, false, "", [] and {} members are dropped,
-/// recursively (array items keep their place but are cleaned inside).
-fn clean(v: &Value) -> Option<Value> {
-    match v {
-        Value::Null | Value::Bool(false) => None,
-        Value::String(s) if s.is_empty() => None,
-        Value::Array(a) if a.is_empty() => None,
-        Value::Array(a) => Some(Value::Array(
-            a.iter()
-                .map(|i| clean(i).unwrap_or_else(|| json!({})))
-                .collect(),
-        )),
-        Value::Object(m) => {
-            let out: Map<String, Value> = m
-                .iter()
-                .filter_map(|(k, v)| clean(v).map(|v| (k.clone(), v)))
-                .collect();
-            (!out.is_empty()).then_some(Value::Object(out))
-        }
-        other => Some(other.clone()),
-    }
-}
-
 /// Inserts `v` (cleaned) unless it is a server default.
 fn put(out: &mut Map<String, Value>, k: &str, v: Option<&Value>) {
-    if let Some(v) = v.and_then(clean) {
+    if let Some(v) = v.and_then(strip_defaults) {
         out.insert(k.to_string(), v);
     }
 }

@@ -148,14 +148,16 @@ static SOURCE: Obj = Obj {
     requires: &[("query", "naming")],
 };
 
+/// No field is observable: a data source document is compared by Immuta itself, through
+/// the dry run of a data source save (000:1657-1658), never field by field.
 pub(super) static DATA: Obj = obj(&[
-    req("connectionKey", Ty::Str),
-    req("connection", Ty::Object(&CONNECTION)),
-    opt("nameTemplate", Ty::Object(&NAME_TEMPLATE)),
-    opt("options", Ty::Object(&OPTIONS)),
+    req("connectionKey", Ty::Str).unobservable(),
+    req("connection", Ty::Object(&CONNECTION)).unobservable(),
+    opt("nameTemplate", Ty::Object(&NAME_TEMPLATE)).unobservable(),
+    opt("options", Ty::Object(&OPTIONS)).unobservable(),
     // The table says "object"; the description and `owners[]` entries say array (000:4603-4605, 15485-15495).
-    opt("owners", Ty::Array(&Ty::Object(&OWNER))),
-    opt("sources", Ty::Array(&Ty::Object(&SOURCE))),
+    opt("owners", Ty::Array(&Ty::Object(&OWNER))).unobservable(),
+    opt("sources", Ty::Array(&Ty::Object(&SOURCE))).unobservable(),
 ]);
 
 /// What one handler requires of `connection`.

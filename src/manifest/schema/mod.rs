@@ -101,6 +101,19 @@ pub struct Field {
     /// When set, a present field is reported with this warning (misspellings the docs
     /// themselves use).
     pub warning: Option<&'static str>,
+    /// The live read can see it, so plan compares it. A field that is not observable is
+    /// still sent, but never diffed: comparing it would plan an update forever.
+    pub observable: bool,
+}
+
+impl Field {
+    /// The same field, marked as not observable by the live read.
+    const fn unobservable(self) -> Field {
+        Field {
+            observable: false,
+            ..self
+        }
+    }
 }
 
 const fn opt(name: &'static str, ty: Ty) -> Field {
@@ -109,6 +122,7 @@ const fn opt(name: &'static str, ty: Ty) -> Field {
         ty,
         required: false,
         warning: None,
+        observable: true,
     }
 }
 
@@ -118,6 +132,7 @@ const fn req(name: &'static str, ty: Ty) -> Field {
         ty,
         required: true,
         warning: None,
+        observable: true,
     }
 }
 
@@ -159,6 +174,62 @@ const fn closed(values: &'static [&'static str]) -> Enum {
 
 static STRINGS: Ty = Ty::Str;
 static STR_ARRAY: Ty = Ty::Array(&STRINGS);
+
+impl Obj {
+    /// The field named `name` when the object's tag (if any) has `tag_value`: common
+    /// fields first, then the variant's. A tag value no variant has (validation refuses
+    /// or warns about it) selects the field of whichever variant declares it.
+    pub fn field(&'static self, name: &str, tag_value: Option<&str>) -> Option<&'static Field> {
+        let common = self.fields.iter().find(|f| f.name == name);
+        let known_tag = self.variants.iter().any(|v| Some(v.value) == tag_value);
+        common.or_else(|| {
+            self.variants
+                .iter()
+                .filter(|v| !known_tag || Some(v.value) == tag_value)
+                .flat_map(|v| v.fields.iter())
+                .find(|f| f.name == name)
+        })
+    }
+}
+
+/// Every field of `kind`'s payload the live read can observe, as paths (`actions`,
+/// `actions[].rules[].type`, `circumstances[].columnTag`), sorted and without
+/// duplicates. Variant fields are included whatever their tag; `Ty::Any` values are
+/// leaves.
+pub fn observable_paths(kind: Kind) -> Vec<String> {
+    fn walk(obj: &'static Obj, prefix: &str, out: &mut Vec<String>, depth: usize) {
+        // Shapes are finite today; the bound only guards a future recursive table.
+        if depth > 16 {
+            return;
+        }
+        let fields = obj
+            .fields
+            .iter()
+            .chain(obj.variants.iter().flat_map(|v| v.fields.iter()));
+        for f in fields.filter(|f| f.observable) {
+            let path = if prefix.is_empty() {
+                f.name.to_string()
+            } else {
+                format!("{prefix}.{}", f.name)
+            };
+            let mut ty = &f.ty;
+            let mut inner = path.clone();
+            while let Ty::Array(item) = ty {
+                inner.push_str("[]");
+                ty = item;
+            }
+            out.push(path);
+            if let Ty::Object(o) = ty {
+                walk(o, &inner, out, depth + 1);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root(kind), "", &mut out, 0);
+    out.sort();
+    out.dedup();
+    out
+}
 
 /// The payload shape of one kind.
 pub fn root(kind: Kind) -> &'static Obj {

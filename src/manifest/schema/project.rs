@@ -46,6 +46,8 @@ pub(super) static PROJECT: Obj = obj(&[
         warning: Some(
             "allowedMaskedJoins is the attribute table's spelling (000:4667); every example uses allowMaskedJoins; it is sent unchanged",
         ),
+        // V1 answers `allowMaskedJoins` only (000:33747): this spelling is never read back.
+        observable: false,
     },
     opt("purposes", STR_ARRAY),
     opt("datasources", STR_ARRAY),

@@ -17,10 +17,11 @@ use crate::redact::Redactor;
 use crate::source::Snapshot;
 
 pub mod parse;
-mod scan;
 pub mod schema;
+mod spans;
 pub mod template;
 pub mod validate;
+mod yaml;
 
 /// A place in a manifest file: 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -15,17 +15,16 @@
 //!   path the caller excludes. Other files (READMEs, certificates read by `{{ReadFile}}`)
 //!   are ignored.
 //!
-//! Values come from `serde_yaml` (or `serde_json` for `*.json`); positions come from
-//! `yaml_rust2`'s marked event parser, walked first ([`super::scan`]), which also
-//! enforces the YAML limits before any value tree is built. When the two parsers
-//! disagree on the document count, positions fall back to the start of the file.
+//! Values, positions and the YAML limits come from one walk over `yaml_rust2`'s marked
+//! events ([`super::yaml`]); `*.json` files take their values from `serde_json` and
+//! their positions from the same walk.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde_json::{Map, Number, Value};
+use serde_json::Value;
 
-use super::scan::scan;
+pub use super::spans::{escape_token, push_child, push_index, push_token, Pos, SpanMap};
+use super::yaml;
 use super::{Diagnostic, Severity, Span};
 use crate::limits::{show_bytes, Limits};
 use crate::object::Kind;
@@ -61,6 +60,9 @@ pub enum Error {
     /// A float JSON cannot carry (`.nan`, `.inf`).
     #[error("number {0} cannot be represented in JSON")]
     BadNumber(String),
+    /// A merge key (`<<`) whose value is not a mapping or a sequence of mappings.
+    #[error("merge key << takes a mapping or a sequence of mappings")]
+    BadMerge,
     /// A mapping names the same key twice.
     #[error("duplicate mapping key {0:?} (first written at line {1})")]
     DuplicateKey(String, usize),
@@ -78,60 +80,6 @@ pub enum Error {
     NotRead,
 }
 
-/// A 1-based line and column inside one file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Pos {
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column.
-    pub col: usize,
-}
-
-/// Where each value of one document was written: JSON pointer → position of its key
-/// (mapping entries) or of the item itself (sequence items). `""` is the document root.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SpanMap {
-    pub(super) path: String,
-    pub(super) start: Option<Pos>,
-    pub(super) positions: HashMap<String, Pos>,
-    /// Mapping pointer → the position of each of its keys, in order (so a key that is not
-    /// a string, which has no pointer of its own, can still be pointed at).
-    pub(super) keys: HashMap<String, Vec<Pos>>,
-}
-
-impl SpanMap {
-    /// The span of `pointer`, or of its nearest recorded ancestor, or of the document.
-    pub fn span(&self, pointer: &str) -> Span {
-        let mut p = pointer;
-        loop {
-            if let Some(pos) = self.positions.get(p) {
-                return self.at(*pos);
-            }
-            match p.rfind('/') {
-                Some(i) => p = p.get(..i).unwrap_or_default(),
-                None => break,
-            }
-        }
-        self.at(self.start.unwrap_or(Pos { line: 1, col: 1 }))
-    }
-
-    /// The span of the `index`-th key of the mapping at `pointer`, else of the mapping.
-    pub fn key_span(&self, pointer: &str, index: usize) -> Span {
-        match self.keys.get(pointer).and_then(|k| k.get(index)) {
-            Some(pos) => self.at(*pos),
-            None => self.span(pointer),
-        }
-    }
-
-    fn at(&self, pos: Pos) -> Span {
-        Span {
-            path: self.path.clone(),
-            line: pos.line,
-            col: pos.col,
-        }
-    }
-}
-
 /// One parsed document of a manifest file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
@@ -147,40 +95,6 @@ pub struct Document {
     pub body: Value,
     /// Positions of every value.
     pub spans: SpanMap,
-}
-
-/// Escapes one JSON-pointer reference token (`~` → `~0`, `/` → `~1`).
-pub fn escape_token(token: &str) -> String {
-    let mut out = String::with_capacity(token.len());
-    push_token(&mut out, token);
-    out
-}
-
-/// Appends the escaped `token` (no leading `/`) to `pointer`, allocating only to grow it.
-pub fn push_token(pointer: &mut String, token: &str) {
-    if !token.contains(['~', '/']) {
-        pointer.push_str(token);
-        return;
-    }
-    for c in token.chars() {
-        match c {
-            '~' => pointer.push_str("~0"),
-            '/' => pointer.push_str("~1"),
-            c => pointer.push(c),
-        }
-    }
-}
-
-/// Appends `/` and the escaped `token` to `pointer`.
-pub fn push_child(pointer: &mut String, token: &str) {
-    pointer.push('/');
-    push_token(pointer, token);
-}
-
-/// Appends `/` and the decimal `index` to `pointer`.
-pub fn push_index(pointer: &mut String, index: usize) {
-    use std::fmt::Write as _;
-    let _ = write!(pointer, "/{index}");
 }
 
 /// What a file path means for the manifest stage.
@@ -397,15 +311,17 @@ pub fn parse_file(kind: Kind, path: &str, text: &str) -> Result<Vec<Document>, V
     parse_file_with(kind, path, text, &Limits::default())
 }
 
-/// Parses one manifest file into its non-empty documents. The text is first walked as a
-/// stream of events, which records positions and stops at the first node over
-/// `limits` (node count with aliases expanded, nesting depth) or duplicate key, so no
-/// value tree is built for a file that breaks them.
+/// Parses one manifest file into its non-empty documents, in one walk over its YAML
+/// events ([`super::yaml`]): values, positions and the limits (node count with aliases
+/// expanded, nesting depth, duplicate keys) together, so a file that breaks a limit
+/// costs no more than the walk up to the node that breaks it. A `*.json` file takes its
+/// values from `serde_json` (JSON's own number and string rules) and its positions from
+/// the same walk.
 ///
 /// # Errors
 /// Every problem found in the file: syntax errors (with the parser's position), limits,
-/// duplicate and non-string keys, tags and unrepresentable numbers; each names the
-/// document's object key when the walk got that far.
+/// duplicate and non-string keys, tags, unrepresentable numbers and bad merge keys; each
+/// names the document's object key when the walk got that far.
 pub fn parse_file_with(
     kind: Kind,
     path: &str,
@@ -414,77 +330,68 @@ pub fn parse_file_with(
 ) -> Result<Vec<Document>, Vec<Diagnostic>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let is_json = path.to_ascii_lowercase().ends_with(".json");
-    let scan = scan(path, text, kind.identity_field(), limits);
     let at = |pos: Pos| Span {
         path: path.to_string(),
         line: pos.line,
         col: pos.col,
     };
-    if let Some((pos, e)) = scan.problem.clone() {
-        let mut d = diag(at(pos), Some(kind), e);
-        d.key = scan.identity_at(pos);
-        return Err(vec![d]);
-    }
-    let values = if is_json {
-        parse_json(text).map(|v| vec![v])
-    } else {
-        parse_yaml(text)
-    };
-    let values = values.map_err(|(pos, e)| {
-        // serde_yaml gives up on alias repetition without a position: point at the
-        // alias that repeats the most.
-        let pos = match (&e, scan.largest_alias) {
-            (Error::Yaml(m), Some((alias, _)))
-                if pos == NO_POSITION && m.contains("repetition") =>
-            {
-                alias
+    let walked = yaml::load(path, text, kind.identity_field(), limits, !is_json);
+    let loaded = if is_json {
+        let value = parse_json(text).map_err(|(pos, e)| vec![diag(at(pos), Some(kind), e)])?;
+        // JSON is YAML's flow style: the walk gives its positions and its limits. A file
+        // `serde_json` reads and the walk does not (a tab where YAML wants none) keeps
+        // the file's start as every position.
+        let mut docs = match walked {
+            Ok(docs) => docs,
+            Err(f) if matches!(f.error, Error::Yaml(_)) => Vec::new(),
+            Err(f) => {
+                let mut d = diag(at(f.pos), Some(kind), f.error);
+                d.key = f.identity;
+                return Err(vec![d]);
             }
-            _ => pos,
         };
-        let mut d = diag(at(pos), Some(kind), e);
-        d.key = scan.identity_at(pos);
-        vec![d]
-    })?;
-    let mut maps = if scan.complete { scan.docs } else { Vec::new() };
-    if maps.len() != values.len() {
-        maps = Vec::new();
-    }
-    let mut maps = maps.into_iter();
+        docs.truncate(1);
+        let mut doc = docs.pop().unwrap_or_else(|| yaml::Loaded {
+            value: Value::Null,
+            spans: SpanMap {
+                path: path.to_string(),
+                ..SpanMap::default()
+            },
+            problems: Vec::new(),
+        });
+        doc.value = value;
+        doc.problems.clear();
+        vec![doc]
+    } else {
+        walked.map_err(|f| {
+            let mut d = diag(at(f.pos), Some(kind), f.error);
+            d.key = f.identity;
+            vec![d]
+        })?
+    };
     let mut docs = Vec::new();
     let mut errors = Vec::new();
-    for (index, raw) in values.into_iter().enumerate() {
-        let spans = maps.next().unwrap_or_else(|| SpanMap {
-            path: path.to_string(),
-            ..SpanMap::default()
-        });
-        let mut errs = Vec::new();
-        let body = match raw {
-            Raw::Yaml(v) => from_yaml(v, &mut String::new(), &mut errs),
-            Raw::Json(v) => v,
-        };
-        let identity = body
+    for (index, doc) in loaded.into_iter().enumerate() {
+        let identity = doc
+            .value
             .get(kind.identity_field())
             .and_then(Value::as_str)
             .map(str::to_string);
-        for (pointer, entry, e) in errs {
-            let span = match entry {
-                Some(i) => spans.key_span(&pointer, i),
-                None => spans.span(&pointer),
-            };
-            let mut d = diag(span, Some(kind), e);
+        for (pos, e) in doc.problems {
+            let mut d = diag(at(pos), Some(kind), e);
             d.key.clone_from(&identity);
             errors.push(d);
         }
-        if body.is_null() {
+        if doc.value.is_null() {
             continue;
         }
         docs.push(Document {
             kind,
             path: path.to_string(),
             index,
-            span: spans.span(""),
-            body,
-            spans,
+            span: doc.spans.span(""),
+            body: doc.value,
+            spans: doc.spans,
         });
     }
     if errors.is_empty() {
@@ -494,39 +401,14 @@ pub fn parse_file_with(
     }
 }
 
-enum Raw {
-    Yaml(serde_yaml::Value),
-    Json(Value),
-}
-
-/// Where an error without a position is reported.
-const NO_POSITION: Pos = Pos { line: 1, col: 1 };
-
-fn parse_yaml(text: &str) -> Result<Vec<Raw>, (Pos, Error)> {
-    let mut out = Vec::new();
-    for de in serde_yaml::Deserializer::from_str(text) {
-        let v = <serde_yaml::Value as serde::Deserialize>::deserialize(de).map_err(|e| {
-            let pos = e.location().map_or(NO_POSITION, |l| Pos {
-                line: l.line(),
-                col: l.column(),
-            });
-            (pos, Error::Yaml(strip_location(&e.to_string())))
-        })?;
-        out.push(Raw::Yaml(v));
-    }
-    Ok(out)
-}
-
-fn parse_json(text: &str) -> Result<Raw, (Pos, Error)> {
-    serde_json::from_str::<Value>(text)
-        .map(Raw::Json)
-        .map_err(|e| {
-            let pos = Pos {
-                line: e.line().max(1),
-                col: e.column().max(1),
-            };
-            (pos, Error::Json(strip_location(&e.to_string())))
-        })
+fn parse_json(text: &str) -> Result<Value, (Pos, Error)> {
+    serde_json::from_str::<Value>(text).map_err(|e| {
+        let pos = Pos {
+            line: e.line().max(1),
+            col: e.column().max(1),
+        };
+        (pos, Error::Json(strip_location(&e.to_string())))
+    })
 }
 
 /// Drops the parser's own " at line N column M" suffix: the span already says it.
@@ -534,100 +416,6 @@ fn strip_location(msg: &str) -> String {
     match msg.find(" at line ") {
         Some(i) => msg.get(..i).unwrap_or(msg).to_string(),
         None => msg.to_string(),
-    }
-}
-
-/// Converts a `serde_yaml` value to JSON, recording problems by JSON pointer. `pointer`
-/// is the value's pointer; it is extended for children and restored before returning.
-/// A conversion problem: the pointer, the index of the offending mapping entry (for keys)
-/// and what is wrong.
-type YamlProblem = (String, Option<usize>, Error);
-
-fn from_yaml(v: serde_yaml::Value, pointer: &mut String, errs: &mut Vec<YamlProblem>) -> Value {
-    use serde_yaml::Value as Y;
-    match v {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => yaml_number(&n).unwrap_or_else(|| {
-            errs.push((pointer.to_string(), None, Error::BadNumber(n.to_string())));
-            Value::Null
-        }),
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => {
-            let len = pointer.len();
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.into_iter().enumerate() {
-                push_index(pointer, i);
-                out.push(from_yaml(item, pointer, errs));
-                pointer.truncate(len);
-            }
-            Value::Array(out)
-        }
-        Y::Mapping(mut m) => {
-            let merges = m.contains_key("<<");
-            if merges {
-                let mut merged = Y::Mapping(m);
-                // Merge keys (`<<: *base`) are resolved the way YAML 1.1 tools do.
-                let _ = merged.apply_merge();
-                m = match merged {
-                    Y::Mapping(m) => m,
-                    _ => serde_yaml::Mapping::new(),
-                };
-            }
-            let mut out = Map::with_capacity(m.len());
-            let len = pointer.len();
-            for (i, (k, val)) in m.into_iter().enumerate() {
-                let key = match k {
-                    Y::String(s) => s,
-                    other => {
-                        // After a merge the entries no longer follow the text.
-                        errs.push((
-                            pointer.to_string(),
-                            (!merges).then_some(i),
-                            Error::NonStringKey(describe_key(&other)),
-                        ));
-                        continue;
-                    }
-                };
-                push_child(pointer, &key);
-                let converted = from_yaml(val, pointer, errs);
-                pointer.truncate(len);
-                out.insert(key, converted);
-            }
-            Value::Object(out)
-        }
-        Y::Tagged(t) => {
-            let tag = t.tag.to_string();
-            errs.push((
-                pointer.to_string(),
-                None,
-                Error::Tag(tag.trim_start_matches('!').to_string()),
-            ));
-            Value::Null
-        }
-    }
-}
-
-fn yaml_number(n: &serde_yaml::Number) -> Option<Value> {
-    if let Some(i) = n.as_i64() {
-        return Some(Value::Number(i.into()));
-    }
-    if let Some(u) = n.as_u64() {
-        return Some(Value::Number(u.into()));
-    }
-    n.as_f64().and_then(Number::from_f64).map(Value::Number)
-}
-
-fn describe_key(k: &serde_yaml::Value) -> String {
-    use serde_yaml::Value as Y;
-    match k {
-        Y::Null => "null".into(),
-        Y::Bool(b) => format!("boolean {b}"),
-        Y::Number(n) => format!("number {n}"),
-        Y::String(s) => format!("string {s:?}"),
-        Y::Sequence(_) => "a sequence".into(),
-        Y::Mapping(_) => "a mapping".into(),
-        Y::Tagged(_) => "a tagged value".into(),
     }
 }
 

@@ -1,0 +1,906 @@
+//! Manifest stage, step 1a: the YAML walk. One pass over one file's `yaml_rust2` events
+//! builds each document's value, records where every node was written, and enforces the
+//! YAML limits.
+//!
+//! Input: the text, the kind's identity field and the [`Limits`]. Output: one [`Loaded`]
+//! per document (value, [`SpanMap`], the problems that leave the rest readable), or the
+//! [`Fatal`] problem that stops the file. The walk stops at the first node that breaks a
+//! limit (node count, every alias counted as the nodes it repeats; nesting depth, aliases
+//! expanded), repeats a mapping key, or is not YAML, so a hostile file costs a bounded
+//! walk and no more (issue 11: a 50 MB file once took 5.5 GiB before its syntax error;
+//! an alias bomb expands exponentially).
+//!
+//! Values follow what `serde_yaml` 0.9 made of the same text before (issue 12 folded the
+//! two parsers into this one walk; `yaml::tests` compares them):
+//! - plain scalars resolve by the YAML 1.2 core schema: `null`/`Null`/`NULL`/`~`/empty,
+//!   `true`/`True`/`TRUE` and the `false` forms, integers (decimal, `0x`, `0o`, `0b`,
+//!   a leading zero makes a string), floats (`1.5`, `1e3`, `.inf`, `.nan`); quoted and
+//!   block scalars are strings;
+//! - `!!str`, `!!int`, `!!float`, `!!bool`, `!!null` are honoured; another core tag
+//!   (`!!map`, `!!binary`) is ignored; a local tag (`!Ref`) is an error;
+//! - merge keys (`<<: *base`, `<<: [*a, *b]`) copy the entries the mapping does not
+//!   write itself; the first source wins;
+//! - an alias repeats its anchor's value; more than 100 alias expansions per event of a
+//!   document is refused (`serde_yaml`'s repetition limit, kept).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Number, Value};
+use yaml_rust2::parser::{Event, Parser, Tag};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use super::parse::Error;
+use super::spans::{push_child, push_index, Pos, SpanMap};
+use crate::limits::Limits;
+
+/// One document of a file, as walked.
+#[derive(Debug)]
+pub(super) struct Loaded {
+    /// The value (`Null` for an empty document, or when values were not asked for).
+    pub value: Value,
+    /// Where every node was written.
+    pub spans: SpanMap,
+    /// Problems that leave the rest of the file readable: non-string keys, tags, numbers
+    /// JSON cannot carry.
+    pub problems: Vec<(Pos, Error)>,
+}
+
+/// The problem that stopped the walk: a syntax error, a limit, a duplicate key.
+#[derive(Debug)]
+pub(super) struct Fatal {
+    /// Where.
+    pub pos: Pos,
+    /// What.
+    pub error: Error,
+    /// The object key of the document it is in, when the walk had read it.
+    pub identity: Option<String>,
+}
+
+/// Walks `text`; `identity_field` is the top-level key naming the object. With `values`
+/// false only positions and limits are worked out (the JSON reader brings its own
+/// values).
+pub(super) fn load(
+    path: &str,
+    text: &str,
+    identity_field: &str,
+    limits: &Limits,
+    values: bool,
+) -> Result<Vec<Loaded>, Fatal> {
+    let mut w = Walker {
+        path: path.to_string(),
+        identity_field: identity_field.to_string(),
+        limits: *limits,
+        values,
+        ..Walker::default()
+    };
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        match parser.next_token() {
+            Ok((Event::StreamEnd, _)) => break,
+            Ok((ev, mark)) => {
+                w.on_event(ev, mark);
+                if w.fatal.is_some() {
+                    break;
+                }
+            }
+            Err(e) => {
+                w.fatal = Some((pos(*e.marker()), Error::Yaml(e.info().to_string())));
+                break;
+            }
+        }
+    }
+    match w.fatal.take() {
+        Some((pos, error)) => Err(Fatal {
+            pos,
+            identity: w.identity_at(pos),
+            error,
+        }),
+        None => Ok(w.docs),
+    }
+}
+
+/// Where the value of the node being read goes.
+#[derive(Debug)]
+enum Slot {
+    /// The document's root.
+    Root,
+    /// The next item of the sequence on top of the stack.
+    Item,
+    /// The entry of the mapping on top of the stack.
+    Entry(String),
+    /// A merge source (`<<`) of the mapping on top of the stack.
+    Merge,
+    /// Nowhere: the value of a key that is not a string.
+    Discard,
+}
+
+/// The key of the mapping entry being read.
+#[derive(Debug)]
+enum Key {
+    Str(String),
+    Merge,
+    Bad,
+}
+
+#[derive(Debug)]
+enum Frame {
+    Map {
+        pointer: String,
+        slot: Slot,
+        anchor: usize,
+        tag: Option<String>,
+        key: Option<Key>,
+        expect_key: bool,
+        /// Keys seen so far, with the line they were written on.
+        seen: HashMap<String, usize>,
+        map: Map<String, Value>,
+        merges: Vec<(Value, Pos)>,
+    },
+    Seq {
+        pointer: String,
+        slot: Slot,
+        anchor: usize,
+        tag: Option<String>,
+        next: usize,
+        items: Vec<Value>,
+    },
+}
+
+/// A mapping or sequence still open, for alias sizes.
+#[derive(Debug)]
+struct Open {
+    anchor: usize,
+    /// Nodes counted before it started.
+    nodes_before: u64,
+    /// Alias expansions counted before it started.
+    jumps_before: u64,
+    /// Depth of the collection itself.
+    depth: u32,
+    /// Deepest level reached inside it so far.
+    deepest: u32,
+}
+
+/// What an alias to one anchor repeats.
+#[derive(Debug, Default)]
+struct Anchor {
+    nodes: u64,
+    levels: u32,
+    jumps: u64,
+    value: Option<Value>,
+}
+
+#[derive(Debug, Default)]
+struct Walker {
+    path: String,
+    identity_field: String,
+    limits: Limits,
+    values: bool,
+    docs: Vec<Loaded>,
+    current: Option<Loaded>,
+    stack: Vec<Frame>,
+    /// Depth of a complex (non-scalar) mapping key being skipped.
+    skip: usize,
+    /// A block mapping's start marker is unreliable: its position is taken from its
+    /// first key instead.
+    pending_first_key: Option<String>,
+    /// Nodes so far in the file, aliases expanded.
+    nodes: u64,
+    /// Collections open now.
+    depth: u32,
+    open: Vec<Open>,
+    anchors: HashMap<usize, Anchor>,
+    /// Events and alias expansions in the current document.
+    doc_events: u64,
+    doc_jumps: u64,
+    fatal: Option<(Pos, Error)>,
+    identities: Vec<(Pos, Option<String>)>,
+    /// The identity key was just read at the top level: the next scalar is its value.
+    identity_next: bool,
+    /// The alias that repeats the most nodes, and how many.
+    largest_alias: Option<(Pos, u64)>,
+}
+
+fn pos(m: Marker) -> Pos {
+    Pos {
+        line: m.line().max(1),
+        col: m.col() + 1,
+    }
+}
+
+impl Walker {
+    /// The object key of the document that holds `pos`, when it was read.
+    fn identity_at(&self, pos: Pos) -> Option<String> {
+        self.identities
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= pos)
+            .or_else(|| self.identities.first())
+            .and_then(|(_, id)| id.clone())
+    }
+
+    fn record(&mut self, pointer: &str, at: Pos) {
+        if let Some(doc) = self.current.as_mut() {
+            record_in(&mut doc.spans, pointer, at);
+        }
+    }
+
+    /// Where `pointer` was recorded (its key, for a mapping entry), else `at`.
+    fn at_pointer(&self, pointer: &str, at: Pos) -> Pos {
+        self.current
+            .as_ref()
+            .and_then(|d| d.spans.positions.get(pointer).copied())
+            .unwrap_or(at)
+    }
+
+    fn problem(&mut self, at: Pos, e: Error) {
+        if let Some(doc) = self.current.as_mut() {
+            doc.problems.push((at, e));
+        }
+    }
+
+    /// Counts `n` more nodes reaching `depth` levels; stops the walk past a limit.
+    fn count(&mut self, n: u64, depth: u32, at: Pos) {
+        self.nodes = self.nodes.saturating_add(n);
+        if let Some(top) = self.open.last_mut() {
+            top.deepest = top.deepest.max(depth);
+        }
+        if self.fatal.is_some() {
+            return;
+        }
+        if self.nodes > self.limits.yaml_nodes {
+            self.fatal = Some((at, Error::TooManyNodes(self.limits.yaml_nodes)));
+        } else if depth > self.limits.yaml_depth {
+            self.fatal = Some((at, Error::TooDeep(self.limits.yaml_depth)));
+        }
+    }
+
+    /// Node counting and alias sizes, for every event.
+    fn measure(&mut self, ev: &Event, at: Pos) {
+        self.doc_events = self.doc_events.saturating_add(1);
+        match ev {
+            Event::Scalar(_, _, anchor, _) => {
+                self.count(1, self.depth, at);
+                if *anchor > 0 {
+                    let a = self.anchors.entry(*anchor).or_default();
+                    (a.nodes, a.levels, a.jumps) = (1, 0, 0);
+                }
+            }
+            Event::Alias(id) => {
+                let (n, levels, jumps) = self
+                    .anchors
+                    .get(id)
+                    .map_or((1, 0, 0), |a| (a.nodes, a.levels, a.jumps));
+                if self.largest_alias.is_none_or(|(_, most)| n > most) {
+                    self.largest_alias = Some((at, n));
+                }
+                self.doc_jumps = self.doc_jumps.saturating_add(jumps.saturating_add(1));
+                self.count(n, self.depth.saturating_add(levels), at);
+            }
+            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+                self.depth = self.depth.saturating_add(1);
+                self.count(1, self.depth, at);
+                self.open.push(Open {
+                    anchor: *anchor,
+                    nodes_before: self.nodes.saturating_sub(1),
+                    jumps_before: self.doc_jumps,
+                    depth: self.depth,
+                    deepest: self.depth,
+                });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.depth = self.depth.saturating_sub(1);
+                if let Some(done) = self.open.pop() {
+                    if done.anchor > 0 {
+                        let a = self.anchors.entry(done.anchor).or_default();
+                        a.nodes = self.nodes.saturating_sub(done.nodes_before);
+                        a.levels = done.deepest.saturating_sub(done.depth) + 1;
+                        a.jumps = self.doc_jumps.saturating_sub(done.jumps_before);
+                    }
+                    if let Some(parent) = self.open.last_mut() {
+                        parent.deepest = parent.deepest.max(done.deepest);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A key of the mapping on top of the stack starts now: records it and checks it.
+    fn on_key(&mut self, ev: &Event, at: Pos) {
+        let top_level = self.stack.len() == 1;
+        let resolved = match ev {
+            Event::Scalar(k, style, _, tag) => Some((Some(k.as_str()), scalar(k, *style, tag))),
+            Event::Alias(id) => self
+                .anchors
+                .get(id)
+                .and_then(|a| a.value.clone())
+                .map(|v| (None, Ok(v))),
+            _ => None,
+        };
+        let key = match resolved {
+            Some((raw, Ok(Value::String(s)))) => {
+                if let Some(Frame::Map { seen, .. }) = self.stack.last_mut() {
+                    if let Some(first) = seen.insert(raw.unwrap_or(&s).to_string(), at.line) {
+                        self.fatal
+                            .get_or_insert((at, Error::DuplicateKey(s.clone(), first)));
+                    }
+                }
+                self.identity_next = top_level && s == self.identity_field;
+                if s == "<<" {
+                    Key::Merge
+                } else {
+                    Key::Str(s)
+                }
+            }
+            Some((_, Ok(other))) => {
+                self.problem(at, Error::NonStringKey(describe(&other)));
+                Key::Bad
+            }
+            Some((_, Err(Problem::Tag(_)))) => {
+                self.problem(at, Error::NonStringKey("a tagged value".into()));
+                Key::Bad
+            }
+            Some((_, Err(Problem::Number(n)))) => {
+                self.problem(at, Error::NonStringKey(format!("number {n}")));
+                Key::Bad
+            }
+            Some((_, Err(Problem::Fatal(e)))) => {
+                self.fatal.get_or_insert((at, e));
+                Key::Bad
+            }
+            None => {
+                let what = match ev {
+                    Event::SequenceStart(..) => "a sequence",
+                    Event::MappingStart(..) => "a mapping",
+                    _ => "null",
+                };
+                self.problem(at, Error::NonStringKey(what.into()));
+                Key::Bad
+            }
+        };
+        let pointer = match (&key, self.stack.last()) {
+            (Key::Str(_) | Key::Merge, Some(Frame::Map { pointer, .. })) => {
+                let mut p = String::with_capacity(pointer.len() + 8);
+                p.push_str(pointer);
+                push_child(&mut p, if let Key::Str(k) = &key { k } else { "<<" });
+                Some(p)
+            }
+            _ => None,
+        };
+        if let Some(parent) = self.pending_first_key.take() {
+            self.record(&parent, at);
+        }
+        if let Some(p) = &pointer {
+            self.record(p, at);
+        }
+        if let Some(Frame::Map {
+            key: k, expect_key, ..
+        }) = self.stack.last_mut()
+        {
+            *k = Some(key);
+            *expect_key = false;
+        }
+    }
+
+    /// A value node starts now: its pointer and where its value goes. A scalar that is
+    /// the top-level identity value is noted as the document's object key.
+    fn on_value(&mut self, identity: Option<&str>) -> (String, Slot) {
+        let value_of_identity = std::mem::take(&mut self.identity_next);
+        match self.stack.last_mut() {
+            None => (String::new(), Slot::Root),
+            Some(Frame::Seq { pointer, next, .. }) => {
+                let mut p = String::with_capacity(pointer.len() + 4);
+                p.push_str(pointer);
+                push_index(&mut p, *next);
+                *next += 1;
+                (p, Slot::Item)
+            }
+            Some(Frame::Map {
+                pointer,
+                key,
+                expect_key,
+                ..
+            }) => {
+                *expect_key = true;
+                if value_of_identity {
+                    if let (Some(v), Some(last)) = (identity, self.identities.last_mut()) {
+                        last.1 = Some(v.to_string());
+                    }
+                }
+                let mut p = String::with_capacity(pointer.len() + 8);
+                p.push_str(pointer);
+                match key.take() {
+                    Some(Key::Str(k)) => {
+                        push_child(&mut p, &k);
+                        (p, Slot::Entry(k))
+                    }
+                    Some(Key::Merge) => {
+                        push_child(&mut p, "<<");
+                        (p, Slot::Merge)
+                    }
+                    _ => {
+                        p.push_str("/?");
+                        (p, Slot::Discard)
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_key_position(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame::Map {
+                expect_key: true,
+                ..
+            })
+        )
+    }
+
+    /// Puts a finished value where it goes.
+    fn place(&mut self, slot: Slot, value: Value, at: Pos) {
+        match (slot, self.stack.last_mut()) {
+            (Slot::Root, _) => {
+                if let Some(doc) = self.current.as_mut() {
+                    doc.value = value;
+                }
+            }
+            (Slot::Item, Some(Frame::Seq { items, .. })) => items.push(value),
+            (Slot::Entry(k), Some(Frame::Map { map, .. })) => {
+                map.insert(k, value);
+            }
+            (Slot::Merge, Some(Frame::Map { merges, .. })) => merges.push((value, at)),
+            _ => {}
+        }
+    }
+
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let at = pos(mark);
+        self.measure(&ev, at);
+        if self.skip > 0 {
+            match ev {
+                Event::MappingStart(..) | Event::SequenceStart(..) => self.skip += 1,
+                Event::MappingEnd | Event::SequenceEnd => self.skip -= 1,
+                _ => {}
+            }
+            return;
+        }
+        if self.is_key_position()
+            && matches!(
+                ev,
+                Event::Scalar(..)
+                    | Event::Alias(..)
+                    | Event::MappingStart(..)
+                    | Event::SequenceStart(..)
+            )
+        {
+            if let Event::Scalar(k, style, anchor, tag) = &ev {
+                if *anchor > 0 && self.values {
+                    let v = scalar(k, *style, tag).unwrap_or(Value::Null);
+                    self.anchors.entry(*anchor).or_default().value = Some(v);
+                }
+            }
+            self.on_key(&ev, at);
+            if matches!(ev, Event::MappingStart(..) | Event::SequenceStart(..)) {
+                self.skip = 1;
+            }
+            return;
+        }
+        match ev {
+            Event::DocumentStart => {
+                self.current = Some(Loaded {
+                    value: Value::Null,
+                    spans: SpanMap {
+                        path: self.path.clone(),
+                        ..SpanMap::default()
+                    },
+                    problems: Vec::new(),
+                });
+                self.stack.clear();
+                self.pending_first_key = None;
+                self.identities.push((at, None));
+                (self.doc_events, self.doc_jumps) = (0, 0);
+            }
+            Event::DocumentEnd => {
+                // `serde_yaml`'s repetition limit: expansions past 100 per event.
+                if self.doc_jumps > self.doc_events.saturating_mul(100) {
+                    let where_ = self.largest_alias.map_or(at, |(p, _)| p);
+                    self.fatal = Some((where_, Error::Yaml("repetition limit exceeded".into())));
+                }
+                if let Some(doc) = self.current.take() {
+                    self.docs.push(doc);
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let (p, slot) = self.on_value(Some(&text));
+                self.record(&p, at);
+                if !self.values {
+                    return;
+                }
+                let value = match scalar(&text, style, &tag) {
+                    Ok(v) => v,
+                    Err(Problem::Tag(t)) => {
+                        self.problem(self.at_pointer(&p, at), Error::Tag(t));
+                        Value::Null
+                    }
+                    Err(Problem::Number(n)) => {
+                        self.problem(self.at_pointer(&p, at), Error::BadNumber(n));
+                        Value::Null
+                    }
+                    Err(Problem::Fatal(e)) => {
+                        self.fatal.get_or_insert((at, e));
+                        Value::Null
+                    }
+                };
+                if anchor > 0 {
+                    self.anchors.entry(anchor).or_default().value = Some(value.clone());
+                }
+                self.place(slot, value, at);
+            }
+            Event::Alias(id) => {
+                let (p, slot) = self.on_value(None);
+                self.record(&p, at);
+                if !self.values {
+                    return;
+                }
+                let value = self
+                    .anchors
+                    .get(&id)
+                    .and_then(|a| a.value.clone())
+                    .unwrap_or(Value::Null);
+                if let Some(doc) = self.current.as_mut() {
+                    record_tree(&mut doc.spans, &mut p.clone(), &value, at);
+                }
+                self.place(slot, value, at);
+            }
+            Event::MappingStart(anchor, ref tag) | Event::SequenceStart(anchor, ref tag) => {
+                let is_map = matches!(ev, Event::MappingStart(..));
+                let (p, slot) = self.on_value(None);
+                let tag = tag.as_ref().and_then(local_tag);
+                if is_map {
+                    // Flow mappings (`{`) have a reliable marker; block ones do not.
+                    self.pending_first_key = Some(p.clone());
+                    self.stack.push(Frame::Map {
+                        pointer: p,
+                        slot,
+                        anchor,
+                        tag,
+                        key: None,
+                        expect_key: true,
+                        seen: HashMap::new(),
+                        map: Map::new(),
+                        merges: Vec::new(),
+                    });
+                } else {
+                    self.record(&p, at);
+                    self.stack.push(Frame::Seq {
+                        pointer: p,
+                        slot,
+                        anchor,
+                        tag,
+                        next: 0,
+                        items: Vec::new(),
+                    });
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => self.close(at),
+            Event::Nothing | Event::StreamStart | Event::StreamEnd => {}
+        }
+    }
+
+    /// The collection on top of the stack ends: builds its value and places it.
+    fn close(&mut self, at: Pos) {
+        let Some(frame) = self.stack.pop() else {
+            return;
+        };
+        let (pointer, slot, anchor, tag, value) = match frame {
+            Frame::Map {
+                pointer,
+                slot,
+                anchor,
+                tag,
+                mut map,
+                merges,
+                ..
+            } => {
+                if self.pending_first_key.as_deref() == Some(pointer.as_str()) {
+                    self.pending_first_key = None;
+                    self.record(&pointer, at);
+                }
+                for (source, from) in merges {
+                    self.merge(&mut map, &pointer, source, from);
+                }
+                (pointer, slot, anchor, tag, Value::Object(map))
+            }
+            Frame::Seq {
+                pointer,
+                slot,
+                anchor,
+                tag,
+                items,
+                ..
+            } => (pointer, slot, anchor, tag, Value::Array(items)),
+        };
+        if !self.values {
+            return;
+        }
+        let value = match tag {
+            Some(t) => {
+                self.problem(self.at_pointer(&pointer, at), Error::Tag(t));
+                Value::Null
+            }
+            None => value,
+        };
+        if anchor > 0 {
+            self.anchors.entry(anchor).or_default().value = Some(value.clone());
+        }
+        self.place(slot, value, at);
+    }
+
+    /// Copies the entries of a merge source (`<<`) that `map` does not write itself.
+    fn merge(&mut self, map: &mut Map<String, Value>, pointer: &str, source: Value, at: Pos) {
+        let mut merge_key = pointer.to_string();
+        push_child(&mut merge_key, "<<");
+        let at = self.at_pointer(&merge_key, at);
+        let sources = match source {
+            Value::Object(m) => vec![m],
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Value::Object(m) => out.push(m),
+                        _ => {
+                            self.problem(at, Error::BadMerge);
+                            return;
+                        }
+                    }
+                }
+                out
+            }
+            _ => {
+                self.problem(at, Error::BadMerge);
+                return;
+            }
+        };
+        for (k, v) in sources.into_iter().flatten() {
+            if !map.contains_key(&k) {
+                if let Some(doc) = self.current.as_mut() {
+                    let mut p = pointer.to_string();
+                    push_child(&mut p, &k);
+                    record_tree(&mut doc.spans, &mut p, &v, at);
+                }
+                map.insert(k, v);
+            }
+        }
+    }
+}
+
+/// Records the first position seen for `pointer`.
+fn record_in(spans: &mut SpanMap, pointer: &str, at: Pos) {
+    if !spans.positions.contains_key(pointer) {
+        spans.positions.insert(pointer.to_string(), at);
+    }
+    if pointer.is_empty() && spans.start.is_none() {
+        spans.start = Some(at);
+    }
+}
+
+/// Records `at` for `pointer` and every node inside `v` (a value an alias or a merge
+/// repeats: it was written at the anchor, and is used here).
+fn record_tree(spans: &mut SpanMap, pointer: &mut String, v: &Value, at: Pos) {
+    record_in(spans, pointer, at);
+    let len = pointer.len();
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                push_child(pointer, k);
+                record_tree(spans, pointer, child, at);
+                pointer.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                push_index(pointer, i);
+                record_tree(spans, pointer, child, at);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Why a scalar has no JSON value.
+#[derive(Debug)]
+enum Problem {
+    /// A local tag (`!Ref`), named without its `!`.
+    Tag(String),
+    /// A float JSON cannot carry (`.inf`, `.nan`), as written by YAML.
+    Number(String),
+    /// A core tag whose text does not fit it (`!!int x`): not YAML.
+    Fatal(Error),
+}
+
+/// The handle `yaml_rust2` gives `!!` tags.
+const CORE: &str = "tag:yaml.org,2002:";
+
+/// A local tag (`!Ref`), named without its `!`; core and verbatim tags are not local.
+fn local_tag(tag: &Tag) -> Option<String> {
+    tag.handle.starts_with('!').then(|| {
+        format!("{}{}", tag.handle, tag.suffix)
+            .trim_start_matches('!')
+            .to_string()
+    })
+}
+
+/// The value of one scalar.
+fn scalar(text: &str, style: TScalarStyle, tag: &Option<Tag>) -> Result<Value, Problem> {
+    if let Some(tag) = tag {
+        if let Some(local) = local_tag(tag) {
+            return Err(Problem::Tag(local));
+        }
+        if tag.handle == CORE {
+            let invalid = |want: &str| {
+                Problem::Fatal(Error::Yaml(format!(
+                    "invalid value: string {text:?}, expected {want}"
+                )))
+            };
+            return match tag.suffix.as_str() {
+                "bool" => parse_bool(text)
+                    .map(Value::Bool)
+                    .ok_or_else(|| invalid("a boolean")),
+                "int" => int(text).ok_or_else(|| invalid("an integer"))?,
+                "float" => parse_f64(text)
+                    .map(float)
+                    .ok_or_else(|| invalid("a float"))?,
+                "null" => is_null(text)
+                    .then_some(Value::Null)
+                    .ok_or_else(|| invalid("null")),
+                _ => Ok(Value::String(text.to_string())),
+            };
+        }
+    }
+    if style != TScalarStyle::Plain {
+        return Ok(Value::String(text.to_string()));
+    }
+    plain(text)
+}
+
+/// A plain scalar by the core schema, as `serde_yaml` 0.9 resolved it.
+fn plain(text: &str) -> Result<Value, Problem> {
+    if text.is_empty() || is_null(text) {
+        return Ok(Value::Null);
+    }
+    if let Some(b) = parse_bool(text) {
+        return Ok(Value::Bool(b));
+    }
+    if let Some(v) = int(text) {
+        return v;
+    }
+    if !digits_but_not_number(text) {
+        if let Some(f) = parse_f64(text) {
+            return float(f);
+        }
+    }
+    Ok(Value::String(text.to_string()))
+}
+
+fn is_null(text: &str) -> bool {
+    matches!(text, "null" | "Null" | "NULL" | "~")
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+fn float(f: f64) -> Result<Value, Problem> {
+    Number::from_f64(f).map(Value::Number).ok_or_else(|| {
+        Problem::Number(
+            if f.is_nan() {
+                ".nan"
+            } else if f.is_sign_negative() {
+                "-.inf"
+            } else {
+                ".inf"
+            }
+            .to_string(),
+        )
+    })
+}
+
+/// An integer (`None`: not one). One past `u64`/`i64` is refused: JSON numbers here
+/// are 64-bit.
+fn int(text: &str) -> Option<Result<Value, Problem>> {
+    if let Some(u) = unsigned(text, u64::from_str_radix) {
+        return Some(Ok(Value::Number(u.into())));
+    }
+    if let Some(i) = negative(text, i64::from_str_radix) {
+        return Some(Ok(Value::Number(i.into())));
+    }
+    if unsigned(text, u128::from_str_radix).is_some()
+        || negative(text, i128::from_str_radix).is_some()
+    {
+        return Some(Err(Problem::Fatal(Error::Yaml(format!(
+            "integer {text} is out of range"
+        )))));
+    }
+    None
+}
+
+type Radix<T> = fn(&str, u32) -> Result<T, std::num::ParseIntError>;
+
+/// `serde_yaml`'s `parse_unsigned_int`: `+`, `0x`, `0o`, `0b`, decimal.
+fn unsigned<T>(text: &str, from: Radix<T>) -> Option<T> {
+    let rest = text.strip_prefix('+').unwrap_or(text);
+    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
+        if let Some(digits) = rest.strip_prefix(prefix) {
+            if digits.starts_with(['+', '-']) {
+                return None;
+            }
+            if let Ok(v) = from(digits, radix) {
+                return Some(v);
+            }
+        }
+    }
+    if rest.starts_with(['+', '-']) || digits_but_not_number(text) {
+        return None;
+    }
+    from(rest, 10).ok()
+}
+
+/// `serde_yaml`'s `parse_negative_int`: `-0x`, `-0o`, `-0b`, decimal.
+fn negative<T>(text: &str, from: Radix<T>) -> Option<T> {
+    for (prefix, radix) in [("-0x", 16), ("-0o", 8), ("-0b", 2)] {
+        if let Some(digits) = text.strip_prefix(prefix) {
+            if let Ok(v) = from(&format!("-{digits}"), radix) {
+                return Some(v);
+            }
+        }
+    }
+    if digits_but_not_number(text) {
+        return None;
+    }
+    from(text, 10).ok()
+}
+
+/// `serde_yaml`'s `parse_f64`.
+fn parse_f64(text: &str) -> Option<f64> {
+    let rest = match text.strip_prefix('+') {
+        Some(r) if r.starts_with(['+', '-']) => return None,
+        Some(r) => r,
+        None => text,
+    };
+    match rest {
+        ".inf" | ".Inf" | ".INF" => return Some(f64::INFINITY),
+        _ => {}
+    }
+    match text {
+        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
+        _ => {}
+    }
+    rest.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// A leading zero followed by digits is a string in YAML 1.2 (`0123`).
+fn digits_but_not_number(text: &str) -> bool {
+    let t = text.strip_prefix(['-', '+']).unwrap_or(text);
+    t.len() > 1 && t.starts_with('0') && t.bytes().skip(1).all(|b| b.is_ascii_digit())
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("boolean {b}"),
+        Value::Number(n) => format!("number {n}"),
+        Value::String(s) => format!("string {s:?}"),
+        Value::Array(_) => "a sequence".into(),
+        Value::Object(_) => "a mapping".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

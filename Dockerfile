@@ -9,10 +9,12 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends pkg-config libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock ./
+COPY crates ./crates
 COPY src ./src
 COPY examples ./examples
 COPY tests ./tests
-RUN cargo build --release --locked --bin immuta-gitops \
+# Without the `emulator` feature: the image carries no emulator, demo or fault machinery.
+RUN cargo build --release --locked --no-default-features --bin immuta-gitops \
     && cp target/release/immuta-gitops /usr/local/bin/immuta-gitops
 
 FROM debian:bookworm-slim

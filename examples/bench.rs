@@ -40,9 +40,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use immuta_emulator::{self as emulator, Options};
 use immuta_gitops::client::{Client, ClientConfig};
 use immuta_gitops::daemon::{self, LogFormat, RunArgs};
-use immuta_gitops::emulator::{self, Options};
 use immuta_gitops::live::{LiveObject, LiveSet};
 use immuta_gitops::manifest::{self, DesiredSet};
 use immuta_gitops::plan;

@@ -9,7 +9,6 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -65,8 +64,10 @@ enum Command {
     /// and on file changes; serve /healthz, /readyz, /metrics and /status.
     Run(crate::daemon::RunArgs),
     /// Run the local Immuta API emulator until interrupted.
+    #[cfg(feature = "emulator")]
     Emulator(EmulatorArgs),
     /// Show the whole flow against the embedded emulator: plan, apply, plan again.
+    #[cfg(feature = "emulator")]
     Demo,
 }
 
@@ -143,6 +144,7 @@ struct ApplyArgs {
     allow_empty: bool,
 }
 
+#[cfg(feature = "emulator")]
 #[derive(Debug, Args)]
 struct EmulatorArgs {
     /// Address to listen on; port 0 picks a free port.
@@ -156,7 +158,7 @@ struct EmulatorArgs {
     seed: Option<PathBuf>,
     /// Latency added to every request.
     #[arg(long, default_value = "0s", value_parser = crate::limits::parse_wait)]
-    latency: Duration,
+    latency: std::time::Duration,
     /// Probability of a 500/503 answer.
     #[arg(long, default_value_t = 0.0, value_parser = crate::limits::parse_probability)]
     fault_rate: f64,
@@ -186,6 +188,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => {
             crate::daemon::init_tracing(cli.log.as_deref().unwrap_or("info"), args.log_format);
         }
+        #[cfg(feature = "emulator")]
         Command::Emulator(_) => init_tracing(cli.log.as_deref().unwrap_or("info")),
         _ => init_tracing(cli.log.as_deref().unwrap_or("warn")),
     }
@@ -230,7 +233,9 @@ async fn run(cmd: Command) -> Result<ExitCode> {
             crate::daemon::run(args, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "emulator")]
         Command::Emulator(args) => emulator(args).await,
+        #[cfg(feature = "emulator")]
         Command::Demo => {
             let mut out = std::io::stdout().lock();
             let ok = crate::demo::run(&mut out).await?;
@@ -485,12 +490,13 @@ fn explain_client_error(e: cycle::Error, client: &Client) -> anyhow::Error {
     anyhow::Error::new(e)
 }
 
+#[cfg(feature = "emulator")]
 async fn emulator(args: EmulatorArgs) -> Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let opts = crate::emulator::Options {
+    let opts = immuta_emulator::Options {
         api_key: args.api_key,
         seed: args.seed,
         latency: args.latency,
@@ -500,14 +506,14 @@ async fn emulator(args: EmulatorArgs) -> Result<ExitCode> {
         lost_answer_rate: args.lost_answer_rate,
         rng_seed: args.seed_rng,
         max_page_size: usize::try_from(args.max_page_size)
-            .unwrap_or(crate::emulator::routes::MAX_PAGE),
+            .unwrap_or(immuta_emulator::routes::MAX_PAGE),
     };
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
     }
-    crate::emulator::serve(opts, listener, shutdown_signal()).await?;
+    immuta_emulator::serve(opts, listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -657,7 +663,10 @@ mod tests {
         );
         assert_eq!(a.prune.prune.max_deletions, 3);
         assert_eq!(a.prune.state_dir, Some(PathBuf::from("/s")));
-        assert_eq!(a.immuta.retry.policy().cap, Duration::from_millis(50));
+        assert_eq!(
+            a.immuta.retry.policy().cap,
+            std::time::Duration::from_millis(50)
+        );
         let off =
             Cli::try_parse_from(["immuta-gitops", "reconcile", "--plan", "--repo", "r"]).unwrap();
         let Command::Reconcile(b) = off.command else {
@@ -666,6 +675,7 @@ mod tests {
         assert!(b.prune.prune.kinds().unwrap().is_empty());
     }
 
+    #[cfg(feature = "emulator")]
     #[test]
     fn emulator_page_cap_flag_parses_with_the_documented_default() {
         let parse = |extra: &[&str]| {
@@ -678,7 +688,7 @@ mod tests {
         };
         assert_eq!(
             usize::try_from(parse(&[])).unwrap(),
-            crate::emulator::routes::MAX_PAGE
+            immuta_emulator::routes::MAX_PAGE
         );
         assert_eq!(parse(&["--max-page-size", "7"]), 7);
         for bad in ["x", "0"] {

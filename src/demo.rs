@@ -4,23 +4,40 @@
 //! git2 like any remote), prints the plan, applies it, and plans again to show that the
 //! tenant converged.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+//!
+//! Without the `emulator` feature only [`commit_dir`] remains (the tests use it).
 
-use anyhow::{bail, Context, Result};
+use std::path::Path;
 
+use anyhow::{Context, Result};
+
+#[cfg(feature = "emulator")]
+use std::{io::Write, path::PathBuf};
+
+#[cfg(feature = "emulator")]
+use anyhow::bail;
+#[cfg(feature = "emulator")]
+use immuta_emulator as emulator;
+
+#[cfg(feature = "emulator")]
 use crate::client::{Client, ClientConfig};
+#[cfg(feature = "emulator")]
 use crate::cycle;
-use crate::emulator;
+#[cfg(feature = "emulator")]
 use crate::manifest::Env;
+#[cfg(feature = "emulator")]
 use crate::plan::render;
+#[cfg(feature = "emulator")]
 use crate::redact::Secret;
+#[cfg(feature = "emulator")]
 use crate::source::SourceSpec;
 
 /// Placeholder values for the demo's `{{EnvVar}}` secrets: a real variable wins, else
 /// a made-up value (the emulator accepts any password).
+#[cfg(feature = "emulator")]
 struct DemoEnv;
 
+#[cfg(feature = "emulator")]
 impl Env for DemoEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name)
@@ -30,6 +47,7 @@ impl Env for DemoEnv {
 }
 
 /// Finds `examples/demo` next to the working directory or the crate sources.
+#[cfg(feature = "emulator")]
 fn demo_dir() -> Result<PathBuf> {
     let candidates = [
         PathBuf::from("examples/demo"),
@@ -77,6 +95,7 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
 ///
 /// # Errors
 /// Setup failures (missing examples, emulator, Git).
+#[cfg(feature = "emulator")]
 pub async fn run(out: &mut dyn Write) -> Result<bool> {
     let dir = demo_dir()?;
     let work = tempfile::tempdir().context("cannot create a temporary directory")?;

@@ -7,9 +7,10 @@
 //!  (flags)   (Snapshot) (DesiredSet) (LiveSet) (Plan) (ApplyReport)
 //! ```
 //!
-//! [`client`] is the one way to talk HTTP to Immuta; [`emulator`] is a local Immuta API
-//! server used by the tests, the benchmark and the demo. [`daemon`] composes the stages
-//! on a schedule.
+//! [`client`] is the one way to talk HTTP to Immuta; the local Immuta API server used by
+//! the tests, the benchmark and the demo is its own crate, `immuta-emulator` (in the
+//! binary behind the default `emulator` feature). [`daemon`] composes the stages on a
+//! schedule.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
@@ -24,7 +25,6 @@ pub mod config;
 pub mod cycle;
 pub mod daemon;
 pub mod demo;
-pub mod emulator;
 pub mod limits;
 pub mod live;
 pub mod manifest;

@@ -12,9 +12,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::*;
+use immuta_emulator::Options;
 use immuta_gitops::apply::{self, Outcome};
 use immuta_gitops::client::{Client, ClientConfig, RetryPolicy};
-use immuta_gitops::emulator::Options;
 use immuta_gitops::manifest::DesiredSet;
 use immuta_gitops::object::{Kind, ObjectKey};
 use immuta_gitops::plan::{Action, Change, Plan};
@@ -41,7 +41,7 @@ fn written_key(method: &str, path: &str, key: &str) -> String {
 /// The demo applied once against an emulator with the given faults: the apply must
 /// succeed with every planned object applied.
 struct FaultyApply {
-    emu: immuta_gitops::emulator::Handle,
+    emu: immuta_emulator::Handle,
     _tmp: tempfile::TempDir,
     repo: String,
     secrets: Vec<(String, String)>,
@@ -145,7 +145,7 @@ async fn demo_converges_under_5xx_throttling_and_resets() {
 }
 
 /// Records of real writes whose answer the emulator dropped after the write landed.
-fn lost_writes(emu: &immuta_gitops::emulator::Handle) -> Vec<immuta_gitops::emulator::WriteRecord> {
+fn lost_writes(emu: &immuta_emulator::Handle) -> Vec<immuta_emulator::WriteRecord> {
     emu.emulator
         .write_log()
         .into_iter()

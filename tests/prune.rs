@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
-use immuta_gitops::emulator::Handle;
+use immuta_emulator::Handle;
 use serde_json::{json, Value};
 
 /// Objects removed from Git by the prune tests: one of each kind. The data source has

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use common::*;
-use immuta_gitops::emulator::Handle;
+use immuta_emulator::Handle;
 use serde_json::{json, Value};
 
 struct Setup {

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use aho_corasick::AhoCorasick;
 use common::*;
-use immuta_gitops::emulator::echo::{self, EchoOptions};
-use immuta_gitops::emulator::{Handle, Options};
+use immuta_emulator::echo::{self, EchoOptions};
+use immuta_emulator::{Handle, Options};
 use tokio::io::AsyncBufReadExt;
 
 /// Printable ASCII only: an HTTP header carries it. Quotes, backslash, percent, regex.

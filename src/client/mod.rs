@@ -594,7 +594,7 @@ mod tests {
 
     #[tokio::test]
     async fn pages_after_the_first_are_read_concurrently_and_joined_in_order() {
-        let emu = crate::emulator::spawn(crate::emulator::Options {
+        let emu = immuta_emulator::spawn(immuta_emulator::Options {
             api_key: "k123".into(),
             ..Default::default()
         })

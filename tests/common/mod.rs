@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use immuta_gitops::emulator::{self, Handle, Options};
+use immuta_emulator::{self as emulator, Handle, Options};
 
 /// The API key every test emulator expects.
 pub const KEY: &str = "test-key-5f2b9c1e";

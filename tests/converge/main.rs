@@ -22,9 +22,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use immuta_emulator::{Handle, Options};
 use immuta_gitops::client::{Client, ClientConfig};
 use immuta_gitops::cycle;
-use immuta_gitops::emulator::{Handle, Options};
 use immuta_gitops::manifest;
 use immuta_gitops::plan::render;
 use immuta_gitops::redact::Secret;

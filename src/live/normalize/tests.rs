@@ -2,7 +2,7 @@
 //! emulator as V2, read back as V1 and normalized, plus shapes taken from real tenants.
 
 use super::*;
-use crate::emulator::{spawn, Options};
+use immuta_emulator::{spawn, Options};
 
 const KEY: &str = "round-trip-key";
 

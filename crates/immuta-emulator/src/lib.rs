@@ -7,6 +7,14 @@
 //! endpoint and every choice made where the docs are silent). It stores raw JSON documents
 //! and checks them itself: it never imports the client's or the manifest's types, so a
 //! wrong shape on one side is not mirrored by the other. It never logs secret values.
+//!
+//! Its own crate (a dev-dependency of `immuta-gitops`'s tests and benchmark, and an optional
+//! dependency behind its default `emulator` feature), so the production build carries none
+//! of it.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

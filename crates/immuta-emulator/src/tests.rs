@@ -726,7 +726,7 @@ fn lost_answers_draw_per_target_and_reproduce_by_seed() {
 
 #[tokio::test]
 async fn reset_restores_the_seeded_start() {
-    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/live");
+    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo/live");
     let t = T::with(Options {
         api_key: KEY.into(),
         seed: Some(seed),

@@ -25,9 +25,14 @@
 
 use std::collections::HashMap;
 
-use serde_json::{Map, Number, Value};
-use yaml_rust2::parser::{Event, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use serde_json::{Map, Value};
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::scanner::Marker;
+
+mod meter;
+mod scalar;
+use meter::Meter;
+use scalar::{describe, local_tag, scalar, Problem};
 
 use super::parse::Error;
 use super::spans::{push_child, push_index, Pos, SpanMap};
@@ -69,7 +74,7 @@ pub(super) fn load(
     let mut w = Walker {
         path: path.to_string(),
         identity_field: identity_field.to_string(),
-        limits: *limits,
+        meter: Meter::new(*limits),
         values,
         ..Walker::default()
     };
@@ -146,34 +151,10 @@ enum Frame {
     },
 }
 
-/// A mapping or sequence still open, for alias sizes.
-#[derive(Debug)]
-struct Open {
-    anchor: usize,
-    /// Nodes counted before it started.
-    nodes_before: u64,
-    /// Alias expansions counted before it started.
-    jumps_before: u64,
-    /// Depth of the collection itself.
-    depth: u32,
-    /// Deepest level reached inside it so far.
-    deepest: u32,
-}
-
-/// What an alias to one anchor repeats.
-#[derive(Debug, Default)]
-struct Anchor {
-    nodes: u64,
-    levels: u32,
-    jumps: u64,
-    value: Option<Value>,
-}
-
 #[derive(Debug, Default)]
 struct Walker {
     path: String,
     identity_field: String,
-    limits: Limits,
     values: bool,
     docs: Vec<Loaded>,
     current: Option<Loaded>,
@@ -183,21 +164,14 @@ struct Walker {
     /// A block mapping's start marker is unreliable: its position is taken from its
     /// first key instead.
     pending_first_key: Option<String>,
-    /// Nodes so far in the file, aliases expanded.
-    nodes: u64,
-    /// Collections open now.
-    depth: u32,
-    open: Vec<Open>,
-    anchors: HashMap<usize, Anchor>,
-    /// Events and alias expansions in the current document.
-    doc_events: u64,
-    doc_jumps: u64,
+    /// Node counts, depth and alias sizes against the limits.
+    meter: Meter,
+    /// Anchor id → the value an alias to it repeats.
+    anchors: HashMap<usize, Value>,
     fatal: Option<(Pos, Error)>,
     identities: Vec<(Pos, Option<String>)>,
     /// The identity key was just read at the top level: the next scalar is its value.
     identity_next: bool,
-    /// The alias that repeats the most nodes, and how many.
-    largest_alias: Option<(Pos, u64)>,
 }
 
 fn pos(m: Marker) -> Pos {
@@ -238,83 +212,12 @@ impl Walker {
         }
     }
 
-    /// Counts `n` more nodes reaching `depth` levels; stops the walk past a limit.
-    fn count(&mut self, n: u64, depth: u32, at: Pos) {
-        self.nodes = self.nodes.saturating_add(n);
-        if let Some(top) = self.open.last_mut() {
-            top.deepest = top.deepest.max(depth);
-        }
-        if self.fatal.is_some() {
-            return;
-        }
-        if self.nodes > self.limits.yaml_nodes {
-            self.fatal = Some((at, Error::TooManyNodes(self.limits.yaml_nodes)));
-        } else if depth > self.limits.yaml_depth {
-            self.fatal = Some((at, Error::TooDeep(self.limits.yaml_depth)));
-        }
-    }
-
-    /// Node counting and alias sizes, for every event.
-    fn measure(&mut self, ev: &Event, at: Pos) {
-        self.doc_events = self.doc_events.saturating_add(1);
-        match ev {
-            Event::Scalar(_, _, anchor, _) => {
-                self.count(1, self.depth, at);
-                if *anchor > 0 {
-                    let a = self.anchors.entry(*anchor).or_default();
-                    (a.nodes, a.levels, a.jumps) = (1, 0, 0);
-                }
-            }
-            Event::Alias(id) => {
-                let (n, levels, jumps) = self
-                    .anchors
-                    .get(id)
-                    .map_or((1, 0, 0), |a| (a.nodes, a.levels, a.jumps));
-                if self.largest_alias.is_none_or(|(_, most)| n > most) {
-                    self.largest_alias = Some((at, n));
-                }
-                self.doc_jumps = self.doc_jumps.saturating_add(jumps.saturating_add(1));
-                self.count(n, self.depth.saturating_add(levels), at);
-            }
-            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
-                self.depth = self.depth.saturating_add(1);
-                self.count(1, self.depth, at);
-                self.open.push(Open {
-                    anchor: *anchor,
-                    nodes_before: self.nodes.saturating_sub(1),
-                    jumps_before: self.doc_jumps,
-                    depth: self.depth,
-                    deepest: self.depth,
-                });
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                self.depth = self.depth.saturating_sub(1);
-                if let Some(done) = self.open.pop() {
-                    if done.anchor > 0 {
-                        let a = self.anchors.entry(done.anchor).or_default();
-                        a.nodes = self.nodes.saturating_sub(done.nodes_before);
-                        a.levels = done.deepest.saturating_sub(done.depth) + 1;
-                        a.jumps = self.doc_jumps.saturating_sub(done.jumps_before);
-                    }
-                    if let Some(parent) = self.open.last_mut() {
-                        parent.deepest = parent.deepest.max(done.deepest);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
     /// A key of the mapping on top of the stack starts now: records it and checks it.
     fn on_key(&mut self, ev: &Event, at: Pos) {
         let top_level = self.stack.len() == 1;
         let resolved = match ev {
             Event::Scalar(k, style, _, tag) => Some((Some(k.as_str()), scalar(k, *style, tag))),
-            Event::Alias(id) => self
-                .anchors
-                .get(id)
-                .and_then(|a| a.value.clone())
-                .map(|v| (None, Ok(v))),
+            Event::Alias(id) => self.anchors.get(id).cloned().map(|v| (None, Ok(v))),
             _ => None,
         };
         let key = match resolved {
@@ -456,7 +359,9 @@ impl Walker {
 
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let at = pos(mark);
-        self.measure(&ev, at);
+        if let Some(broken) = self.meter.event(&ev, at) {
+            self.fatal.get_or_insert(broken);
+        }
         if self.skip > 0 {
             match ev {
                 Event::MappingStart(..) | Event::SequenceStart(..) => self.skip += 1,
@@ -477,7 +382,7 @@ impl Walker {
             if let Event::Scalar(k, style, anchor, tag) = &ev {
                 if *anchor > 0 && self.values {
                     let v = scalar(k, *style, tag).unwrap_or(Value::Null);
-                    self.anchors.entry(*anchor).or_default().value = Some(v);
+                    self.anchors.insert(*anchor, v);
                 }
             }
             self.on_key(&ev, at);
@@ -499,13 +404,11 @@ impl Walker {
                 self.stack.clear();
                 self.pending_first_key = None;
                 self.identities.push((at, None));
-                (self.doc_events, self.doc_jumps) = (0, 0);
+                self.meter.start_document();
             }
             Event::DocumentEnd => {
-                // `serde_yaml`'s repetition limit: expansions past 100 per event.
-                if self.doc_jumps > self.doc_events.saturating_mul(100) {
-                    let where_ = self.largest_alias.map_or(at, |(p, _)| p);
-                    self.fatal = Some((where_, Error::Yaml("repetition limit exceeded".into())));
+                if let Some(broken) = self.meter.end_document(at) {
+                    self.fatal.get_or_insert(broken);
                 }
                 if let Some(doc) = self.current.take() {
                     self.docs.push(doc);
@@ -533,7 +436,7 @@ impl Walker {
                     }
                 };
                 if anchor > 0 {
-                    self.anchors.entry(anchor).or_default().value = Some(value.clone());
+                    self.anchors.insert(anchor, value.clone());
                 }
                 self.place(slot, value, at);
             }
@@ -543,11 +446,7 @@ impl Walker {
                 if !self.values {
                     return;
                 }
-                let value = self
-                    .anchors
-                    .get(&id)
-                    .and_then(|a| a.value.clone())
-                    .unwrap_or(Value::Null);
+                let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
                 if let Some(doc) = self.current.as_mut() {
                     record_tree(&mut doc.spans, &mut p.clone(), &value, at);
                 }
@@ -632,7 +531,7 @@ impl Walker {
             None => value,
         };
         if anchor > 0 {
-            self.anchors.entry(anchor).or_default().value = Some(value.clone());
+            self.anchors.insert(anchor, value.clone());
         }
         self.place(slot, value, at);
     }
@@ -706,199 +605,6 @@ fn record_tree(spans: &mut SpanMap, pointer: &mut String, v: &Value, at: Pos) {
             }
         }
         _ => {}
-    }
-}
-
-/// Why a scalar has no JSON value.
-#[derive(Debug)]
-enum Problem {
-    /// A local tag (`!Ref`), named without its `!`.
-    Tag(String),
-    /// A float JSON cannot carry (`.inf`, `.nan`), as written by YAML.
-    Number(String),
-    /// A core tag whose text does not fit it (`!!int x`): not YAML.
-    Fatal(Error),
-}
-
-/// The handle `yaml_rust2` gives `!!` tags.
-const CORE: &str = "tag:yaml.org,2002:";
-
-/// A local tag (`!Ref`), named without its `!`; core and verbatim tags are not local.
-fn local_tag(tag: &Tag) -> Option<String> {
-    tag.handle.starts_with('!').then(|| {
-        format!("{}{}", tag.handle, tag.suffix)
-            .trim_start_matches('!')
-            .to_string()
-    })
-}
-
-/// The value of one scalar.
-fn scalar(text: &str, style: TScalarStyle, tag: &Option<Tag>) -> Result<Value, Problem> {
-    if let Some(tag) = tag {
-        if let Some(local) = local_tag(tag) {
-            return Err(Problem::Tag(local));
-        }
-        if tag.handle == CORE {
-            let invalid = |want: &str| {
-                Problem::Fatal(Error::Yaml(format!(
-                    "invalid value: string {text:?}, expected {want}"
-                )))
-            };
-            return match tag.suffix.as_str() {
-                "bool" => parse_bool(text)
-                    .map(Value::Bool)
-                    .ok_or_else(|| invalid("a boolean")),
-                "int" => int(text).ok_or_else(|| invalid("an integer"))?,
-                "float" => parse_f64(text)
-                    .map(float)
-                    .ok_or_else(|| invalid("a float"))?,
-                "null" => is_null(text)
-                    .then_some(Value::Null)
-                    .ok_or_else(|| invalid("null")),
-                _ => Ok(Value::String(text.to_string())),
-            };
-        }
-    }
-    if style != TScalarStyle::Plain {
-        return Ok(Value::String(text.to_string()));
-    }
-    plain(text)
-}
-
-/// A plain scalar by the core schema, as `serde_yaml` 0.9 resolved it.
-fn plain(text: &str) -> Result<Value, Problem> {
-    if text.is_empty() || is_null(text) {
-        return Ok(Value::Null);
-    }
-    if let Some(b) = parse_bool(text) {
-        return Ok(Value::Bool(b));
-    }
-    if let Some(v) = int(text) {
-        return v;
-    }
-    if !digits_but_not_number(text) {
-        if let Some(f) = parse_f64(text) {
-            return float(f);
-        }
-    }
-    Ok(Value::String(text.to_string()))
-}
-
-fn is_null(text: &str) -> bool {
-    matches!(text, "null" | "Null" | "NULL" | "~")
-}
-
-fn parse_bool(text: &str) -> Option<bool> {
-    match text {
-        "true" | "True" | "TRUE" => Some(true),
-        "false" | "False" | "FALSE" => Some(false),
-        _ => None,
-    }
-}
-
-fn float(f: f64) -> Result<Value, Problem> {
-    Number::from_f64(f).map(Value::Number).ok_or_else(|| {
-        Problem::Number(
-            if f.is_nan() {
-                ".nan"
-            } else if f.is_sign_negative() {
-                "-.inf"
-            } else {
-                ".inf"
-            }
-            .to_string(),
-        )
-    })
-}
-
-/// An integer (`None`: not one). One past `u64`/`i64` is refused: JSON numbers here
-/// are 64-bit.
-fn int(text: &str) -> Option<Result<Value, Problem>> {
-    if let Some(u) = unsigned(text, u64::from_str_radix) {
-        return Some(Ok(Value::Number(u.into())));
-    }
-    if let Some(i) = negative(text, i64::from_str_radix) {
-        return Some(Ok(Value::Number(i.into())));
-    }
-    if unsigned(text, u128::from_str_radix).is_some()
-        || negative(text, i128::from_str_radix).is_some()
-    {
-        return Some(Err(Problem::Fatal(Error::Yaml(format!(
-            "integer {text} is out of range"
-        )))));
-    }
-    None
-}
-
-type Radix<T> = fn(&str, u32) -> Result<T, std::num::ParseIntError>;
-
-/// `serde_yaml`'s `parse_unsigned_int`: `+`, `0x`, `0o`, `0b`, decimal.
-fn unsigned<T>(text: &str, from: Radix<T>) -> Option<T> {
-    let rest = text.strip_prefix('+').unwrap_or(text);
-    for (prefix, radix) in [("0x", 16), ("0o", 8), ("0b", 2)] {
-        if let Some(digits) = rest.strip_prefix(prefix) {
-            if digits.starts_with(['+', '-']) {
-                return None;
-            }
-            if let Ok(v) = from(digits, radix) {
-                return Some(v);
-            }
-        }
-    }
-    if rest.starts_with(['+', '-']) || digits_but_not_number(text) {
-        return None;
-    }
-    from(rest, 10).ok()
-}
-
-/// `serde_yaml`'s `parse_negative_int`: `-0x`, `-0o`, `-0b`, decimal.
-fn negative<T>(text: &str, from: Radix<T>) -> Option<T> {
-    for (prefix, radix) in [("-0x", 16), ("-0o", 8), ("-0b", 2)] {
-        if let Some(digits) = text.strip_prefix(prefix) {
-            if let Ok(v) = from(&format!("-{digits}"), radix) {
-                return Some(v);
-            }
-        }
-    }
-    if digits_but_not_number(text) {
-        return None;
-    }
-    from(text, 10).ok()
-}
-
-/// `serde_yaml`'s `parse_f64`.
-fn parse_f64(text: &str) -> Option<f64> {
-    let rest = match text.strip_prefix('+') {
-        Some(r) if r.starts_with(['+', '-']) => return None,
-        Some(r) => r,
-        None => text,
-    };
-    match rest {
-        ".inf" | ".Inf" | ".INF" => return Some(f64::INFINITY),
-        _ => {}
-    }
-    match text {
-        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
-        _ => {}
-    }
-    rest.parse::<f64>().ok().filter(|f| f.is_finite())
-}
-
-/// A leading zero followed by digits is a string in YAML 1.2 (`0123`).
-fn digits_but_not_number(text: &str) -> bool {
-    let t = text.strip_prefix(['-', '+']).unwrap_or(text);
-    t.len() > 1 && t.starts_with('0') && t.bytes().skip(1).all(|b| b.is_ascii_digit())
-}
-
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("boolean {b}"),
-        Value::Number(n) => format!("number {n}"),
-        Value::String(s) => format!("string {s:?}"),
-        Value::Array(_) => "a sequence".into(),
-        Value::Object(_) => "a mapping".into(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! The core pipeline end to end, through the real binary: Git repository → plan →
 //! apply → plan converges, against the emulator over HTTP on 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use common::*;
 

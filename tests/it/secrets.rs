@@ -10,7 +10,7 @@
 //! Each scenario also asserts that the echo reached us and was masked, so the scan
 //! cannot pass by not exercising the error paths.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -1,7 +1,7 @@
 //! Golden files pin the user-visible text: the demo plan and the validation errors.
-//! Run with `UPDATE_GOLDEN=1 cargo test --test golden` to accept a deliberate change.
+//! Run with `UPDATE_GOLDEN=1 cargo test --test it golden::` to accept a deliberate change.
 
-mod common;
+use crate::common;
 
 use common::*;
 

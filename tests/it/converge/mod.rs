@@ -9,8 +9,7 @@
 //! prints the seed, why, and the minimal tenant as YAML files. `CONVERGE_CASES` overrides
 //! the number of tenants (default [`CASES`]); `CONVERGE_SEED` (64 hex digits) the seed.
 
-#[path = "../common/mod.rs"]
-mod common;
+use crate::common;
 mod coverage;
 mod data_gen;
 mod gen;

@@ -1,7 +1,7 @@
 //! `reconcile --plan --output markdown` renders the demo plan as a pull-request comment:
 //! summary line first, one collapsible section per kind, no secrets.
 
-mod common;
+use crate::common;
 
 use common::*;
 

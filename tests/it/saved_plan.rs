@@ -2,7 +2,7 @@
 //! without secrets; `apply FILE` applies exactly that plan, and refuses it ("plan is
 //! stale") when the Git ref moved or an object in it changed in Immuta since.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

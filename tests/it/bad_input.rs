@@ -1,7 +1,7 @@
 //! Bad input never reaches Immuta: each case must fail with a `file:line` error (or a
 //! clear connection/auth error) and leave the emulator without a single write.
 
-mod common;
+use crate::common;
 
 use common::*;
 

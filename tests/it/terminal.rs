@@ -3,7 +3,7 @@
 //! printed escaped by validate, plan (text and Markdown) and apply, so a repository can
 //! neither forge output lines nor reach the reviewer's terminal.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -4,7 +4,7 @@
 //! the whole plan; a broken source (empty, unreadable, unfetchable, unparsable) never
 //! deletes or writes anything; the daemon prunes the same way from its state dir.
 
-mod common;
+use crate::common;
 
 use std::io::BufRead;
 use std::path::PathBuf;

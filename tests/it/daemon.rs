@@ -2,7 +2,7 @@
 //! the test, the emulator on 127.0.0.1, and the daemon's own HTTP endpoints. Every wait
 //! polls a condition with a deadline; nothing sleeps to synchronize.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

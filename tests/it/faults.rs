@@ -6,7 +6,7 @@
 //! turned off.
 //! Only 127.0.0.1 is contacted; every wait polls a condition with a deadline.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

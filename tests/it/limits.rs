@@ -3,7 +3,7 @@
 //! answer. Each run must end with exit 1 and a clear error, never an allocation abort,
 //! and with no write reaching Immuta.
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 use std::path::Path;

@@ -1,0 +1,20 @@
+//! The integration tests, linked once: one module per area (ripgrep's layout), shared
+//! helpers in [`common`]. Fixtures stay in `tests/fixtures/`. Run one area with
+//! `cargo test --test it daemon::` (the module name is the test-name prefix).
+
+mod common;
+
+mod bad_input;
+mod converge;
+mod daemon;
+mod examples;
+mod faults;
+mod golden;
+mod limits;
+mod markdown;
+mod pipeline;
+mod prune;
+mod replay;
+mod saved_plan;
+mod secrets;
+mod terminal;

@@ -316,6 +316,14 @@ fn issue_12_scalars_resolve_as_serde_yaml_resolved_them() {
         "\"esc\\t\\u00e9\"",
         "plain text with spaces",
         "é",
+        "99999999999999999999",
+        "-99999999999999999999",
+        "multi\n  line plain",
+        "[a, {b: c}, [d]]",
+        "{a: , b: ~}",
+        "'it''s'",
+        "!!str",
+        "\"\"",
     ];
     for s in scalars {
         let text = format!("v: {s}\n");

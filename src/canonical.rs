@@ -297,6 +297,12 @@ mod tests {
         assert!(project.iter().any(|p| p == "subscriptionPolicy.type"));
         assert!(!project.iter().any(|p| p.starts_with("allowedMaskedJoins")));
         assert!(schema::observable_paths(Kind::Data).is_empty());
+        // A schema change that changes what plan compares must change these on purpose.
+        let counts: Vec<usize> = [Kind::Policy, Kind::Project, Kind::Purpose]
+            .into_iter()
+            .map(|k| schema::observable_paths(k).len())
+            .collect();
+        assert_eq!(counts, [84, 34, 9]);
     }
 
     #[test]

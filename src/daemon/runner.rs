@@ -135,6 +135,7 @@ fn round_ms(d: Duration) -> Duration {
 mod tests {
     use super::*;
     use crate::daemon::metrics::Metrics;
+    use crate::daemon::schedule::BACKOFF_MIN;
     use crate::daemon::status::Status;
     use std::sync::Mutex;
     use tokio::sync::mpsc;
@@ -212,8 +213,10 @@ mod tests {
         }
     }
 
+    /// The next cycle's trigger. The clock is paused, so the day of patience costs no real
+    /// time; a runner that never starts a cycle still fails the test.
     async fn next_start(h: &mut Harness) -> Trigger {
-        tokio::time::timeout(Duration::from_secs(5), h.started.recv())
+        tokio::time::timeout(Duration::from_secs(24 * 3600), h.started.recv())
             .await
             .expect("a cycle starts")
             .expect("runner alive")
@@ -221,7 +224,7 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(3600);
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn triggers_during_a_cycle_coalesce_into_one_follow_up() {
         let mut h = start(LONG, LONG);
         assert_eq!(next_start(&mut h).await, Trigger::Startup);
@@ -232,8 +235,9 @@ mod tests {
         h.go.send(CycleResult::Applied).unwrap();
         assert_eq!(next_start(&mut h).await, Trigger::Hook);
         h.go.send(CycleResult::InSync).unwrap();
-        // Exactly one follow-up: nothing else starts until a new request.
-        let quiet = tokio::time::timeout(Duration::from_millis(100), h.started.recv()).await;
+        // Exactly one follow-up: nothing else starts until a new request (the clock is
+        // paused: this waits most of the interval without taking any real time).
+        let quiet = tokio::time::timeout(LONG / 2, h.started.recv()).await;
         assert!(quiet.is_err(), "no second follow-up");
         h.queue.request(Trigger::Watch);
         assert_eq!(next_start(&mut h).await, Trigger::Watch);
@@ -245,14 +249,18 @@ mod tests {
             .unwrap();
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn the_timer_runs_cycles_on_the_interval() {
-        let mut h = start(Duration::from_millis(20), LONG);
+        let interval = Duration::from_secs(300);
+        let mut h = start(interval, LONG);
         assert_eq!(next_start(&mut h).await, Trigger::Startup);
-        h.go.send(CycleResult::InSync).unwrap();
-        assert_eq!(next_start(&mut h).await, Trigger::Schedule);
-        h.go.send(CycleResult::InSync).unwrap();
-        assert_eq!(next_start(&mut h).await, Trigger::Schedule);
+        for _ in 0..2 {
+            let finished = Instant::now();
+            h.go.send(CycleResult::InSync).unwrap();
+            assert_eq!(next_start(&mut h).await, Trigger::Schedule);
+            // Paused clock: time moves only when every task waits, so this is exact.
+            assert_eq!(finished.elapsed(), interval);
+        }
         h.go.send(CycleResult::InSync).unwrap();
         h.shutdown.send(true).unwrap();
         tokio::time::timeout(Duration::from_secs(5), h.done)
@@ -261,13 +269,15 @@ mod tests {
             .unwrap();
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_failure_waits_for_the_backoff_not_the_interval() {
-        let mut h = start(Duration::from_millis(20), LONG);
+        let interval = Duration::from_secs(1);
+        let mut h = start(interval, LONG);
         assert_eq!(next_start(&mut h).await, Trigger::Startup);
         h.go.send(CycleResult::Failed).unwrap();
-        // The backoff is ≥ 10 s: no timed cycle within the short interval.
-        let quiet = tokio::time::timeout(Duration::from_millis(200), h.started.recv()).await;
+        // The first backoff is at least BACKOFF_MIN (10 s), ten intervals: no timed cycle
+        // before it.
+        let quiet = tokio::time::timeout(BACKOFF_MIN - interval, h.started.recv()).await;
         assert!(quiet.is_err(), "failure backs off");
         // A hook still runs at once.
         h.queue.request(Trigger::Hook);
@@ -286,7 +296,7 @@ mod tests {
             .unwrap();
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn shutdown_mid_cycle_lets_it_finish_with_the_stop_flag_raised() {
         let mut h = start(LONG, LONG);
         assert_eq!(next_start(&mut h).await, Trigger::Startup);
@@ -307,15 +317,19 @@ mod tests {
         assert!(h.queue.is_closed());
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_cycle_that_outlives_the_grace_period_is_dropped() {
-        let mut h = start(LONG, Duration::from_millis(50));
+        let grace = Duration::from_secs(30);
+        let mut h = start(LONG, grace);
         assert_eq!(next_start(&mut h).await, Trigger::Startup);
+        let asked = Instant::now();
         h.shutdown.send(true).unwrap();
-        // Never send `go`: the cycle hangs; the loop still ends after the grace period.
-        tokio::time::timeout(Duration::from_secs(5), h.done)
+        // Never send `go`: the cycle hangs; the loop still ends after the grace period,
+        // and not before it.
+        tokio::time::timeout(Duration::from_secs(60), h.done)
             .await
             .unwrap()
             .unwrap();
+        assert_eq!(asked.elapsed(), grace);
     }
 }

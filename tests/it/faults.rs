@@ -625,72 +625,64 @@ async fn insecure_flag_logs_a_warning_and_is_off_by_default() {
     scan.assert_clean(&[]);
 }
 
-/// A TLS server with a self-signed certificate (`openssl s_server`, when installed).
+/// A TLS server on 127.0.0.1 with a self-signed certificate made by `rcgen`, answering
+/// every request with a small HTML page (not Immuta's JSON). Runs everywhere: no
+/// `openssl` command needed.
 struct SelfSigned {
-    child: std::process::Child,
     url: String,
-    _dir: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for SelfSigned {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.task.abort();
     }
 }
 
-fn self_signed_server() -> Option<SelfSigned> {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir().unwrap();
-    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .ok()?;
-    if !made.success() {
-        return None;
-    }
-    let mut child = std::process::Command::new("openssl")
-        .args(["s_server", "-accept", "127.0.0.1:0", "-www", "-cert"])
-        .arg(&cert)
-        .arg("-key")
-        .arg(&key)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    let stdout = child.stdout.take()?;
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    // The server prints "ACCEPT 127.0.0.1:<port>" once it listens.
-    let addr = lines.find_map(|l| l.ok()?.strip_prefix("ACCEPT ").map(str::to_string))?;
-    std::thread::spawn(move || for _ in lines {});
-    Some(SelfSigned {
-        child,
-        url: format!("https://{addr}"),
-        _dir: dir,
-    })
+async fn self_signed_server() -> SelfSigned {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let identity = native_tls::Identity::from_pkcs8(
+        made.cert.pem().as_bytes(),
+        made.signing_key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    let acceptor =
+        tokio_native_tls::TlsAcceptor::from(native_tls::TlsAcceptor::new(identity).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends the handshake: nothing to do.
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let body = "<html><body>not Immuta</body></html>";
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(answer.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    SelfSigned { url, task }
 }
 
 #[tokio::test]
 async fn the_default_client_rejects_a_self_signed_certificate() {
-    let Some(server) = self_signed_server() else {
-        eprintln!("skipped: the openssl command is not installed");
-        return;
-    };
+    let server = self_signed_server().await;
     let once = RetryPolicy {
         max_attempts: 1,
         ..quick()
@@ -705,7 +697,7 @@ async fn the_default_client_rejects_a_self_signed_certificate() {
     cfg.retry = once;
     cfg.insecure_skip_tls_verify = true;
     let lax = Client::new(cfg).unwrap();
-    // The handshake succeeds; s_server's HTML status page is not Immuta's JSON.
+    // The handshake succeeds; the server's HTML page is not Immuta's JSON.
     let err = lax.list_purposes().await.unwrap_err();
     assert!(
         err.to_string().contains("unexpected response"),

@@ -7,7 +7,7 @@
 use crate::common;
 
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::*;
@@ -330,17 +330,41 @@ async fn an_unreadable_repository_never_deletes() {
     )
     .await;
 
-    // A directory that cannot be read (skipped when running as root, which reads anyway).
+    // A directory that cannot be read. Not by permissions (root reads a mode-000
+    // directory anyway): its path is longer than the kernel accepts (ENAMETOOLONG), which
+    // fails the same `read_dir` for every user.
     let dir = a.tmp.path().join("plain");
     a.repo.copy_to(&dir);
-    let locked = dir.join("project");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
-    if std::fs::read_dir(&locked).is_err() {
-        broken(&mut a, &dir.to_string_lossy(), &[], "project").await;
-    }
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let deepest = too_deep(&dir.join("project"));
+    assert!(std::fs::read_dir(&deepest).is_err(), "the kernel read it");
+    broken(&mut a, &dir.to_string_lossy(), &[], "project/dddd").await;
     a.finish();
+}
+
+/// Nests directories under `parent` (with `mkdirat`/`openat`, relative to the one above)
+/// until the path is longer than `PATH_MAX`; returns that path.
+fn too_deep(parent: &Path) -> PathBuf {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let name = "d".repeat(200);
+    let c_name = CString::new(name.clone()).unwrap();
+    let c_parent = CString::new(parent.as_os_str().as_bytes()).unwrap();
+    let mut path = parent.to_path_buf();
+    // SAFETY: plain syscalls on NUL-terminated strings; every descriptor is closed.
+    unsafe {
+        let mut fd = libc::open(c_parent.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+        assert!(fd >= 0, "open {}", parent.display());
+        while path.as_os_str().len() <= libc::PATH_MAX as usize {
+            assert_eq!(libc::mkdirat(fd, c_name.as_ptr(), 0o755), 0, "mkdirat");
+            let next = libc::openat(fd, c_name.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+            libc::close(fd);
+            assert!(next >= 0, "openat");
+            fd = next;
+            path.push(&name);
+        }
+        libc::close(fd);
+    }
+    path
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -239,6 +239,23 @@ impl Tenant {
             .sum()
     }
 
+    /// Which lists of the tenant are longer than `cap`: purposes (with sub-purposes),
+    /// policies, projects, and the data sources of one project.
+    pub fn longer_than(&self, cap: usize) -> [bool; 4] {
+        let most_sources = self
+            .projects
+            .iter()
+            .map(|p| p["datasources"].as_array().map_or(0, Vec::len))
+            .max()
+            .unwrap_or(0);
+        [
+            self.purpose_count() > cap,
+            self.policies.len() > cap,
+            self.projects.len() > cap,
+            most_sources > cap,
+        ]
+    }
+
     /// Every file, one after the other, each headed by its path: the form a failure prints.
     pub fn yaml(&self) -> String {
         self.files()
@@ -248,7 +265,7 @@ impl Tenant {
     }
 }
 
-/// A whole tenant: up to 4 purposes, [`super::data_gen::MAX_DATA`] connections, 8 policies, 4 projects.
+/// A whole tenant: up to 4 purposes, [`super::data_gen::MAX_DATA`] connections, 8 policies, 9 projects.
 pub fn tenant() -> impl Strategy<Value = Tenant> {
     let purposes = (0..=4usize).prop_flat_map(|n| (0..n).map(purpose).collect::<Vec<_>>());
     let data = (0..=super::data_gen::MAX_DATA)
@@ -264,7 +281,8 @@ pub fn tenant() -> impl Strategy<Value = Tenant> {
                     .collect::<Vec<_>>()
             }
         });
-        let projects = (0..=4usize).prop_flat_map({
+        // Mostly a few projects, sometimes more than a page of them.
+        let projects = prop_oneof![3 => 0..=3usize, 1 => 4..=9usize].prop_flat_map({
             let pn = purpose_names.clone();
             move |n| {
                 (0..n)

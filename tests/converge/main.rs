@@ -235,25 +235,32 @@ fn generated_tenants_converge_after_one_apply() {
     let harness = rt.block_on(Harness::start());
     let runs = AtomicUsize::new(0);
     let seen = std::sync::Mutex::new(std::collections::BTreeSet::new());
-    let paged = AtomicUsize::new(0);
+    let paged: [AtomicUsize; 4] = Default::default();
     let started = std::time::Instant::now();
     let result = runner.run(&gen::tenant(), |tenant| {
         runs.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut seen) = seen.lock() {
             coverage::record(&tenant, &mut seen);
         }
-        if tenant.purpose_count() > PAGE_CAP || tenant.policies.len() > PAGE_CAP {
-            paged.fetch_add(1, Ordering::Relaxed);
+        for (n, long) in paged.iter().zip(tenant.longer_than(PAGE_CAP)) {
+            if long {
+                n.fetch_add(1, Ordering::Relaxed);
+            }
         }
         rt.block_on(harness.converges(&tenant.revisions()))
             .map_err(TestCaseError::fail)
     });
+    let paged: Vec<usize> = paged.iter().map(|n| n.load(Ordering::Relaxed)).collect();
     eprintln!(
-        "converge: {} tenant(s) run in {:.1?} (seed {}); {} with a purpose or policy list longer than a page",
+        "converge: {} tenant(s) run in {:.1?} (seed {}); lists longer than a page of {PAGE_CAP}: \
+         purposes in {}, policies in {}, projects in {}, a project's data sources in {}",
         runs.load(Ordering::Relaxed),
         started.elapsed(),
         hex::encode(seed),
-        paged.load(Ordering::Relaxed)
+        paged[0],
+        paged[1],
+        paged[2],
+        paged[3],
     );
     match result {
         Ok(()) => {}
@@ -276,7 +283,7 @@ fn generated_tenants_converge_after_one_apply() {
         "the generated tenants never held: {missing:?}"
     );
     assert!(
-        paged.load(Ordering::Relaxed) > 0 || cases < CASES,
-        "no generated tenant had a list longer than a page"
+        paged.iter().all(|n| *n > 0) || cases < CASES,
+        "some list was never longer than a page: {paged:?}"
     );
 }

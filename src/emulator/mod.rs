@@ -35,6 +35,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 pub mod body;
 pub mod data;
+pub mod echo;
 pub mod error;
 pub mod projects;
 pub mod routes;

@@ -226,9 +226,10 @@ impl Tenant {
         }
     }
 
-    /// The revisions the property test applies in turn: the tenant, then [`Self::stripped`].
+    /// The revisions the property test applies in turn: the tenant, [`Self::stripped`],
+    /// then the tenant again (fields removed, then added back).
     pub fn revisions(&self) -> Vec<Vec<(String, String)>> {
-        vec![self.files(), self.stripped().files()]
+        vec![self.files(), self.stripped().files(), self.files()]
     }
 
     /// Purposes with their sub-purposes: what `GET /governance/purpose` lists.

@@ -2,8 +2,9 @@
 //! kinds, references resolving) are applied to the emulator over HTTP on 127.0.0.1 with a
 //! small page cap; then the next plan must have no changes, and a second apply must make
 //! no write at all (counted in `GET /_emulator/writes`). Each tenant is then applied again
-//! with its optional fields left out ([`gen::Tenant::stripped`]), which must converge the
-//! same way: dropping a field from Git must not leave a diff behind either.
+//! with its optional fields left out ([`gen::Tenant::stripped`]) and then whole again, and
+//! must converge the same way after each: dropping a field from Git, or adding it back,
+//! must not leave a diff behind either.
 //!
 //! Seeded and deterministic: [`SEED`] fixes the generator, nothing is persisted. A failure
 //! prints the seed, why, and the minimal tenant as YAML files. `CONVERGE_CASES` overrides

@@ -46,6 +46,10 @@ fn secret(i: usize, what: &'static str) -> impl Strategy<Value = Value> {
             "{{{{EnvVar \"SECRET_{i}_{}\"}}}}",
             what.to_uppercase()
         ))),
+        Just(Value::from(format!(
+            "${{SECRET_{i}_{}}}",
+            what.to_uppercase()
+        ))),
     ]
 }
 

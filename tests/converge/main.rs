@@ -158,6 +158,13 @@ impl Harness {
             let lines: Vec<String> = ds.iter().map(ToString::to_string).collect();
             format!("the generated manifests are invalid:\n{}", lines.join("\n"))
         })?;
+        if !desired.warnings.is_empty() {
+            let lines: Vec<String> = desired.warnings.iter().map(ToString::to_string).collect();
+            return Err(format!(
+                "the generated manifests draw warnings:\n{}",
+                lines.join("\n")
+            ));
+        }
         let client = self.client.clone().with_secrets(&desired.redactor);
         let url = self.emu.url();
         let before = writes(&self.http, &url).await?.len();

@@ -88,13 +88,17 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
         ),
         Action::Delete => ("-", "will be destroyed"),
     };
-    let key_text = c.key.to_string();
-    let key = escape(&key_text);
+    let key = c.key.to_string();
+    let key = escape(&key);
     match &c.note {
         Some(note) if c.action == Action::NoOp => {
-            writeln!(out, "  {marker} {key} has nothing to write: {note}")?;
+            writeln!(
+                out,
+                "  {marker} {key} has nothing to write: {}",
+                escape(note)
+            )?;
         }
-        Some(note) => writeln!(out, "  {marker} {key} {what} ({note})")?,
+        Some(note) => writeln!(out, "  {marker} {key} {what} ({})", escape(note))?,
         None => writeln!(out, "  {marker} {key} {what}")?,
     }
     if let Some(dry) = &c.data {

@@ -1,10 +1,10 @@
 //! No perpetual diff, by property test: generated tenants (valid manifests of all four
 //! kinds, references resolving) are applied to the emulator over HTTP on 127.0.0.1 with a
 //! small page cap; then the next plan must have no changes, and a second apply must make
-//! no write at all (counted in `GET /_emulator/writes`). Each tenant is then applied again
-//! with its optional fields left out ([`gen::Tenant::stripped`]) and then whole again, and
-//! must converge the same way after each: dropping a field from Git, or adding it back,
-//! must not leave a diff behind either.
+//! no write at all (counted in `GET /_emulator/writes`). Each tenant is then applied with
+//! one free-text value changed ([`gen::Tenant::mutated`]), which must plan an update of
+//! that object and of no other, and then with its optional fields left out
+//! ([`gen::Tenant::stripped`]); it must converge the same way after each.
 //!
 //! Seeded and deterministic: [`SEED`] fixes the generator, nothing is persisted. A failure
 //! prints the seed, why, and the minimal tenant as YAML files. `CONVERGE_CASES` overrides
@@ -132,20 +132,21 @@ impl Harness {
     /// Resets the emulator, then applies each revision of `revisions` in turn and checks
     /// after each that the tenant converged: the next plan is empty and a second apply
     /// writes nothing. The message names the revision (1-based) that did not converge.
-    pub async fn converges(&self, revisions: &[Vec<(String, String)>]) -> Result<(), String> {
+    pub async fn converges(&self, revisions: &[gen::Revision]) -> Result<(), String> {
         self.emu
             .emulator
             .reset()
             .map_err(|e| format!("emulator reset failed: {e}"))?;
-        for (n, files) in revisions.iter().enumerate() {
-            self.revision(files)
+        for (n, rev) in revisions.iter().enumerate() {
+            self.revision(rev)
                 .await
                 .map_err(|why| format!("revision {}: {why}", n + 1))?;
         }
         Ok(())
     }
 
-    async fn revision(&self, files: &[(String, String)]) -> Result<(), String> {
+    async fn revision(&self, rev: &gen::Revision) -> Result<(), String> {
+        let files = &rev.files;
         let snapshot = Snapshot::new(
             "generated",
             "generated-revision",
@@ -172,6 +173,20 @@ impl Harness {
         let (_, first) = cycle::plan(&client, &desired)
             .await
             .map_err(|e| format!("first plan failed: {e}"))?;
+        if let Some(want) = &rev.changes {
+            let writes: Vec<String> = first
+                .changes
+                .iter()
+                .filter(|c| c.action.is_write())
+                .map(|c| c.key.to_string())
+                .collect();
+            if writes != [want.clone()] {
+                return Err(format!(
+                    "a changed value in {want} planned writes to {writes:?}:\n{}",
+                    plan_text(&first)
+                ));
+            }
+        }
         let report = cycle::apply(&client, &first, &desired, None).await;
         if !report.is_success() {
             let mut out = Vec::new();

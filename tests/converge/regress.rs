@@ -10,7 +10,7 @@ async fn assert_converges(files: &[(&str, &str)]) {
         .iter()
         .map(|(p, y)| (p.to_string(), y.to_string()))
         .collect();
-    if let Err(why) = harness.converges(&[files]).await {
+    if let Err(why) = harness.converges(&[super::gen::Revision::new(files)]).await {
         panic!("{why}");
     }
 }

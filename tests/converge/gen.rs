@@ -166,6 +166,8 @@ pub struct Tenant {
     pub multi_doc: bool,
     /// Which free-text value [`Tenant::mutated`] changes.
     pub mutation: usize,
+    /// Set by [`Tenant::pin_mutation`]: the value to change, by key and pointer.
+    pub pinned: Option<(String, String)>,
 }
 
 /// One revision of the repository the property test applies.
@@ -245,6 +247,7 @@ impl Tenant {
             projects: strip(&self.projects),
             multi_doc: self.multi_doc,
             mutation: self.mutation,
+            pinned: self.pinned.clone(),
         }
     }
 
@@ -254,6 +257,28 @@ impl Tenant {
     /// it; `None` when the tenant has no such value. A manual project subscription is
     /// skipped: V1 answers it as null (000:33761), so nothing in it can be seen.
     pub fn mutated(&self) -> Option<(Tenant, String)> {
+        let (k, i, ptr, key) = self.spot()?;
+        let mut t = self.clone();
+        let docs = match k {
+            0 => &mut t.purposes,
+            1 => &mut t.data,
+            2 => &mut t.policies,
+            _ => &mut t.projects,
+        };
+        if let Some(Value::String(s)) = docs[i].pointer_mut(&ptr) {
+            s.push_str(" (changed)");
+        }
+        Some((t, key))
+    }
+
+    /// Pins the value [`Tenant::mutated`] changes by object key and JSON pointer, so that
+    /// shrinking (which removes documents and shifts indices) keeps changing the same one.
+    pub fn pin_mutation(&mut self) {
+        self.pinned = self.spot().map(|(_, _, ptr, key)| (key, ptr));
+    }
+
+    /// `(kind index, document index, JSON pointer, kind/name)` of the value to change.
+    fn spot(&self) -> Option<(usize, usize, String, String)> {
         const FREE_TEXT: &[&str] = &[
             "description",
             "documentation",
@@ -308,18 +333,13 @@ impl Tenant {
         if spots.is_empty() {
             return None;
         }
-        let (k, i, ptr, key) = spots[self.mutation % spots.len()].clone();
-        let mut t = self.clone();
-        let docs = match k {
-            0 => &mut t.purposes,
-            1 => &mut t.data,
-            2 => &mut t.policies,
-            _ => &mut t.projects,
-        };
-        if let Some(Value::String(s)) = docs[i].pointer_mut(&ptr) {
-            s.push_str(" (changed)");
+        match &self.pinned {
+            // The same value of the same object, wherever its document now is.
+            Some((want_key, want_ptr)) => spots
+                .into_iter()
+                .find(|(_, _, p, key)| key == want_key && p == want_ptr),
+            None => Some(spots[self.mutation % spots.len()].clone()),
         }
-        Some((t, key))
     }
 
     /// The revisions the property test applies in turn: the tenant; the tenant with one
@@ -411,6 +431,7 @@ pub fn tenant() -> impl Strategy<Value = Tenant> {
                     projects,
                     multi_doc,
                     mutation,
+                    pinned: None,
                 },
             )
     })

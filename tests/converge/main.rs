@@ -287,7 +287,8 @@ fn generated_tenants_converge_after_one_apply() {
     );
     match result {
         Ok(()) => {}
-        Err(TestError::Fail(why, tenant)) => {
+        Err(TestError::Fail(why, mut tenant)) => {
+            tenant.pin_mutation();
             let (tenant, why) = shrink::minimise(tenant, why.to_string(), 1500, &mut |t| {
                 rt.block_on(harness.converges(&t.revisions()))
             });

@@ -58,3 +58,15 @@ async fn user_entitlements_rule_without_tag_converges() {
     )])
     .await;
 }
+
+/// A connection whose database has no table (here: Athena, which the catalog does not
+/// hold) dry-runs with nothing to create, update or delete; it was planned as a create on
+/// every run. The first bug the property test met (fixed with issue 10 item 4).
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_matching_no_tables_converges() {
+    assert_converges(&[(
+        "data/a.yaml",
+        "connectionKey: conn a\nconnection:\n  handler: Athena\n  region: us-east-1\n  queryResultLocationBucket: bucket-1\n",
+    )])
+    .await;
+}

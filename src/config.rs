@@ -437,8 +437,14 @@ pub fn repo_settings(snapshot: &crate::source::Snapshot) -> Result<RepoSettings,
         if path != ".immuta-gitops.yaml" && path != ".immuta-gitops.yml" {
             continue;
         }
-        let crate::source::FileEntry::Blob(bytes) = entry else {
-            return Err(format!("{path}: symlink outside the repository"));
+        let bytes = match entry {
+            crate::source::FileEntry::Blob(bytes) => bytes,
+            crate::source::FileEntry::EscapingLink(_) => {
+                return Err(format!("{path}: symlink outside the repository"))
+            }
+            crate::source::FileEntry::Unreadable(why) => {
+                return Err(format!("{path}: cannot be read: {why}"))
+            }
         };
         return serde_yaml::from_slice(bytes).map_err(|e| match e.location() {
             Some(l) => format!("{path}:{}:{}: {e}", l.line(), l.column()),

@@ -40,6 +40,9 @@ pub enum Error {
     /// `{{ReadFile}}` naming no file.
     #[error("ReadFile path {0:?} does not exist in the repository")]
     Missing(String),
+    /// `{{ReadFile}}` of a file that cannot be read (dangling link, permissions).
+    #[error("ReadFile path {0:?} cannot be read: {1}")]
+    Unreadable(String, String),
     /// `{{ReadFile}}` of a binary file.
     #[error("ReadFile path {0:?} is not UTF-8 text")]
     NotUtf8(String),
@@ -278,6 +281,7 @@ fn read_file(target: &str, manifest: &str, ctx: &Context<'_>) -> Result<String, 
         .map_err(|e| match e {
             ReadError::Outside(_) => Error::Outside(target.to_string()),
             ReadError::Missing(_) => Error::Missing(target.to_string()),
+            ReadError::Unreadable(_, why) => Error::Unreadable(target.to_string(), why),
         })?;
     String::from_utf8(bytes.to_vec()).map_err(|_| Error::NotUtf8(target.to_string()))
 }

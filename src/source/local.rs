@@ -7,7 +7,10 @@
 //! It never reads outside the root: a symlink whose target (canonicalized) leaves the
 //! root becomes [`FileEntry::EscapingLink`], a directory symlink inside the root is
 //! followed once (not again from inside it, so loops end), and `.git` is skipped.
-//! Any read error fails the whole read: no partial snapshot is returned.
+//! A file that cannot be read (a dangling or looping symlink, a permission error) is
+//! kept as [`FileEntry::Unreadable`], so the manifest stage refuses the revision when it
+//! is a manifest instead of silently losing its object. A directory that cannot be
+//! listed fails the whole read: no partial snapshot is returned.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,6 +79,7 @@ fn revision(files: &BTreeMap<String, FileEntry>) -> String {
         let (tag, bytes) = match entry {
             FileEntry::Blob(b) => (b'f', b.as_slice()),
             FileEntry::EscapingLink(t) => (b'l', t.as_bytes()),
+            FileEntry::Unreadable(why) => (b'u', why.as_bytes()),
         };
         h.update((path.len() as u64).to_le_bytes());
         h.update(path.as_bytes());
@@ -122,8 +126,7 @@ impl Walker {
             if kind.is_dir() {
                 self.walk(&path, &rel, in_link)?;
             } else if kind.is_file() {
-                let bytes = std::fs::read(&path).map_err(Self::io(&path))?;
-                self.files.insert(rel, FileEntry::Blob(bytes));
+                self.files.insert(rel, read_file(&path));
             } else if kind.is_symlink() {
                 self.link(&path, rel, in_link)?;
             } else {
@@ -138,7 +141,12 @@ impl Walker {
     fn link(&mut self, path: &Path, rel: String, in_link: bool) -> Result<(), Error> {
         let target = std::fs::read_link(path).map_err(Self::io(path))?;
         let Ok(canon) = std::fs::canonicalize(path) else {
-            tracing::warn!(path = %path.display(), "skipping a dangling or looping symlink");
+            tracing::debug!(path = %path.display(), "dangling or looping symlink");
+            let why = format!(
+                "symbolic link to {:?} leads nowhere (dangling or looping)",
+                target.display().to_string()
+            );
+            self.files.insert(rel, FileEntry::Unreadable(why));
             return Ok(());
         };
         if !canon.starts_with(&self.base) {
@@ -155,10 +163,20 @@ impl Walker {
             return self.walk(&canon, &rel, true);
         }
         if canon.is_file() {
-            let bytes = std::fs::read(&canon).map_err(Self::io(&canon))?;
-            self.files.insert(rel, FileEntry::Blob(bytes));
+            self.files.insert(rel, read_file(&canon));
         }
         Ok(())
+    }
+}
+
+/// A file's bytes, or why they cannot be read.
+fn read_file(path: &Path) -> FileEntry {
+    match std::fs::read(path) {
+        Ok(bytes) => FileEntry::Blob(bytes),
+        Err(e) => {
+            tracing::debug!(path = %path.display(), error = %e, "unreadable file");
+            FileEntry::Unreadable(e.to_string())
+        }
     }
 }
 
@@ -267,7 +285,10 @@ mod tests {
             entry(&s, "data/up"),
             Some(FileEntry::EscapingLink("../../readme.md".into()))
         );
-        assert_eq!(entry(&s, "data/dangling"), None);
+        assert!(
+            matches!(entry(&s, "data/dangling"), Some(FileEntry::Unreadable(why)) if why.contains("leads nowhere")),
+            "a dangling link is kept, as unreadable"
+        );
         // `certs/loop` -> the root: followed once, and not again from inside it.
         assert_eq!(entry(&s, "certs/loop/data/a.yaml"), blob("a"));
         assert_eq!(entry(&s, "certs/loop/certs/loop/data/a.yaml"), None);

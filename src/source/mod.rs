@@ -22,6 +22,10 @@ pub enum FileEntry {
     Blob(Vec<u8>),
     /// A symlink whose target lies outside the snapshot root; reading it is refused.
     EscapingLink(String),
+    /// A file that is there but cannot be read: a dangling or looping symlink, or a
+    /// read error (permissions). Holds why. A manifest in this state stops the revision
+    /// (its object must not silently leave the desired set).
+    Unreadable(String),
 }
 
 /// The manifest files of one source revision, relative to the manifest root
@@ -44,6 +48,9 @@ pub enum ReadError {
     /// No such file in the snapshot.
     #[error("file {0:?} does not exist in the repository")]
     Missing(String),
+    /// The file is there but cannot be read (dangling link, permissions).
+    #[error("file {0:?} cannot be read: {1}")]
+    Unreadable(String, String),
 }
 
 impl Snapshot {
@@ -102,6 +109,9 @@ impl Snapshot {
         match self.files.get(&path) {
             Some(FileEntry::Blob(b)) => Ok(b),
             Some(FileEntry::EscapingLink(_)) => Err(ReadError::Outside(target.to_string())),
+            Some(FileEntry::Unreadable(why)) => {
+                Err(ReadError::Unreadable(target.to_string(), why.clone()))
+            }
             None => Err(ReadError::Missing(target.to_string())),
         }
     }

@@ -217,7 +217,13 @@ impl Reader<'_, '_> {
                     self.walk(&sub, &comps, &path, true)?;
                 }
             }
-            Resolved::Dangling => tracing::warn!(path, "skipping a dangling or looping symlink"),
+            Resolved::Dangling => {
+                tracing::debug!(path, "dangling or looping symlink");
+                let why = format!(
+                    "symbolic link to {target:?} leads nowhere (dangling, looping or a submodule)"
+                );
+                self.files.insert(path, FileEntry::Unreadable(why));
+            }
             Resolved::Blob(..) | Resolved::Tree(..) | Resolved::Outside => {
                 tracing::debug!(path, "symlink leaves the manifest root");
                 self.files.insert(path, FileEntry::EscapingLink(target));

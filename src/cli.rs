@@ -229,8 +229,17 @@ async fn run(cmd: Command) -> Result<ExitCode> {
 }
 
 fn validate(dir: PathBuf) -> Result<ExitCode> {
-    let snapshot = source::local::read_dir(&dir, None)
-        .with_context(|| format!("cannot read {}", dir.display()))?;
+    // A bare repository (or a `.git` directory) validates its HEAD commit.
+    let snapshot = if source::local::is_git_dir(&dir) {
+        let spec = source::SourceSpec {
+            repo: dir.display().to_string(),
+            ..Default::default()
+        };
+        source::git::fetch(&spec)
+    } else {
+        source::local::read_dir(&dir, None)
+    }
+    .with_context(|| format!("cannot read {}", dir.display()))?;
     let mut out = std::io::stdout().lock();
     match manifest::load(&snapshot, &ProcessEnv) {
         Ok(set) => {
@@ -368,10 +377,11 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
         let saved = SavedPlan {
             format_version: saved::SAVED_FORMAT_VERSION,
             source: saved::SavedSource {
-                repo: source::git::strip_credentials(&p.spec.repo),
+                repo: saved_repo(&p.spec.repo),
                 reference: p.spec.reference.clone(),
                 path: p.spec.path.clone(),
             },
+            source_id: Some(p.desired.source.clone()),
             revision: p.desired.revision.clone(),
             prune_kinds: p.prune.kinds.iter().copied().collect(),
             fingerprints: saved::fingerprints(&plan, &live),
@@ -408,6 +418,15 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
     })
 }
 
+/// `--repo` as a saved plan records it: a URL without credentials, a local path made
+/// absolute (so `apply` reads the same repository from any working directory).
+fn saved_repo(repo: &str) -> String {
+    if source::git::is_remote(repo) {
+        return source::git::strip_credentials(repo);
+    }
+    std::fs::canonicalize(repo).map_or_else(|_| repo.to_string(), |p| p.display().to_string())
+}
+
 async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
     let bytes = std::fs::read(&args.plan_file)
         .with_context(|| format!("cannot read {}", args.plan_file.display()))?;
@@ -430,7 +449,7 @@ async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
         cycle::plan_with_prune(&p.client, &p.desired, &p.prune, p.inventory.as_ref())
             .await
             .map_err(|e| explain_client_error(e, &p.client))?;
-    saved::check(&saved, &p.desired.revision, &plan, &live)?;
+    saved::check(&saved, &p.desired.source, &p.desired.revision, &plan, &live)?;
     write_plan(&saved.plan, Output::Text, &[])?;
     if !saved.plan.has_changes() {
         return Ok(ExitCode::SUCCESS);

@@ -180,3 +180,289 @@ async fn a_broken_or_empty_manifest_stops_the_revision_in_git_and_on_disk() {
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
     a.finish();
 }
+
+/// Runs the binary in `cwd` with the API key and the demo's secrets.
+async fn run_in(cwd: &Path, args: &[&str], secrets: &[(String, String)]) -> std::process::Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_immuta-gitops"));
+    cmd.current_dir(cwd).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("IMMUTA") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("IMMUTA_API_KEY", KEY);
+    for (k, v) in secrets {
+        cmd.env(k, v);
+    }
+    cmd.kill_on_drop(true);
+    cmd.output().await.unwrap()
+}
+
+/// `reconcile MODE --repo REPO` in `cwd` against the tenant with the shared state dir.
+async fn reconcile_in(
+    a: &mut Applied,
+    cwd: &Path,
+    mode: &str,
+    repo: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let url = a.emu.url();
+    let mut args = vec!["reconcile", mode, "--repo", repo, "--immuta-url", &url];
+    args.extend(["--state-dir", a.state.as_str()]);
+    args.extend_from_slice(extra);
+    let out = run_in(cwd, &args, &a.secrets).await;
+    a.scan.output(
+        &format!("reconcile {mode} {repo} in {}", cwd.display()),
+        &out,
+    );
+    out
+}
+
+fn deletes_since(emu: &Handle, before: usize) -> Vec<String> {
+    real_write_records(emu)
+        .into_iter()
+        .skip(before)
+        .filter(|(m, _, _)| m == "DELETE")
+        .map(|(_, p, _)| p)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_repositories_both_given_as_dot_never_prune_each_other() {
+    let mut a = Applied::new().await;
+    let repo_a = a.tmp.path().join("team-a");
+    plain_copy(&repo_a);
+    // Team A applies from its own directory as `--repo .`.
+    let out = reconcile_in(&mut a, &repo_a, "--apply", ".", &["--prune"]).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    // Team B, another repository, also `--repo .`, same state dir, prune on.
+    let repo_b = write_tree(
+        a.tmp.path(),
+        "team-b",
+        &[("purpose/b.yaml", "name: Team B\ndescription: only team B\n")],
+    );
+    let before = real_write_records(&a.emu).len();
+    for round in 0..2 {
+        let out = reconcile_in(
+            &mut a,
+            &repo_b,
+            "--apply",
+            ".",
+            &["--prune", "--allow-empty", "--max-deletions", "1000"],
+        )
+        .await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        if round == 0 {
+            let a_id = std::fs::canonicalize(&repo_a)
+                .unwrap()
+                .display()
+                .to_string();
+            assert!(
+                stderr.contains(&format!(
+                    "prune disabled: the inventory belongs to {a_id}, not "
+                )),
+                "{stderr}"
+            );
+        }
+        assert_eq!(
+            deletes_since(&a.emu, before),
+            Vec::<String>::new(),
+            "round {round}\n{stdout}"
+        );
+    }
+    // Team B's inventory holds team B's key only: A's objects were never carried over.
+    let inv = a.inventory();
+    assert!(
+        inv.contains("Team B") && !inv.contains("mask-provider-npi"),
+        "{inv}"
+    );
+    a.finish();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_repository_spelled_many_ways_keeps_its_ownership() {
+    let mut a = Applied::new().await;
+    let tmp = std::fs::canonicalize(a.tmp.path()).unwrap();
+    let repo = tmp.join("repo-plain");
+    plain_copy(&repo);
+    let abs = repo.display().to_string();
+    let out = reconcile_in(&mut a, &tmp, "--apply", &abs, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    symlink(&repo, tmp.join("link-to-repo")).unwrap();
+    let variants: [(&Path, String, &str); 5] = [
+        (&repo, ".".into(), "policy/mask-provider-npi.yaml"),
+        (&repo, "./".into(), "policy/mask-ssn.yaml"),
+        (&tmp, "repo-plain/".into(), "policy/minimize-research.yaml"),
+        (
+            &tmp,
+            "link-to-repo".into(),
+            "policy/row-access-by-region.yaml",
+        ),
+        (
+            &repo,
+            format!("{abs}/policy/.."),
+            "policy/mask-contact-details.yaml",
+        ),
+    ];
+    for (cwd, spelling, removed) in variants {
+        std::fs::remove_file(repo.join(removed)).unwrap();
+        let before = real_write_records(&a.emu).len();
+        let out = reconcile_in(&mut a, cwd, "--apply", &spelling, &["--prune"]).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{spelling}\n{stdout}\n{stderr}");
+        assert!(!stderr.contains("prune disabled"), "{spelling}: {stderr}");
+        let deletes = deletes_since(&a.emu, before);
+        assert_eq!(
+            deletes.len(),
+            1,
+            "{spelling}: {deletes:?}\n{stdout}\n{stderr}"
+        );
+        assert!(deletes[0].starts_with("/policy/global/"), "{deletes:?}");
+    }
+    a.finish();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inventory_that_cannot_be_trusted_owns_nothing() {
+    let mut a = Applied::new().await;
+    let url = a.repo.url();
+    // The hand-made purpose a doctored inventory claims.
+    let resp = reqwest::Client::new()
+        .post(format!("{}/api/v2/purpose", a.emu.url()))
+        .header("Authorization", KEY)
+        .json(&serde_json::json!({"name": "Hand Made", "description": "by hand"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    let good: serde_json::Value = serde_json::from_str(&a.inventory()).unwrap();
+    let hand = serde_json::json!({"kind": "purpose", "name": "Hand Made"});
+    let path = PathBuf::from(&a.state).join("inventory.json");
+    let variants: Vec<(&str, serde_json::Value, &str)> = vec![
+        (
+            "empty origin, no source, hand-added key (format 1)",
+            serde_json::json!({"revision": "r", "origin": "", "keys": [hand]}),
+            "inventory format 1 is not 2",
+        ),
+        (
+            "no source",
+            {
+                let mut v = good.clone();
+                v["source"] = serde_json::Value::Null;
+                v["keys"].as_array_mut().unwrap().push(hand.clone());
+                v
+            },
+            "names no source",
+        ),
+        (
+            "hand-added key",
+            {
+                let mut v = good.clone();
+                v["keys"].as_array_mut().unwrap().push(hand.clone());
+                v
+            },
+            "digest does not match",
+        ),
+        (
+            "another source",
+            {
+                let mut v = good.clone();
+                v["source"]["location"] = serde_json::json!("/somewhere/else");
+                v["keys"].as_array_mut().unwrap().push(hand.clone());
+                v
+            },
+            "belongs to /somewhere/else",
+        ),
+        (
+            "malformed key",
+            {
+                let mut v = good.clone();
+                v["keys"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(serde_json::json!({"kind": "purpose", "name": ""}));
+                v
+            },
+            "malformed key",
+        ),
+    ];
+    for (what, doc, expect) in variants {
+        std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+        let before = real_write_records(&a.emu).len();
+        let out = a
+            .reconcile("--plan", &url, &["--prune", "--max-deletions", "1000"])
+            .await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{what}\n{stdout}\n{stderr}");
+        assert!(
+            stderr.contains("prune disabled: ") && stderr.contains(expect),
+            "{what}: {stderr}"
+        );
+        assert!(stdout.contains("? purpose/Hand Made"), "{what}: {stdout}");
+        assert!(
+            stdout.contains("0 to destroy") || stdout.contains("No changes"),
+            "{what}: {stdout}"
+        );
+        assert_eq!(deletes_since(&a.emu, before), Vec::<String>::new());
+        // An apply replaces it with a trusted one that does not claim the hand-made object.
+        let out = a.reconcile("--apply", &url, &["--prune"]).await;
+        assert_eq!(out.status.code(), Some(0), "{what}: {:?}", text(&out));
+        assert_eq!(
+            deletes_since(&a.emu, before),
+            Vec::<String>::new(),
+            "{what}"
+        );
+        assert!(!a.inventory().contains("Hand Made"), "{what}");
+    }
+    a.finish();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bare_repository_without_ref_reads_its_head() {
+    let mut a = Applied::new().await;
+    let bare = a.tmp.path().join("bare.git");
+    git2::Repository::init_bare(&bare).unwrap();
+    let work = git2::Repository::open(&a.repo.dir).unwrap();
+    let mut remote = work.remote_anonymous(&bare.display().to_string()).unwrap();
+    let head = work.head().unwrap();
+    let branch = head.name().unwrap().to_string();
+    remote.push(&[format!("{branch}:{branch}")], None).unwrap();
+    git2::Repository::open_bare(&bare)
+        .unwrap()
+        .set_head(&branch)
+        .unwrap();
+    let link = a.tmp.path().join("bare-link");
+    symlink(&bare, &link).unwrap();
+    for spelling in [
+        bare.display().to_string(),
+        format!("{}/", bare.display()),
+        link.display().to_string(),
+        a.repo.dir.join(".git").display().to_string(),
+    ] {
+        let out = a
+            .reconcile("--plan", &spelling, &["--detailed-exitcode"])
+            .await;
+        let (stdout, stderr) = text(&out);
+        // The demo is applied: in sync, not an empty source that plans nothing.
+        assert_eq!(out.status.code(), Some(0), "{spelling}\n{stdout}\n{stderr}");
+        assert!(stdout.contains("No changes."), "{spelling}: {stdout}");
+        let out = run(&["validate", &spelling], &env_refs(&a.secrets)).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{spelling}\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("22 object(s) valid"),
+            "{spelling}: {stdout}"
+        );
+    }
+    // An empty bare repository says so instead of planning nothing.
+    let empty = a.tmp.path().join("empty.git");
+    git2::Repository::init_bare(&empty).unwrap();
+    let out = a
+        .reconcile("--plan", &empty.display().to_string(), &[])
+        .await;
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("HEAD"), "{stderr}");
+    a.finish();
+}

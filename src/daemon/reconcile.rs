@@ -39,7 +39,7 @@ use crate::object::Kind;
 use crate::plan::prune::{self, Inventory};
 use crate::plan::{render, Plan};
 use crate::redact::Redactor;
-use crate::source::SourceSpec;
+use crate::source::{SourceId, SourceSpec};
 
 /// Everything a [`Cycle`] needs.
 #[derive(Debug)]
@@ -85,6 +85,8 @@ pub struct Cycle {
     fetched: Option<String>,
     /// The inventory read from the state dir by the running cycle.
     inventory: Option<Inventory>,
+    /// The canonical identity of the source last fetched (recorded in `state.json`).
+    source: Option<SourceId>,
 }
 
 /// How a cycle ended, before it is recorded.
@@ -99,6 +101,7 @@ impl Cycle {
             applied: None,
             fetched: None,
             inventory: None,
+            source: None,
         }
     }
 
@@ -154,7 +157,8 @@ impl Cycle {
             .map_err(|e| self.redact(&e, None))?;
         span.record("rev", snapshot.revision.as_str());
         self.fetched = Some(snapshot.revision.clone());
-        self.adopt_saved(&snapshot.origin);
+        self.adopt_saved(&snapshot.id);
+        self.source = Some(snapshot.id.clone());
         let (origin, revision) = (snapshot.origin.clone(), snapshot.revision.clone());
         self.cfg.shared.update_status(|s| {
             s.source.origin = origin;
@@ -191,7 +195,11 @@ impl Cycle {
                 .await
                 .map_err(|e| self.redact(&e, Some(&desired)))?;
         for n in &notes {
-            tracing::info!(note = %n, "prune");
+            if n.starts_with(prune::DISABLED) {
+                tracing::warn!(note = %n, "prune");
+            } else {
+                tracing::info!(note = %n, "prune");
+            }
         }
         self.after_plan(&client, &plan, &desired, stop).await
     }
@@ -341,12 +349,12 @@ impl Cycle {
     }
 
     /// Forgets the remembered state when it belongs to another source.
-    fn adopt_saved(&mut self, origin: &str) {
+    fn adopt_saved(&mut self, source: &SourceId) {
         let Some(saved) = self.cfg.saved.take() else {
             return;
         };
-        if !saved.is_for(origin, self.cfg.spec.path.as_deref()) {
-            tracing::info!("state file is for another source; ignoring it");
+        if !saved.is_for(source) {
+            tracing::info!(state = ?saved.source, source = %source, "state file is for another source; ignoring it");
             self.cfg.shared.update_status(|s| {
                 s.last_applied_revision = None;
                 s.last_applied_at = None;
@@ -400,6 +408,7 @@ impl Cycle {
         let saved = SavedState {
             version: state::VERSION,
             origin,
+            source: self.source.clone(),
             path: self.cfg.spec.path.clone(),
             revision: applied.revision.clone(),
             applied_at: state::unix(applied.at),

@@ -16,6 +16,7 @@ use crate::manifest::{DesiredSet, Manifest};
 use crate::object::{Kind, ObjectKey};
 use crate::redact::MASK;
 
+pub mod inventory;
 pub mod prune;
 pub mod render;
 pub mod saved;

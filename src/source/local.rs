@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::{split_sub_path, Error, FileEntry, Snapshot};
+use super::identity::{local_location, normalize_sub_path};
+use super::{split_sub_path, Error, FileEntry, Snapshot, SourceId};
 
 /// Reads every file under `root` joined with `sub_path`.
 ///
@@ -52,7 +53,23 @@ pub fn read_dir(root: &Path, sub_path: Option<&str>) -> Result<Snapshot, Error> 
         files = walker.files.len(),
         "read directory"
     );
-    Ok(Snapshot::new(origin, revision, walker.files))
+    let id = SourceId {
+        location: local_location(root).map_err(Walker::io(root))?,
+        path: normalize_sub_path(sub_path),
+    };
+    Ok(Snapshot::new(origin, revision, walker.files).with_id(id))
+}
+
+/// True when `path` is itself a Git directory: a bare repository, or the `.git`
+/// directory of a work tree (whose files on disk are Git's objects, not manifests).
+pub fn is_git_dir(path: &Path) -> bool {
+    let Ok(canon) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    let Ok(repo) = git2::Repository::open(&canon) else {
+        return false;
+    };
+    std::fs::canonicalize(repo.path()).is_ok_and(|g| g == canon)
 }
 
 /// The canonical manifest root: `root` joined with `sub_path`, if that is a directory

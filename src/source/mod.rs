@@ -12,8 +12,11 @@ use std::path::PathBuf;
 use crate::redact::Secret;
 
 pub mod git;
+pub mod identity;
 pub mod local;
 mod tree;
+
+pub use identity::SourceId;
 
 /// One file of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +39,8 @@ pub struct Snapshot {
     pub origin: String,
     /// A Git commit SHA, or `dir:<hex digest of the contents>` for a plain directory.
     pub revision: String,
+    /// The source, canonically (what ownership is keyed by).
+    pub id: SourceId,
     files: BTreeMap<String, FileEntry>,
 }
 
@@ -55,16 +60,28 @@ pub enum ReadError {
 
 impl Snapshot {
     /// Builds a snapshot from already-read files (keys are `/`-separated relative paths).
+    /// Its identity is `origin` as given until [`Snapshot::with_id`] sets the canonical one.
     pub fn new(
         origin: impl Into<String>,
         revision: impl Into<String>,
         files: BTreeMap<String, FileEntry>,
     ) -> Self {
+        let origin = origin.into();
         Snapshot {
-            origin: origin.into(),
+            id: SourceId {
+                location: origin.clone(),
+                path: String::new(),
+            },
+            origin,
             revision: revision.into(),
             files,
         }
+    }
+
+    /// The same snapshot with identity `id`.
+    pub fn with_id(mut self, id: SourceId) -> Self {
+        self.id = id;
+        self
     }
 
     /// Every file, in path order.
@@ -208,10 +225,16 @@ pub(crate) fn split_sub_path(sub_path: Option<&str>) -> Option<Vec<&str>> {
 /// # Errors
 /// See [`Error`]; nothing is returned for a partial read.
 pub fn fetch(spec: &SourceSpec) -> Result<Snapshot, Error> {
+    let path = std::path::Path::new(&spec.repo);
     if git::is_remote(&spec.repo) || spec.reference.is_some() {
         git::fetch(spec)
+    } else if local::is_git_dir(path) {
+        // A bare repository (or a `.git` directory) has no files to read from disk:
+        // what it holds is its HEAD commit.
+        tracing::info!(repo = %spec.repo, "a bare Git repository without --ref: reading its HEAD");
+        git::fetch(spec)
     } else {
-        local::read_dir(std::path::Path::new(&spec.repo), spec.path.as_deref())
+        local::read_dir(path, spec.path.as_deref())
     }
 }
 

@@ -290,7 +290,7 @@ async fn prepare(
     for w in &desired.warnings {
         eprintln!("{w}");
     }
-    let prune = prune.options(settings.prune.exclude)?;
+    let prune = prune.options(&settings)?;
     let inventory = match state_dir {
         Some(dir) => match load_inventory(dir) {
             Ok(inv) => inv,
@@ -396,9 +396,8 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
         );
     }
     let changes = plan.has_changes();
-    if args.mode.apply && changes && !run_apply(&p, &plan, args.output, state_dir).await? {
-        return Ok(ExitCode::from(1));
-    }
+    let applied =
+        !(args.mode.apply && changes) || run_apply(&p, &plan, args.output, state_dir).await?;
     if args.mode.apply && !changes {
         if let Some(dir) = state_dir {
             let inv = next_inventory(
@@ -411,11 +410,28 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
                 .with_context(|| format!("cannot save the inventory in {}", dir.display()))?;
         }
     }
+    if refused(&plan) || !applied {
+        return Ok(ExitCode::from(1));
+    }
     Ok(if args.detailed_exitcode && changes {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Prints one error line per refused data-source change; true when there is any.
+fn refused(plan: &crate::plan::Plan) -> bool {
+    let mut any = false;
+    for c in plan.refused() {
+        eprintln!(
+            "error: {}: {} (nothing was sent for it)",
+            c.key,
+            crate::plan::refusal_reason(c)
+        );
+        any = true;
+    }
+    any
 }
 
 /// `--repo` as a saved plan records it: a URL without credentials, a local path made

@@ -186,7 +186,7 @@ impl Cycle {
         let prune = self
             .cfg
             .prune
-            .options(settings.prune.exclude)
+            .options(&settings)
             .map_err(|e| e.to_string())?;
         self.inventory = self.load_inventory();
         let client = self.cfg.client.clone().with_secrets(&desired.redactor);
@@ -237,6 +237,11 @@ impl Cycle {
             );
         }
 
+        if !plan.has_changes() && plan.summary().refused > 0 {
+            // Not in sync and not applied: re-planned on every trigger until allowed.
+            self.set_objects(plan, None);
+            return Err(refusals(plan));
+        }
         if !plan.has_changes() {
             self.set_objects(plan, None);
             self.mark_checked(&rev);
@@ -303,10 +308,14 @@ impl Cycle {
             );
             return Ok(CycleResult::Interrupted);
         }
-        let first = report.results.iter().find_map(|r| match &r.outcome {
-            Outcome::Failed { error } => Some(format!("{}: {}", r.key, redactor.redact(error))),
-            _ => None,
-        });
+        let first = report
+            .results
+            .iter()
+            .find_map(|r| match &r.outcome {
+                Outcome::Failed { error } => Some(format!("{}: {}", r.key, redactor.redact(error))),
+                _ => None,
+            })
+            .or_else(|| (plan.summary().refused > 0).then(|| refusals(plan)));
         Err(format!(
             "apply incomplete: {applied} applied, {failed} failed, {skipped} skipped; first failure: {}",
             first.unwrap_or_default()
@@ -470,6 +479,14 @@ impl Reconcile for Cycle {
     ) -> impl std::future::Future<Output = CycleResult> {
         self.run(trigger, stop)
     }
+}
+
+/// The refused data-source changes of a plan, one message.
+fn refusals(plan: &Plan) -> String {
+    plan.refused()
+        .map(|c| format!("{} {}", c.key, crate::plan::refusal_reason(c)))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Planned writes per kind.

@@ -14,10 +14,15 @@
 //! 4. More than `max_deletions` deletes — objects plus tables dropped from a data
 //!    source's `sources`, which Immuta deletes or disables — refuses the whole plan.
 //! 5. Keys matching an exclude glob of `.immuta-gitops.yaml` are never deleted.
+//! 6. A data-source update that would remove data sources is sent only when prune
+//!    covers `data` or `.immuta-gitops.yaml` allows it for that key; otherwise it is
+//!    refused (see `plan::tables`). Allowed ones count towards `max_deletions` with or
+//!    without prune.
+//! 7. An inventory is trusted only when it is valid for this source (see
+//!    `plan::inventory`); an untrusted one owns nothing and a note says why.
 //!
-//! The guards apply when prune is on; without it no object is deleted, and the managed
-//! objects that left Git are listed as unmanaged with a note that `--prune` would
-//! remove them.
+//! Without prune no object is deleted, and the managed objects that left Git are listed
+//! as unmanaged with a note that `--prune` would remove them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -46,6 +51,9 @@ pub struct PruneOptions {
     pub max_deletions: usize,
     /// Keys (`kind/name` globs) never deleted.
     pub exclude: Vec<String>,
+    /// Connection keys whose updates may remove data sources without prune
+    /// (`dataSources.<key>.allowTableRemoval` in `.immuta-gitops.yaml`).
+    pub allow_table_removal: BTreeSet<String>,
 }
 
 impl Default for PruneOptions {
@@ -55,6 +63,7 @@ impl Default for PruneOptions {
             allow_empty: false,
             max_deletions: 5,
             exclude: Vec::new(),
+            allow_table_removal: BTreeSet::new(),
         }
     }
 }
@@ -109,12 +118,14 @@ pub fn add_deletes(
     opts: &PruneOptions,
 ) -> Result<Vec<String>, Refusal> {
     let mut notes = Vec::new();
-    let table_deletes: usize = plan
-        .changes
-        .iter()
-        .filter_map(|c| c.data.as_ref())
-        .map(|d| d.deleting.len())
-        .sum();
+    let exclude = if opts.kinds.is_empty() {
+        GlobSet::empty()
+    } else {
+        globs(&opts.exclude)?
+    };
+    let excluded = |k: &ObjectKey| exclude.is_match(k.to_string());
+    // Updates that would remove data sources are destroys: refused unless allowed.
+    let table_deletes = super::tables::gate(plan, opts, &|c| excluded(&c.key), &mut notes);
     let trusted = match inventory.map(|inv| (inv, inv.check(&desired.source))) {
         Some((inv, Ok(()))) => Some(inv),
         Some((_, Err(e))) => {
@@ -136,7 +147,7 @@ pub fn add_deletes(
                 }
             }
         }
-        return Ok(notes);
+        return guard_count(table_deletes, opts).map(|()| notes);
     }
     let Some(inv) = trusted else {
         if inventory.is_none() {
@@ -146,8 +157,6 @@ pub fn add_deletes(
         }
         return guard_count(table_deletes, opts).map(|()| notes);
     };
-    let exclude = globs(&opts.exclude)?;
-    let excluded = |k: &ObjectKey| exclude.is_match(k.to_string());
 
     // Data sources cannot be listed by key: the live stage probed inventory keys.
     for (key, names) in &live.data_orphans {
@@ -212,7 +221,7 @@ pub fn add_deletes(
         .changes
         .iter()
         .filter(|c| c.action == Action::Delete)
-        .map(|c| c.data.as_ref().map_or(1, |d| d.deleting.len().max(1)))
+        .map(Change::destroys)
         .sum();
     guard_count(deletes + table_deletes, opts)?;
     Ok(notes)

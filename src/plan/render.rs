@@ -39,7 +39,8 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         .iter()
         .filter(|c| c.action != Action::NoOp)
         .collect();
-    if !plan.has_changes() {
+    let s = plan.summary();
+    if !plan.has_changes() && s.refused == 0 {
         for c in shown.iter().filter(|c| c.action == Action::Unmanaged) {
             change(c, out)?;
         }
@@ -53,15 +54,20 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     for c in shown {
         change(c, out)?;
     }
-    let s = plan.summary();
     writeln!(out, "{}", closing_line(&s))?;
     Ok(())
 }
 
-/// `Plan: N to add, N to change, N to destroy.`
+/// `Plan: N to add, N to change, N to destroy.` (and `, N refused` when any is).
+/// Every data source a plan removes counts as one destroy.
 pub fn closing_line(s: &Summary) -> String {
+    let refused = if s.refused > 0 {
+        format!(", {} refused", s.refused)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to add, {} to change, {} to destroy.",
+        "Plan: {} to add, {} to change, {} to destroy{refused}.",
         s.add, s.change, s.destroy
     )
 }
@@ -84,8 +90,15 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
             "exists in Immuta but not in the source: left alone (not managed, or --prune is off)",
         ),
         Action::Delete => ("-", "will be destroyed"),
+        Action::Refused => (
+            "!",
+            "will NOT be updated: nothing is sent for it, the update would remove data sources",
+        ),
     };
     writeln!(out, "  {marker} {} {what}", c.key)?;
+    if c.action == Action::Refused {
+        writeln!(out, "      {}", super::refusal_reason(c))?;
+    }
     if let Some(dry) = &c.data {
         if c.action != Action::Create || !dry.creating.is_empty() {
             writeln!(
@@ -178,7 +191,7 @@ fn quote(s: &str) -> String {
 /// Only I/O errors of `out`.
 pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     let s = plan.summary();
-    if plan.has_changes() {
+    if plan.has_changes() || s.refused > 0 {
         writeln!(out, "**{}**", closing_line(&s))?;
     } else {
         writeln!(out, "**No changes.** Immuta matches the source.")?;
@@ -200,15 +213,17 @@ pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
             continue;
         }
         let count = |a: Action| shown.iter().filter(|c| c.action == a).count();
+        let destroy: usize = shown.iter().map(|c| c.destroys()).sum();
         let mut parts = Vec::new();
-        for (a, word) in [
-            (Action::Create, "to add"),
-            (Action::Update, "to change"),
-            (Action::Delete, "to destroy"),
-            (Action::Unmanaged, "unmanaged"),
+        for (n, word) in [
+            (count(Action::Create), "to add"),
+            (count(Action::Update), "to change"),
+            (destroy, "to destroy"),
+            (count(Action::Refused), "refused"),
+            (count(Action::Unmanaged), "unmanaged"),
         ] {
-            if count(a) > 0 {
-                parts.push(format!("{} {word}", count(a)));
+            if n > 0 {
+                parts.push(format!("{n} {word}"));
             }
         }
         writeln!(out)?;

@@ -1,0 +1,288 @@
+//! Table removals, end to end through the real binary: a data-source update that would
+//! delete or disable data sources (a table dropped from `sources`, a connection change
+//! that makes Immuta replace them) is a destroy. It is counted and shown, guarded by
+//! `--max-deletions`, and sent only with `--prune` or `allowTableRemoval`; otherwise it
+//! is refused (nothing sent for it) in plan, apply and the daemon.
+
+mod common;
+
+use std::io::BufRead;
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const DATA: &str = "data/acme-snowflake-claims.yaml";
+const KEY_PATH: &str = "/api/v2/data";
+
+/// The demo's Snowflake connection without its PAYMENTS table.
+fn dropped_table() -> String {
+    let text = std::fs::read_to_string(root().join("examples/demo/desired").join(DATA)).unwrap();
+    let start = text.find("  - table: PAYMENTS").unwrap();
+    text[..start].to_string()
+}
+
+/// The demo's Snowflake connection moved to another host (Immuta replaces its sources).
+fn moved_connection() -> String {
+    std::fs::read_to_string(root().join("examples/demo/desired").join(DATA))
+        .unwrap()
+        .replace("acmehealth.us-east-1", "acmehealth-dr.us-west-2")
+}
+
+struct Tenant {
+    t: DemoTenant,
+    state: String,
+}
+
+impl Tenant {
+    async fn applied() -> Tenant {
+        let t = DemoTenant::start().await;
+        let state = t.tmp.path().join("state").to_string_lossy().to_string();
+        let mut x = Tenant { t, state };
+        let out = x.reconcile("--apply", &[]).await;
+        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+        x
+    }
+
+    async fn reconcile(&mut self, mode: &str, extra: &[&str]) -> std::process::Output {
+        let mut flags = vec!["--state-dir", self.state.as_str()];
+        flags.extend_from_slice(extra);
+        let env = env_refs(&self.t.secrets);
+        let out = reconcile(&self.t.emu.url(), mode, &self.t.repo.url(), &flags, &env).await;
+        self.t
+            .scan
+            .output(&format!("reconcile {mode} {extra:?}"), &out);
+        out
+    }
+
+    /// Successful non-dry-run data-source writes since `before` records.
+    fn data_writes(&self, before: usize) -> Vec<(String, String, String)> {
+        real_write_records(&self.t.emu)
+            .into_iter()
+            .skip(before)
+            .filter(|(_, p, _)| p.starts_with(KEY_PATH))
+            .collect()
+    }
+
+    fn writes(&self) -> usize {
+        real_write_records(&self.t.emu).len()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_tables_or_moving_a_connection_is_a_guarded_destroy() {
+    let mut x = Tenant::applied().await;
+    for (what, manifest, removed) in [
+        ("a dropped table", dropped_table(), 1),
+        // Three: the table dropped above is already disabled.
+        ("a moved connection", moved_connection(), 3),
+    ] {
+        // The same commit also changes a purpose: that change still applies.
+        let purpose = format!("name: Fraud Detection\ndescription: changed with {what}\n");
+        x.t.repo.commit(&[
+            (DATA, Some(manifest.as_str())),
+            ("purpose/fraud-detection.yaml", Some(purpose.as_str())),
+        ]);
+        let before = x.writes();
+
+        // Plan without --prune: shown as refused, the tables as `-`, exit 1.
+        let out = x.reconcile("--plan", &[]).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{what}\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("  ! data/acme-snowflake-claims will NOT be updated"),
+            "{what}: {stdout}"
+        );
+        assert_eq!(
+            stdout.matches("      - data source ").count(),
+            removed,
+            "{what}: {stdout}"
+        );
+        assert!(
+            stdout.contains(" to change, 0 to destroy, 1 refused."),
+            "{what}: {stdout}"
+        );
+        assert!(
+            stderr.contains(
+                "error: data/acme-snowflake-claims: refused: the update would delete or disable"
+            ),
+            "{what}: {stderr}"
+        );
+        for (format, expect) in [("json", "\"refused\": 1"), ("markdown", "1 refused")] {
+            let out = x.reconcile("--plan", &["--output", format]).await;
+            let (stdout, _) = text(&out);
+            assert_eq!(out.status.code(), Some(1), "{what} {format}");
+            assert!(stdout.contains(expect), "{what} {format}: {stdout}");
+        }
+
+        // Apply without --prune: the purpose is written, the data source is not.
+        let out = x.reconcile("--apply", &[]).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{what}\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("  - data/acme-snowflake-claims skipped: refused:"),
+            "{what}: {stdout}"
+        );
+        assert_eq!(x.data_writes(before), vec![], "{what}");
+        let purposes = real_write_records(&x.t.emu)
+            .into_iter()
+            .skip(before)
+            .filter(|(_, p, _)| p == "/api/v2/purpose")
+            .count();
+        assert_eq!(purposes, 1, "{what}: {stdout}");
+
+        // With --prune the deletion cap still applies to the tables.
+        let before = x.writes();
+        let cap = (removed - 1).to_string();
+        let out = x
+            .reconcile("--apply", &["--prune", "--max-deletions", &cap])
+            .await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{what}\n{stdout}\n{stderr}");
+        assert!(
+            stderr.contains(&format!("refusing a plan with {removed} deletions")),
+            "{what}: {stderr}"
+        );
+        assert_eq!(x.writes(), before, "{what}");
+
+        // Within the cap, with --prune: counted as destroys, then sent.
+        let out = x.reconcile("--plan", &["--prune"]).await;
+        let (stdout, _) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{what}: {stdout}");
+        assert!(
+            stdout.contains(&format!(" to change, {removed} to destroy.")),
+            "{what}: {stdout}"
+        );
+        let out = x.reconcile("--apply", &["--prune"]).await;
+        assert_eq!(out.status.code(), Some(0), "{what}: {:?}", text(&out));
+        let writes = x.data_writes(before);
+        assert_eq!(writes.len(), 1, "{what}: {writes:?}");
+        assert_eq!(writes[0].2, "acme-snowflake-claims");
+    }
+    assert!(x.t.scan.assert_clean(&x.t.secrets) > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allow_table_removal_in_the_repository_allows_one_connection_without_prune() {
+    let mut x = Tenant::applied().await;
+    let settings = "dataSources:\n  acme-snowflake-claims:\n    allowTableRemoval: true\n";
+    x.t.repo.commit(&[
+        (DATA, Some(dropped_table().as_str())),
+        (".immuta-gitops.yaml", Some(settings)),
+    ]);
+    let before = x.writes();
+    let out = x.reconcile("--apply", &[]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1 to destroy"), "{stdout}");
+    assert_eq!(x.data_writes(before).len(), 1);
+    // Another key, or a setting left false, allows nothing; an unknown field is an error.
+    for (settings, code) in [
+        (
+            "dataSources:\n  other-key:\n    allowTableRemoval: true\n",
+            1,
+        ),
+        (
+            "dataSources:\n  acme-snowflake-claims:\n    allowTableRemoval: false\n",
+            1,
+        ),
+        (
+            "dataSources:\n  acme-snowflake-claims:\n    allowTableRemovals: true\n",
+            1,
+        ),
+    ] {
+        x.t.repo.commit(&[
+            (DATA, Some(moved_connection().as_str())),
+            (".immuta-gitops.yaml", Some(settings)),
+        ]);
+        let before = x.writes();
+        let out = x.reconcile("--apply", &[]).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{settings}\n{stdout}\n{stderr}"
+        );
+        assert_eq!(x.data_writes(before), vec![], "{settings}");
+    }
+    assert!(x.t.scan.assert_clean(&x.t.secrets) > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_refuses_a_table_removal_and_says_so() {
+    let mut x = Tenant::applied().await;
+    x.t.repo.commit(&[(DATA, Some(dropped_table().as_str()))]);
+    let before = x.writes();
+    let key_file = x.t.tmp.path().join("api-key");
+    std::fs::write(&key_file, KEY).unwrap();
+    let cache = x.t.tmp.path().join("daemon-cache");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_immuta-gitops"));
+    cmd.arg("run")
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(["--interval", "1h", "--jitter", "0%"])
+        .args(["--repo", &x.t.repo.url(), "--immuta-url", &x.t.emu.url()])
+        .arg("--api-key-file")
+        .arg(&key_file)
+        .arg("--cache-dir")
+        .arg(&cache)
+        .args(["--state-dir", &x.state]);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("IMMUTA") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env_refs(&x.t.secrets));
+    cmd.stdout(std::process::Stdio::null());
+    cmd.stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut log = String::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                if v["message"] == "daemon started" {
+                    let _ = tx.send(v["listen"].as_str().unwrap_or_default().to_string());
+                }
+            }
+            log.push_str(&line);
+            log.push('\n');
+        }
+        log
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let status = async {
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let body = reqwest::get(format!("http://{addr}/status"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let v: Value = serde_json::from_str(&body).unwrap();
+            if v["last_cycle"]["result"] == "failed" {
+                return body;
+            }
+            assert!(std::time::Instant::now() < end, "no failed cycle: {body}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = reader.join().unwrap();
+    let v: Value = serde_json::from_str(&status).unwrap();
+    let err = v["last_error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("data/acme-snowflake-claims refused: the update would delete or disable 1 data source(s)"),
+        "{status}"
+    );
+    assert_eq!(v["last_plan"]["summary"]["refused"], 1, "{status}");
+    assert!(log.contains("allowTableRemoval"), "{log}");
+    assert_eq!(x.data_writes(before), vec![]);
+    x.t.scan.add("daemon status", status);
+    x.t.scan.add("daemon log", log);
+    assert!(x.t.scan.assert_clean(&x.t.secrets) > 0);
+}

@@ -466,3 +466,65 @@ async fn a_bare_repository_without_ref_reads_its_head() {
     assert!(stderr.contains("HEAD"), "{stderr}");
     a.finish();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_refuses_a_revision_with_a_broken_manifest() {
+    let mut a = Applied::new().await;
+    let key_file = a.tmp.path().join("api-key");
+    std::fs::write(&key_file, KEY).unwrap();
+    let key_file = key_file.to_string_lossy().to_string();
+    let emu = a.emu.url();
+    let plain = a.tmp.path().join("daemon-plain");
+    plain_copy(&plain);
+    let plain = plain.to_string_lossy().to_string();
+    let git = a.repo.url();
+    for (variant, repo) in [("dangling", git.as_str()), ("empty", plain.as_str())] {
+        let dir = if repo == git {
+            a.repo.dir.clone()
+        } else {
+            PathBuf::from(repo)
+        };
+        break_victim(&dir, variant);
+        if repo == git {
+            a.repo.commit(&[]);
+        }
+        let before = real_write_records(&a.emu).len();
+        let cache = a.tmp.path().join(format!("cache-{variant}"));
+        let cache = cache.to_string_lossy().to_string();
+        let args = [
+            "--repo",
+            repo,
+            "--immuta-url",
+            emu.as_str(),
+            "--api-key-file",
+            key_file.as_str(),
+            "--cache-dir",
+            cache.as_str(),
+            "--state-dir",
+            a.state.as_str(),
+        ];
+        let mut env = env_refs(&a.secrets);
+        env.push(("IMMUTA_GITOPS_PRUNE", "all"));
+        env.push(("IMMUTA_GITOPS_MAX_DELETIONS", "100"));
+        let d = common::daemon_proc::DaemonChild::start(&args, &env);
+        let status = d
+            .wait_status("a failed cycle", |s| s["last_cycle"]["result"] == "failed")
+            .await;
+        let log = d.stop();
+        let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+        let err = v["last_error"].as_str().unwrap_or_default();
+        assert!(
+            err.contains(&format!("{VICTIM}:1:1")),
+            "{variant}: {status}"
+        );
+        let writes: Vec<_> = real_write_records(&a.emu)
+            .into_iter()
+            .skip(before)
+            .collect();
+        assert_eq!(writes, vec![], "{variant}: {log}");
+        assert!(a.inventory().contains("mask-provider-npi"), "{variant}");
+        a.scan.add(&format!("daemon status {variant}"), status);
+        a.scan.add(&format!("daemon log {variant}"), log);
+    }
+    a.finish();
+}

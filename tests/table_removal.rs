@@ -6,9 +6,6 @@
 
 mod common;
 
-use std::io::BufRead;
-use std::time::Duration;
-
 use common::*;
 use serde_json::Value;
 
@@ -215,64 +212,27 @@ async fn the_daemon_refuses_a_table_removal_and_says_so() {
     let before = x.writes();
     let key_file = x.t.tmp.path().join("api-key");
     std::fs::write(&key_file, KEY).unwrap();
+    let key_file = key_file.to_string_lossy().to_string();
     let cache = x.t.tmp.path().join("daemon-cache");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_immuta-gitops"));
-    cmd.arg("run")
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(["--interval", "1h", "--jitter", "0%"])
-        .args(["--repo", &x.t.repo.url(), "--immuta-url", &x.t.emu.url()])
-        .arg("--api-key-file")
-        .arg(&key_file)
-        .arg("--cache-dir")
-        .arg(&cache)
-        .args(["--state-dir", &x.state]);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("IMMUTA") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.envs(env_refs(&x.t.secrets));
-    cmd.stdout(std::process::Stdio::null());
-    cmd.stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut log = String::new();
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                if v["message"] == "daemon started" {
-                    let _ = tx.send(v["listen"].as_str().unwrap_or_default().to_string());
-                }
-            }
-            log.push_str(&line);
-            log.push('\n');
-        }
-        log
-    });
-    let addr = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    let status = async {
-        let end = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let body = reqwest::get(format!("http://{addr}/status"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            let v: Value = serde_json::from_str(&body).unwrap();
-            if v["last_cycle"]["result"] == "failed" {
-                return body;
-            }
-            assert!(std::time::Instant::now() < end, "no failed cycle: {body}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    .await;
-    let _ = child.kill();
-    let _ = child.wait();
-    let log = reader.join().unwrap();
+    let cache = cache.to_string_lossy().to_string();
+    let (repo, emu) = (x.t.repo.url(), x.t.emu.url());
+    let args = [
+        "--repo",
+        repo.as_str(),
+        "--immuta-url",
+        emu.as_str(),
+        "--api-key-file",
+        key_file.as_str(),
+        "--cache-dir",
+        cache.as_str(),
+        "--state-dir",
+        x.state.as_str(),
+    ];
+    let d = common::daemon_proc::DaemonChild::start(&args, &env_refs(&x.t.secrets));
+    let status = d
+        .wait_status("a failed cycle", |s| s["last_cycle"]["result"] == "failed")
+        .await;
+    let log = d.stop();
     let v: Value = serde_json::from_str(&status).unwrap();
     let err = v["last_error"].as_str().unwrap_or_default();
     assert!(

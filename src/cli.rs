@@ -467,16 +467,13 @@ async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
             .map_err(|e| explain_client_error(e, &p.client))?;
     saved::check(&saved, &p.desired.source, &p.desired.revision, &plan, &live)?;
     write_plan(&saved.plan, Output::Text, &[])?;
-    if !saved.plan.has_changes() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    Ok(
-        if run_apply(&p, &saved.plan, Output::Text, state_dir).await? {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        },
-    )
+    let applied =
+        !saved.plan.has_changes() || run_apply(&p, &saved.plan, Output::Text, state_dir).await?;
+    Ok(if refused(&saved.plan) || !applied {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn explain_client_error(e: cycle::Error, client: &Client) -> anyhow::Error {

@@ -246,3 +246,44 @@ async fn the_daemon_refuses_a_table_removal_and_says_so() {
     x.t.scan.add("daemon log", log);
     assert!(x.t.scan.assert_clean(&x.t.secrets) > 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_with_a_refused_table_removal_is_not_applied() {
+    let mut x = Tenant::applied().await;
+    x.t.repo.commit(&[(DATA, Some(dropped_table().as_str()))]);
+    let file = x.t.tmp.path().join("plan.json");
+    let file_arg = file.to_string_lossy().to_string();
+    let out = x.reconcile("--plan", &["--out", &file_arg]).await;
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    let saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let refused = saved["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"]["name"] == "acme-snowflake-claims")
+        .unwrap();
+    assert_eq!(refused["action"], "refused", "{saved:#}");
+    let before = x.writes();
+    let cache = x.t.tmp.path().join("apply-cache");
+    let mut env = env_refs(&x.t.secrets);
+    env.push(("IMMUTA_API_KEY", KEY));
+    let emu = x.t.emu.url();
+    let out = run(
+        &[
+            "apply",
+            &file_arg,
+            "--immuta-url",
+            &emu,
+            "--cache-dir",
+            &cache.to_string_lossy(),
+        ],
+        &env,
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert_eq!(x.writes(), before);
+    x.t.scan.output("apply FILE", &out);
+    assert!(x.t.scan.assert_clean(&x.t.secrets) > 0);
+}

@@ -254,6 +254,9 @@ impl Cycle {
         let write = self.cfg.mode == Mode::Apply && (!drift || self.cfg.drift == DriftPolicy::Heal);
         if !write {
             self.set_objects(plan, None);
+            if plan.summary().refused > 0 {
+                return Err(refusals(plan));
+            }
             self.mark_checked(&rev);
             return Ok(CycleResult::Reported);
         }

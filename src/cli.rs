@@ -305,7 +305,7 @@ async fn prepare(
         None => None,
     };
     if !prune.kinds.is_empty() && state_dir.is_none() {
-        eprintln!("warning: --prune needs --state-dir (the inventory of what this tool applied); nothing will be deleted");
+        eprintln!("warning: --prune needs --state-dir (the inventory of what this tool applied); no object that left Git will be deleted (tables dropped from a data source in Git still are)");
     }
     let client = Client::new(client_cfg)?.with_secrets(&desired.redactor);
     Ok(Prepared {

@@ -109,7 +109,16 @@ pub fn load(dir: &Path) -> Result<Option<SavedState>, Error> {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    Ok((state.version == VERSION).then_some(state))
+    if state.version != VERSION {
+        tracing::info!(
+            path = %path.display(),
+            found = state.version,
+            expected = VERSION,
+            "ignoring a state file of another format: the next cycle plans in full"
+        );
+        return Ok(None);
+    }
+    Ok(Some(state))
 }
 
 /// Writes `dir/state.json` atomically, creating `dir` when needed.

@@ -33,7 +33,7 @@ pub struct Inventory {
     pub format_version: u32,
     /// The last revision applied.
     pub revision: String,
-    /// The source as shown in messages (no credentials).
+    /// The source as shown in messages (its canonical identity, so no credentials).
     #[serde(default)]
     pub origin: String,
     /// The source, canonically: the inventory owns nothing for any other.
@@ -176,9 +176,10 @@ pub fn next_inventory(
     if let Some(prev) = previous.filter(|p| p.check(&desired.source).is_ok()) {
         keys.extend(prev.keys.iter().filter(|k| !deleted.contains(*k)).cloned());
     }
+    // The canonical identity is shown, never the typed origin (which may carry a token).
     Inventory::new(
         revision,
-        desired.origin.clone(),
+        desired.source.to_string(),
         desired.source.clone(),
         keys,
     )

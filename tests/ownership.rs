@@ -528,3 +528,55 @@ async fn the_daemon_refuses_a_revision_with_a_broken_manifest() {
     }
     a.finish();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_git_repository_spelled_many_ways_keeps_its_ownership() {
+    // Applied once as `file://<dir>`.
+    let mut a = Applied::new().await;
+    let dir = a.repo.dir.display().to_string();
+    let branch = git2::Repository::open(&a.repo.dir)
+        .unwrap()
+        .head()
+        .unwrap()
+        .shorthand()
+        .unwrap()
+        .to_string();
+    let variants: [(Vec<String>, &str); 4] = [
+        (
+            vec![format!("file://{dir}/")],
+            "policy/mask-provider-npi.yaml",
+        ),
+        (vec![format!("file://{dir}/.git")], "policy/mask-ssn.yaml"),
+        (
+            vec![dir.clone(), "--ref".into(), branch],
+            "policy/minimize-research.yaml",
+        ),
+        (
+            vec![format!("{dir}/.git")],
+            "policy/row-access-by-region.yaml",
+        ),
+    ];
+    for (repo, removed) in variants {
+        a.repo.commit(&[(removed, None)]);
+        let before = real_write_records(&a.emu).len();
+        let mut extra: Vec<&str> = repo.iter().skip(1).map(String::as_str).collect();
+        extra.push("--prune");
+        let out = a.reconcile("--apply", &repo[0], &extra).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{repo:?}\n{stdout}\n{stderr}");
+        assert!(!stderr.contains("prune disabled"), "{repo:?}: {stderr}");
+        let deletes = deletes_since(&a.emu, before);
+        assert_eq!(deletes.len(), 1, "{repo:?}: {deletes:?}\n{stdout}");
+    }
+    // `--path .` and `--path ./` are the repository root: the same source.
+    for path in [".", "./", "/"] {
+        let url = a.repo.url();
+        let out = a
+            .reconcile("--plan", &url, &["--prune", "--path", path])
+            .await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{path}\n{stdout}\n{stderr}");
+        assert!(!stderr.contains("prune disabled"), "{path}: {stderr}");
+    }
+    a.finish();
+}

@@ -42,7 +42,7 @@ pub fn refusal_reason(c: &Change) -> String {
 }
 
 /// Marks every data-source update that would remove data sources and is not allowed as
-/// [`Action::Refused`] (a note says why), and returns how many data sources the allowed
+/// [`Action::Refused`] (a note explains a refusal caused by an exclude), and returns how many data sources the allowed
 /// ones remove. `excluded` tells whether a key matches a prune exclude.
 pub fn gate(
     plan: &mut Plan,
@@ -63,12 +63,14 @@ pub fn gate(
             continue;
         }
         c.action = Action::Refused;
-        let why = if opts.kinds.contains(&Kind::Data) {
-            " (its key matches a prune exclude of .immuta-gitops.yaml)"
-        } else {
-            ""
-        };
-        notes.push(format!("prune: {} {}{why}", c.key, refusal_reason(c)));
+        // The refusal itself is reported with the plan; only the exclude needs saying.
+        if opts.kinds.contains(&Kind::Data) {
+            notes.push(format!(
+                "prune: {} matches a prune exclude of .immuta-gitops.yaml, so its table removals are refused even with --prune; set dataSources.{}.allowTableRemoval: true to allow them",
+                c.key,
+                serde_json::to_string(&c.key.name).unwrap_or_default()
+            ));
+        }
     }
     allowed_tables
 }
@@ -185,9 +187,17 @@ mod tests {
             assert_eq!(s.destroy, destroy, "{what}");
             let refused = want.iter().filter(|a| **a == Refused).count();
             assert_eq!(s.refused, refused, "{what}");
+            let by_exclude = if o.kinds.contains(&Kind::Data) {
+                refused
+            } else {
+                0
+            };
             assert_eq!(
-                notes.iter().filter(|n| n.contains("refused:")).count(),
-                refused,
+                notes
+                    .iter()
+                    .filter(|n| n.contains("matches a prune exclude"))
+                    .count(),
+                by_exclude,
                 "{what}: {notes:?}"
             );
             assert!(!p.has_changes() || p.changes.iter().any(|c| c.action == Update));

@@ -370,7 +370,8 @@ fn field_kib(status: &str, name: &str) -> Option<u64> {
 
 /// Child mode: plan `dir` against `url` and exit (measured by the parent).
 async fn child_plan(dir: &str, url: &str) {
-    let snap = immuta_gitops::source::local::read_dir(Path::new(dir), None).unwrap();
+    let snap =
+        immuta_gitops::source::local::read_dir(Path::new(dir), None, &Default::default()).unwrap();
     let desired = manifest::load(&snap, &BTreeMap::<String, String>::new()).unwrap();
     let (_, p) = cycle::plan(&client(url, 16), &desired).await.unwrap();
     let mut out = std::io::sink();

@@ -18,6 +18,7 @@ use crate::apply::deleted_keys;
 use crate::client::Client;
 use crate::config::{self, GitFlags, ImmutaArgs, ImmutaFlags, RepoFlags};
 use crate::cycle;
+use crate::limits::LimitFlags;
 use crate::manifest::{self, ProcessEnv, Severity};
 use crate::plan::prune::{load_inventory, next_inventory, save_inventory, Inventory, PruneOptions};
 use crate::plan::render;
@@ -45,6 +46,9 @@ enum Command {
     Validate {
         /// The repository directory (holding data/, policy/, project/, purpose/).
         dir: PathBuf,
+        /// How much may be read and parsed.
+        #[command(flatten)]
+        limits: LimitFlags,
     },
     /// Compute the plan (--plan) or compute, print and apply it (--apply).
     ///
@@ -92,6 +96,8 @@ struct ReconcileArgs {
     #[command(flatten)]
     git: GitFlags,
     #[command(flatten)]
+    limits: LimitFlags,
+    #[command(flatten)]
     immuta: ImmutaFlags,
     /// Output format of the plan.
     #[arg(long, value_enum, default_value = "text", env = "IMMUTA_GITOPS_OUTPUT")]
@@ -123,6 +129,8 @@ struct ApplyArgs {
     immuta: ImmutaFlags,
     #[command(flatten)]
     git: GitFlags,
+    #[command(flatten)]
+    limits: LimitFlags,
     /// Directory holding the inventory of managed objects.
     #[arg(long, env = "IMMUTA_GITOPS_STATE_DIR")]
     state_dir: Option<PathBuf>,
@@ -146,20 +154,20 @@ struct EmulatorArgs {
     #[arg(long)]
     seed: Option<PathBuf>,
     /// Latency added to every request.
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "0s", value_parser = crate::limits::parse_wait)]
     latency: Duration,
     /// Probability of a 500/503 answer.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::limits::parse_probability)]
     fault_rate: f64,
     /// Probability of a 429 answer with Retry-After.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::limits::parse_probability)]
     throttle_rate: f64,
     /// Probability of a dropped connection before the request is handled.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::limits::parse_probability)]
     reset_rate: f64,
     /// Probability that a write lands but its answer is lost (connection dropped after
     /// the handler ran).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = crate::limits::parse_probability)]
     lost_answer_rate: f64,
     /// Seed of the fault generator, so runs reproduce.
     #[arg(long, default_value_t = 0)]
@@ -208,7 +216,7 @@ fn init_tracing(filter: &str) {
 
 async fn run(cmd: Command) -> Result<ExitCode> {
     match cmd {
-        Command::Validate { dir } => validate(dir),
+        Command::Validate { dir, limits } => validate(dir, &limits.limits()),
         Command::Reconcile(args) => reconcile(args).await,
         Command::Apply(args) => apply_saved(args).await,
         Command::Run(args) => {
@@ -228,16 +236,17 @@ async fn run(cmd: Command) -> Result<ExitCode> {
     }
 }
 
-fn validate(dir: PathBuf) -> Result<ExitCode> {
+fn validate(dir: PathBuf, limits: &crate::limits::Limits) -> Result<ExitCode> {
     // A bare repository (or a `.git` directory) validates its HEAD commit.
     let snapshot = if source::local::is_git_dir(&dir) {
         let spec = source::SourceSpec {
             repo: dir.display().to_string(),
+            limits: *limits,
             ..Default::default()
         };
         source::git::fetch(&spec)
     } else {
-        source::local::read_dir(&dir, None)
+        source::local::read_dir(&dir, None, limits)
     }
     .with_context(|| format!("cannot read {}", dir.display()))?;
     let mut out = std::io::stdout().lock();
@@ -360,9 +369,12 @@ async fn run_apply(
 }
 
 async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
-    let source_args =
-        args.git
-            .source_args(args.source.repo, args.source.reference, args.source.path);
+    let source_args = args.git.source_args(
+        args.source.repo,
+        args.source.reference,
+        args.source.path,
+        args.limits.limits(),
+    );
     let spec = config::source_spec(&source_args)?;
     // Refuse a bad --prune before anything is fetched or read.
     args.prune.prune.kinds()?;
@@ -452,6 +464,7 @@ async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
         saved.source.repo.clone(),
         saved.source.reference.clone(),
         saved.source.path.clone(),
+        args.limits.limits(),
     );
     let spec = config::source_spec(&source_args)?;
     let prune = config::PruneFlags {
@@ -620,5 +633,61 @@ mod tests {
             panic!("not reconcile");
         };
         assert!(b.prune.prune.kinds().unwrap().is_empty());
+    }
+
+    #[test]
+    fn issue_11_flag_values_that_cannot_work_are_refused_with_their_range() {
+        let base = ["immuta-gitops", "reconcile", "--plan", "--repo", "r"];
+        for (flag, value, want) in [
+            ("--timeout", "0s", "100ms to 1h"),
+            ("--timeout", "300000000000y", "100ms to 1h"),
+            ("--retry-attempts", "0", "1..=100"),
+            ("--retry-attempts", "1000", "1..=100"),
+            ("--concurrency", "0", "1..=256"),
+            ("--concurrency", "100000", "1..=256"),
+            ("--retry-max-elapsed", "0s", "100ms to 1day"),
+            ("--retry-max-delay", "2h", "0s to 1h"),
+            ("--max-response-bytes", "0", "64 KiB to 1 GiB"),
+            ("--max-manifest-bytes", "10", "1 KiB to 1 GiB"),
+            ("--max-read-file-bytes", "5GiB", "1 KiB to 1 GiB"),
+            ("--max-yaml-nodes", "0", "1..=100000000"),
+            ("--max-yaml-depth", "1", "2..=120"),
+        ] {
+            let mut args: Vec<&str> = base.to_vec();
+            args.extend([flag, value]);
+            let err = Cli::try_parse_from(&args).unwrap_err().to_string();
+            assert!(
+                err.contains(flag) && err.contains(want),
+                "{flag} {value}: {err}"
+            );
+        }
+        for (flag, value, want) in [
+            ("--interval", "0s", "100ms to 30days"),
+            ("--interval", "300000000000y", "100ms to 30days"),
+            ("--drift-interval", "0s", "100ms to 30days"),
+            ("--grace-period", "2h", "0s to 1h"),
+            ("--debounce", "1y", "0s to 1h"),
+        ] {
+            let args = ["immuta-gitops", "run", "--repo", "r", flag, value];
+            let err = Cli::try_parse_from(args).unwrap_err().to_string();
+            assert!(
+                err.contains(flag) && err.contains(want),
+                "{flag} {value}: {err}"
+            );
+        }
+        for (flag, value) in [("--fault-rate", "2"), ("--latency", "2h")] {
+            let args = ["immuta-gitops", "emulator", flag, value];
+            assert!(Cli::try_parse_from(args).is_err(), "{flag} {value}");
+        }
+        let mut ok: Vec<&str> = base.to_vec();
+        ok.extend([
+            "--timeout",
+            "100ms",
+            "--retry-attempts",
+            "1",
+            "--concurrency",
+            "1",
+        ]);
+        assert!(Cli::try_parse_from(&ok).is_ok());
     }
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::client::{ClientConfig, RetryPolicy};
+use crate::limits;
 use crate::object::Kind;
 use crate::plan::prune::PruneOptions;
 use crate::redact::Secret;
@@ -48,6 +49,17 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A secret file is larger than [`limits::MAX_SECRET_FILE_BYTES`]: the wrong file.
+    #[error(
+        "{what} file {path} is larger than {} (a secret is one line); is it the right file?",
+        limits::show_bytes(limits::MAX_SECRET_FILE_BYTES)
+    )]
+    SecretTooLarge {
+        /// What the file holds.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
     /// A secret file is empty.
     #[error("{what} file {path} is empty")]
     EmptySecret {
@@ -58,15 +70,40 @@ pub enum Error {
     },
 }
 
-/// Reads a one-line secret from a file (trailing newline and spaces removed).
+/// Reads a one-line secret from a file (trailing newline and spaces removed), at most
+/// [`limits::MAX_SECRET_FILE_BYTES`] of it: the size is checked first and the read
+/// stops after the limit, so a wrong path (a log, a device) cannot exhaust memory.
 ///
 /// # Errors
-/// [`Error::SecretFile`], [`Error::EmptySecret`].
+/// [`Error::SecretFile`], [`Error::SecretTooLarge`], [`Error::EmptySecret`]; none of
+/// them holds any of the file's content.
 pub fn read_secret_file(what: &'static str, path: &Path) -> Result<Secret, Error> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::SecretFile {
+    use std::io::Read as _;
+    let io_err = |source| Error::SecretFile {
         what,
         path: path.to_path_buf(),
         source,
+    };
+    let too_large = || Error::SecretTooLarge {
+        what,
+        path: path.to_path_buf(),
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    if file.metadata().map_err(io_err)?.len() > limits::MAX_SECRET_FILE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(limits::MAX_SECRET_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err)?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > limits::MAX_SECRET_FILE_BYTES {
+        return Err(too_large());
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        io_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not UTF-8 text",
+        ))
     })?;
     let value = text.trim();
     if value.is_empty() {
@@ -103,6 +140,8 @@ pub struct ImmutaArgs {
     pub concurrency: usize,
     /// `--timeout`.
     pub timeout: Duration,
+    /// `--max-response-bytes`.
+    pub max_response_bytes: u64,
     /// `--insecure-skip-tls-verify`.
     pub insecure: bool,
     /// `--retry-attempts`, `--retry-max-delay`, `--retry-max-elapsed`.
@@ -122,6 +161,7 @@ pub fn client_config(a: &ImmutaArgs) -> Result<ClientConfig, Error> {
     let mut cfg = ClientConfig::new(url, api_key(a.api_key_file.as_deref())?);
     cfg.concurrency = a.concurrency.max(1);
     cfg.timeout = a.timeout;
+    cfg.max_response_bytes = a.max_response_bytes;
     cfg.insecure_skip_tls_verify = a.insecure;
     cfg.retry = RetryPolicy {
         max_attempts: a.retry.max_attempts.max(1),
@@ -172,11 +212,13 @@ impl GitFlags {
         repo: String,
         reference: Option<String>,
         path: Option<String>,
+        limits: limits::Limits,
     ) -> SourceArgs {
         SourceArgs {
             repo,
             reference,
             path,
+            limits,
             cache_dir: self.cache_dir.clone(),
             git_username: self.git_username.clone(),
             git_token_file: self.git_token_file.clone(),
@@ -196,11 +238,15 @@ pub struct ImmutaFlags {
     #[arg(long, env = "IMMUTA_GITOPS_API_KEY_FILE")]
     pub api_key_file: Option<PathBuf>,
     /// Requests in flight at once.
-    #[arg(long, env = "IMMUTA_GITOPS_CONCURRENCY", default_value_t = 8)]
-    pub concurrency: usize,
-    /// Timeout of one HTTP attempt.
-    #[arg(long, env = "IMMUTA_GITOPS_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "IMMUTA_GITOPS_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Timeout of one HTTP attempt (100ms to 1h).
+    #[arg(long, env = "IMMUTA_GITOPS_TIMEOUT", default_value = "60s", value_parser = limits::parse_timeout)]
     pub timeout: Duration,
+    /// Largest HTTP response body accepted from Immuta; a longer answer fails the request
+    /// (64 KiB to 1 GiB).
+    #[arg(long, env = "IMMUTA_GITOPS_MAX_RESPONSE_BYTES", default_value = "16MiB", value_parser = limits::parse_response_bytes)]
+    pub max_response_bytes: u64,
     /// Skip TLS certificate verification (test tenants only; logs a warning).
     #[arg(long, env = "IMMUTA_GITOPS_INSECURE_SKIP_TLS_VERIFY")]
     pub insecure_skip_tls_verify: bool,
@@ -215,8 +261,9 @@ impl ImmutaFlags {
         ImmutaArgs {
             url: self.immuta_url.clone(),
             api_key_file: self.api_key_file.clone(),
-            concurrency: self.concurrency,
+            concurrency: usize::from(self.concurrency),
             timeout: self.timeout,
+            max_response_bytes: self.max_response_bytes,
             insecure: self.insecure_skip_tls_verify,
             retry: self.retry.policy(),
         }
@@ -226,14 +273,16 @@ impl ImmutaFlags {
 /// Retry flags, shared by every command that talks to Immuta.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RetryFlags {
-    /// Attempts per request, the first included, on 408/429/5xx answers and dropped connections.
-    #[arg(long, env = "IMMUTA_GITOPS_RETRY_ATTEMPTS", default_value_t = 8)]
+    /// Attempts per request, the first included, on 408/429/5xx answers and dropped
+    /// connections (1 to 100).
+    #[arg(long, env = "IMMUTA_GITOPS_RETRY_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub retry_attempts: u32,
-    /// Longest single wait between two attempts, a server's Retry-After included.
-    #[arg(long, env = "IMMUTA_GITOPS_RETRY_MAX_DELAY", default_value = "30s", value_parser = humantime::parse_duration)]
+    /// Longest single wait between two attempts, a server's Retry-After included (0s to 1h).
+    #[arg(long, env = "IMMUTA_GITOPS_RETRY_MAX_DELAY", default_value = "30s", value_parser = limits::parse_wait)]
     pub retry_max_delay: Duration,
-    /// Total time one request (one object's write) may take, every attempt and wait included.
-    #[arg(long, env = "IMMUTA_GITOPS_RETRY_MAX_ELAPSED", default_value = "120s", value_parser = humantime::parse_duration)]
+    /// Total time one request (one object's write) may take, every attempt and wait
+    /// included (100ms to 24h).
+    #[arg(long, env = "IMMUTA_GITOPS_RETRY_MAX_ELAPSED", default_value = "120s", value_parser = limits::parse_total_time)]
     pub retry_max_elapsed: Duration,
 }
 
@@ -333,6 +382,8 @@ pub struct SourceArgs {
     pub ssh_key_file: Option<PathBuf>,
     /// `--ssh-passphrase-file`.
     pub ssh_passphrase_file: Option<PathBuf>,
+    /// `--max-manifest-bytes` and the other read limits.
+    pub limits: limits::Limits,
 }
 
 /// Builds the source spec, reading Git credentials from files or `IMMUTA_GITOPS_GIT_TOKEN`.
@@ -363,6 +414,7 @@ pub fn source_spec(a: &SourceArgs) -> Result<SourceSpec, Error> {
             ssh_key: a.ssh_key_file.clone(),
             ssh_passphrase,
         },
+        limits: a.limits,
     })
 }
 
@@ -394,6 +446,46 @@ mod tests {
         ));
         let err = read_secret_file("API key", &dir.path().join("missing")).unwrap_err();
         assert!(err.to_string().contains("cannot read API key file"));
+    }
+
+    #[test]
+    fn issue_11_secret_files_are_capped_and_errors_never_show_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("k");
+        let at_limit = "s".repeat(usize::try_from(limits::MAX_SECRET_FILE_BYTES).unwrap());
+        std::fs::write(&f, &at_limit).unwrap();
+        assert_eq!(
+            read_secret_file("API key", &f).unwrap().expose().len(),
+            at_limit.len()
+        );
+        for (what, content) in [
+            ("API key", format!("{at_limit}x")),
+            ("Git token", "tok3n-".repeat(200_000)),
+            ("SSH passphrase", format!("pass-{}\n", "p".repeat(70_000))),
+            ("webhook secret", "w3bh00k".repeat(10_000)),
+        ] {
+            std::fs::write(&f, &content).unwrap();
+            let err = read_secret_file(what, &f).unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, Error::SecretTooLarge { .. }), "{text}");
+            assert!(
+                text.contains(what) && text.contains(&f.display().to_string()),
+                "{text}"
+            );
+            assert!(text.contains("larger than 64 KiB"), "{text}");
+            assert!(!text.contains(content.get(..6).unwrap()), "{text}");
+        }
+        std::fs::write(&f, [0xff, 0xfe, b's', b'e', b'c', b'r', b'e', b't']).unwrap();
+        let text = read_secret_file("API key", &f).unwrap_err().to_string();
+        assert!(
+            text.contains("not UTF-8") && !text.contains("secret"),
+            "{text}"
+        );
+        // A device that never ends is stopped by the bounded read.
+        if Path::new("/dev/zero").exists() {
+            let err = read_secret_file("API key", Path::new("/dev/zero")).unwrap_err();
+            assert!(matches!(err, Error::SecretTooLarge { .. }), "{err}");
+        }
     }
 
     #[test]
@@ -462,12 +554,17 @@ pub fn repo_settings(snapshot: &crate::source::Snapshot) -> Result<RepoSettings,
         }
         let bytes = match entry {
             crate::source::FileEntry::Blob(bytes) => bytes,
-            crate::source::FileEntry::EscapingLink(_) => {
-                return Err(format!("{path}: symlink outside the repository"))
+            crate::source::FileEntry::TooLarge { size, limit } => {
+                return Err(format!(
+                    "{path}: file is {}, over the {} limit (--max-manifest-bytes)",
+                    limits::show_bytes(*size),
+                    limits::show_bytes(*limit)
+                ))
             }
             crate::source::FileEntry::Unreadable(why) => {
                 return Err(format!("{path}: cannot be read: {why}"))
             }
+            _ => return Err(format!("{path}: symlink outside the repository")),
         };
         return serde_yaml::from_slice(bytes).map_err(|e| match e.location() {
             Some(l) => format!("{path}:{}:{}: {e}", l.line(), l.column()),

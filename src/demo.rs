@@ -111,6 +111,7 @@ pub async fn run(out: &mut dyn Write) -> Result<bool> {
         path: None,
         cache_dir: work.path().join("cache"),
         auth: Default::default(),
+        limits: Default::default(),
     };
     let snapshot = cycle::fetch(&spec).await?;
     let desired = cycle::load(&snapshot, &DemoEnv)?;

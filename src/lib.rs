@@ -24,6 +24,7 @@ pub mod cycle;
 pub mod daemon;
 pub mod demo;
 pub mod emulator;
+pub mod limits;
 pub mod live;
 pub mod manifest;
 pub mod object;

@@ -9,7 +9,7 @@ use immuta_gitops::source::local;
 
 fn load(dir: &str) -> manifest::DesiredSet {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    let snap = local::read_dir(&root, None).unwrap();
+    let snap = local::read_dir(&root, None, &Default::default()).unwrap();
     let env: BTreeMap<String, String> = [
         "SNOWFLAKE_PASSWORD",
         "DATABRICKS_TOKEN",

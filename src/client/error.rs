@@ -37,6 +37,17 @@ pub enum Error {
         /// What was wrong.
         message: String,
     },
+    /// The answer was longer than `--max-response-bytes`; the rest was not read. Final:
+    /// the same request would get the same answer.
+    #[error("{method} {path}: the answer is larger than the {} limit (--max-response-bytes); nothing after it was read", crate::limits::show_bytes(*.limit))]
+    TooLarge {
+        /// HTTP method.
+        method: String,
+        /// Request path.
+        path: String,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The client could not be built (bad URL, TLS setup).
     #[error("invalid client configuration: {0}")]
     Config(String),

@@ -17,7 +17,9 @@ use tokio::sync::Semaphore;
 
 use crate::object::{Kind, ObjectKey};
 use crate::redact::{Redactor, Secret};
+use body::Body;
 
+mod body;
 pub mod error;
 pub mod retry;
 
@@ -44,6 +46,8 @@ pub struct ClientConfig {
     pub insecure_skip_tls_verify: bool,
     /// Largest page asked of V1 lists.
     pub page_size: usize,
+    /// Largest response body accepted; a longer answer fails the request, unretried.
+    pub max_response_bytes: u64,
 }
 
 impl ClientConfig {
@@ -57,6 +61,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             insecure_skip_tls_verify: false,
             page_size: PAGE_SIZE,
+            max_response_bytes: crate::limits::DEFAULT_RESPONSE_BYTES,
         }
     }
 }
@@ -100,6 +105,7 @@ pub struct Client {
     stats: Arc<RequestStats>,
     page_size: usize,
     concurrency: usize,
+    max_response_bytes: u64,
 }
 
 impl std::fmt::Debug for Client {
@@ -136,13 +142,16 @@ impl Client {
     /// Builds a client.
     ///
     /// # Errors
-    /// [`Error::Config`] when the URL is not http(s) or TLS cannot be set up.
+    /// [`Error::Config`] when the URL is not a valid http(s) URL, the API key cannot be
+    /// sent in a header (control characters such as CR or LF) or TLS cannot be set up:
+    /// mistakes no retry would fix, reported before any request.
     pub fn new(cfg: ClientConfig) -> Result<Self, Error> {
         let base = cfg.base_url.trim_end_matches('/').to_string();
-        if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(Error::Config(format!(
-                "Immuta URL {base:?} must start with http:// or https://"
-            )));
+        check_base_url(&base)?;
+        if reqwest::header::HeaderValue::from_str(cfg.api_key.expose()).is_err() {
+            return Err(Error::Config(
+                "the API key holds characters an HTTP header cannot carry (control characters such as CR or LF); check the key file or IMMUTA_API_KEY".into(),
+            ));
         }
         if cfg.insecure_skip_tls_verify {
             tracing::warn!("TLS certificate verification is OFF for {base}: only use this against a test tenant");
@@ -166,6 +175,7 @@ impl Client {
             stats: Arc::new(RequestStats::default()),
             page_size: cfg.page_size.max(1),
             concurrency: cfg.concurrency.max(1),
+            max_response_bytes: cfg.max_response_bytes,
         })
     }
 
@@ -490,9 +500,13 @@ impl Client {
             Ok(resp) => resp,
             Err(e) => {
                 self.stats.record(req.endpoint, None);
+                let err = self.unreachable(&e);
+                if retry::is_final_send_error(&e, &err.to_string()) {
+                    return Attempt::Done(Err(err));
+                }
                 return Attempt::Retryable {
                     retry_after: None,
-                    err: self.unreachable(&e),
+                    err,
                 };
             }
         };
@@ -504,8 +518,18 @@ impl Client {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(retry::parse_retry_after);
-        let text = match resp.text().await {
-            Ok(t) => t,
+        let success = (200..300).contains(&status);
+        let text = match body::read_capped(resp, self.max_response_bytes).await {
+            Ok(Body::Complete(t)) => t,
+            // An error answer is only read for its message: a cut one still says it.
+            Ok(Body::Cut(t)) if !success => t,
+            Ok(Body::Cut(_)) => {
+                return Attempt::Done(Err(Error::TooLarge {
+                    method: method.to_string(),
+                    path: req.path.clone(),
+                    limit: self.max_response_bytes,
+                }))
+            }
             // The connection dropped while the body was read: no complete answer.
             Err(e) => {
                 return Attempt::Retryable {
@@ -514,7 +538,7 @@ impl Client {
                 }
             }
         };
-        if (200..300).contains(&status) {
+        if success {
             if text.trim().is_empty() {
                 return Attempt::Done(Ok(Value::Null));
             }
@@ -549,6 +573,23 @@ impl Client {
             message: self.redactor.redact(&message),
         }
     }
+}
+
+/// The base URL must parse as an absolute http(s) URL with a host and a valid port.
+fn check_base_url(base: &str) -> Result<(), Error> {
+    let url = reqwest::Url::parse(base).map_err(|e| {
+        Error::Config(format!(
+            "Immuta URL {:?} is not a valid URL: {e}",
+            crate::source::git::strip_credentials(base)
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(Error::Config(format!(
+            "Immuta URL {:?} must start with http:// or https:// and name a host",
+            crate::source::git::strip_credentials(base)
+        )));
+    }
+    Ok(())
 }
 
 /// Immuta's error body is `{statusCode, error, message}`; fall back to the raw body.

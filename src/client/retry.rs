@@ -2,7 +2,11 @@
 //!
 //! Spurious: connection failures (refused, reset, dropped mid-answer), timeouts, 408,
 //! 429, 500, 502, 503 and 504. Every other 4xx is final: it is Immuta saying no, and
-//! asking again would get the same answer. Every call the client makes is idempotent by
+//! asking again would get the same answer. So are the client's own mistakes
+//! ([`is_final_send_error`]): a request that cannot be built (invalid URL or port, a
+//! header value with CR/LF) and a TLS failure (an untrusted or mismatched certificate,
+//! TLS spoken to a plain-HTTP port); retrying them only delays the error by seconds.
+//! An answer longer than `--max-response-bytes` is final too (`Error::TooLarge`). Every call the client makes is idempotent by
 //! contract (V2 upserts are full-state documents, reads are reads, a delete repeated
 //! after one that landed answers 404, which the caller treats as done), so POSTs and
 //! DELETEs are retried like GETs.
@@ -81,6 +85,25 @@ pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
+/// Whether a request that got no answer failed on the client's side, where no retry
+/// can help: reqwest could not build it (invalid URL, port or header value), or TLS
+/// refused the server (certificate errors, TLS spoken to a plain-HTTP port). `text` is
+/// the error with its causes, as shown to the user.
+pub fn is_final_send_error(e: &reqwest::Error, text: &str) -> bool {
+    if e.is_builder() || e.is_redirect() {
+        return true;
+    }
+    let lower = text.to_ascii_lowercase();
+    const TLS_REFUSALS: [&str; 5] = [
+        "certificate",
+        "wrong version number",
+        "unknown protocol",
+        "packet length too long",
+        "invalid dns name",
+    ];
+    TLS_REFUSALS.iter().any(|t| lower.contains(t))
+}
+
 /// Parses a `Retry-After` header given in seconds (the HTTP-date form is ignored).
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
@@ -151,5 +174,64 @@ mod tests {
         }
         assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    /// A listener that counts the connections it accepts and closes each at once.
+    async fn counting_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                use tokio::io::AsyncWriteExt;
+                // Plain HTTP where TLS is expected.
+                let _ = sock
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        (port, hits)
+    }
+
+    #[tokio::test]
+    async fn issue_11_client_side_errors_are_final_and_immediate() {
+        use crate::client::{Client, ClientConfig, Error};
+        use crate::redact::Secret;
+        let cfg = |url: &str, key: &str| {
+            let mut c = ClientConfig::new(url, Secret::new(key));
+            c.retry = RetryPolicy {
+                max_attempts: 8,
+                base: Duration::from_millis(200),
+                cap: Duration::from_secs(2),
+                max_elapsed: Duration::from_secs(60),
+            };
+            c
+        };
+        for (url, key, want) in [
+            ("http://127.0.0.1:99999", "k123", "not a valid URL"),
+            ("http://", "k123", "not a valid URL"),
+            ("ftp://host", "k123", "must start with http"),
+            ("not a url", "k123", "not a valid URL"),
+            ("http://127.0.0.1:1", "k123\r\nX-Evil: 1", "CR or LF"),
+            ("http://127.0.0.1:1", "k123\n", "CR or LF"),
+            ("http://127.0.0.1:1", "k123\u{0}", "CR or LF"),
+        ] {
+            let err = Client::new(cfg(url, key)).unwrap_err();
+            assert!(matches!(err, Error::Config(_)), "{url}: {err}");
+            let text = err.to_string();
+            assert!(text.contains(want), "{url} {key:?}: {text}");
+            assert!(!text.contains("k123"), "the key is never shown: {text}");
+        }
+        // TLS spoken to a plain-HTTP port: one connection, no retries, no waiting.
+        let (port, hits) = counting_listener().await;
+        let client = Client::new(cfg(&format!("https://127.0.0.1:{port}"), "k123")).unwrap();
+        let started = std::time::Instant::now();
+        let err = client.list_purposes().await.unwrap_err();
+        assert!(matches!(err, Error::Unreachable { .. }), "{err}");
+        assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "{err}");
+        assert_eq!(client.stats().total(), 1, "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{err}");
     }
 }

@@ -97,6 +97,9 @@ pub struct RunArgs {
     /// Git cache and credentials.
     #[command(flatten)]
     pub git: config::GitFlags,
+    /// How much of a revision may be read and parsed.
+    #[command(flatten)]
+    pub limits: crate::limits::LimitFlags,
     /// How to reach Immuta.
     #[command(flatten)]
     pub immuta: config::ImmutaFlags,
@@ -105,13 +108,13 @@ pub struct RunArgs {
     pub prune: config::PruneFlags,
 
     /// How often Git is polled.
-    #[arg(long, env = "IMMUTA_GITOPS_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "IMMUTA_GITOPS_INTERVAL", default_value = "5m", value_parser = crate::limits::parse_interval)]
     pub interval: Duration,
     /// Random spread of each wait: ±N percent of the interval.
     #[arg(long, env = "IMMUTA_GITOPS_JITTER", default_value = "10%", value_parser = parse_percent)]
     pub jitter: f64,
     /// How often the live tenant is compared with an unchanged revision (default: --interval).
-    #[arg(long, env = "IMMUTA_GITOPS_DRIFT_INTERVAL", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "IMMUTA_GITOPS_DRIFT_INTERVAL", value_parser = crate::limits::parse_interval)]
     pub drift_interval: Option<Duration>,
     /// `apply` writes; `plan-only` only logs plans.
     #[arg(long, env = "IMMUTA_GITOPS_MODE", value_enum, default_value = "apply")]
@@ -143,10 +146,10 @@ pub struct RunArgs {
     )]
     pub log_format: LogFormat,
     /// On SIGTERM/SIGINT, how long a running apply may take to finish its writes in flight.
-    #[arg(long, env = "IMMUTA_GITOPS_GRACE_PERIOD", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "IMMUTA_GITOPS_GRACE_PERIOD", default_value = "30s", value_parser = crate::limits::parse_wait)]
     pub grace_period: Duration,
     /// Quiet time after a burst of file changes (local --repo) before a cycle starts.
-    #[arg(long, env = "IMMUTA_GITOPS_DEBOUNCE", default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "IMMUTA_GITOPS_DEBOUNCE", default_value = "2s", value_parser = crate::limits::parse_wait)]
     pub debounce: Duration,
 }
 
@@ -170,8 +173,12 @@ impl RunArgs {
 
     fn source_args(&self) -> SourceArgs {
         let r = &self.repo;
-        self.git
-            .source_args(r.repo.clone(), r.reference.clone(), r.path.clone())
+        self.git.source_args(
+            r.repo.clone(),
+            r.reference.clone(),
+            r.path.clone(),
+            self.limits.limits(),
+        )
     }
 
     fn immuta_args(&self) -> ImmutaArgs {

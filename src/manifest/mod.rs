@@ -17,6 +17,7 @@ use crate::redact::Redactor;
 use crate::source::Snapshot;
 
 pub mod parse;
+mod scan;
 pub mod schema;
 pub mod template;
 pub mod validate;
@@ -165,6 +166,7 @@ pub fn load_filtered(
     let mut redactor = Redactor::new();
     let mut objects: BTreeMap<ObjectKey, Manifest> = BTreeMap::new();
     let mut seen: BTreeMap<ObjectKey, Span> = BTreeMap::new();
+    let mut purposes = Vec::new();
     for item in prepared {
         let ready = match item {
             Prepared::Ready(r) => r,
@@ -180,6 +182,7 @@ pub fn load_filtered(
         };
         redactor.extend(&ready.secrets);
         diagnostics.extend(ready.diagnostics);
+        purposes.extend(ready.purposes);
         let Some((name, key_span)) = ready.identity else {
             continue;
         };
@@ -199,6 +202,7 @@ pub fn load_filtered(
             },
         );
     }
+    diagnostics.extend(validate::names::purpose_collisions(&purposes));
     for d in &mut diagnostics {
         d.message = redactor.redact(&d.message);
     }
@@ -235,6 +239,8 @@ struct Loaded {
     /// Templating diagnostics, then validation ones.
     diagnostics: Vec<Diagnostic>,
     identity: Option<(String, Span)>,
+    /// The full purpose names it declares, for the cross-document check.
+    purposes: Vec<validate::names::PurposeName>,
 }
 
 /// Validates a templated document (`rendered` is what templating found).
@@ -242,6 +248,7 @@ fn finish(doc: parse::Document, rendered: template::Rendered) -> Loaded {
     let mut sensitive = rendered.sensitive;
     let mut secrets = rendered.secrets;
     let validated = validate::validate(&doc, &mut sensitive, &mut secrets);
+    let purposes = validate::names::purpose_names(&doc);
     let mut diagnostics = rendered.diagnostics;
     diagnostics.extend(validated.diagnostics);
     Loaded {
@@ -252,5 +259,6 @@ fn finish(doc: parse::Document, rendered: template::Rendered) -> Loaded {
         secrets,
         diagnostics,
         identity: validated.identity,
+        purposes,
     }
 }

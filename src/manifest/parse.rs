@@ -16,17 +16,18 @@
 //!   are ignored.
 //!
 //! Values come from `serde_yaml` (or `serde_json` for `*.json`); positions come from
-//! `yaml_rust2`'s marked event parser, walked alongside. When the two parsers disagree on
-//! the document count, positions fall back to the start of the file.
+//! `yaml_rust2`'s marked event parser, walked first ([`super::scan`]), which also
+//! enforces the YAML limits before any value tree is built. When the two parsers
+//! disagree on the document count, positions fall back to the start of the file.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Map, Number, Value};
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
 
+use super::scan::scan;
 use super::{Diagnostic, Severity, Span};
+use crate::limits::{show_bytes, Limits};
 use crate::object::Kind;
 use crate::source::{FileEntry, Snapshot};
 
@@ -68,6 +69,21 @@ pub enum Error {
     /// A float JSON cannot carry (`.nan`, `.inf`).
     #[error("number {0} cannot be represented in JSON")]
     BadNumber(String),
+    /// A mapping names the same key twice.
+    #[error("duplicate mapping key {0:?} (first written at line {1})")]
+    DuplicateKey(String, usize),
+    /// The file is over `--max-manifest-bytes`.
+    #[error("file is {}, over the {} limit (--max-manifest-bytes)", show_bytes(*.0), show_bytes(*.1))]
+    TooLarge(u64, u64),
+    /// The file has more YAML nodes than `--max-yaml-nodes` (aliases counted expanded).
+    #[error("more than {0} YAML nodes (aliases counted as the nodes they repeat); the limit is --max-yaml-nodes")]
+    TooManyNodes(u64),
+    /// Mappings and sequences nest deeper than `--max-yaml-depth`.
+    #[error("YAML nested deeper than {0} levels (aliases counted expanded); the limit is --max-yaml-depth")]
+    TooDeep(u32),
+    /// A manifest the source did not load (cannot happen for the paths it reads).
+    #[error("file was not read with the revision")]
+    NotRead,
 }
 
 /// A 1-based line and column inside one file.
@@ -83,9 +99,12 @@ pub struct Pos {
 /// (mapping entries) or of the item itself (sequence items). `""` is the document root.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpanMap {
-    path: String,
-    start: Option<Pos>,
-    positions: HashMap<String, Pos>,
+    pub(super) path: String,
+    pub(super) start: Option<Pos>,
+    pub(super) positions: HashMap<String, Pos>,
+    /// Mapping pointer → the position of each of its keys, in order (so a key that is not
+    /// a string, which has no pointer of its own, can still be pointed at).
+    pub(super) keys: HashMap<String, Vec<Pos>>,
 }
 
 impl SpanMap {
@@ -102,6 +121,14 @@ impl SpanMap {
             }
         }
         self.at(self.start.unwrap_or(Pos { line: 1, col: 1 }))
+    }
+
+    /// The span of the `index`-th key of the mapping at `pointer`, else of the mapping.
+    pub fn key_span(&self, pointer: &str, index: usize) -> Span {
+        match self.keys.get(pointer).and_then(|k| k.get(index)) {
+            Some(pos) => self.at(*pos),
+            None => self.span(pointer),
+        }
     }
 
     fn at(&self, pos: Pos) -> Span {
@@ -275,35 +302,31 @@ pub fn parse_snapshot_with<T: Send>(
             }
             FileRole::Manifest(kind) => kind,
         };
-        let bytes = match entry {
-            FileEntry::Blob(b) => b,
-            FileEntry::EscapingLink(_) => {
-                work.push(Work::Failed(file_error(
-                    path,
-                    Some(kind),
-                    Error::EscapingLink,
-                )));
-                continue;
+        let limit = snapshot.limits().manifest_bytes;
+        let refused = match entry {
+            FileEntry::Blob(b) if u64::try_from(b.len()).unwrap_or(u64::MAX) > limit => {
+                Error::TooLarge(u64::try_from(b.len()).unwrap_or(u64::MAX), limit)
             }
-            FileEntry::Unreadable(why) => {
-                work.push(Work::Failed(file_error(
-                    path,
-                    Some(kind),
-                    Error::Unreadable(why.clone()),
-                )));
-                continue;
-            }
+            FileEntry::Blob(b) => match std::str::from_utf8(b) {
+                Ok(text) => {
+                    work.push(Work::Parse { kind, path, text });
+                    continue;
+                }
+                Err(_) => Error::NotUtf8,
+            },
+            FileEntry::EscapingLink(_) => Error::EscapingLink,
+            FileEntry::TooLarge { size, limit } => Error::TooLarge(*size, *limit),
+            FileEntry::Deferred(_) => Error::NotRead,
+            FileEntry::Unreadable(why) => Error::Unreadable(why.clone()),
         };
-        match std::str::from_utf8(bytes) {
-            Ok(text) => work.push(Work::Parse { kind, path, text }),
-            Err(_) => work.push(Work::Failed(file_error(path, Some(kind), Error::NotUtf8))),
-        }
+        work.push(Work::Failed(file_error(path, Some(kind), refused)));
     }
+    let limits = *snapshot.limits();
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let parsed = if threads > 1 && work.len() >= PARALLEL_MIN_FILES {
-        parse_parallel(&work, threads.min(work.len() / BATCH).max(1), each)
+        parse_parallel(&work, threads.min(work.len() / BATCH).max(1), &limits, each)
     } else {
-        work.iter().map(|w| w.run(each)).collect()
+        work.iter().map(|w| w.run(&limits, each)).collect()
     };
     let mut docs = Vec::with_capacity(parsed.len());
     let mut diags = Vec::new();
@@ -329,11 +352,10 @@ enum Work<'a> {
 }
 
 impl Work<'_> {
-    fn run<T>(&self, each: &dyn Fn(Document) -> T) -> FileResult<T> {
+    fn run<T>(&self, limits: &Limits, each: &dyn Fn(Document) -> T) -> FileResult<T> {
         match self {
-            Work::Parse { kind, path, text } => {
-                parse_file(*kind, path, text).map(|docs| docs.into_iter().map(each).collect())
-            }
+            Work::Parse { kind, path, text } => parse_file_with(*kind, path, text, limits)
+                .map(|docs| docs.into_iter().map(each).collect()),
             Work::Failed(d) => Err(vec![d.clone()]),
         }
     }
@@ -344,6 +366,7 @@ impl Work<'_> {
 fn parse_parallel<T: Send>(
     work: &[Work<'_>],
     threads: usize,
+    limits: &Limits,
     each: &(dyn Fn(Document) -> T + Sync),
 ) -> Vec<FileResult<T>> {
     let next = AtomicUsize::new(0);
@@ -360,7 +383,7 @@ fn parse_parallel<T: Send>(
                         if batch.is_empty() {
                             break;
                         }
-                        done.push((from, batch.iter().map(|w| w.run(each)).collect()));
+                        done.push((from, batch.iter().map(|w| w.run(limits, each)).collect()));
                     }
                     done
                 })
@@ -398,28 +421,63 @@ fn diag(span: Span, kind: Option<Kind>, e: Error) -> Diagnostic {
     }
 }
 
-/// Parses one manifest file into its non-empty documents.
+/// Parses one manifest file into its non-empty documents, under the default limits.
 ///
 /// # Errors
-/// Every problem found in the file: syntax errors (with the parser's position), non-string
-/// keys, tags and unrepresentable numbers.
+/// As [`parse_file_with`].
 pub fn parse_file(kind: Kind, path: &str, text: &str) -> Result<Vec<Document>, Vec<Diagnostic>> {
+    parse_file_with(kind, path, text, &Limits::default())
+}
+
+/// Parses one manifest file into its non-empty documents. The text is first walked as a
+/// stream of events, which records positions and stops at the first node over
+/// `limits` (node count with aliases expanded, nesting depth) or duplicate key, so no
+/// value tree is built for a file that breaks them.
+///
+/// # Errors
+/// Every problem found in the file: syntax errors (with the parser's position), limits,
+/// duplicate and non-string keys, tags and unrepresentable numbers; each names the
+/// document's object key when the walk got that far.
+pub fn parse_file_with(
+    kind: Kind,
+    path: &str,
+    text: &str,
+    limits: &Limits,
+) -> Result<Vec<Document>, Vec<Diagnostic>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let is_json = path.to_ascii_lowercase().ends_with(".json");
+    let scan = scan(path, text, kind.identity_field(), limits);
+    let at = |pos: Pos| Span {
+        path: path.to_string(),
+        line: pos.line,
+        col: pos.col,
+    };
+    if let Some((pos, e)) = scan.problem.clone() {
+        let mut d = diag(at(pos), Some(kind), e);
+        d.key = scan.identity_at(pos);
+        return Err(vec![d]);
+    }
     let values = if is_json {
         parse_json(text).map(|v| vec![v])
     } else {
         parse_yaml(text)
     };
     let values = values.map_err(|(pos, e)| {
-        let span = Span {
-            path: path.to_string(),
-            line: pos.line,
-            col: pos.col,
+        // serde_yaml gives up on alias repetition without a position: point at the
+        // alias that repeats the most.
+        let pos = match (&e, scan.largest_alias) {
+            (Error::Yaml(m), Some((alias, _)))
+                if pos == NO_POSITION && m.contains("repetition") =>
+            {
+                alias
+            }
+            _ => pos,
         };
-        vec![diag(span, Some(kind), e)]
+        let mut d = diag(at(pos), Some(kind), e);
+        d.key = scan.identity_at(pos);
+        vec![d]
     })?;
-    let mut maps = collect_spans(path, text);
+    let mut maps = if scan.complete { scan.docs } else { Vec::new() };
     if maps.len() != values.len() {
         maps = Vec::new();
     }
@@ -436,8 +494,18 @@ pub fn parse_file(kind: Kind, path: &str, text: &str) -> Result<Vec<Document>, V
             Raw::Yaml(v) => from_yaml(v, &mut String::new(), &mut errs),
             Raw::Json(v) => v,
         };
-        for (pointer, e) in errs {
-            errors.push(diag(spans.span(&pointer), Some(kind), e));
+        let identity = body
+            .get(kind.identity_field())
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        for (pointer, entry, e) in errs {
+            let span = match entry {
+                Some(i) => spans.key_span(&pointer, i),
+                None => spans.span(&pointer),
+            };
+            let mut d = diag(span, Some(kind), e);
+            d.key.clone_from(&identity);
+            errors.push(d);
         }
         if body.is_null() {
             continue;
@@ -475,11 +543,14 @@ enum Raw {
     Json(Value),
 }
 
+/// Where an error without a position is reported.
+const NO_POSITION: Pos = Pos { line: 1, col: 1 };
+
 fn parse_yaml(text: &str) -> Result<Vec<Raw>, (Pos, Error)> {
     let mut out = Vec::new();
     for de in serde_yaml::Deserializer::from_str(text) {
         let v = <serde_yaml::Value as serde::Deserialize>::deserialize(de).map_err(|e| {
-            let pos = e.location().map_or(Pos { line: 1, col: 1 }, |l| Pos {
+            let pos = e.location().map_or(NO_POSITION, |l| Pos {
                 line: l.line(),
                 col: l.column(),
             });
@@ -512,13 +583,17 @@ fn strip_location(msg: &str) -> String {
 
 /// Converts a `serde_yaml` value to JSON, recording problems by JSON pointer. `pointer`
 /// is the value's pointer; it is extended for children and restored before returning.
-fn from_yaml(v: serde_yaml::Value, pointer: &mut String, errs: &mut Vec<(String, Error)>) -> Value {
+/// A conversion problem: the pointer, the index of the offending mapping entry (for keys)
+/// and what is wrong.
+type YamlProblem = (String, Option<usize>, Error);
+
+fn from_yaml(v: serde_yaml::Value, pointer: &mut String, errs: &mut Vec<YamlProblem>) -> Value {
     use serde_yaml::Value as Y;
     match v {
         Y::Null => Value::Null,
         Y::Bool(b) => Value::Bool(b),
         Y::Number(n) => yaml_number(&n).unwrap_or_else(|| {
-            errs.push((pointer.to_string(), Error::BadNumber(n.to_string())));
+            errs.push((pointer.to_string(), None, Error::BadNumber(n.to_string())));
             Value::Null
         }),
         Y::String(s) => Value::String(s),
@@ -533,7 +608,8 @@ fn from_yaml(v: serde_yaml::Value, pointer: &mut String, errs: &mut Vec<(String,
             Value::Array(out)
         }
         Y::Mapping(mut m) => {
-            if m.contains_key("<<") {
+            let merges = m.contains_key("<<");
+            if merges {
                 let mut merged = Y::Mapping(m);
                 // Merge keys (`<<: *base`) are resolved the way YAML 1.1 tools do.
                 let _ = merged.apply_merge();
@@ -544,12 +620,14 @@ fn from_yaml(v: serde_yaml::Value, pointer: &mut String, errs: &mut Vec<(String,
             }
             let mut out = Map::with_capacity(m.len());
             let len = pointer.len();
-            for (k, val) in m {
+            for (i, (k, val)) in m.into_iter().enumerate() {
                 let key = match k {
                     Y::String(s) => s,
                     other => {
+                        // After a merge the entries no longer follow the text.
                         errs.push((
                             pointer.to_string(),
+                            (!merges).then_some(i),
                             Error::NonStringKey(describe_key(&other)),
                         ));
                         continue;
@@ -566,6 +644,7 @@ fn from_yaml(v: serde_yaml::Value, pointer: &mut String, errs: &mut Vec<(String,
             let tag = t.tag.to_string();
             errs.push((
                 pointer.to_string(),
+                None,
                 Error::Tag(tag.trim_start_matches('!').to_string()),
             ));
             Value::Null
@@ -593,191 +672,6 @@ fn describe_key(k: &serde_yaml::Value) -> String {
         Y::Sequence(_) => "a sequence".into(),
         Y::Mapping(_) => "a mapping".into(),
         Y::Tagged(_) => "a tagged value".into(),
-    }
-}
-
-/// Walks `yaml_rust2` events and records the position of every value, per document.
-/// A text `yaml_rust2` cannot parse yields no maps (positions then fall back).
-fn collect_spans(path: &str, text: &str) -> Vec<SpanMap> {
-    let mut walker = SpanWalker {
-        path: path.to_string(),
-        ..SpanWalker::default()
-    };
-    let mut parser = Parser::new_from_str(text);
-    match parser.load(&mut walker, true) {
-        Ok(()) => walker.docs,
-        Err(_) => Vec::new(),
-    }
-}
-
-#[derive(Debug)]
-enum Frame {
-    Map {
-        pointer: String,
-        key: Option<String>,
-        expect_key: bool,
-    },
-    Seq {
-        pointer: String,
-        next: usize,
-    },
-}
-
-#[derive(Debug, Default)]
-struct SpanWalker {
-    path: String,
-    docs: Vec<SpanMap>,
-    current: Option<SpanMap>,
-    stack: Vec<Frame>,
-    /// Depth of a complex (non-scalar) mapping key being skipped.
-    skip: usize,
-    /// A block mapping's start marker is unreliable: its position is taken from its
-    /// first key instead.
-    pending_first_key: Option<String>,
-}
-
-fn pos(m: Marker) -> Pos {
-    Pos {
-        line: m.line().max(1),
-        col: m.col() + 1,
-    }
-}
-
-impl SpanWalker {
-    fn record(&mut self, pointer: &str, at: Pos) {
-        record_in(&mut self.current, pointer, at);
-    }
-
-    /// The pointer of the node that starts now, if it is a value (not a key).
-    fn node_pointer(&mut self, ev: &Event, at: Pos) -> Option<String> {
-        match self.stack.last_mut() {
-            None => Some(String::new()),
-            Some(Frame::Seq { pointer, next }) => {
-                let mut p = String::with_capacity(pointer.len() + 4);
-                p.push_str(pointer);
-                push_index(&mut p, *next);
-                *next += 1;
-                Some(p)
-            }
-            Some(Frame::Map {
-                pointer,
-                key,
-                expect_key,
-            }) => {
-                if *expect_key {
-                    *expect_key = false;
-                    *key = match ev {
-                        Event::Scalar(k, ..) => {
-                            let mut p = String::with_capacity(pointer.len() + k.len() + 1);
-                            p.push_str(pointer);
-                            push_child(&mut p, k);
-                            Some(p)
-                        }
-                        _ => None,
-                    };
-                    if let Some(parent) = self.pending_first_key.take() {
-                        record_in(&mut self.current, &parent, at);
-                    }
-                    if let Some(k) = key.as_deref() {
-                        record_in(&mut self.current, k, at);
-                    }
-                    None
-                } else {
-                    *expect_key = true;
-                    Some(key.take().unwrap_or_else(|| format!("{pointer}/?")))
-                }
-            }
-        }
-    }
-
-    fn is_key_position(&self) -> bool {
-        matches!(
-            self.stack.last(),
-            Some(Frame::Map {
-                expect_key: true,
-                ..
-            })
-        )
-    }
-}
-
-/// Records the first position seen for `pointer` in the document being walked.
-fn record_in(current: &mut Option<SpanMap>, pointer: &str, at: Pos) {
-    if let Some(doc) = current.as_mut() {
-        if !doc.positions.contains_key(pointer) {
-            doc.positions.insert(pointer.to_string(), at);
-        }
-        if pointer.is_empty() && doc.start.is_none() {
-            doc.start = Some(at);
-        }
-    }
-}
-
-impl MarkedEventReceiver for SpanWalker {
-    fn on_event(&mut self, ev: Event, mark: Marker) {
-        let at = pos(mark);
-        if self.skip > 0 {
-            match ev {
-                Event::MappingStart(..) | Event::SequenceStart(..) => self.skip += 1,
-                Event::MappingEnd | Event::SequenceEnd => self.skip -= 1,
-                _ => {}
-            }
-            return;
-        }
-        match ev {
-            Event::DocumentStart => {
-                self.current = Some(SpanMap {
-                    path: self.path.clone(),
-                    ..SpanMap::default()
-                });
-                self.stack.clear();
-                self.pending_first_key = None;
-            }
-            Event::DocumentEnd => {
-                if let Some(doc) = self.current.take() {
-                    self.docs.push(doc);
-                }
-            }
-            Event::Scalar(..) | Event::Alias(..) => {
-                if let Some(p) = self.node_pointer(&ev, at) {
-                    self.record(&p, at);
-                }
-            }
-            Event::MappingStart(..) | Event::SequenceStart(..) => {
-                if self.is_key_position() {
-                    let _ = self.node_pointer(&ev, at);
-                    self.skip = 1;
-                    return;
-                }
-                let Some(p) = self.node_pointer(&ev, at) else {
-                    return;
-                };
-                if matches!(ev, Event::MappingStart(..)) {
-                    // Flow mappings (`{`) have a reliable marker; block ones do not.
-                    self.pending_first_key = Some(p.clone());
-                    self.stack.push(Frame::Map {
-                        pointer: p,
-                        key: None,
-                        expect_key: true,
-                    });
-                } else {
-                    self.record(&p, at);
-                    self.stack.push(Frame::Seq {
-                        pointer: p,
-                        next: 0,
-                    });
-                }
-            }
-            Event::MappingEnd | Event::SequenceEnd => {
-                if let Some(Frame::Map { pointer, .. }) = self.stack.pop() {
-                    if self.pending_first_key.as_deref() == Some(pointer.as_str()) {
-                        self.pending_first_key = None;
-                        self.record(&pointer, at);
-                    }
-                }
-            }
-            Event::Nothing | Event::StreamStart | Event::StreamEnd => {}
-        }
     }
 }
 
@@ -875,8 +769,8 @@ mod tests {
             (
                 "policy/p.yaml",
                 "a:\n  1: x\n",
-                1,
-                1,
+                2,
+                3,
                 "mapping keys must be strings",
             ),
             (
@@ -1066,5 +960,40 @@ mod tests {
         assert!(diags[want_diags.len()]
             .message
             .contains("unknown directory"));
+    }
+
+    #[test]
+    fn issue_11_manifests_over_the_size_limit_are_refused_unparsed() {
+        let mut map = BTreeMap::new();
+        map.insert(
+            "policy/big.yaml".to_string(),
+            FileEntry::Blob(format!("policyKey: big\nx: '{}'\n", "y".repeat(5000)).into_bytes()),
+        );
+        map.insert(
+            "policy/huge.yaml".to_string(),
+            FileEntry::TooLarge {
+                size: 1 << 30,
+                limit: 4096,
+            },
+        );
+        map.insert(
+            "policy/ok.yaml".to_string(),
+            FileEntry::Blob(b"policyKey: ok\n".to_vec()),
+        );
+        let limits = Limits {
+            manifest_bytes: 4096,
+            ..Limits::default()
+        };
+        let snap = Snapshot::new("o", "r", map).with_limits(limits);
+        let (docs, diags) = parse_snapshot(&snap, &no_exclusion);
+        assert_eq!(docs.len(), 1);
+        let shown: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "policy/big.yaml:1:1: policy -: file is 5021 bytes, over the 4 KiB limit (--max-manifest-bytes)",
+                "policy/huge.yaml:1:1: policy -: file is 1 GiB, over the 4 KiB limit (--max-manifest-bytes)",
+            ]
+        );
     }
 }

@@ -40,12 +40,17 @@ pub enum Error {
     /// `{{ReadFile}}` naming no file.
     #[error("ReadFile path {0:?} does not exist in the repository")]
     Missing(String),
-    /// `{{ReadFile}}` of a file that cannot be read (dangling link, permissions).
-    #[error("ReadFile path {0:?} cannot be read: {1}")]
-    Unreadable(String, String),
     /// `{{ReadFile}}` of a binary file.
     #[error("ReadFile path {0:?} is not UTF-8 text")]
     NotUtf8(String),
+    /// `{{ReadFile}}` of a file over `--max-read-file-bytes`, or a file that exists but
+    /// cannot be read (now, or already when the revision was read: a dangling link).
+    #[error("ReadFile {0}")]
+    Unreadable(String),
+    /// The `{{ReadFile}}` placeholders of one document insert more than
+    /// [`READ_BUDGET_FACTOR`] times `--max-read-file-bytes` in total.
+    #[error("ReadFile placeholders of this document insert more than {} in total ({READ_BUDGET_FACTOR} x --max-read-file-bytes)", crate::limits::show_bytes(*.0))]
+    TooMuchRead(u64),
     /// `{{...}}` with another function, or arguments that are not one quoted string.
     #[error("unsupported template function {0:?}; expected {{{{EnvVar \"NAME\"}}}} or {{{{ReadFile \"path\"}}}}")]
     Unsupported(String),
@@ -53,6 +58,11 @@ pub enum Error {
     #[error("unterminated template placeholder: {{{{ without }}}}")]
     Unterminated,
 }
+
+/// How many `--max-read-file-bytes` one document's `{{ReadFile}}` placeholders may insert
+/// in total: each target is bounded by the limit, and so is their number, since one file
+/// named a thousand times would otherwise be inserted a thousand times.
+pub const READ_BUDGET_FACTOR: u64 = 4;
 
 /// Where placeholders are resolved from.
 pub struct Context<'a> {
@@ -71,6 +81,8 @@ pub struct Rendered {
     pub secrets: Redactor,
     /// Placeholders that could not be resolved.
     pub diagnostics: Vec<Diagnostic>,
+    /// Bytes inserted by `{{ReadFile}}` so far.
+    read_bytes: u64,
 }
 
 /// Whether any string value of `v` may hold a placeholder. When false, [`render`] would
@@ -109,7 +121,7 @@ fn walk(
             if !s.contains("{{") && !s.contains("${") {
                 return;
             }
-            match substitute(s, &doc.path, ctx) {
+            match substitute(s, &doc.path, ctx, &mut out.read_bytes) {
                 Ok(None) => {}
                 Ok(Some((new, parts))) => {
                     for p in &parts {
@@ -163,6 +175,7 @@ fn substitute(
     s: &str,
     manifest: &str,
     ctx: &Context<'_>,
+    read_bytes: &mut u64,
 ) -> Result<Option<Substituted>, Vec<Error>> {
     let mut out = String::with_capacity(s.len());
     let mut parts = Vec::new();
@@ -188,7 +201,7 @@ fn substitute(
             match after.find("}}") {
                 Some(end) => {
                     let inner = after.get(2..end).unwrap_or_default();
-                    (end + 2, call(inner, manifest, ctx))
+                    (end + 2, call(inner, manifest, ctx, read_bytes))
                 }
                 None => (after.len(), Err(Error::Unterminated)),
             }
@@ -238,7 +251,12 @@ fn env_var(name: &str, ctx: &Context<'_>) -> Result<String, Error> {
 }
 
 /// Resolves the inside of one `{{ ... }}`.
-fn call(inner: &str, manifest: &str, ctx: &Context<'_>) -> Result<String, Error> {
+fn call(
+    inner: &str,
+    manifest: &str,
+    ctx: &Context<'_>,
+    read_bytes: &mut u64,
+) -> Result<String, Error> {
     let inner = inner.trim();
     let unsupported = || Error::Unsupported(inner.chars().take(60).collect());
     let (func, arg) = inner
@@ -247,7 +265,7 @@ fn call(inner: &str, manifest: &str, ctx: &Context<'_>) -> Result<String, Error>
     let arg = quoted(arg.trim()).ok_or_else(unsupported)?;
     match func {
         "EnvVar" => env_var(&arg, ctx),
-        "ReadFile" => read_file(&arg, manifest, ctx),
+        "ReadFile" => read_file(&arg, manifest, ctx, read_bytes),
         _ => Err(unsupported()),
     }
 }
@@ -274,16 +292,35 @@ fn quoted(arg: &str) -> Option<String> {
     Some(out)
 }
 
-fn read_file(target: &str, manifest: &str, ctx: &Context<'_>) -> Result<String, Error> {
+fn read_file(
+    target: &str,
+    manifest: &str,
+    ctx: &Context<'_>,
+    read_bytes: &mut u64,
+) -> Result<String, Error> {
+    let budget = ctx
+        .snapshot
+        .limits()
+        .read_file_bytes
+        .saturating_mul(READ_BUDGET_FACTOR);
+    if *read_bytes > budget {
+        return Err(Error::TooMuchRead(budget));
+    }
     let bytes = ctx
         .snapshot
         .read_relative(manifest, target)
         .map_err(|e| match e {
             ReadError::Outside(_) => Error::Outside(target.to_string()),
             ReadError::Missing(_) => Error::Missing(target.to_string()),
-            ReadError::Unreadable(_, why) => Error::Unreadable(target.to_string(), why),
+            e @ (ReadError::TooLarge { .. } | ReadError::Unreadable { .. }) => {
+                Error::Unreadable(e.to_string())
+            }
         })?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| Error::NotUtf8(target.to_string()))
+    *read_bytes = read_bytes.saturating_add(u64::try_from(bytes.len()).unwrap_or(u64::MAX));
+    if *read_bytes > budget {
+        return Err(Error::TooMuchRead(budget));
+    }
+    String::from_utf8(bytes.into_owned()).map_err(|_| Error::NotUtf8(target.to_string()))
 }
 
 #[cfg(test)]
@@ -424,6 +461,62 @@ mod tests {
                 "environment variable A1 is not set",
                 "environment variable B1 is not set"
             ]
+        );
+    }
+
+    #[test]
+    fn issue_11_read_file_is_bounded_per_target_and_per_document() {
+        let mut f = BTreeMap::new();
+        f.insert("data/k1".to_string(), FileEntry::Blob(vec![b'a'; 1000]));
+        f.insert("data/big".to_string(), FileEntry::Blob(vec![b'a'; 2000]));
+        f.insert(
+            "data/huge".to_string(),
+            FileEntry::TooLarge {
+                size: 1 << 30,
+                limit: 1 << 20,
+            },
+        );
+        let limits = crate::limits::Limits {
+            read_file_bytes: 1024,
+            ..Default::default()
+        };
+        let snap = Snapshot::new("o", "r", f).with_limits(limits);
+        let env = env();
+        let ctx = Context {
+            snapshot: &snap,
+            env: &env,
+        };
+        let render_one = |yaml: &str| {
+            let mut doc = parse_file(Kind::Data, "data/ds.yaml", yaml)
+                .unwrap()
+                .remove(0);
+            render(&mut doc, &ctx, Some("ds"))
+        };
+        for (target, want) in [
+            ("big", "ReadFile file \"big\" is 2000 bytes or more, over the 1 KiB limit (--max-read-file-bytes)"),
+            ("huge", "ReadFile file \"huge\" is 1 GiB or more, over the 1 KiB limit"),
+        ] {
+            let r = render_one(&format!("connectionKey: ds\nx: '{{{{ReadFile \"{target}\"}}}}'\n"));
+            let shown: Vec<String> = r.diagnostics.iter().map(ToString::to_string).collect();
+            assert_eq!(shown.len(), 1, "{shown:?}");
+            assert!(shown[0].starts_with("data/ds.yaml:2:1: data ds: "), "{shown:?}");
+            assert!(shown[0].contains(want), "{shown:?}");
+        }
+        // Four reads of a 1000-byte file fit the 4 KiB budget; a fifth does not.
+        let four = "x: '{{ReadFile \"k1\"}}{{ReadFile \"k1\"}}'\ny: ['{{ReadFile \"k1\"}}', '{{ReadFile \"k1\"}}']\n";
+        assert!(render_one(&format!("connectionKey: ds\n{four}"))
+            .diagnostics
+            .is_empty());
+        let r = render_one(&format!(
+            "connectionKey: ds\n{four}z: '{{{{ReadFile \"k1\"}}}}'\n"
+        ));
+        assert_eq!(r.diagnostics.len(), 1, "{:?}", r.diagnostics);
+        assert!(
+            r.diagnostics[0]
+                .message
+                .contains("more than 4 KiB in total (4 x --max-read-file-bytes)"),
+            "{}",
+            r.diagnostics[0]
         );
     }
 }

@@ -11,6 +11,10 @@
 //! kept as [`FileEntry::Unreadable`], so the manifest stage refuses the revision when it
 //! is a manifest instead of silently losing its object. A directory that cannot be
 //! listed fails the whole read: no partial snapshot is returned.
+//!
+//! Only files [`is_read_eagerly`] names are read, each under `--max-manifest-bytes`
+//! ([`read_file_limited`]); the others are recorded as [`Deferred`] with their size, and
+//! enter the revision digest by size and modification time instead of content.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,15 +22,18 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::identity::{local_location, normalize_sub_path};
-use super::{split_sub_path, Error, FileEntry, Snapshot, SourceId};
+use super::{
+    is_read_eagerly, read_file_limited, split_sub_path, Deferred, Error, FileEntry, Limits,
+    Location, Snapshot, SourceId,
+};
 
-/// Reads every file under `root` joined with `sub_path`.
+/// Reads every file under `root` joined with `sub_path`, under `limits`.
 ///
 /// # Errors
 /// [`Error::Io`] when `root` is missing or not a directory, or a file cannot be read;
 /// [`Error::PathNotFound`] when `sub_path` contains `..`, is missing, is not a directory
 /// or resolves outside `root`.
-pub fn read_dir(root: &Path, sub_path: Option<&str>) -> Result<Snapshot, Error> {
+pub fn read_dir(root: &Path, sub_path: Option<&str>, limits: &Limits) -> Result<Snapshot, Error> {
     let origin = root.display().to_string();
     let canon_root = std::fs::canonicalize(root).map_err(Walker::io(root))?;
     if !canon_root.is_dir() {
@@ -43,6 +50,7 @@ pub fn read_dir(root: &Path, sub_path: Option<&str>) -> Result<Snapshot, Error> 
     let mut walker = Walker {
         base,
         files: BTreeMap::new(),
+        limit: limits.manifest_bytes,
     };
     let start = walker.base.clone();
     walker.walk(&start, "", false)?;
@@ -57,7 +65,9 @@ pub fn read_dir(root: &Path, sub_path: Option<&str>) -> Result<Snapshot, Error> 
         location: local_location(root).map_err(Walker::io(root))?,
         path: normalize_sub_path(sub_path),
     };
-    Ok(Snapshot::new(origin, revision, walker.files).with_id(id))
+    Ok(Snapshot::new(origin, revision, walker.files)
+        .with_id(id)
+        .with_limits(*limits))
 }
 
 /// True when `path` is itself a Git directory: a bare repository, or the `.git`
@@ -89,14 +99,24 @@ fn base_dir(canon_root: &Path, sub_path: Option<&str>) -> Option<PathBuf> {
 }
 
 /// `dir:` + 12 hex digits of SHA-256 over (path, kind, content) in path order, each
-/// field length-prefixed so no two different trees hash alike.
+/// field length-prefixed so no two different trees hash alike. A file that was not read
+/// (deferred or too large) counts by its size and modification time.
 fn revision(files: &BTreeMap<String, FileEntry>) -> String {
     let mut h = Sha256::new();
     for (path, entry) in files {
+        let stamp: Vec<u8>;
         let (tag, bytes) = match entry {
             FileEntry::Blob(b) => (b'f', b.as_slice()),
             FileEntry::EscapingLink(t) => (b'l', t.as_bytes()),
             FileEntry::Unreadable(why) => (b'u', why.as_bytes()),
+            FileEntry::TooLarge { size, .. } => {
+                stamp = size.to_le_bytes().to_vec();
+                (b't', stamp.as_slice())
+            }
+            FileEntry::Deferred(d) => {
+                stamp = file_stamp(d);
+                (b'd', stamp.as_slice())
+            }
         };
         h.update((path.len() as u64).to_le_bytes());
         h.update(path.as_bytes());
@@ -108,10 +128,26 @@ fn revision(files: &BTreeMap<String, FileEntry>) -> String {
     format!("dir:{}", digest.get(..12).unwrap_or(&digest))
 }
 
+/// Size and modification time of a deferred file, for the revision digest.
+fn file_stamp(d: &Deferred) -> Vec<u8> {
+    let mut out = d.size.to_le_bytes().to_vec();
+    if let Location::Disk(p) = &d.location {
+        let modified = std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |t| t.as_nanos());
+        out.extend(modified.to_le_bytes());
+    }
+    out
+}
+
 /// The walk over the canonical directory `base`, collecting files.
 struct Walker {
     base: PathBuf,
     files: BTreeMap<String, FileEntry>,
+    /// `--max-manifest-bytes`.
+    limit: u64,
 }
 
 impl Walker {
@@ -143,7 +179,8 @@ impl Walker {
             if kind.is_dir() {
                 self.walk(&path, &rel, in_link)?;
             } else if kind.is_file() {
-                self.files.insert(rel, read_file(&path));
+                let entry = self.file(&path, &rel)?;
+                self.files.insert(rel, entry);
             } else if kind.is_symlink() {
                 self.link(&path, rel, in_link)?;
             } else {
@@ -180,20 +217,26 @@ impl Walker {
             return self.walk(&canon, &rel, true);
         }
         if canon.is_file() {
-            self.files.insert(rel, read_file(&canon));
+            let entry = self.file(&canon, &rel)?;
+            self.files.insert(rel, entry);
         }
         Ok(())
     }
-}
 
-/// A file's bytes, or why they cannot be read.
-fn read_file(path: &Path) -> FileEntry {
-    match std::fs::read(path) {
-        Ok(bytes) => FileEntry::Blob(bytes),
-        Err(e) => {
-            tracing::debug!(path = %path.display(), error = %e, "unreadable file");
-            FileEntry::Unreadable(e.to_string())
+    /// A regular file at `path` (`rel` in the snapshot): read under the manifest limit
+    /// when it can be a manifest, else deferred.
+    fn file(&self, path: &Path, rel: &str) -> Result<FileEntry, Error> {
+        if is_read_eagerly(rel) {
+            // Unreadable (permissions): kept as such, so a manifest among them stops the
+            // revision with its path, instead of silently leaving the desired set.
+            return Ok(read_file_limited(path, self.limit).unwrap_or_else(|e| {
+                tracing::debug!(path = %path.display(), error = %e, "unreadable file");
+                FileEntry::Unreadable(e.to_string())
+            }));
         }
+        let size = std::fs::metadata(path).map_err(Self::io(path))?.len();
+        let location = Location::Disk(std::fs::canonicalize(path).map_err(Self::io(path))?);
+        Ok(FileEntry::Deferred(Deferred { size, location }))
     }
 }
 
@@ -208,8 +251,26 @@ mod tests {
         std::fs::write(p, content).unwrap();
     }
 
+    fn read_dir_in(root: &Path, sub: Option<&str>) -> Result<Snapshot, Error> {
+        read_dir(root, sub, &Limits::default())
+    }
+
+    /// The entry at `path`, a deferred file read (as `{{ReadFile}}` would).
     fn entry(s: &Snapshot, path: &str) -> Option<FileEntry> {
-        s.files().find(|(p, _)| *p == path).map(|(_, e)| e.clone())
+        match s
+            .files()
+            .find(|(p, _)| *p == path)
+            .map(|(_, e)| e.clone())?
+        {
+            FileEntry::Deferred(_) => {
+                let name = path.rsplit('/').next().unwrap_or(path);
+                let from = format!("{}x", path.strip_suffix(name).unwrap());
+                Some(FileEntry::Blob(
+                    s.read_relative(&from, name).ok()?.into_owned(),
+                ))
+            }
+            e => Some(e),
+        }
     }
 
     fn blob(s: &str) -> Option<FileEntry> {
@@ -223,7 +284,7 @@ mod tests {
         write(d.path(), "policy/deep/p.yaml", "p");
         write(d.path(), ".git/config", "x");
         write(d.path(), "sub/.git", "gitdir: elsewhere");
-        let s = read_dir(d.path(), None).unwrap();
+        let s = read_dir_in(d.path(), None).unwrap();
         let paths: Vec<&str> = s.files().map(|(p, _)| p).collect();
         assert_eq!(paths, ["data/a.yaml", "policy/deep/p.yaml"]);
         assert_eq!(s.origin, d.path().display().to_string());
@@ -238,13 +299,13 @@ mod tests {
     fn revision_is_stable_and_follows_content_and_names() {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "data/a.yaml", "a");
-        let r1 = read_dir(d.path(), None).unwrap().revision;
-        assert_eq!(read_dir(d.path(), None).unwrap().revision, r1);
+        let r1 = read_dir_in(d.path(), None).unwrap().revision;
+        assert_eq!(read_dir_in(d.path(), None).unwrap().revision, r1);
         write(d.path(), "data/a.yaml", "b");
-        let r2 = read_dir(d.path(), None).unwrap().revision;
+        let r2 = read_dir_in(d.path(), None).unwrap().revision;
         assert_ne!(r1, r2);
         std::fs::rename(d.path().join("data/a.yaml"), d.path().join("data/b.yaml")).unwrap();
-        assert_ne!(read_dir(d.path(), None).unwrap().revision, r2);
+        assert_ne!(read_dir_in(d.path(), None).unwrap().revision, r2);
     }
 
     #[test]
@@ -252,11 +313,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         write(d.path(), "readme.md", "r");
         write(d.path(), "immuta/data/a.yaml", "a");
-        let s = read_dir(d.path(), Some("./immuta/")).unwrap();
+        let s = read_dir_in(d.path(), Some("./immuta/")).unwrap();
         assert_eq!(entry(&s, "data/a.yaml"), blob("a"));
         assert_eq!(s.len(), 1);
         for bad in ["missing", "readme.md", "../x", "immuta/../immuta"] {
-            let err = read_dir(d.path(), Some(bad)).unwrap_err();
+            let err = read_dir_in(d.path(), Some(bad)).unwrap_err();
             assert!(
                 matches!(&err, Error::PathNotFound { path, .. } if path == bad),
                 "{bad}: {err}"
@@ -265,15 +326,15 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         symlink(outside.path(), d.path().join("out")).unwrap();
         assert!(matches!(
-            read_dir(d.path(), Some("out")),
+            read_dir_in(d.path(), Some("out")),
             Err(Error::PathNotFound { .. })
         ));
         assert!(matches!(
-            read_dir(&d.path().join("nope"), None),
+            read_dir_in(&d.path().join("nope"), None),
             Err(Error::Io { .. })
         ));
         assert!(matches!(
-            read_dir(&d.path().join("readme.md"), None),
+            read_dir_in(&d.path().join("readme.md"), None),
             Err(Error::Io { .. })
         ));
     }
@@ -293,7 +354,7 @@ mod tests {
         symlink("nope", m.join("data/dangling")).unwrap();
         symlink("certs", m.join("linked")).unwrap();
         symlink("..", m.join("certs/loop")).unwrap();
-        let s = read_dir(d.path(), Some("m")).unwrap();
+        let s = read_dir_in(d.path(), Some("m")).unwrap();
         assert_eq!(entry(&s, "data/ca.pem"), blob("pem"));
         assert_eq!(entry(&s, "linked/ca.pem"), blob("pem"));
         let abs = outside.path().join("secret.txt").display().to_string();
@@ -311,5 +372,77 @@ mod tests {
         assert_eq!(entry(&s, "certs/loop/certs/loop/data/a.yaml"), None);
         assert!(s.files().all(|(p, _)| p.matches("loop").count() <= 1));
         assert!(s.read_relative("data/a.yaml", "abs").is_err());
+    }
+
+    #[test]
+    fn issue_11_only_manifests_are_read_and_only_under_the_limit() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "data/ok.yaml", "connectionKey: ok\n");
+        write(d.path(), "data/big.yaml", &"x".repeat(5000));
+        write(d.path(), "policy/big.json", &"x".repeat(5000));
+        write(d.path(), "data/blob.bin", &"b".repeat(50_000));
+        write(d.path(), "data/ca.pem", "pem");
+        write(d.path(), ".github/workflows/ci.yml", &"x".repeat(5000));
+        symlink("big.yaml", d.path().join("data/link.yaml")).unwrap();
+        let limits = Limits {
+            manifest_bytes: 4096,
+            read_file_bytes: 4096,
+            ..Limits::default()
+        };
+        let s = read_dir(d.path(), None, &limits).unwrap();
+        assert_eq!(s.limits(), &limits);
+        let raw = |p: &str| s.files().find(|(q, _)| *q == p).map(|(_, e)| e.clone());
+        let too_large = Some(FileEntry::TooLarge {
+            size: 5000,
+            limit: 4096,
+        });
+        assert_eq!(raw("data/big.yaml"), too_large);
+        assert_eq!(raw("policy/big.json"), too_large);
+        assert_eq!(raw("data/link.yaml"), too_large);
+        assert_eq!(raw("data/ok.yaml"), blob("connectionKey: ok\n"));
+        for p in ["data/blob.bin", "data/ca.pem", ".github/workflows/ci.yml"] {
+            assert!(
+                matches!(raw(p), Some(FileEntry::Deferred(_))),
+                "{p}: {:?}",
+                raw(p)
+            );
+        }
+        // A deferred file is read on demand, under the ReadFile limit.
+        assert_eq!(entry(&s, "data/ca.pem"), blob("pem"));
+        let err = s.read_relative("data/ok.yaml", "blob.bin").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("over the 4 KiB limit (--max-read-file-bytes)"),
+            "{err}"
+        );
+        // A deferred file changed on disk changes the revision.
+        let before = s.revision.clone();
+        write(d.path(), "data/ca.pem", "pem2");
+        assert_ne!(read_dir(d.path(), None, &limits).unwrap().revision, before);
+    }
+
+    #[test]
+    fn issue_11_a_read_never_takes_more_than_the_limit() {
+        // /dev/zero reports size 0 and never ends: only the bounded read stops it.
+        let zero = Path::new("/dev/zero");
+        if zero.exists() {
+            assert_eq!(
+                read_file_limited(zero, 4096).unwrap(),
+                FileEntry::TooLarge {
+                    size: 4097,
+                    limit: 4096
+                }
+            );
+        }
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "f", "12345");
+        assert_eq!(
+            read_file_limited(&d.path().join("f"), 5).unwrap(),
+            blob("12345").unwrap()
+        );
+        assert!(matches!(
+            read_file_limited(&d.path().join("f"), 4).unwrap(),
+            FileEntry::TooLarge { size: 5, limit: 4 }
+        ));
     }
 }

@@ -5,10 +5,22 @@
 //! talks to Immuta. Files are read into memory so later stages cannot follow a symlink
 //! or a `..` out of the repository: a link that points outside is kept as
 //! [`FileEntry::EscapingLink`] and refused when read.
+//!
+//! Memory is bounded by [`Limits`] (issue 11): only files that can be manifests
+//! ([`is_read_eagerly`]) are loaded with the revision, each checked against
+//! `--max-manifest-bytes` by its size (file metadata, a Git blob's header) before it is
+//! read and again by the read itself, which never takes more than the limit; a file over
+//! it is kept as [`FileEntry::TooLarge`] and refused by the manifest stage. Every other
+//! file is [`FileEntry::Deferred`]: only its size is known until a `{{ReadFile}}` names
+//! it, and then it is read under `--max-read-file-bytes` the same way.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
+use crate::limits::show_bytes;
+pub use crate::limits::Limits;
 use crate::redact::Secret;
 
 pub mod git;
@@ -29,6 +41,109 @@ pub enum FileEntry {
     /// read error (permissions). Holds why. A manifest in this state stops the revision
     /// (its object must not silently leave the desired set).
     Unreadable(String),
+    /// A file larger than the limit it was read under: its bytes were never loaded.
+    TooLarge {
+        /// Its size in bytes (at least this much, when it grew while being read).
+        size: u64,
+        /// The limit it broke.
+        limit: u64,
+    },
+    /// A file that cannot be a manifest: not read with the revision, only when a
+    /// `{{ReadFile}}` names it.
+    Deferred(Deferred),
+}
+
+/// Where a [`FileEntry::Deferred`] file's bytes are, and how many there are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deferred {
+    /// Its size in bytes when the revision was read.
+    pub size: u64,
+    /// Where to read it.
+    pub location: Location,
+}
+
+/// Where a deferred file is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A file on disk (canonical path, inside the manifest root).
+    Disk(PathBuf),
+    /// A blob of a Git repository (the repository's Git directory, and the blob id).
+    Git {
+        /// The Git directory (`.git`, or the bare mirror).
+        repo: PathBuf,
+        /// The blob.
+        oid: git2::Oid,
+    },
+}
+
+/// Whether a snapshot path is loaded with the revision: files the manifest stage parses
+/// (`*.yaml`, `*.yml`, `*.json` outside hidden directories) and the repository settings
+/// file. Everything else is [`FileEntry::Deferred`].
+pub fn is_read_eagerly(path: &str) -> bool {
+    if path == ".immuta-gitops.yaml" || path == ".immuta-gitops.yml" {
+        return true;
+    }
+    let lower = path.to_ascii_lowercase();
+    [".yaml", ".yml", ".json"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+        && !path.split('/').any(|c| c.starts_with('.'))
+}
+
+/// Reads a whole file from disk if it holds at most `limit` bytes: the size is checked
+/// before reading, and the read itself stops after `limit + 1` bytes (a file can grow).
+///
+/// # Errors
+/// The I/O error of opening or reading it.
+pub fn read_file_limited(path: &Path, limit: u64) -> std::io::Result<FileEntry> {
+    let file = std::fs::File::open(path)?;
+    let size = file.metadata()?.len();
+    if size > limit {
+        return Ok(FileEntry::TooLarge { size, limit });
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.take(limit.saturating_add(1)).read_to_end(&mut buf)?;
+    let read = u64::try_from(buf.len()).unwrap_or(u64::MAX);
+    if read > limit {
+        return Ok(FileEntry::TooLarge { size: read, limit });
+    }
+    Ok(FileEntry::Blob(buf))
+}
+
+/// Reads a Git blob if it holds at most `limit` bytes; the size comes from the object
+/// header, so a larger blob is never loaded.
+///
+/// # Errors
+/// libgit2's error.
+pub(crate) fn read_blob_limited(
+    repo: &git2::Repository,
+    oid: git2::Oid,
+    limit: u64,
+) -> Result<FileEntry, git2::Error> {
+    let (size, _) = repo.odb()?.read_header(oid)?;
+    let size = u64::try_from(size).unwrap_or(u64::MAX);
+    if size > limit {
+        return Ok(FileEntry::TooLarge { size, limit });
+    }
+    Ok(FileEntry::Blob(repo.find_blob(oid)?.content().to_vec()))
+}
+
+impl Deferred {
+    /// Reads the file under `limit`.
+    fn read(&self, limit: u64) -> Result<FileEntry, String> {
+        if self.size > limit {
+            return Ok(FileEntry::TooLarge {
+                size: self.size,
+                limit,
+            });
+        }
+        match &self.location {
+            Location::Disk(path) => read_file_limited(path, limit).map_err(|e| e.to_string()),
+            Location::Git { repo, oid } => git2::Repository::open(repo)
+                .and_then(|r| read_blob_limited(&r, *oid, limit))
+                .map_err(|e| e.message().to_string()),
+        }
+    }
 }
 
 /// The manifest files of one source revision, relative to the manifest root
@@ -42,6 +157,7 @@ pub struct Snapshot {
     /// The source, canonically (what ownership is keyed by).
     pub id: SourceId,
     files: BTreeMap<String, FileEntry>,
+    limits: Limits,
 }
 
 /// Why a `{{ReadFile}}` target could not be read.
@@ -53,9 +169,24 @@ pub enum ReadError {
     /// No such file in the snapshot.
     #[error("file {0:?} does not exist in the repository")]
     Missing(String),
-    /// The file is there but cannot be read (dangling link, permissions).
-    #[error("file {0:?} cannot be read: {1}")]
-    Unreadable(String, String),
+    /// The file is larger than `--max-read-file-bytes`.
+    #[error("file {path:?} is {} or more, over the {} limit (--max-read-file-bytes)", show_bytes(*.size), show_bytes(*.limit))]
+    TooLarge {
+        /// The path as written.
+        path: String,
+        /// Its size (at least).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The file exists but could not be read.
+    #[error("file {path:?} cannot be read: {message}")]
+    Unreadable {
+        /// The path as written.
+        path: String,
+        /// Why.
+        message: String,
+    },
 }
 
 impl Snapshot {
@@ -75,6 +206,7 @@ impl Snapshot {
             origin,
             revision: revision.into(),
             files,
+            limits: Limits::default(),
         }
     }
 
@@ -82,6 +214,17 @@ impl Snapshot {
     pub fn with_id(mut self, id: SourceId) -> Self {
         self.id = id;
         self
+    }
+
+    /// The same snapshot, to be parsed and templated under `limits`.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits this snapshot was read under (and is parsed under).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Every file, in path order.
@@ -100,12 +243,13 @@ impl Snapshot {
     }
 
     /// Reads `target` as written in the manifest at `from`: relative to `from`'s
-    /// directory, never outside the snapshot root.
+    /// directory, never outside the snapshot root, at most `--max-read-file-bytes`.
     ///
     /// # Errors
     /// [`ReadError::Outside`] for absolute paths, `..` past the root and escaping links;
-    /// [`ReadError::Missing`] when no such file exists.
-    pub fn read_relative(&self, from: &str, target: &str) -> Result<&[u8], ReadError> {
+    /// [`ReadError::Missing`] when no such file exists; [`ReadError::TooLarge`] over the
+    /// limit; [`ReadError::Unreadable`] when a deferred file cannot be read now.
+    pub fn read_relative(&self, from: &str, target: &str) -> Result<Cow<'_, [u8]>, ReadError> {
         if target.starts_with('/') || target.starts_with('\\') || target.contains(':') {
             return Err(ReadError::Outside(target.to_string()));
         }
@@ -123,12 +267,31 @@ impl Snapshot {
             }
         }
         let path = parts.join("/");
+        let limit = self.limits.read_file_bytes;
+        let too_large = |size: u64| ReadError::TooLarge {
+            path: target.to_string(),
+            size,
+            limit,
+        };
+        let blob_len = |b: &[u8]| u64::try_from(b.len()).unwrap_or(u64::MAX);
         match self.files.get(&path) {
-            Some(FileEntry::Blob(b)) => Ok(b),
+            Some(FileEntry::Blob(b)) if blob_len(b) > limit => Err(too_large(blob_len(b))),
+            Some(FileEntry::Blob(b)) => Ok(Cow::Borrowed(b)),
+            Some(FileEntry::TooLarge { size, .. }) => Err(too_large(*size)),
+            Some(FileEntry::Deferred(d)) => match d.read(limit) {
+                Ok(FileEntry::Blob(b)) => Ok(Cow::Owned(b)),
+                Ok(FileEntry::TooLarge { size, .. }) => Err(too_large(size)),
+                Ok(_) => Err(ReadError::Missing(target.to_string())),
+                Err(message) => Err(ReadError::Unreadable {
+                    path: target.to_string(),
+                    message,
+                }),
+            },
             Some(FileEntry::EscapingLink(_)) => Err(ReadError::Outside(target.to_string())),
-            Some(FileEntry::Unreadable(why)) => {
-                Err(ReadError::Unreadable(target.to_string(), why.clone()))
-            }
+            Some(FileEntry::Unreadable(why)) => Err(ReadError::Unreadable {
+                path: target.to_string(),
+                message: why.clone(),
+            }),
             None => Err(ReadError::Missing(target.to_string())),
         }
     }
@@ -161,6 +324,8 @@ pub struct SourceSpec {
     pub cache_dir: PathBuf,
     /// Credentials for remote repositories.
     pub auth: GitAuth,
+    /// How much of the revision may be read.
+    pub limits: Limits,
 }
 
 /// Source-stage failures.
@@ -234,7 +399,7 @@ pub fn fetch(spec: &SourceSpec) -> Result<Snapshot, Error> {
         tracing::info!(repo = %spec.repo, "a bare Git repository without --ref: reading its HEAD");
         git::fetch(spec)
     } else {
-        local::read_dir(path, spec.path.as_deref())
+        local::read_dir(path, spec.path.as_deref(), &spec.limits)
     }
 }
 
@@ -257,8 +422,9 @@ mod tests {
     fn read_relative_resolves_inside_and_refuses_escapes() {
         let s = snap();
         assert_eq!(
-            s.read_relative("data/a.yaml", "../certs/ca.pem"),
-            Ok(&b"pem"[..])
+            s.read_relative("data/a.yaml", "../certs/ca.pem")
+                .map(Cow::into_owned),
+            Ok(b"pem".to_vec())
         );
         assert!(matches!(
             s.read_relative("data/a.yaml", "../../etc/passwd"),

@@ -5,14 +5,19 @@
 //!
 //! It never checks out a working tree, never follows a symlink out of the sub-directory
 //! (such links become [`FileEntry::EscapingLink`]), follows a directory symlink at most
-//! once (so link loops end), and skips submodules.
+//! once (so link loops end), and skips submodules. Only blobs [`is_read_eagerly`] names
+//! are loaded, and only when their header says they fit `--max-manifest-bytes`; the
+//! others are recorded as [`Deferred`] with their size.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
 use git2::{ErrorCode, ObjectType, Oid, Repository, Tree};
 
-use super::{split_sub_path, Error, FileEntry, Snapshot};
+use super::{
+    is_read_eagerly, read_blob_limited, split_sub_path, Deferred, Error, FileEntry, Limits,
+    Location, Snapshot,
+};
 
 /// Git's file mode for a symbolic link.
 const LINK_MODE: i32 = 0o120000;
@@ -32,6 +37,7 @@ pub(super) fn read_commit(
     oid: Oid,
     sub_path: Option<&str>,
     origin: &str,
+    limits: &Limits,
 ) -> Result<Snapshot, Error> {
     let revision = oid.to_string();
     let read_err = |e: git2::Error| Error::Git {
@@ -58,12 +64,13 @@ pub(super) fn read_commit(
         root: &root,
         base,
         files: BTreeMap::new(),
+        limit: limits.manifest_bytes,
     };
     let real = reader.base.clone();
     reader
         .walk(&base_tree, &real, "", false)
         .map_err(read_err)?;
-    Ok(Snapshot::new(origin, revision, reader.files))
+    Ok(Snapshot::new(origin, revision, reader.files).with_limits(*limits))
 }
 
 /// Where a path inside the commit leads once every symlink on the way is followed.
@@ -145,6 +152,8 @@ struct Reader<'r, 't> {
     root: &'t Tree<'r>,
     base: Vec<String>,
     files: BTreeMap<String, FileEntry>,
+    /// `--max-manifest-bytes`.
+    limit: u64,
 }
 
 impl Reader<'_, '_> {
@@ -182,14 +191,29 @@ impl Reader<'_, '_> {
                     self.link(real, path, target, in_link)?;
                 }
                 Some(ObjectType::Blob) => {
-                    let blob = self.repo.find_blob(entry.id())?;
-                    self.files
-                        .insert(path, FileEntry::Blob(blob.content().to_vec()));
+                    let file = self.blob(entry.id(), &path)?;
+                    self.files.insert(path, file);
                 }
                 _ => tracing::debug!(path, "skipping submodule"),
             }
         }
         Ok(())
+    }
+
+    /// The blob `id` at snapshot path `path`: loaded under the manifest limit when it can
+    /// be a manifest, else deferred (its size read from the object header).
+    fn blob(&self, id: Oid, path: &str) -> Result<FileEntry, git2::Error> {
+        if is_read_eagerly(path) {
+            return read_blob_limited(self.repo, id, self.limit);
+        }
+        let (size, _) = self.repo.odb()?.read_header(id)?;
+        Ok(FileEntry::Deferred(Deferred {
+            size: u64::try_from(size).unwrap_or(u64::MAX),
+            location: Location::Git {
+                repo: self.repo.path().to_path_buf(),
+                oid: id,
+            },
+        }))
     }
 
     /// Stores the symlink at `path` (in directory `real`) pointing to `target`.
@@ -202,9 +226,8 @@ impl Reader<'_, '_> {
     ) -> Result<(), git2::Error> {
         match resolve(self.repo, self.root, real, &target)? {
             Resolved::Blob(id, comps) if comps.starts_with(&self.base) => {
-                let blob = self.repo.find_blob(id)?;
-                self.files
-                    .insert(path, FileEntry::Blob(blob.content().to_vec()));
+                let file = self.blob(id, &path)?;
+                self.files.insert(path, file);
             }
             Resolved::Tree(id, comps) if comps.starts_with(&self.base) => {
                 if in_link {

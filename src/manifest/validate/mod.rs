@@ -158,9 +158,14 @@ pub fn validate(
         }
         other => c.push(Severity::Error, "", Problem::NotAMapping(type_name(other))),
     }
+    let mut diagnostics = c.out;
+    diagnostics.extend(names::check_lengths(
+        doc,
+        identity.as_ref().map(|(k, _)| k.as_str()),
+    ));
     Checked {
         identity,
-        diagnostics: c.out,
+        diagnostics,
     }
 }
 
@@ -531,6 +536,8 @@ impl Checker<'_> {
         }
     }
 }
+
+pub mod names;
 
 #[cfg(test)]
 mod tests;

@@ -49,7 +49,7 @@ fn refused_inputs_name_file_line_and_problem() {
     let ds_link = snowflake("'{{ReadFile \"key.pem\"}}'");
     type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
     let cases: Vec<Case<'_>> = vec![
-        (vec![("policy/broken.yaml", "policyKey: broken\nname: [unclosed\ntype: data\n")], vec!["policy/broken.yaml:3:5: policy -: invalid YAML"]),
+        (vec![("policy/broken.yaml", "policyKey: broken\nname: [unclosed\ntype: data\n")], vec!["policy/broken.yaml:3:5: policy broken: invalid YAML"]),
         (vec![("policies/extra.yaml", PURPOSE)], vec!["policies/extra.yaml:1:1: - -: file in unknown directory policies/"]),
         (
             vec![("project/p.yaml", "projectKey: p1\nname: P1\nallowMaskedJoins: \"yes\"\n")],

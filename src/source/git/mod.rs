@@ -175,7 +175,7 @@ pub fn fetch(spec: &SourceSpec) -> Result<Snapshot, Error> {
         path: spec.repo.clone().into(),
         source,
     })?;
-    let snapshot = tree::read_commit(&repo, oid, spec.path.as_deref(), &ctx.origin);
+    let snapshot = tree::read_commit(&repo, oid, spec.path.as_deref(), &ctx.origin, &spec.limits);
     snapshot.map(|s| s.with_id(id)).map_err(|e| match e {
         Error::Git {
             op,

@@ -98,12 +98,20 @@ fn spec(repo: &str, reference: Option<&str>, path: Option<&str>, cache: &Path) -
         path: path.map(str::to_string),
         cache_dir: cache.to_path_buf(),
         auth: GitAuth::default(),
+        limits: Default::default(),
     }
 }
 
-fn blob<'a>(s: &'a Snapshot, path: &str) -> &'a [u8] {
+/// A file's bytes; a deferred one is read as `{{ReadFile}}` would.
+fn blob(s: &Snapshot, path: &str) -> Vec<u8> {
     match s.files().find(|(p, _)| *p == path) {
-        Some((_, FileEntry::Blob(b))) => b,
+        Some((_, FileEntry::Blob(b))) => b.clone(),
+        Some((_, FileEntry::Deferred(_))) => {
+            let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+            s.read_relative(&format!("{dir}/x"), name)
+                .unwrap()
+                .into_owned()
+        }
         other => panic!("{path}: {other:?}"),
     }
 }
@@ -601,4 +609,50 @@ fn credential_choice_is_bounded_and_prefers_configured_values() {
         choose_credential(&token, false, None, up, MAX_AUTH_ATTEMPTS + 1),
         Answer::GiveUp(_)
     ));
+}
+
+#[test]
+fn issue_11_git_blobs_are_sized_before_they_are_loaded() {
+    let o = Origin::new();
+    let big = "x".repeat(8192);
+    let tip = o.commit(
+        "main",
+        &[
+            ("data/big.yaml", M::F, &big),
+            ("data/ok.yaml", M::F, "connectionKey: ok\n"),
+            ("data/cert.pem", M::F, "pem"),
+            ("data/huge.bin", M::F, &big),
+            ("data/link.yaml", M::L, "big.yaml"),
+        ],
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let mut s = spec(&o.url(), None, None, cache.path());
+    s.limits.manifest_bytes = 4096;
+    s.limits.read_file_bytes = 4096;
+    let snap = fetch(&s).unwrap();
+    assert_eq!(snap.revision, tip.to_string());
+    let entry = |p: &str| snap.files().find(|(q, _)| *q == p).map(|(_, e)| e.clone());
+    for p in ["data/big.yaml", "data/link.yaml"] {
+        assert_eq!(
+            entry(p),
+            Some(FileEntry::TooLarge {
+                size: 8192,
+                limit: 4096
+            }),
+            "{p}"
+        );
+    }
+    assert_eq!(
+        entry("data/ok.yaml"),
+        Some(FileEntry::Blob(b"connectionKey: ok\n".to_vec()))
+    );
+    // Files that cannot be manifests are not loaded, only sized; read when named.
+    assert!(matches!(entry("data/cert.pem"), Some(FileEntry::Deferred(d)) if d.size == 3));
+    assert!(matches!(entry("data/huge.bin"), Some(FileEntry::Deferred(d)) if d.size == 8192));
+    assert_eq!(blob(&snap, "data/cert.pem"), b"pem");
+    let err = snap.read_relative("data/ok.yaml", "huge.bin").unwrap_err();
+    assert!(
+        matches!(err, crate::source::ReadError::TooLarge { size: 8192, .. }),
+        "{err}"
+    );
 }

@@ -1,0 +1,302 @@
+//! Resource limits shared by the stages, and the ranges flag values must fall in.
+//!
+//! A repository or a server must not be able to exhaust the machine (issue 11): every
+//! input the tool reads whole has a cap, checked before the bytes are loaded where the
+//! size is known in advance (file metadata, a Git blob's header) and enforced again by
+//! the read itself (a file can grow while it is read, a server can stream forever).
+//!
+//! | limit | default | flag |
+//! |---|---|---|
+//! | manifest file | 4 MiB | `--max-manifest-bytes` |
+//! | `{{ReadFile}}` target | 1 MiB | `--max-read-file-bytes` |
+//! | YAML nodes per file (aliases counted expanded) | 1,000,000 | `--max-yaml-nodes` |
+//! | YAML nesting depth | 64 | `--max-yaml-depth` |
+//! | HTTP response body | 16 MiB | `--max-response-bytes` |
+//! | secret file (API key, Git token, passphrase, webhook secret) | 64 KiB | fixed |
+//! | object key or name | 255 characters | fixed |
+//!
+//! This module never reads anything itself: it holds the numbers and parses the flags.
+
+use std::time::Duration;
+
+/// The most bytes a secret file (API key, Git token, SSH passphrase, webhook secret) may
+/// hold: a secret is one line; anything larger is the wrong file.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+/// The longest object key or name (`policyKey`, `connectionKey`, `projectKey`, a
+/// purpose's full dotted name, a policy's or project's `name`), in characters. The Immuta
+/// documentation gives no maximum; 255 is our choice (the common bound of a database
+/// `varchar` name column), written down in the README's Limits table.
+pub const MAX_NAME_CHARS: usize = 255;
+
+/// Default of `--max-manifest-bytes`.
+pub const DEFAULT_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
+/// Default of `--max-read-file-bytes`.
+pub const DEFAULT_READ_FILE_BYTES: u64 = 1024 * 1024;
+/// Default of `--max-yaml-nodes`.
+pub const DEFAULT_YAML_NODES: u64 = 1_000_000;
+/// Default of `--max-yaml-depth`.
+pub const DEFAULT_YAML_DEPTH: u32 = 64;
+/// Default of `--max-response-bytes`.
+pub const DEFAULT_RESPONSE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Limits on what a source revision may make the tool read and parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest manifest file, in bytes.
+    pub manifest_bytes: u64,
+    /// Largest `{{ReadFile}}` target, in bytes.
+    pub read_file_bytes: u64,
+    /// Most YAML nodes in one file, every alias counted as the nodes it expands to.
+    pub yaml_nodes: u64,
+    /// Deepest nesting of mappings and sequences in one document.
+    pub yaml_depth: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            manifest_bytes: DEFAULT_MANIFEST_BYTES,
+            read_file_bytes: DEFAULT_READ_FILE_BYTES,
+            yaml_nodes: DEFAULT_YAML_NODES,
+            yaml_depth: DEFAULT_YAML_DEPTH,
+        }
+    }
+}
+
+/// The flags of [`Limits`], shared by `validate`, `reconcile`, `apply` and `run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitFlags {
+    /// Largest manifest file (bytes; KiB, MiB and GiB suffixes accepted).
+    #[arg(long, env = "IMMUTA_GITOPS_MAX_MANIFEST_BYTES", default_value = "4MiB", value_parser = parse_file_bytes)]
+    pub max_manifest_bytes: u64,
+    /// Largest file a `{{ReadFile}}` placeholder may read.
+    #[arg(long, env = "IMMUTA_GITOPS_MAX_READ_FILE_BYTES", default_value = "1MiB", value_parser = parse_file_bytes)]
+    pub max_read_file_bytes: u64,
+    /// Most YAML nodes in one manifest file (aliases counted as the nodes they expand to).
+    #[arg(long, env = "IMMUTA_GITOPS_MAX_YAML_NODES", default_value_t = DEFAULT_YAML_NODES, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_yaml_nodes: u64,
+    /// Deepest nesting of YAML mappings and sequences.
+    #[arg(long, env = "IMMUTA_GITOPS_MAX_YAML_DEPTH", default_value_t = DEFAULT_YAML_DEPTH, value_parser = clap::value_parser!(u32).range(2..=120))]
+    pub max_yaml_depth: u32,
+}
+
+impl Default for LimitFlags {
+    fn default() -> Self {
+        let l = Limits::default();
+        LimitFlags {
+            max_manifest_bytes: l.manifest_bytes,
+            max_read_file_bytes: l.read_file_bytes,
+            max_yaml_nodes: l.yaml_nodes,
+            max_yaml_depth: l.yaml_depth,
+        }
+    }
+}
+
+impl LimitFlags {
+    /// The limits these flags describe.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            manifest_bytes: self.max_manifest_bytes,
+            read_file_bytes: self.max_read_file_bytes,
+            yaml_nodes: self.max_yaml_nodes,
+            yaml_depth: self.max_yaml_depth,
+        }
+    }
+}
+
+/// `n`, `nB`, `nKiB`, `nMiB`, `nGiB` (also `K`/`KB`/`M`/`MB`/`G`/`GB`, all binary) →
+/// bytes, within `min..=max`.
+///
+/// # Errors
+/// A message for clap naming the valid range.
+pub fn parse_bytes_between(s: &str, min: u64, max: u64) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = (
+        t.get(..split).unwrap_or_default(),
+        t.get(split..).unwrap_or_default(),
+    );
+    let range = || format!("{} to {}", show_bytes(min), show_bytes(max));
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 4MiB); valid: {}", range()))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        _ => return Err(format!("{s:?} has an unknown unit; use B, KiB, MiB or GiB")),
+    };
+    match n.checked_mul(factor) {
+        Some(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is out of range; valid: {}", range())),
+    }
+}
+
+/// `--max-manifest-bytes` and `--max-read-file-bytes`: 1 KiB to 1 GiB.
+///
+/// # Errors
+/// A message for clap naming the valid range.
+pub fn parse_file_bytes(s: &str) -> Result<u64, String> {
+    parse_bytes_between(s, 1024, 1024 * 1024 * 1024)
+}
+
+/// `--max-response-bytes`: 64 KiB to 1 GiB (a page of 1000 objects needs a few MiB).
+///
+/// # Errors
+/// A message for clap naming the valid range.
+pub fn parse_response_bytes(s: &str) -> Result<u64, String> {
+    parse_bytes_between(s, 64 * 1024, 1024 * 1024 * 1024)
+}
+
+/// A byte count for messages: `4 MiB`, `1536 bytes`.
+pub fn show_bytes(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    for (size, unit) in UNITS {
+        if n >= size && n % size == 0 {
+            return format!("{} {unit}", n / size);
+        }
+    }
+    format!("{n} bytes")
+}
+
+/// A humantime duration within `min..=max`.
+///
+/// # Errors
+/// A message for clap naming the valid range.
+pub fn parse_duration_between(s: &str, min: Duration, max: Duration) -> Result<Duration, String> {
+    let range = || {
+        format!(
+            "{} to {}",
+            humantime::format_duration(min),
+            humantime::format_duration(max)
+        )
+    };
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{s:?} is not a duration ({e}); valid: {}", range()))?;
+    if (min..=max).contains(&d) {
+        Ok(d)
+    } else {
+        Err(format!("{s:?} is out of range; valid: {}", range()))
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// `--timeout`: 100ms to 1h (a zero timeout fails every request).
+///
+/// # Errors
+/// A message for clap naming the valid range.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration_between(s, Duration::from_millis(100), HOUR)
+}
+
+/// `--retry-max-delay`, `--grace-period`, `--debounce`, the emulator's `--latency`:
+/// 0s to 1h.
+///
+/// # Errors
+/// A message for clap naming the valid range.
+pub fn parse_wait(s: &str) -> Result<Duration, String> {
+    parse_duration_between(s, Duration::ZERO, HOUR)
+}
+
+/// `--retry-max-elapsed`: 100ms to 24h (zero would give up before the first answer).
+///
+/// # Errors
+/// A message for clap naming the valid range.
+pub fn parse_total_time(s: &str) -> Result<Duration, String> {
+    parse_duration_between(s, Duration::from_millis(100), DAY)
+}
+
+/// `--interval` and `--drift-interval`: 100ms to 30 days.
+///
+/// # Errors
+/// A message for clap naming the valid range.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    parse_duration_between(s, Duration::from_millis(100), DAY.saturating_mul(30))
+}
+
+/// A probability: a number from 0 to 1 (the emulator's fault rates).
+///
+/// # Errors
+/// A message for clap naming the valid range.
+pub fn parse_probability(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{s:?} is not a probability; valid: 0 to 1")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_units_and_ranges() {
+        assert_eq!(parse_file_bytes("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_file_bytes("1 KiB"), Ok(1024));
+        assert_eq!(parse_file_bytes("2048"), Ok(2048));
+        assert_eq!(parse_file_bytes("1g"), Ok(1 << 30));
+        for bad in [
+            "0",
+            "1023",
+            "2GiB",
+            "",
+            "MiB",
+            "4 parsecs",
+            "-1",
+            "99999999999999999999G",
+        ] {
+            let e = parse_file_bytes(bad).unwrap_err();
+            assert!(
+                e.contains("valid: 1 KiB to 1 GiB") || e.contains("unknown unit"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(parse_response_bytes("16MiB").is_ok());
+        assert!(parse_response_bytes("1KiB").is_err());
+        assert_eq!(show_bytes(1536), "1536 bytes");
+        assert_eq!(show_bytes(16 << 20), "16 MiB");
+    }
+
+    #[test]
+    fn durations_outside_their_range_are_refused_with_the_range() {
+        assert_eq!(parse_timeout("2s"), Ok(Duration::from_secs(2)));
+        for (f, bad, range) in [
+            (
+                parse_timeout as fn(&str) -> Result<Duration, String>,
+                "0s",
+                "100ms to 1h",
+            ),
+            (parse_timeout, "2h", "100ms to 1h"),
+            (parse_interval, "0s", "100ms to 30days"),
+            (parse_interval, "300000000000y", "100ms to 30days"),
+            (
+                parse_interval,
+                "99999999999999999999999y",
+                "100ms to 30days",
+            ),
+            (parse_total_time, "0ms", "100ms to 1day"),
+            (parse_wait, "2h", "0s to 1h"),
+            (parse_wait, "soon", "0s to 1h"),
+        ] {
+            let e = f(bad).unwrap_err();
+            assert!(e.contains(&format!("valid: {range}")), "{bad}: {e}");
+        }
+        assert_eq!(parse_wait("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_interval("200ms"), Ok(Duration::from_millis(200)));
+    }
+
+    #[test]
+    fn probabilities_are_between_zero_and_one() {
+        assert_eq!(parse_probability("0.5"), Ok(0.5));
+        for bad in ["-0.1", "1.5", "NaN", "x"] {
+            assert!(
+                parse_probability(bad).unwrap_err().contains("0 to 1"),
+                "{bad}"
+            );
+        }
+    }
+}

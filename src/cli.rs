@@ -328,7 +328,11 @@ async fn prepare(
 
 fn write_plan(plan: &crate::plan::Plan, output: Output, notes: &[String]) -> Result<()> {
     for n in notes {
-        eprintln!("{n}");
+        if n.starts_with(crate::plan::prune::DISABLED) {
+            eprintln!("warning: {n}");
+        } else {
+            eprintln!("{n}");
+        }
     }
     let mut out = std::io::stdout().lock();
     match output {

@@ -396,7 +396,7 @@ async fn an_inventory_that_cannot_be_trusted_owns_nothing() {
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(0), "{what}\n{stdout}\n{stderr}");
         assert!(
-            stderr.contains("prune disabled: ") && stderr.contains(expect),
+            stderr.contains("warning: prune disabled: ") && stderr.contains(expect),
             "{what}: {stderr}"
         );
         assert!(stdout.contains("? purpose/Hand Made"), "{what}: {stdout}");

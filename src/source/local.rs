@@ -27,6 +27,10 @@ use super::{
     Location, Snapshot, SourceId,
 };
 
+/// Why a directory symlink met inside a followed directory symlink is not read.
+pub(crate) const NESTED_LINK: &str =
+    "directory symbolic link inside a followed directory symbolic link is not followed";
+
 /// Reads every file under `root` joined with `sub_path`, under `limits`.
 ///
 /// # Errors
@@ -211,7 +215,11 @@ impl Walker {
         }
         if canon.is_dir() {
             if in_link {
-                tracing::warn!(path = %path.display(), "not following a directory symlink inside a followed directory symlink");
+                // Not followed (so loops end), but kept: inside a kind directory its
+                // manifests must not silently leave the desired set.
+                tracing::debug!(path = %path.display(), "directory symlink inside a followed directory symlink");
+                self.files
+                    .insert(rel, FileEntry::Unreadable(NESTED_LINK.into()));
                 return Ok(());
             }
             return self.walk(&canon, &rel, true);
@@ -340,6 +348,27 @@ mod tests {
     }
 
     #[test]
+    fn a_nested_directory_link_in_a_kind_directory_stops_the_revision() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "shared/policies/a.yaml", "policyKey: a\n");
+        write(d.path(), "more/b.yaml", "policyKey: b\n");
+        symlink("shared/policies", d.path().join("policy")).unwrap();
+        symlink("../../more", d.path().join("shared/policies/more")).unwrap();
+        let s = read_dir_in(d.path(), None).unwrap();
+        assert_eq!(
+            entry(&s, "policy/more"),
+            Some(FileEntry::Unreadable(NESTED_LINK.into()))
+        );
+        let (_, diags) = crate::manifest::parse::parse_snapshot(&s, &|_| false);
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.span.path == "policy/more" && d.message.contains("not followed")),
+            "{diags:?}"
+        );
+    }
+
+    #[test]
     fn symlinks_inside_are_read_and_outside_are_escaping() {
         let outside = tempfile::tempdir().unwrap();
         write(outside.path(), "secret.txt", "secret");
@@ -370,7 +399,15 @@ mod tests {
         // `certs/loop` -> the root: followed once, and not again from inside it.
         assert_eq!(entry(&s, "certs/loop/data/a.yaml"), blob("a"));
         assert_eq!(entry(&s, "certs/loop/certs/loop/data/a.yaml"), None);
-        assert!(s.files().all(|(p, _)| p.matches("loop").count() <= 1));
+        // Not followed twice, but kept as unreadable: a manifest stage error inside a kind
+        // directory, ignored elsewhere.
+        assert_eq!(
+            entry(&s, "certs/loop/certs/loop"),
+            Some(FileEntry::Unreadable(NESTED_LINK.into()))
+        );
+        assert!(s
+            .files()
+            .all(|(p, _)| p.matches("loop").count() <= 1 || p == "certs/loop/certs/loop"));
         assert!(s.read_relative("data/a.yaml", "abs").is_err());
     }
 

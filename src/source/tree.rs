@@ -231,9 +231,15 @@ impl Reader<'_, '_> {
             }
             Resolved::Tree(id, comps) if comps.starts_with(&self.base) => {
                 if in_link {
-                    tracing::warn!(
+                    // Not followed (so loops end), but kept: inside a kind directory its
+                    // manifests must not silently leave the desired set.
+                    tracing::debug!(
                         path,
-                        "not following a directory symlink inside a followed directory symlink"
+                        "directory symlink inside a followed directory symlink"
+                    );
+                    self.files.insert(
+                        path,
+                        FileEntry::Unreadable(super::local::NESTED_LINK.into()),
                     );
                 } else {
                     let sub = self.repo.find_tree(id)?;

@@ -38,6 +38,7 @@ use crate::client::Client;
 use crate::manifest::DesiredSet;
 use crate::object::{Kind, ObjectKey};
 use crate::plan::{Action, Change, Plan};
+use crate::terminal::{escape, Escaped};
 
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -99,16 +100,23 @@ impl ApplyReport {
         c
     }
 
-    /// Writes one line per object and a closing summary.
+    /// Writes one line per object and a closing summary; keys and messages are
+    /// escaped for the terminal.
     ///
     /// # Errors
     /// Only I/O errors of `out`.
     pub fn render_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         for r in &self.results {
             match &r.outcome {
-                Outcome::Applied { .. } => writeln!(out, "  ✓ {} {}", r.key, verb(r.action))?,
-                Outcome::Failed { error } => writeln!(out, "  ✗ {} FAILED: {error}", r.key)?,
-                Outcome::Skipped { reason } => writeln!(out, "  - {} skipped: {reason}", r.key)?,
+                Outcome::Applied { .. } => {
+                    writeln!(out, "  ✓ {} {}", Escaped(&r.key), verb(r.action))?;
+                }
+                Outcome::Failed { error } => {
+                    writeln!(out, "  ✗ {} FAILED: {}", Escaped(&r.key), escape(error))?;
+                }
+                Outcome::Skipped { reason } => {
+                    writeln!(out, "  - {} skipped: {}", Escaped(&r.key), escape(reason))?;
+                }
             }
         }
         let (a, f, s) = self.counts();
@@ -424,6 +432,44 @@ fn visit_purposes(v: &Value, f: &mut dyn FnMut(&str)) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// issue 11: keys and server messages reach the terminal escaped.
+    #[test]
+    fn issue_11_apply_results_are_escaped() {
+        let report = ApplyReport {
+            results: vec![
+                ObjectResult {
+                    key: ObjectKey::new(Kind::Purpose, "a\u{1b}]0;t\u{7}"),
+                    action: Action::Create,
+                    outcome: Outcome::Applied {
+                        response: json!({}),
+                    },
+                },
+                ObjectResult {
+                    key: ObjectKey::new(Kind::Policy, "b\nFORGED"),
+                    action: Action::Update,
+                    outcome: Outcome::Failed {
+                        error: "400: bad \u{1b}[2J\r\nFORGED".into(),
+                    },
+                },
+                ObjectResult {
+                    key: ObjectKey::new(Kind::Project, "c"),
+                    action: Action::Create,
+                    outcome: Outcome::Skipped {
+                        reason: "needs \u{9b}x".into(),
+                    },
+                },
+            ],
+        };
+        let mut buf = Vec::new();
+        report.render_text(&mut buf).unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        assert!(!s.chars().any(|c| c.is_control() && c != '\n'), "{s:?}");
+        assert!(!s.lines().any(|l| l.starts_with("FORGED")), "{s}");
+        assert!(s.contains("purpose/a\\x1b]0;t\\x07 created"), "{s}");
+        assert!(s.contains("bad \\x1b[2J\\r\\nFORGED"), "{s}");
+        assert!(s.contains("needs \\u{9b}x"), "{s}");
+    }
 
     #[test]
     fn dependents_of_failed_objects_are_named() {

@@ -24,6 +24,7 @@ use crate::plan::prune::{load_inventory, next_inventory, save_inventory, Invento
 use crate::plan::render;
 use crate::plan::saved::{self, SavedPlan};
 use crate::source;
+use crate::terminal::{escape, Escaped};
 
 /// GitOps for Immuta: keep a tenant equal to a Git repository of V2 YAML files.
 #[derive(Debug, Parser)]
@@ -199,7 +200,7 @@ pub fn main() -> ExitCode {
         // A reader that went away (`immuta-gitops reconcile --plan | head`) is not a failure.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", error_chain(&e));
+            eprintln!("error: {}", render_error(&e));
             ExitCode::from(1)
         }
     }
@@ -211,6 +212,8 @@ fn init_tracing(filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(crate::config::stderr_colour())
+        .fmt_fields(crate::terminal::log_fields())
         .try_init();
 }
 
@@ -253,7 +256,7 @@ fn validate(dir: PathBuf, limits: &crate::limits::Limits) -> Result<ExitCode> {
     match manifest::load(&snapshot, &ProcessEnv) {
         Ok(set) => {
             for w in &set.warnings {
-                writeln!(out, "{w}")?;
+                writeln!(out, "{}", Escaped(w))?;
             }
             writeln!(
                 out,
@@ -265,7 +268,7 @@ fn validate(dir: PathBuf, limits: &crate::limits::Limits) -> Result<ExitCode> {
         }
         Err(diags) => {
             for d in &diags {
-                writeln!(out, "{d}")?;
+                writeln!(out, "{}", Escaped(d))?;
             }
             let errors = diags
                 .iter()
@@ -297,7 +300,7 @@ async fn prepare(
     let settings = config::repo_settings(&snapshot).map_err(|e| anyhow::anyhow!(e))?;
     let desired = cycle::load(&snapshot, &ProcessEnv)?;
     for w in &desired.warnings {
-        eprintln!("{w}");
+        eprintln!("{}", Escaped(w));
     }
     let prune = prune.options(&settings)?;
     let inventory = match state_dir {
@@ -305,8 +308,9 @@ async fn prepare(
             Ok(inv) => inv,
             Err(e) => {
                 eprintln!(
-                    "warning: cannot read the inventory in {}: {e}; nothing will be deleted",
-                    dir.display()
+                    "warning: cannot read the inventory in {}: {}; nothing will be deleted",
+                    Escaped(dir.display()),
+                    Escaped(&e)
                 );
                 None
             }
@@ -329,9 +333,9 @@ async fn prepare(
 fn write_plan(plan: &crate::plan::Plan, output: Output, notes: &[String]) -> Result<()> {
     for n in notes {
         if n.starts_with(crate::plan::prune::DISABLED) {
-            eprintln!("warning: {n}");
+            eprintln!("warning: {}", escape(n));
         } else {
-            eprintln!("{n}");
+            eprintln!("{}", escape(n));
         }
     }
     let mut out = std::io::stdout().lock();
@@ -407,8 +411,8 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
         std::fs::write(file, text).with_context(|| format!("cannot write {}", file.display()))?;
         eprintln!(
             "Plan saved to {}; apply it with: immuta-gitops apply {}",
-            file.display(),
-            file.display()
+            Escaped(file.display()),
+            Escaped(file.display())
         );
     }
     let changes = plan.has_changes();
@@ -442,8 +446,8 @@ fn refused(plan: &crate::plan::Plan) -> bool {
     for c in plan.refused() {
         eprintln!(
             "error: {}: {} (nothing was sent for it)",
-            c.key,
-            crate::plan::refusal_reason(c)
+            escape(&c.key.to_string()),
+            escape(&crate::plan::refusal_reason(c))
         );
         any = true;
     }
@@ -464,6 +468,15 @@ async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.plan_file.display()))?;
     let saved: SavedPlan = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a plan file", args.plan_file.display()))?;
+    if source::git::is_remote(&saved.source.repo) && saved.source.repo.contains(crate::redact::MASK)
+    {
+        // The query values were masked when the plan was saved (issue 11): fetching with
+        // them would send `(sensitive)` as a credential.
+        anyhow::bail!(
+            "the plan's repository URL {} carried credentials in its query string, which a saved plan never stores; give the token with --git-token-file (or IMMUTA_GITOPS_GIT_TOKEN_FILE) and a URL without it",
+            escape(&saved.source.repo)
+        );
+    }
     let source_args = args.git.source_args(
         saved.source.repo.clone(),
         saved.source.reference.clone(),
@@ -535,6 +548,24 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
+/// The error as printed on stderr, escaped for the terminal: invalid manifests one
+/// diagnostic per line (each escaped on its own), anything else on one line.
+fn render_error(e: &anyhow::Error) -> String {
+    if let Some(cycle::Error::Manifest(diags)) = e.downcast_ref::<cycle::Error>() {
+        let errors = diags
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count();
+        let mut out = format!("{errors} invalid manifest(s):");
+        for d in diags {
+            out.push('\n');
+            out.push_str(&escape(&d.to_string()));
+        }
+        return out;
+    }
+    escape(&error_chain(e)).into_owned()
+}
+
 /// The error and its causes on one line, `outer: cause: cause`. A cause whose text the
 /// message already holds (errors that print their source themselves) is not repeated.
 fn error_chain(e: &anyhow::Error) -> String {
@@ -596,6 +627,33 @@ mod tests {
         assert_eq!(
             error_chain(&e),
             "loading failed: cannot read x: disk on fire"
+        );
+    }
+
+    /// issue 11: an error printed on stderr cannot forge lines; a list of invalid
+    /// manifests stays one diagnostic per line.
+    #[test]
+    fn issue_11_errors_are_escaped_for_the_terminal() {
+        let e = anyhow::anyhow!("POST /x returned 400: bad\nFORGED \u{1b}]0;t\u{7}");
+        assert_eq!(
+            render_error(&e),
+            "POST /x returned 400: bad\\nFORGED \\x1b]0;t\\x07"
+        );
+        let d = |line: usize, key: &str| crate::manifest::Diagnostic {
+            severity: Severity::Error,
+            span: crate::manifest::Span {
+                path: "purpose/a\nb.yaml".into(),
+                line,
+                col: 1,
+            },
+            kind: Some(Kind::Purpose),
+            key: Some(key.into()),
+            message: "bad".into(),
+        };
+        let e = anyhow::Error::new(cycle::Error::Manifest(vec![d(1, "x\u{1b}[2J"), d(2, "y")]));
+        assert_eq!(
+            render_error(&e),
+            "2 invalid manifest(s):\npurpose/a\\nb.yaml:1:1: purpose x\\x1b[2J: bad\npurpose/a\\nb.yaml:2:1: purpose y: bad"
         );
     }
 

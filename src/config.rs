@@ -115,6 +115,13 @@ pub fn read_secret_file(what: &'static str, path: &Path) -> Result<Secret, Error
     Ok(Secret::new(value))
 }
 
+/// Whether text logs on stderr may use colour: stderr is a terminal and `NO_COLOR` is
+/// unset (<https://no-color.org>). Piped logs never carry escape sequences.
+pub fn stderr_colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// The API key: `--api-key-file` wins over `IMMUTA_API_KEY`.
 ///
 /// # Errors

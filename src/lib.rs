@@ -31,3 +31,4 @@ pub mod object;
 pub mod plan;
 pub mod redact;
 pub mod source;
+pub mod terminal;

@@ -193,3 +193,24 @@ async fn a_saved_plan_is_stale_once_the_ref_moved() {
     assert_eq!(real_write_records(&s.emu), vec![]);
     s.scan.assert_clean(&s.secrets);
 }
+
+/// issue 11: a saved plan stores its repository URL without credentials (query values
+/// masked), so `apply` refuses such a URL with a clear message instead of sending
+/// `(sensitive)` as a token, and writes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_11_a_saved_plan_never_holds_a_query_token() {
+    let mut s = Setup::new().await;
+    let (file, mut saved) = s.save_plan("plan.json").await;
+    saved["source"]["repo"] = json!("https://git.example/org/repo.git?private_token=(sensitive)");
+    std::fs::write(&file, serde_json::to_vec(&saved).unwrap()).unwrap();
+    let before = real_writes(&s.emu);
+    let out = s.apply(&file).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("carried credentials in its query string")
+            && stderr.contains("--git-token-file"),
+        "{stderr}"
+    );
+    assert_eq!(real_writes(&s.emu), before);
+}

@@ -97,6 +97,8 @@ impl RequestStats {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    /// `base` without credentials, for messages.
+    shown_base: String,
     key: Secret,
     retry: RetryPolicy,
     timeout: Duration,
@@ -111,7 +113,7 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("base", &self.base)
+            .field("base", &self.shown_base)
             .finish_non_exhaustive()
     }
 }
@@ -164,8 +166,12 @@ impl Client {
             .map_err(|e| Error::Config(e.to_string()))?;
         let mut redactor = Redactor::new();
         redactor.add(cfg.api_key.expose());
+        for s in crate::redact::url::secrets(&base) {
+            redactor.add(&s);
+        }
         Ok(Client {
             http,
+            shown_base: crate::redact::url::strip_credentials(&base),
             base,
             key: cfg.api_key,
             retry: cfg.retry,
@@ -197,9 +203,9 @@ impl Client {
         &self.stats
     }
 
-    /// The base URL.
+    /// The base URL as it may be shown: without credentials.
     pub fn base_url(&self) -> &str {
-        &self.base
+        &self.shown_base
     }
 
     /// `POST /api/v2/{kind}` with `dryRun` in the query string (never in the body).
@@ -550,7 +556,10 @@ impl Client {
             method: method.to_string(),
             path: req.path.clone(),
             status,
-            message: self.redactor.redact(&error_message(&text)),
+            // Redact the whole message first, then cut (issue 11).
+            message: self
+                .redactor
+                .redact_cut(&error_message(&text), MESSAGE_CHARS),
             key: req.key.cloned(),
         };
         if retry::is_retryable_status(status) {
@@ -569,11 +578,14 @@ impl Client {
             src = s.source();
         }
         Error::Unreachable {
-            url: self.base.clone(),
+            url: self.shown_base.clone(),
             message: self.redactor.redact(&message),
         }
     }
 }
+
+/// Characters of Immuta's error message kept in an [`Error::Status`], after redaction.
+const MESSAGE_CHARS: usize = 512;
 
 /// The base URL must parse as an absolute http(s) URL with a host and a valid port.
 fn check_base_url(base: &str) -> Result<(), Error> {
@@ -593,12 +605,12 @@ fn check_base_url(base: &str) -> Result<(), Error> {
 }
 
 /// Immuta's error body is `{statusCode, error, message}`; fall back to the raw body.
+/// Not cut here: the caller redacts, then cuts.
 fn error_message(body: &str) -> String {
-    let msg = serde_json::from_str::<Value>(body)
+    serde_json::from_str::<Value>(body)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| body.to_string());
-    msg.chars().take(512).collect()
+        .unwrap_or_else(|| body.to_string())
 }
 
 /// Reads a `{<field>: [...], count}` page.

@@ -253,7 +253,12 @@ pub fn init_tracing(filter: &str, format: LogFormat) -> bool {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.try_init().is_ok(),
+        // Text lines escape every field for the terminal; JSON escapes by construction.
+        LogFormat::Text => builder
+            .with_ansi(crate::config::stderr_colour())
+            .fmt_fields(crate::terminal::log_fields())
+            .try_init()
+            .is_ok(),
         LogFormat::Json => builder.json().flatten_event(true).try_init().is_ok(),
     }
 }
@@ -304,6 +309,12 @@ impl Daemon {
             .flatten()
         {
             redactor.add(s.expose());
+        }
+        for s in crate::redact::url::secrets(&spec.repo)
+            .into_iter()
+            .chain(crate::redact::url::secrets(&cfg.base_url))
+        {
+            redactor.add(&s);
         }
         let client = Client::new(cfg)?;
         let saved = match args.state_dir.as_deref().map(state::load).transpose() {

@@ -33,6 +33,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
 pub mod data;
+pub mod echo;
 pub mod error;
 pub mod projects;
 pub mod routes;

@@ -205,6 +205,7 @@ pub fn load_filtered(
     diagnostics.extend(validate::names::purpose_collisions(&purposes));
     for d in &mut diagnostics {
         d.message = redactor.redact(&d.message);
+        d.key = d.key.as_deref().map(|k| redactor.redact(k));
     }
     diagnostics.sort_by(|a, b| (&a.span, a.severity).cmp(&(&b.span, b.severity)));
     if diagnostics.iter().any(|d| d.severity == Severity::Error) {

@@ -144,7 +144,11 @@ impl Plan {
 pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
     let mut changes = Vec::new();
     for (key, m) in &desired.objects {
-        changes.push(diff_object(key, m, live));
+        let mut change = diff_object(key, m, live);
+        if let Some(dry) = &mut change.data {
+            mask_names(dry, &desired.redactor);
+        }
+        changes.push(change);
     }
     for (key, obj) in &live.objects {
         if obj.system || desired.objects.contains_key(key) || is_sub_purpose(key, desired, live) {
@@ -163,6 +167,26 @@ pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
         origin: desired.origin.clone(),
         revision: desired.revision.clone(),
         changes,
+    }
+}
+
+/// Masks templated values inside the data source names Immuta's dry run answered: a
+/// name can be made of a templated connection field (`<database>` in `nameTemplate`),
+/// and every templated value is secret (issue 11; templated names themselves are
+/// refused by validation).
+fn mask_names(dry: &mut DataDryRun, redactor: &crate::redact::Redactor) {
+    if redactor.is_empty() {
+        return;
+    }
+    for names in [
+        &mut dry.creating,
+        &mut dry.updating,
+        &mut dry.deleting,
+        &mut dry.no_change,
+    ] {
+        for n in names.iter_mut() {
+            *n = redactor.redact(n);
+        }
     }
 }
 
@@ -583,6 +607,31 @@ mod tests {
             );
         }
         l
+    }
+
+    /// issue 11: a data source name Immuta made of a templated value (`<database>`) is
+    /// masked in the plan like the value itself.
+    #[test]
+    fn issue_11_dry_run_names_hide_templated_values() {
+        let mut d = desired(vec![manifest(
+            Kind::Data,
+            "wh",
+            json!({"connectionKey":"wh"}),
+        )]);
+        d.redactor.add("PROD_SECRET_DB");
+        let mut l = LiveSet::default();
+        l.data.insert(
+            ObjectKey::new(Kind::Data, "wh"),
+            DataDryRun {
+                creating: vec!["PROD_SECRET_DB Orders".into()],
+                deleting: vec!["Other".into()],
+                ..Default::default()
+            },
+        );
+        let plan = diff(&d, &l);
+        let dry = plan.changes[0].data.as_ref().unwrap();
+        assert_eq!(dry.creating, ["(sensitive) Orders"]);
+        assert_eq!(dry.deleting, ["Other"]);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Plan renderers: text (Terraform's shape) and versioned JSON. Each format is its own
 //! function over the same [`Plan`]; none of them ever sees a secret value, because
-//! [`super::FieldChange`] values are masked when the plan is built.
+//! [`super::FieldChange`] values are masked when the plan is built. Text and Markdown
+//! pass every name, path and value from a repository or a server through
+//! [`crate::terminal::escape`], so none can forge a plan line or reach the terminal raw.
 //!
 //! Text:
 //! ```text
@@ -18,6 +20,7 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use super::{Action, Change, FieldChange, Plan, Summary};
+use crate::terminal::{escape, escape_lines};
 
 /// Version of the JSON plan document; bumped on any incompatible change.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -30,8 +33,8 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "Source: {} at {}",
-        plan.origin,
-        short_rev(&plan.revision)
+        escape(&plan.origin),
+        escape(short_rev(&plan.revision))
     )?;
     writeln!(out)?;
     let shown: Vec<&Change> = plan
@@ -47,7 +50,7 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         writeln!(
             out,
             "No changes. Immuta matches the source at {}.",
-            short_rev(&plan.revision)
+            escape(short_rev(&plan.revision))
         )?;
         return Ok(());
     }
@@ -95,9 +98,9 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
             "will NOT be updated: nothing is sent for it, the update would remove data sources",
         ),
     };
-    writeln!(out, "  {marker} {} {what}", c.key)?;
+    writeln!(out, "  {marker} {} {what}", escape(&c.key.to_string()))?;
     if c.action == Action::Refused {
-        writeln!(out, "      {}", super::refusal_reason(c))?;
+        writeln!(out, "      {}", escape(&super::refusal_reason(c)))?;
     }
     if let Some(dry) = &c.data {
         if c.action != Action::Create || !dry.creating.is_empty() {
@@ -131,7 +134,12 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
     }
     if c.action == Action::Create {
         for f in &c.fields {
-            writeln!(out, "      + {} = {}", f.path, value(f.after.as_ref()))?;
+            writeln!(
+                out,
+                "      + {} = {}",
+                escape(&f.path),
+                value(f.after.as_ref())
+            )?;
         }
     } else {
         for f in &c.fields {
@@ -143,19 +151,24 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
 
 fn field(f: &FieldChange, out: &mut dyn Write) -> io::Result<()> {
     match (&f.before, &f.after) {
-        (None, Some(a)) => writeln!(out, "      + {}: {}", f.path, value(Some(a))),
-        (Some(b), None) => writeln!(out, "      - {}: {} -> (default)", f.path, value(Some(b))),
+        (None, Some(a)) => writeln!(out, "      + {}: {}", escape(&f.path), value(Some(a))),
+        (Some(b), None) => writeln!(
+            out,
+            "      - {}: {} -> (default)",
+            escape(&f.path),
+            value(Some(b))
+        ),
         (Some(Value::String(b)), Some(Value::String(a)))
             if !f.sensitive && (b.contains('\n') || a.contains('\n')) =>
         {
-            writeln!(out, "      ~ {}:", f.path)?;
+            writeln!(out, "      ~ {}:", escape(&f.path))?;
             for ch in TextDiff::from_lines(b.as_str(), a.as_str()).iter_all_changes() {
                 let sign = match ch.tag() {
                     ChangeTag::Delete => "-",
                     ChangeTag::Insert => "+",
                     ChangeTag::Equal => " ",
                 };
-                write!(out, "          {sign} {}", ch.value())?;
+                write!(out, "          {sign} {}", escape_lines(ch.value()))?;
                 if ch.missing_newline() {
                     writeln!(out)?;
                 }
@@ -165,7 +178,7 @@ fn field(f: &FieldChange, out: &mut dyn Write) -> io::Result<()> {
         (b, a) => writeln!(
             out,
             "      ~ {}: {} -> {}",
-            f.path,
+            escape(&f.path),
             value(b.as_ref()),
             value(a.as_ref())
         ),
@@ -176,12 +189,13 @@ fn value(v: Option<&Value>) -> String {
     match v {
         None => "(default)".to_string(),
         Some(Value::String(s)) if s == crate::redact::MASK => s.clone(),
-        Some(v) => serde_json::to_string(v).unwrap_or_default(),
+        // JSON escapes C0 controls; DEL, C1 and bidirectional controls are left to escape.
+        Some(v) => escape(&serde_json::to_string(v).unwrap_or_default()).into_owned(),
     }
 }
 
 fn quote(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
+    escape(&serde_json::to_string(s).unwrap_or_default()).into_owned()
 }
 
 /// Writes the plan as Markdown for a pull-request comment: the summary line first, then
@@ -200,8 +214,8 @@ pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "Source `{}` at `{}`.",
-        plan.origin.replace('`', "'"),
-        short_rev(&plan.revision)
+        escape(&plan.origin).replace('`', "'"),
+        escape(short_rev(&plan.revision))
     )?;
     for kind in crate::object::Kind::ALL {
         let shown: Vec<&Change> = plan

@@ -87,6 +87,10 @@ pub enum Problem {
     /// A documented field with a known wrong spelling (warning).
     #[error("{0}")]
     Note(&'static str),
+    /// A key or name built from a placeholder (issue 11): an object's identity is shown
+    /// in every plan a reviewer reads, so it cannot be secret.
+    #[error("{0} must be written literally, not built from ${{VAR}}, {{{{EnvVar}}}} or {{{{ReadFile}}}}: keys and names are shown in every plan and apply result, and templated values are secret")]
+    TemplatedName(String),
     /// The same identity twice.
     #[error("duplicate {kind} key {name:?}: also declared at {first}")]
     Duplicate {
@@ -119,23 +123,38 @@ pub fn validate(
         mark_connection_secrets(&doc.body, sensitive, redactor);
     }
     let field = doc.kind.identity_field();
+    let identity_pointer = format!("/{}", escape_token(field));
+    let templated: Vec<String> = sensitive
+        .iter()
+        .filter(|p| is_name_pointer(doc.kind, p))
+        .cloned()
+        .collect();
     let identity = doc
         .body
         .get(field)
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            (
-                s.to_string(),
-                doc.spans.span(&format!("/{}", escape_token(field))),
-            )
-        });
+        // A templated identity is refused below; it never becomes a key, and messages
+        // name the object `(sensitive)`.
+        .filter(|_| !sensitive.contains(&identity_pointer))
+        .map(|s| (s.to_string(), doc.spans.span(&identity_pointer)));
     let mut c = Checker {
         doc,
         sensitive,
-        key: identity.as_ref().map(|(k, _)| k.clone()),
+        key: match &identity {
+            Some((k, _)) => Some(k.clone()),
+            None if sensitive.contains(&identity_pointer) => Some(MASK.to_string()),
+            None => None,
+        },
         out: Vec::new(),
     };
+    for pointer in &templated {
+        c.push(
+            Severity::Error,
+            pointer,
+            Problem::TemplatedName(dotted(pointer)),
+        );
+    }
     match &doc.body {
         Value::Object(map) => {
             if map
@@ -167,6 +186,39 @@ pub fn validate(
         identity,
         diagnostics,
     }
+}
+
+/// Whether `pointer` holds a key or a name Immuta shows as an object's name: the
+/// identity field, sub-purpose names (any depth), and what data source names are made
+/// of (`sources[*].table`, `.schema`, `.naming.*`, `nameTemplate.*`).
+fn is_name_pointer(kind: Kind, pointer: &str) -> bool {
+    let parts: Vec<&str> = pointer.split('/').skip(1).collect();
+    let is_index = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match (kind, parts.as_slice()) {
+        (_, [field]) if *field == kind.identity_field() => true,
+        (Kind::Purpose, [.., "subpurposes", i, "name"]) => is_index(i),
+        (Kind::Data, ["sources", i, "table" | "schema"]) => is_index(i),
+        (Kind::Data, ["sources", i, "naming", _]) => is_index(i),
+        (Kind::Data, ["nameTemplate", _]) => true,
+        _ => false,
+    }
+}
+
+/// `/sources/0/naming/datasource` as `sources[0].naming.datasource`, for messages.
+fn dotted(pointer: &str) -> String {
+    let mut out = String::new();
+    for part in pointer.split('/').skip(1) {
+        let part = part.replace("~1", "/").replace("~0", "~");
+        if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&part);
+        }
+    }
+    out
 }
 
 /// The diagnostic for a second document declaring `key`, placed at `at`.

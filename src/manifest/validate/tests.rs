@@ -314,3 +314,78 @@ fn seed_bodies_round_trip_through_yaml() {
         assert_eq!(again[0].body, m.body, "{key}");
     }
 }
+
+/// issue 11: a key or name built from a placeholder was printed in clear in the plan
+/// header and apply results. It is refused, with file:line, for every kind and every
+/// placeholder form, and the value never reaches the message or the key column.
+#[test]
+fn issue_11_templated_keys_and_names_are_refused() {
+    let vars = [("K", "secret-key-value-77")];
+    let cases: Vec<(String, String, &str, usize)> = vec![
+        (
+            "policy/p.yaml".into(),
+            POLICY.replace("policyKey: mask-ssn", "policyKey: \"${K}\""),
+            "policyKey must be written literally",
+            1,
+        ),
+        (
+            "purpose/p.yaml".into(),
+            "name: 'x-{{EnvVar \"K\"}}'\ndescription: d\n".into(),
+            "name must be written literally",
+            1,
+        ),
+        (
+            "purpose/s.yaml".into(),
+            "name: Top\nsubpurposes:\n  - name: ok\n  - name: \"${K}\"\n".into(),
+            "subpurposes[1].name must be written literally",
+            4,
+        ),
+        (
+            "project/p.yaml".into(),
+            "projectKey: \"p-${K}\"\nname: Project\n".into(),
+            "projectKey must be written literally",
+            1,
+        ),
+        (
+            "data/d.yaml".into(),
+            SNOWFLAKE.replace("connectionKey: warehouse", "connectionKey: \"${K}\""),
+            "connectionKey must be written literally",
+            1,
+        ),
+        (
+            "data/t.yaml".into(),
+            SNOWFLAKE.replace("table: orders", "table: \"${K}\""),
+            "sources[0].table must be written literally",
+            12,
+        ),
+        (
+            "data/n.yaml".into(),
+            SNOWFLAKE.replace(
+                "  - table: orders\n    schema: public\n",
+                "  - query: select 1\n    naming:\n      datasource: \"${K}\"\n",
+            ),
+            "sources[0].naming.datasource must be written literally",
+            14,
+        ),
+        (
+            "data/f.yaml".into(),
+            format!("{SNOWFLAKE}nameTemplate:\n  dataSourceFormat: \"{{{{EnvVar \\\"K\\\"}}}}\"\n"),
+            "nameTemplate.dataSourceFormat must be written literally",
+            15,
+        ),
+    ];
+    for (path, text, want, line) in cases {
+        let errs = load_files(&[(path.as_str(), text.as_str())], &vars).unwrap_err();
+        let shown = lines(&errs).join("\n");
+        let hit = errs
+            .iter()
+            .find(|d| d.message.contains(want))
+            .unwrap_or_else(|| panic!("{want:?} for {path}:\n{shown}"));
+        assert_eq!(hit.span.path, path, "{shown}");
+        assert_eq!(hit.span.line, line, "{path}: {shown}");
+        assert!(!shown.contains("secret-key"), "{shown}");
+    }
+    // A literal key with templated descriptions, credentials and references is fine.
+    let ok = POLICY.replace("name: Mask SSN", "name: \"${K}\"");
+    assert!(load_files(&[("policy/p.yaml", &ok)], &vars).is_ok());
+}

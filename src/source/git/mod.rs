@@ -60,19 +60,11 @@ pub fn is_remote(repo: &str) -> bool {
     !slash_first && !drive_letter && !host.is_empty() && !host.ends_with('@')
 }
 
-/// `url` without credentials, for messages and `Snapshot::origin`: the userinfo of a
-/// `scheme://user:pass@host/…` URL is removed; an scp-like `user@host:path` keeps its SSH
-/// login name (it cannot carry a password). Local paths are returned unchanged.
+/// `url` without credentials, for messages and `Snapshot::origin`: no userinfo, every
+/// query value masked, no fragment (see [`crate::redact::url::strip_credentials`]); an
+/// scp-like `user@host:path` keeps its SSH login name. Local paths are returned unchanged.
 pub fn strip_credentials(url: &str) -> String {
-    match split_userinfo(url) {
-        Some((scheme_end, userinfo, _)) => {
-            let rest = url
-                .get(scheme_end + userinfo.len() + 1..)
-                .unwrap_or_default();
-            format!("{}{rest}", url.get(..scheme_end).unwrap_or_default())
-        }
-        None => url.to_string(),
-    }
+    crate::redact::url::strip_credentials(url)
 }
 
 /// For `scheme://userinfo@host…`: the index just after `://`, the userinfo, and the
@@ -98,43 +90,34 @@ fn url_credentials(url: &str) -> (Option<String>, Option<String>) {
 }
 
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b, hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::redact::url::percent_decode(s)
 }
 
 /// Every secret this fetch could leak into a message: the configured token and
-/// passphrase, and the userinfo of the URL (raw and decoded).
+/// passphrase, whatever the URL carries (userinfo, query values, fragment; raw and
+/// decoded), and the basic-auth header forms of each password with each user name it
+/// may be sent with.
 fn redactor_for(spec: &SourceSpec) -> Redactor {
     let mut r = Redactor::new();
-    if let Some(t) = &spec.auth.token {
-        r.add(t.expose());
-    }
     if let Some(p) = &spec.auth.ssh_passphrase {
         r.add(p.expose());
     }
-    if let Some((_, userinfo, _)) = split_userinfo(&spec.repo) {
-        r.add(userinfo);
-        for part in userinfo.split(':') {
-            r.add(part);
-            r.add(&percent_decode(part));
+    for s in crate::redact::url::secrets(&spec.repo) {
+        r.add(&s);
+    }
+    let (url_user, url_password) = url_credentials(&spec.repo);
+    let users: Vec<&str> = [spec.auth.username.as_deref(), url_user.as_deref()]
+        .into_iter()
+        .flatten()
+        .chain(std::iter::once(TOKEN_USERNAME))
+        .collect();
+    let passwords = [
+        spec.auth.token.as_ref().map(|t| t.expose()),
+        url_password.as_deref(),
+    ];
+    for password in passwords.into_iter().flatten() {
+        for user in &users {
+            r.add_basic_auth(user, password);
         }
     }
     r

@@ -610,6 +610,25 @@ fn credential_choice_is_bounded_and_prefers_configured_values() {
     ));
 }
 
+/// issue 11: a token in the query string, fragment or userinfo of the URL never reaches
+/// the error or the origin, whichever part carries it.
+#[test]
+fn issue_11_fetch_errors_never_show_a_url_token() {
+    let cache = tempfile::tempdir().unwrap();
+    for url in [
+        "http://127.0.0.1:1/a/b.git?private_token=glpat-Q7secretQ7",
+        "http://oauth2:glpat-Q7secretQ7@127.0.0.1:1/a/b.git",
+        "http://127.0.0.1:1/a/b.git?x=1&access_token=glpat%2DQ7secretQ7#glpat-Q7secretQ7",
+    ] {
+        let sp = spec(url, None, None, cache.path());
+        let err = fetch(&sp).unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("Q7secretQ7"), "{text}");
+        assert!(!text.contains("Q7secret"), "{text}");
+        assert!(text.contains("127.0.0.1:1/a/b.git"), "{text}");
+    }
+}
+
 #[test]
 fn issue_11_git_blobs_are_sized_before_they_are_loaded() {
     let o = Origin::new();

@@ -173,6 +173,10 @@ struct EmulatorArgs {
     /// Seed of the fault generator, so runs reproduce.
     #[arg(long, default_value_t = 0)]
     seed_rng: u64,
+    /// Largest page a V1 list answers, whatever `size` the client asks for (the docs
+    /// give no maximum; a small value makes clients read every list over several pages).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    max_page_size: u32,
 }
 
 /// Entry point of the binary.
@@ -532,6 +536,8 @@ async fn emulator(args: EmulatorArgs) -> Result<ExitCode> {
         reset_rate: args.reset_rate,
         lost_answer_rate: args.lost_answer_rate,
         rng_seed: args.seed_rng,
+        max_page_size: usize::try_from(args.max_page_size)
+            .unwrap_or(crate::emulator::routes::MAX_PAGE),
     };
     {
         let mut out = std::io::stdout().lock();
@@ -695,6 +701,27 @@ mod tests {
             panic!("not reconcile");
         };
         assert!(b.prune.prune.kinds().unwrap().is_empty());
+    }
+
+    #[test]
+    fn emulator_page_cap_flag_parses_with_the_documented_default() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["immuta-gitops", "emulator"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).unwrap().command {
+                Command::Emulator(a) => a.max_page_size,
+                _ => panic!("not emulator"),
+            }
+        };
+        assert_eq!(
+            usize::try_from(parse(&[])).unwrap(),
+            crate::emulator::routes::MAX_PAGE
+        );
+        assert_eq!(parse(&["--max-page-size", "7"]), 7);
+        for bad in ["x", "0"] {
+            let args = ["immuta-gitops", "emulator", "--max-page-size", bad];
+            assert!(Cli::try_parse_from(args).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -576,11 +576,14 @@ async fn drift_is_reported_without_writes_then_healed_after_a_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shutdown_mid_apply_exits_cleanly_and_the_next_start_converges() {
-    let emu = immuta_gitops::emulator::spawn(immuta_gitops::emulator::Options {
-        api_key: KEY.into(),
-        latency: Duration::from_millis(150),
-        ..Default::default()
-    })
+    let emu = immuta_gitops::emulator::spawn(
+        immuta_gitops::emulator::Options {
+            api_key: KEY.into(),
+            latency: Duration::from_millis(150),
+            ..Default::default()
+        }
+        .with_max_page_size(common::PAGE_CAP),
+    )
     .await
     .unwrap();
     let env = Env::new();

@@ -122,3 +122,63 @@ async fn validate_reports_every_problem_with_its_place() {
     assert!(stdout.contains("purpose/a.yaml:2:"), "{stdout}");
     assert!(stdout.contains("policy/b.yaml:3:"), "{stdout}");
 }
+
+/// Issue 10: `GET /policy/global` lists policy templates unless `templates=false`
+/// (002:1566-1570). A tenant holding a template (as 000:3960-3981 shows one) must not plan
+/// it as an unmanaged policy, while a real unmanaged policy still shows.
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_templates_never_show_in_a_plan() {
+    let tmp = tempfile::tempdir().unwrap();
+    let template = "name: Manual global write policy\npolicyKey: Manual global write policy\ntype: subscription\ntemplate: true\nactions:\n  type: manual\n";
+    let real =
+        "name: Hand Made\npolicyKey: hand-made\ntype: subscription\nactions:\n  type: anyone\n";
+    let seed = write_tree(
+        tmp.path(),
+        "seed",
+        &[
+            ("policy/template.yaml", template),
+            ("policy/real.yaml", real),
+        ],
+    );
+    let src = write_tree(
+        tmp.path(),
+        "src",
+        &[("purpose/p.yaml", "name: Fraud Detection\n")],
+    );
+    let repo = git_repo(&src, tmp.path());
+    let emu = emulator(Some(&seed)).await;
+    let plan = reconcile(&emu.url(), "--plan", &repo, &[], &[]).await;
+    let (out, err) = text(&plan);
+    assert_eq!(plan.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("? policy/hand-made exists in Immuta"), "{out}");
+    assert!(
+        !out.contains("Manual global write policy"),
+        "a template showed in the plan:\n{out}"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_10_all_tables_of_an_empty_database_converge_without_writes() {
+    // The emulator knows no remote database here, so `sources: [{all: true}]` matches
+    // nothing: the dry run lists no data source at all.
+    let emu = emulator(None).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let yaml = "connectionKey: empty-warehouse\nconnection:\n  handler: Snowflake\n  hostname: empty.snowflakecomputing.com\n  port: 443\n  database: NOTHING\n  warehouse: WH\n  authenticationMethod: userPassword\n  username: svc\n  password: '{{EnvVar \"EMPTY_DB_PASSWORD\"}}'\nsources:\n  - all: true\n";
+    let src = write_tree(tmp.path(), "src", &[("data/empty.yaml", yaml)]);
+    let repo = git_repo(&src, tmp.path());
+    let env = [("EMPTY_DB_PASSWORD", "pw-4c1d9e")];
+    for mode in ["--plan", "--apply", "--plan"] {
+        let out = reconcile(&emu.url(), mode, &repo, &["--detailed-exitcode"], &env).await;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{mode}:\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(
+                "data/empty-warehouse has nothing to write: connection matches no tables"
+            ),
+            "{mode}:\n{stdout}"
+        );
+        assert!(!stdout.contains("pw-4c1d9e") && !stderr.contains("pw-4c1d9e"));
+    }
+    assert_eq!(real_writes(&emu), 0, "nothing to create is never a create");
+}

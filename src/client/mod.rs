@@ -21,12 +21,14 @@ use body::Body;
 
 mod body;
 pub mod error;
+pub mod paging;
 pub mod retry;
 
 pub use error::Error;
 pub use retry::RetryPolicy;
 
-/// Largest page requested from the V1 list endpoints (the emulator's documented cap).
+/// Page size asked of the V1 list endpoints. The server may answer fewer items per page;
+/// [`paging`] reads on until everything is in hand.
 pub const PAGE_SIZE: usize = 1000;
 
 /// How to reach a tenant.
@@ -240,47 +242,58 @@ impl Client {
         .await
     }
 
-    /// `GET /policy/global`, every page (the answer is a bare array; a short page ends it).
+    /// `GET /policy/global?templates=false`, every page. The docs show the answer both
+    /// as a bare array and as `{hits, count}` (002:1517-1590, clients.md §7-§8); both are
+    /// read. Templates are left out: they are not policies in force (002:1566-1573).
     ///
     /// # Errors
     /// Any [`Error`].
     pub async fn list_policies(&self) -> Result<Vec<Value>, Error> {
-        let mut out = Vec::new();
-        loop {
-            let page = self
-                .get_page("GET /policy/global", "/policy/global".into(), out.len())
-                .await?;
-            let items = page
-                .as_array()
-                .cloned()
-                .ok_or_else(|| decode("GET", "/policy/global", "expected a JSON array"))?;
-            let n = items.len();
-            out.extend(items);
-            if n < self.page_size {
-                return Ok(out);
-            }
-        }
+        self.read_list(&paging::List {
+            endpoint: "GET /policy/global",
+            path: "/policy/global".into(),
+            query: &[("templates", "false")],
+            envelope: paging::Envelope {
+                bare: true,
+                fields: &["hits"],
+            },
+        })
+        .await
     }
 
-    /// `GET /project`, every page of `{hits, count}`.
+    /// `GET /project`, every page of `{hits, facets, count}` (004:114-175; also read:
+    /// `{projects, count}`, what TPI's `ListProjects` decodes, clients.md §2).
     ///
     /// # Errors
     /// Any [`Error`].
     pub async fn list_projects(&self) -> Result<Vec<Value>, Error> {
-        self.paged("GET /project", "/project".to_string(), "hits")
-            .await
+        self.read_list(&paging::List {
+            endpoint: "GET /project",
+            path: "/project".into(),
+            query: &[],
+            envelope: paging::Envelope {
+                bare: false,
+                fields: &["hits", "projects"],
+            },
+        })
+        .await
     }
 
-    /// `GET /governance/purpose`, every page of `{purposes, count}` (sub-purposes included).
+    /// `GET /governance/purpose`, every page of `{purposes, count}` (000:14865-14926;
+    /// sub-purposes are listed as purposes of their own).
     ///
     /// # Errors
     /// Any [`Error`].
     pub async fn list_purposes(&self) -> Result<Vec<Value>, Error> {
-        self.paged(
-            "GET /governance/purpose",
-            "/governance/purpose".to_string(),
-            "purposes",
-        )
+        self.read_list(&paging::List {
+            endpoint: "GET /governance/purpose",
+            path: "/governance/purpose".into(),
+            query: &[],
+            envelope: paging::Envelope {
+                bare: false,
+                fields: &["purposes"],
+            },
+        })
         .await
     }
 
@@ -300,16 +313,21 @@ impl Client {
         .await
     }
 
-    /// `GET /project/{id}/dataSources`, every page of `{count, dataSources}`.
+    /// `GET /project/{id}/dataSources`, every page of `{count, dataSources}`
+    /// (000:34121-34212).
     ///
     /// # Errors
     /// Any [`Error`].
     pub async fn project_data_sources(&self, id: u64) -> Result<Vec<Value>, Error> {
-        self.paged(
-            "GET /project/{id}/dataSources",
-            format!("/project/{id}/dataSources"),
-            "dataSources",
-        )
+        self.read_list(&paging::List {
+            endpoint: "GET /project/{id}/dataSources",
+            path: format!("/project/{id}/dataSources"),
+            query: &[],
+            envelope: paging::Envelope {
+                bare: false,
+                fields: &["dataSources"],
+            },
+        })
         .await
     }
 
@@ -329,7 +347,10 @@ impl Client {
         .await
     }
 
-    /// `DELETE /api/v2/project/{projectKey}`.
+    /// `DELETE /api/v2/project/{projectKey}`, without `hardDelete`: Immuta only disables
+    /// the project (it stays listed with `deleted: true`; the CLI docs, 000:1497-1500,
+    /// 1732-1743), which keeps the change reversible. Readers skip disabled projects, and a
+    /// later upsert of the same key enables it again. Evidence: docs/fidelity.md.
     ///
     /// # Errors
     /// Any [`Error`]; an unknown key is a 404.
@@ -373,73 +394,6 @@ impl Client {
             query: Vec::new(),
             body: None,
             key: Some(key),
-        })
-        .await
-    }
-
-    /// Reads every page of a `{<field>: [...], count}` list. The first page gives the
-    /// total; the other pages are independent and fetched concurrently (bounded by the
-    /// client's permits), then joined in offset order. If the list grew meanwhile (the
-    /// last page came back full), reading goes on page by page until a short page.
-    async fn paged(
-        &self,
-        endpoint: &'static str,
-        path: String,
-        field: &str,
-    ) -> Result<Vec<Value>, Error> {
-        let read = |offset: usize| {
-            let path = path.clone();
-            async move {
-                let page = self.get_page(endpoint, path.clone(), offset).await?;
-                envelope(&page, field)
-                    .ok_or_else(|| decode("GET", &path, &format!("expected {{{field}, count}}")))
-            }
-        };
-        let (mut out, count) = read(0).await?;
-        let mut last = out.len();
-        if last < self.page_size {
-            return Ok(out);
-        }
-        if let Some(total) = count {
-            let offsets: Vec<usize> = (1..)
-                .map(|i| i * self.page_size)
-                .take_while(|o| *o < total)
-                .collect();
-            let pages = futures::future::try_join_all(offsets.into_iter().map(read)).await?;
-            for (items, _) in pages {
-                last = items.len();
-                out.extend(items);
-            }
-            if last < self.page_size || out.len() >= total {
-                return Ok(out);
-            }
-        }
-        loop {
-            let (items, count) = read(out.len()).await?;
-            let n = items.len();
-            out.extend(items);
-            if n < self.page_size || count.is_some_and(|c| out.len() >= c) {
-                return Ok(out);
-            }
-        }
-    }
-
-    async fn get_page(
-        &self,
-        endpoint: &'static str,
-        path: String,
-        offset: usize,
-    ) -> Result<Value, Error> {
-        self.send(Request {
-            method: Method::GET,
-            endpoint,
-            path,
-            query: vec![
-                ("offset", offset.to_string()),
-                ("size", self.page_size.to_string()),
-            ],
-            body: None,
-            key: None,
         })
         .await
     }
@@ -611,16 +565,6 @@ fn error_message(body: &str) -> String {
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
         .unwrap_or_else(|| body.to_string())
-}
-
-/// Reads a `{<field>: [...], count}` page.
-fn envelope(page: &Value, field: &str) -> Option<(Vec<Value>, Option<usize>)> {
-    let items = page.get(field)?.as_array()?.clone();
-    let count = page
-        .get("count")
-        .and_then(Value::as_u64)
-        .and_then(|c| usize::try_from(c).ok());
-    Some((items, count))
 }
 
 fn decode(method: &str, path: &str, message: &str) -> Error {

@@ -327,6 +327,7 @@ mod tests {
             fields: Vec::new(),
             data: None,
             id: None,
+            note: None,
         }
     }
 

@@ -536,6 +536,7 @@ impl Store {
                             subscription_id: sub,
                             schema_of: Some(key.to_string()),
                             datasources: sources,
+                            deleted: false,
                             created_at: now.clone(),
                             updated_at: now,
                         },
@@ -562,7 +563,10 @@ impl Store {
             "recordCount": 0, "status": "passed", "subscriptionStatus": "owner",
             "blobHandlerType": handler, "subscriptionType": "manual", "connectionString": cs,
             "sqlSchemaName": s.sql_schema, "remoteTable": s.table, "remoteSchema": s.schema,
-            "domainId": null, "domainName": null, "policy": "None", "policyHandlerType": "None",
+            // 001:312-375 lists `domainId`/`domainName`; the id is the connection's
+            // `options.domainCollectionId` (000:15473-15475). No domain store: no name.
+            "domainId": conn.and_then(|c| c.raw.get("options")).and_then(|o| o.get("domainCollectionId")),
+            "domainName": null, "policy": "None", "policyHandlerType": "None",
             "native": null, "workspace": null,
         })
     }
@@ -713,7 +717,7 @@ mod tests {
             ["S1"],
             "the emptied schema's project goes"
         );
-        s.delete_project("S1", false).unwrap();
+        s.delete_project("S1", true, false).unwrap();
         s.upsert_data(&d, false).unwrap();
         assert_eq!(schema_projects(&s), ["S1"], "a deleted one is made again");
         s.delete_data("k", false).unwrap();

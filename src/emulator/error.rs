@@ -68,6 +68,7 @@ impl ApiError {
             403 => "Forbidden",
             404 => "Not Found",
             409 => "Conflict",
+            413 => "Payload Too Large",
             422 => "Unprocessable entity",
             429 => "Too Many Requests",
             503 => "Service Unavailable",

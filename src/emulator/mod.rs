@@ -18,9 +18,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::middleware::{from_fn_with_state, Next};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::{IncomingStream, Listener};
@@ -32,11 +33,13 @@ use subtle::ConstantTimeEq;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+pub mod body;
 pub mod data;
 pub mod echo;
 pub mod error;
 pub mod projects;
 pub mod routes;
+pub mod rules;
 pub mod seed;
 pub mod store;
 pub mod v1;
@@ -65,6 +68,19 @@ pub struct Options {
     pub lost_answer_rate: f64,
     /// Seed of the fault dice, so runs reproduce.
     pub rng_seed: u64,
+    /// The largest page any V1 list answers, whatever `size` asks for (default
+    /// [`routes::MAX_PAGE`]). The docs give no maximum, so a real tenant may cap lower: tests
+    /// set a small cap so every list is read over several pages.
+    pub max_page_size: usize,
+}
+
+impl Options {
+    /// These options with V1 pages capped at `n` items (at least 1).
+    #[must_use]
+    pub fn with_max_page_size(mut self, n: usize) -> Self {
+        self.max_page_size = n.max(1);
+        self
+    }
 }
 
 impl Default for Options {
@@ -78,6 +94,7 @@ impl Default for Options {
             reset_rate: 0.0,
             lost_answer_rate: 0.0,
             rng_seed: 0,
+            max_page_size: routes::MAX_PAGE,
         }
     }
 }
@@ -93,6 +110,7 @@ impl std::fmt::Debug for Options {
             .field("reset_rate", &self.reset_rate)
             .field("lost_answer_rate", &self.lost_answer_rate)
             .field("rng_seed", &self.rng_seed)
+            .field("max_page_size", &self.max_page_size)
             .finish()
     }
 }
@@ -202,6 +220,9 @@ struct Inner {
     rng: Mutex<StdRng>,
     lost_rate: f64,
     lost: Mutex<LostDice>,
+    max_page: usize,
+    /// The seed directory, applied again by [`Emulator::reset`].
+    seed: Option<PathBuf>,
 }
 
 /// The emulator state; cheap to clone (clones share it).
@@ -240,6 +261,9 @@ impl Emulator {
                 return Err(Error::Options(format!("{name} must be between 0 and 1")));
             }
         }
+        if opts.max_page_size == 0 {
+            return Err(Error::Options("max_page_size must be at least 1".into()));
+        }
         if rates.0 + rates.1 + rates.2 > 1.0 {
             return Err(Error::Options(
                 "reset, throttle and fault rates must sum to at most 1".into(),
@@ -264,11 +288,37 @@ impl Emulator {
                     seed: opts.rng_seed,
                     streams: HashMap::new(),
                 }),
+                max_page: opts.max_page_size,
+                seed: opts.seed,
             }),
         })
     }
 
+    /// Puts the emulator back as it started: the seed applied to an empty store, an
+    /// empty write log, the fault dice at their first draw. Requests in flight may land
+    /// on either side of it; callers reset between runs, not during one.
+    ///
+    /// # Errors
+    /// [`Error::Seed`] when the seed directory no longer loads (the state is unchanged).
+    pub fn reset(&self) -> Result<(), Error> {
+        let mut store = Store::new();
+        if let Some(dir) = &self.inner.seed {
+            seed::load(&mut store, dir)?;
+        }
+        let poisoned = |what: &str| Error::Options(format!("emulator {what} is unavailable"));
+        *self.inner.store.lock().map_err(|_| poisoned("state"))? = store;
+        let mut log = self.inner.log.lock().map_err(|_| poisoned("write log"))?;
+        let mut lost = self.inner.lost.lock().map_err(|_| poisoned("fault dice"))?;
+        log.clear();
+        self.inner.seq.store(0, Ordering::SeqCst);
+        lost.streams.clear();
+        *self.inner.rng.lock().map_err(|_| poisoned("fault dice"))? =
+            StdRng::seed_from_u64(lost.seed);
+        Ok(())
+    }
+
     /// The router: `/_emulator/*` (no auth, never faulted) plus the authenticated API.
+    /// Every request's body is read to its end before any layer answers ([`body`]).
     pub fn app(&self) -> Router {
         let api = routes::api()
             .layer(from_fn_with_state(self.clone(), auth))
@@ -277,7 +327,14 @@ impl Emulator {
             .route("/_emulator/writes", get(routes::writes))
             .merge(api)
             .fallback(routes::fallback)
+            .layer(DefaultBodyLimit::max(body::MAX_BODY))
+            .layer(from_fn(body::read_first))
             .with_state(self.clone())
+    }
+
+    /// The largest page a V1 list answers ([`Options::max_page_size`]).
+    pub fn max_page_size(&self) -> usize {
+        self.inner.max_page
     }
 
     /// Every non-GET request that reached a handler, in arrival order.
@@ -605,5 +662,7 @@ pub async fn spawn(opts: Options) -> Result<Handle, Error> {
     })
 }
 
+#[cfg(test)]
+mod fidelity_tests;
 #[cfg(test)]
 mod tests;

@@ -28,6 +28,8 @@ pub struct ProjectRec {
     pub schema_of: Option<String>,
     /// Data source names, in the body's order.
     pub datasources: Vec<String>,
+    /// Disabled by a plain `DELETE /api/v2/project/{key}` (V1 `deleted: true`).
+    pub deleted: bool,
     /// Creation time.
     pub created_at: String,
     /// Last update.
@@ -42,6 +44,15 @@ fn names(v: &Value, field: &str) -> Vec<String> {
         .filter_map(Value::as_str)
         .map(str::to_string)
         .collect()
+}
+
+/// Equalized: `equalization: true`, or any workspace project, which "will automatically be
+/// equalized" (000:4564-4566). V1 gives the equalization as an array of policy conditions,
+/// or null (004:58-59, 004:75); the emulator models no conditions, so an equalized project
+/// reads `equalization: []` (choice) and `isEqualized: true` (004:102-103).
+fn is_equalized(raw: &Value) -> bool {
+    raw.get("equalization").and_then(Value::as_bool) == Some(true)
+        || raw.get("workspace").is_some_and(|w| !w.is_null())
 }
 
 impl Store {
@@ -87,7 +98,8 @@ impl Store {
             )));
         }
         let creating = existing.is_none();
-        let updating = existing.is_some_and(|p| p.raw != *body);
+        // A disabled project posted again is enabled again (choice: docs/emulator.md).
+        let updating = existing.is_some_and(|p| p.raw != *body || p.deleted);
         let before: HashSet<&str> = existing
             .map(|p| p.datasources.iter().map(String::as_str).collect())
             .unwrap_or_default();
@@ -103,6 +115,7 @@ impl Store {
                 Some(p) => {
                     p.raw = body.clone();
                     p.datasources = wanted;
+                    p.deleted = false;
                     p.updated_at = now;
                 }
                 None => {
@@ -118,6 +131,7 @@ impl Store {
                             subscription_id: sub,
                             schema_of: None,
                             datasources: wanted,
+                            deleted: false,
                             created_at: now.clone(),
                             updated_at: now,
                         },
@@ -140,11 +154,13 @@ impl Store {
         }))
     }
 
-    /// `DELETE /api/v2/project/{projectKey}`.
+    /// `DELETE /api/v2/project/{projectKey}[?hardDelete=true]`: without `hardDelete` the
+    /// project is only disabled (it still lists, `deleted: true`), as the CLI documents for
+    /// `immuta project delete` (000:1497-1500, 1732-1743); with it, it is removed.
     ///
     /// # Errors
     /// 404 for an unknown key.
-    pub fn delete_project(&mut self, key: &str, dry: bool) -> Result<Value, ApiError> {
+    pub fn delete_project(&mut self, key: &str, hard: bool, dry: bool) -> Result<Value, ApiError> {
         let id = *self.project_keys.get(key).ok_or_else(|| {
             ApiError::not_found(format!("The project key \"{key}\" was not found"))
         })?;
@@ -154,24 +170,23 @@ impl Store {
             .and_then(|p| p.raw.get("name").cloned())
             .unwrap_or(Value::Null);
         if !dry {
-            self.projects.remove(&id);
-            self.project_keys.remove(key);
-            self.tick();
+            if hard {
+                self.projects.remove(&id);
+                self.project_keys.remove(key);
+                self.tick();
+            } else if self.projects.get(&id).is_some_and(|p| !p.deleted) {
+                let now = self.tick();
+                if let Some(p) = self.projects.get_mut(&id) {
+                    p.deleted = true;
+                    p.updated_at = now;
+                }
+            }
         }
         Ok(json!({"dryRun": dry, "deleting": name}))
     }
 
     fn project_subscription(raw: &Value) -> (Value, &'static str) {
-        match raw.get("subscriptionPolicy").and_then(Value::as_object) {
-            Some(sp) => {
-                let v = v1::subscription(sp);
-                let ty = v1::subscription_type(
-                    sp.get("type").and_then(Value::as_str).unwrap_or("manual"),
-                );
-                (v, ty)
-            }
-            None => (Value::Null, "manual"),
-        }
+        v1::project_subscription(raw.get("subscriptionPolicy").and_then(Value::as_object))
     }
 
     /// The list hit of `GET /project` (004:114-175: no `projectKey`).
@@ -179,9 +194,9 @@ impl Store {
         let (sp, st) = Self::project_subscription(&p.raw);
         json!({
             "id": p.id, "name": p.raw.get("name"), "status": "open", "description": p.raw.get("description"),
-            "deleted": false, "updatedAt": p.updated_at, "subscriptionPolicy": sp, "createdAt": p.created_at,
+            "deleted": p.deleted, "updatedAt": p.updated_at, "subscriptionPolicy": sp, "createdAt": p.created_at,
             "filterId": p.id, "subscriptionType": st,
-            "isEqualized": p.raw.get("equalization").and_then(Value::as_bool).unwrap_or(false),
+            "isEqualized": is_equalized(&p.raw),
             "acknowledgeRequired": false, "subscriptionStatus": "owner",
             "purposeCount": names(&p.raw, "purposes").len(), "hasDeletedPurposes": false,
             "workspace": p.raw.get("workspace"), "type": if p.schema_of.is_some() { json!("Schema") } else { Value::Null },
@@ -213,9 +228,10 @@ impl Store {
                 "source": "curated", "context": "project", "addedBy": 2, "deleted": false})
             })
             .collect();
-        let equalization = match p.raw.get("equalization").and_then(Value::as_bool) {
-            Some(true) => json!({"enabled": true}),
-            _ => Value::Null,
+        let equalization = if is_equalized(&p.raw) {
+            json!([])
+        } else {
+            Value::Null
         };
         let schema = p
             .schema_of
@@ -226,7 +242,7 @@ impl Store {
             "id": p.id, "projectKey": p.key, "name": name, "status": "open",
             "description": p.raw.get("description"),
             "documentation": p.raw.get("documentation").cloned().unwrap_or_else(|| json!(format!("# {name}"))),
-            "deleted": false,
+            "deleted": p.deleted,
             "allowMaskedJoins": p.raw.get("allowMaskedJoins").and_then(Value::as_bool).unwrap_or(false),
             "subscriptionType": st, "subscriptionPolicy": sp, "equalization": equalization,
             "workspace": p.raw.get("workspace"), "snowflake": null,
@@ -292,13 +308,31 @@ mod tests {
             v["purposes"][0]["name"],
             "Use Case Outside De-identification"
         );
+        let id = a["projectId"].as_u64().unwrap();
         assert_eq!(
-            s.delete_project("p", false).unwrap(),
+            s.delete_project("p", false, true).unwrap(),
+            json!({"dryRun": true, "deleting": "P"})
+        );
+        assert!(!s.projects[&id].deleted, "a dry run changes nothing");
+        assert_eq!(
+            s.delete_project("p", false, false).unwrap(),
             json!({"dryRun": false, "deleting": "P"})
         );
+        let v = s.project_v1(&s.projects[&id]);
+        assert_eq!(v["deleted"], json!(true), "a plain delete only disables");
+        assert_eq!(s.project_hit(&s.projects[&id])["deleted"], json!(true));
+        let again = s.upsert_project(&body, false).unwrap();
+        assert_eq!(again["projectId"], json!(id), "posting it again enables it");
+        assert_eq!(again["updating"], json!(true));
+        assert!(!s.projects[&id].deleted);
+        s.delete_project("p", true, false).unwrap();
         assert_eq!(
-            s.delete_project("p", false).unwrap_err().status.as_u16(),
-            404
+            s.delete_project("p", false, false)
+                .unwrap_err()
+                .status
+                .as_u16(),
+            404,
+            "hardDelete removes it"
         );
     }
 }

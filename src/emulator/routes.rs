@@ -16,10 +16,10 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::error::ApiError;
-use super::store::Store;
+use super::store::{PurposeRec, Store};
 use super::Emulator;
 
-/// Largest page any V1 list returns.
+/// Largest page any V1 list returns unless [`super::Options::max_page_size`] says otherwise.
 pub const MAX_PAGE: usize = 1000;
 
 type Q = Query<HashMap<String, String>>;
@@ -178,7 +178,8 @@ async fn delete_project(
 ) -> Response {
     let dry = dry_run(&q);
     let d = *dry.as_ref().unwrap_or(&false);
-    let r = dry.and_then(|dry| emu.with_store(|s| s.delete_project(&key, dry)));
+    let hard = flag(&q, "hardDelete");
+    let r = dry.and_then(|dry| emu.with_store(|s| s.delete_project(&key, hard, dry)));
     finish(&emu, &Method::DELETE, &uri, &key, d, r)
 }
 
@@ -187,15 +188,23 @@ fn id_of(raw: &str, what: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::not_found(format!("{what} was not found")))
 }
 
-/// `(offset, size)` from the query; `size` defaults per endpoint and is capped at [`MAX_PAGE`].
-fn page(q: &HashMap<String, String>, default: usize) -> Result<(usize, usize), ApiError> {
+/// `(offset, size)` from the query; `size` defaults per endpoint and is capped at `cap`
+/// (the emulator's `max_page_size`).
+fn page(
+    q: &HashMap<String, String>,
+    default: usize,
+    cap: usize,
+) -> Result<(usize, usize), ApiError> {
     let num = |k: &str, d: usize| -> Result<usize, ApiError> {
         q.get(k).map_or(Ok(d), |v| {
             v.parse::<usize>()
                 .map_err(|_| ApiError::bad_request(format!("{k} must be a non-negative integer")))
         })
     };
-    Ok((num("offset", 0)?, num("size", default)?.clamp(1, MAX_PAGE)))
+    Ok((
+        num("offset", 0)?,
+        num("size", default)?.clamp(1, cap.max(1)),
+    ))
 }
 
 /// The total and one page of `items`, keeping those `keep` accepts. Without a search
@@ -234,18 +243,69 @@ fn matches(q: &HashMap<String, String>, name: Option<&str>) -> bool {
     }
 }
 
+/// `GET /policy/global`: a bare array (000:27790-27806; clients.md §7, §8), sorted by
+/// `sortField` (`createdAt` or `name`, default `createdAt`) and `sortOrder` (default
+/// `desc`), as 002:1530-1545 documents; `templates=true` lists only templates, `false` only
+/// non-templates, absent both (002:1566-1570).
 async fn list_policies(State(emu): State<Emulator>, Query(q): Q) -> Response {
-    let r = page(&q, MAX_PAGE).and_then(|(offset, size)| {
+    let r = page(&q, MAX_PAGE, emu.max_page_size()).and_then(|(offset, size)| {
+        let by_name = match q.get("sortField").map(String::as_str) {
+            None | Some("createdAt") => false,
+            Some("name") => true,
+            Some(_) => return Err(ApiError::bad_request("sortField must be name or createdAt")),
+        };
+        let descending = match q.get("sortOrder").map(String::as_str) {
+            None | Some("desc") => true,
+            Some("asc") => false,
+            Some(_) => return Err(ApiError::bad_request("sortOrder must be asc or desc")),
+        };
+        let templates = match q
+            .get("templates")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(_) => return Err(ApiError::bad_request("templates must be true or false")),
+        };
         emu.with_store(|s| {
             let ty = q.get("type").cloned();
-            let items = s
+            let str_of = |p: &super::store::PolicyRec, k: &str| {
+                p.v1.get(k).and_then(Value::as_str).map(str::to_string)
+            };
+            let mut items: Vec<&super::store::PolicyRec> = s
                 .policies
                 .values()
                 .filter(|p| {
                     ty.as_deref()
-                        .is_none_or(|t| p.v1.get("type").and_then(Value::as_str) == Some(t))
+                        .is_none_or(|t| str_of(p, "type").as_deref() == Some(t))
+                })
+                .filter(|p| {
+                    templates.is_none_or(|want| {
+                        p.v1.get("template")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false)
+                            == want
+                    })
                 })
                 .filter(|p| matches(&q, p.v1.get("name").and_then(Value::as_str)))
+                .collect();
+            // Ids grow with creation time, so they order by `createdAt` and break ties.
+            if by_name {
+                items.sort_by(|a, b| {
+                    str_of(a, "name")
+                        .cmp(&str_of(b, "name"))
+                        .then(a.id.cmp(&b.id))
+                });
+            } else {
+                items.sort_by_key(|p| p.id);
+            }
+            if descending {
+                items.reverse();
+            }
+            let page = items
+                .into_iter()
                 .skip(offset)
                 .take(size)
                 .map(|p| {
@@ -256,7 +316,7 @@ async fn list_policies(State(emu): State<Emulator>, Query(q): Q) -> Response {
                     }
                 })
                 .collect::<Vec<_>>();
-            Ok(Value::Array(items))
+            Ok(Value::Array(page))
         })
     });
     reply(r)
@@ -293,19 +353,21 @@ async fn delete_policy(State(emu): State<Emulator>, Path(raw): Path<String>, uri
 }
 
 async fn list_projects(State(emu): State<Emulator>, Query(q): Q) -> Response {
-    reply(page(&q, 10).and_then(|(offset, size)| {
-        emu.with_store(|s| {
-            let (count, hits) = page_of(
-                s.projects.values(),
-                s.projects.len(),
-                &q,
-                |p| matches(&q, p.raw.get("name").and_then(Value::as_str)),
-                (offset, size),
-            );
-            let page: Vec<Value> = hits.into_iter().map(|p| s.project_hit(p)).collect();
-            Ok(json!({"hits": page, "count": count, "facets": {}}))
-        })
-    }))
+    reply(
+        page(&q, 10, emu.max_page_size()).and_then(|(offset, size)| {
+            emu.with_store(|s| {
+                let (count, hits) = page_of(
+                    s.projects.values(),
+                    s.projects.len(),
+                    &q,
+                    |p| matches(&q, p.raw.get("name").and_then(Value::as_str)),
+                    (offset, size),
+                );
+                let page: Vec<Value> = hits.into_iter().map(|p| s.project_hit(p)).collect();
+                Ok(json!({"hits": page, "count": count, "facets": {}}))
+            })
+        }),
+    )
 }
 
 fn project_not_found(id: u64) -> ApiError {
@@ -329,7 +391,7 @@ async fn project_sources(
     Query(q): Q,
 ) -> Response {
     reply(id_of(&id, "Project").and_then(|id| {
-        let (offset, size) = page(&q, 10)?;
+        let (offset, size) = page(&q, 10, emu.max_page_size())?;
         emu.with_store(|s| {
             let p = s.projects.get(&id).ok_or_else(|| project_not_found(id))?;
             let all = s.project_sources(p);
@@ -340,30 +402,61 @@ async fn project_sources(
     }))
 }
 
+/// `GET /governance/purpose`: `{purposes, count}` in name order; deleted purposes only
+/// with `includeDeleted=true` (000:14069-14115), each after the live one of its name.
 async fn list_purposes(State(emu): State<Emulator>, Query(q): Q) -> Response {
-    reply(page(&q, 50).and_then(|(offset, size)| {
-        emu.with_store(|s| {
-            let size = if flag(&q, "noLimit") {
-                s.purpose_names.len().max(1)
-            } else {
-                size
-            };
-            let (count, page) = page_of(
-                s.purpose_names.values().filter_map(|id| s.purposes.get(id)),
-                s.purpose_names.len(),
-                &q,
-                |p| matches(&q, Some(p.name.as_str())),
-                (offset, size),
-            );
-            let items: Vec<Value> = page.into_iter().map(Store::purpose_v1).collect();
-            Ok(json!({"purposes": items, "count": count}))
-        })
-    }))
+    reply(
+        page(&q, 50, emu.max_page_size()).and_then(|(offset, size)| {
+            emu.with_store(|s| {
+                let with_deleted = flag(&q, "includeDeleted");
+                let extra = if with_deleted {
+                    s.deleted_purposes.len()
+                } else {
+                    0
+                };
+                let total = s.purpose_names.len() + extra;
+                let size = if flag(&q, "noLimit") {
+                    total.max(1)
+                } else {
+                    size
+                };
+                let live = || s.purpose_names.values().filter_map(|id| s.purposes.get(id));
+                let (count, page): (usize, Vec<Value>) = if with_deleted {
+                    let mut all: Vec<(&PurposeRec, bool)> = live()
+                        .map(|p| (p, false))
+                        .chain(s.deleted_purposes.values().map(|p| (p, true)))
+                        .collect();
+                    all.sort_by(|a, b| (&a.0.name, a.1, a.0.id).cmp(&(&b.0.name, b.1, b.0.id)));
+                    let keep = |(p, _): &(&PurposeRec, bool)| matches(&q, Some(p.name.as_str()));
+                    let (c, page) = page_of(all.iter(), all.len(), &q, keep, (offset, size));
+                    let items = page
+                        .into_iter()
+                        .map(|(p, deleted)| {
+                            if *deleted {
+                                Store::deleted_purpose_v1(p)
+                            } else {
+                                Store::purpose_v1(p)
+                            }
+                        })
+                        .collect();
+                    (c, items)
+                } else {
+                    let keep = |p: &PurposeRec| matches(&q, Some(p.name.as_str()));
+                    let (c, page) = page_of(live(), total, &q, keep, (offset, size));
+                    (c, page.into_iter().map(Store::purpose_v1).collect())
+                };
+                Ok(json!({"purposes": page, "count": count}))
+            })
+        }),
+    )
 }
 
 async fn get_purpose(State(emu): State<Emulator>, Path(id): Path<String>, Query(q): Q) -> Response {
     reply(id_of(&id, "Purpose").and_then(|id| {
         emu.with_store(|s| {
+            if let Some(p) = s.deleted_purposes.get(&id) {
+                return Ok(Store::deleted_purpose_v1(p));
+            }
             let p = s
                 .purposes
                 .get(&id)
@@ -402,19 +495,21 @@ async fn delete_purpose(
 }
 
 async fn list_sources(State(emu): State<Emulator>, Query(q): Q) -> Response {
-    reply(page(&q, 10).and_then(|(offset, size)| {
-        emu.with_store(|s| {
-            let (count, page) = page_of(
-                s.sources.values(),
-                s.sources.len(),
-                &q,
-                |d| matches(&q, Some(&d.name)),
-                (offset, size),
-            );
-            let hits: Vec<Value> = page.into_iter().map(|d| s.source_hit(d)).collect();
-            Ok(json!({"hits": hits, "count": count, "facets": {}}))
-        })
-    }))
+    reply(
+        page(&q, 10, emu.max_page_size()).and_then(|(offset, size)| {
+            emu.with_store(|s| {
+                let (count, page) = page_of(
+                    s.sources.values(),
+                    s.sources.len(),
+                    &q,
+                    |d| matches(&q, Some(&d.name)),
+                    (offset, size),
+                );
+                let hits: Vec<Value> = page.into_iter().map(|d| s.source_hit(d)).collect();
+                Ok(json!({"hits": hits, "count": count, "facets": {}}))
+            })
+        }),
+    )
 }
 
 async fn get_source(State(emu): State<Emulator>, Path(id): Path<String>) -> Response {

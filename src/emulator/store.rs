@@ -72,6 +72,9 @@ pub struct Store {
     pub purposes: BTreeMap<u64, PurposeRec>,
     /// Purpose name → id (also the name-ordered listing).
     pub purpose_names: BTreeMap<String, u64>,
+    /// Deleted purposes by id: a real tenant keeps them, listed only with
+    /// `includeDeleted=true` (000:14069-14115) and answered with `deleted: true`.
+    pub deleted_purposes: BTreeMap<u64, PurposeRec>,
     /// Projects by id.
     pub projects: BTreeMap<u64, super::projects::ProjectRec>,
     pub(super) project_keys: HashMap<String, u64>,
@@ -116,6 +119,7 @@ impl Store {
             policy_keys: HashMap::new(),
             purposes: BTreeMap::new(),
             purpose_names: BTreeMap::new(),
+            deleted_purposes: BTreeMap::new(),
             projects: BTreeMap::new(),
             project_keys: HashMap::new(),
             schema_projects: HashMap::new(),
@@ -389,7 +393,9 @@ impl Store {
         Ok(json!({"dryRun": false, "creating": creating, "updating": updating, "purposeId": id}))
     }
 
-    /// `DELETE /governance/purpose/{id}`: the purpose and every sub-purpose under it.
+    /// `DELETE /governance/purpose/{id}`: the purpose and every sub-purpose under it. They
+    /// stay readable as deleted (by id, and listed with `includeDeleted=true`); a purpose
+    /// posted again under a deleted name is a new purpose with a new id (choice).
     ///
     /// # Errors
     /// 404 for an unknown id.
@@ -407,14 +413,20 @@ impl Store {
             if let Some(mut p) = self.purposes.remove(&pid) {
                 self.purpose_names.remove(&p.name);
                 p.updated_at = now.clone();
-                let mut v = Self::purpose_v1(&p);
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("deleted".into(), json!(true));
-                }
-                out.push(v);
+                out.push(Self::deleted_purpose_v1(&p));
+                self.deleted_purposes.insert(pid, p);
             }
         }
         Ok(Value::Array(out))
+    }
+
+    /// The V1 object of a deleted purpose: `deleted: true` (000:15006-15025).
+    pub fn deleted_purpose_v1(p: &PurposeRec) -> Value {
+        let mut v = Self::purpose_v1(p);
+        if let Some(o) = v.as_object_mut() {
+            o.insert("deleted".into(), json!(true));
+        }
+        v
     }
 
     /// Sub-purposes (all descendants) of a purpose, name order.

@@ -4,15 +4,15 @@ use serde_json::{json, Value};
 
 use super::*;
 
-const KEY: &str = "emu-test-key";
+pub(super) const KEY: &str = "emu-test-key";
 
-struct T {
-    h: Handle,
+pub(super) struct T {
+    pub(super) h: Handle,
     http: reqwest::Client,
 }
 
 impl T {
-    async fn new() -> T {
+    pub(super) async fn new() -> T {
         Self::with(Options {
             api_key: KEY.into(),
             ..Default::default()
@@ -20,14 +20,19 @@ impl T {
         .await
     }
 
-    async fn with(opts: Options) -> T {
+    pub(super) async fn with(opts: Options) -> T {
         T {
             h: spawn(opts).await.unwrap(),
             http: reqwest::Client::new(),
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&str>) -> (u16, Value) {
+    pub(super) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, Value) {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.h.url()))
@@ -40,17 +45,17 @@ impl T {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(super) async fn get(&self, path: &str) -> Value {
         let (s, v) = self.call(reqwest::Method::GET, path, None).await;
         assert_eq!(s, 200, "GET {path}: {v}");
         v
     }
 
-    async fn post(&self, path: &str, body: &str) -> (u16, Value) {
+    pub(super) async fn post(&self, path: &str, body: &str) -> (u16, Value) {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
-    async fn delete(&self, path: &str) -> (u16, Value) {
+    pub(super) async fn delete(&self, path: &str) -> (u16, Value) {
         self.call(reqwest::Method::DELETE, path, None).await
     }
 
@@ -64,7 +69,7 @@ impl T {
     }
 }
 
-const DATA: &str = r#"{"connectionKey": "sales", "connection": {"handler": "Snowflake", "hostname": "h.example.com", "port": 443,
+pub(super) const DATA: &str = r#"{"connectionKey": "sales", "connection": {"handler": "Snowflake", "hostname": "h.example.com", "port": 443,
   "database": "SALES", "warehouse": "WH", "username": "u", "password": "s3cret-pw"},
   "options": {"tableTags": ["Finance"]},
   "sources": [{"table": "ORDERS", "schema": "PUBLIC"}, {"table": "CREDIT_ACCOUNTS", "schema": "PUBLIC"}]}"#;
@@ -326,6 +331,17 @@ async fn deletes_and_not_found() {
         t.delete("/api/v2/project/p").await,
         (200, json!({"dryRun": false, "deleting": "P"}))
     );
+    let hit = &t.get("/project").await["hits"][0];
+    assert_eq!(
+        hit["deleted"],
+        json!(true),
+        "a plain delete disables (000:1732-1743)"
+    );
+    assert_eq!(
+        t.delete("/api/v2/project/p?hardDelete=true").await,
+        (200, json!({"dryRun": false, "deleting": "P"}))
+    );
+    assert_eq!(t.get("/project").await["count"], json!(0));
     assert_eq!(t.delete("/api/v2/project/p").await.0, 404);
     let nca = t.get("/policy/global/1").await;
     assert_eq!(nca["systemGenerated"], true);
@@ -342,11 +358,11 @@ async fn deletes_and_not_found() {
     assert_eq!(names, ["Root", "Root.A", "Root.A.B"]);
     assert!(v.as_array().unwrap().iter().all(|p| p["deleted"] == true));
     assert_eq!(
-        t.call(reqwest::Method::GET, "/governance/purpose/6", None)
-            .await
-            .0,
-        404
+        t.get("/governance/purpose/6").await["deleted"],
+        json!(true),
+        "a deleted purpose reads as deleted"
     );
+    assert_eq!(t.delete("/governance/purpose/6").await.0, 404);
     let id = t.get("/dataSource").await["hits"][0]["id"]
         .as_u64()
         .unwrap();
@@ -706,4 +722,23 @@ fn lost_answers_draw_per_target_and_reproduce_by_seed() {
         })
         .collect();
     assert_eq!(mixed, a);
+}
+
+#[tokio::test]
+async fn reset_restores_the_seeded_start() {
+    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo/live");
+    let t = T::with(Options {
+        api_key: KEY.into(),
+        seed: Some(seed),
+        ..Default::default()
+    })
+    .await;
+    let before = t.get("/governance/purpose").await;
+    let (s, _) = t.post("/api/v2/purpose", "name: Added Later\n").await;
+    assert_eq!(s, 200);
+    assert_ne!(t.get("/governance/purpose").await["count"], before["count"]);
+    assert_eq!(t.real_writes(), 1);
+    t.h.emulator.reset().unwrap();
+    assert_eq!(t.get("/governance/purpose").await, before);
+    assert!(t.h.emulator.write_log().is_empty());
 }

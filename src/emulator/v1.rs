@@ -18,7 +18,7 @@ pub fn subscription_type(v2: &str) -> &'static str {
 }
 
 /// V2 `any`/`all` → V1 `or`/`and` (case-insensitive; anything else passes through).
-fn operator(v2: &Value) -> Value {
+pub(super) fn operator(v2: &Value) -> Value {
     match v2.as_str().map(str::to_ascii_lowercase).as_deref() {
         Some("any") => json!("or"),
         Some("all") => json!("and"),
@@ -66,7 +66,12 @@ pub fn conditions(v2: &Map<String, Value>) -> Value {
 }
 
 /// A V2 subscription object (policy `actions` or project `subscriptionPolicy`) as the V1
-/// subscription object: `{type:"subscription", subscriptionType, exceptions?, ...}`.
+/// subscription object, with the members the V1 examples carry (000:3960-3975,
+/// 002:770-800): `type: "subscription"`, `subscriptionType`, `description` (null),
+/// `allowDiscovery` (false), `shareResponsibility` (false), `automaticSubscription`
+/// (false), and `exceptions` for entitlements (001:343-358). `accessGrant` appears only
+/// when the body gives it: the docs show it on write policies' answers (000:3973) and not
+/// on read subscription objects (000:34139-34160).
 pub fn subscription(v2: &Map<String, Value>) -> Value {
     let ty = v2.get("type").and_then(Value::as_str).unwrap_or("manual");
     let mut out = Map::new();
@@ -85,115 +90,48 @@ pub fn subscription(v2: &Map<String, Value>) -> Value {
             }
         }
     }
-    out.entry("description").or_insert(Value::Null);
+    for (k, default) in [
+        ("description", Value::Null),
+        ("allowDiscovery", json!(false)),
+        ("shareResponsibility", json!(false)),
+        ("automaticSubscription", json!(false)),
+    ] {
+        out.entry(k).or_insert(default);
+    }
     Value::Object(out)
 }
 
-/// A V2 masked-field selector → V1 field (`columnTags` only; others keep the V2 shape).
-fn field(v2: &Value) -> Value {
-    match (v2.get("type").and_then(Value::as_str), v2.get("columnTag")) {
-        (Some("columnTags"), Some(tag)) => {
-            json!({"name": tag, "source": "curated", "hasLeafNodes": false})
-        }
-        _ => v2.clone(),
-    }
-}
-
-/// V2 `maskingConfig` → V1 `{type, metadata}` (Hash/Constant → "Consistent Value").
-fn masking_config(v2: &Map<String, Value>) -> Value {
-    let ty = v2.get("type").and_then(Value::as_str).unwrap_or("");
-    let mut metadata: Map<String, Value> = v2
-        .iter()
-        .filter(|(k, _)| *k != "type")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let v1_type = match ty {
-        "Hash" => {
-            metadata.remove("constant");
-            "Consistent Value"
-        }
-        "Constant" => "Consistent Value",
-        other => other,
+/// A project's V1 `(subscriptionPolicy, subscriptionType)`. A manual subscription, the
+/// documented default (000:4560-4562), is `null` + `"manual"` in every V1 project answer
+/// (004:75, 004:173-175, 004:240, 000:33765), whether the body said `{type: manual}` or
+/// nothing. Others are the subscription object as the documented answers print it next to
+/// a `subscriptionType`: `{type: "subscription"}` plus what the body set, entitlements as
+/// `exceptions`, and no `subscriptionType` or defaults inside (automatic 001:312-375;
+/// approval 000:14427-14549; policy 000:34139-34160).
+pub fn project_subscription(v2: Option<&Map<String, Value>>) -> (Value, &'static str) {
+    let ty = v2
+        .and_then(|sp| sp.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("manual");
+    let Some(sp) = v2.filter(|_| ty != "manual") else {
+        return (Value::Null, "manual");
     };
-    json!({"type": v1_type, "metadata": metadata})
-}
-
-/// V2 rule `type` → V1 `(type, name?)`. Bijective so the reader can invert it.
-fn rule_type(v2: &str) -> (&str, Option<&'static str>) {
-    match v2 {
-        "Masking" => ("masking", None),
-        "Purpose Restriction" => ("prerequisite", None),
-        "Row Restriction By User Entitlements" => ("visibility", None),
-        "Minimization" => ("additional", Some("minimization")),
-        "Time Restriction" => ("additional", Some("time")),
-        other => (other, None),
-    }
-}
-
-fn rule(v2: &Map<String, Value>) -> Value {
-    let ty = v2.get("type").and_then(Value::as_str).unwrap_or("");
-    let (v1_type, name) = rule_type(ty);
     let mut out = Map::new();
-    out.insert("type".into(), json!(v1_type));
-    if let Some(n) = name {
-        out.insert("name".into(), json!(n));
-    }
-    let mut config = v2
-        .get("config")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    if ty == "Masking" {
-        if let Some(Value::Array(fields)) = config.get("fields") {
-            let f: Vec<Value> = fields.iter().map(field).collect();
-            config.insert("fields".into(), Value::Array(f));
-        }
-        if let Some(Value::Object(mc)) = config.get("maskingConfig") {
-            let mc = masking_config(mc);
-            config.insert("maskingConfig".into(), mc);
+    out.insert("type".into(), json!("subscription"));
+    for (k, v) in sp {
+        match k.as_str() {
+            "type" => {}
+            "entitlements" => {
+                if let Some(e) = v.as_object() {
+                    out.insert("exceptions".into(), conditions(e));
+                }
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
         }
     }
-    out.insert("config".into(), Value::Object(config));
-    let exceptions = v2
-        .get("exceptions")
-        .and_then(Value::as_object)
-        .map_or(Value::Null, conditions);
-    out.insert("exceptions".into(), exceptions);
-    for (k, v) in v2 {
-        if !matches!(k.as_str(), "type" | "config" | "exceptions") {
-            out.insert(k.clone(), v.clone());
-        }
-    }
-    Value::Object(out)
-}
-
-fn data_actions(v2: &Value) -> Value {
-    let blocks = v2.as_array().map(Vec::as_slice).unwrap_or(&[]);
-    Value::Array(
-        blocks
-            .iter()
-            .map(|b| {
-                let rules: Vec<Value> = b
-                    .get("rules")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_object)
-                    .map(rule)
-                    .collect();
-                let ty = rules
-                    .first()
-                    .and_then(|r| r.get("type"))
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                json!({
-                    "type": ty,
-                    "rules": rules,
-                    "description": b.get("description").cloned().unwrap_or(Value::Null),
-                })
-            })
-            .collect(),
-    )
+    (Value::Object(out), subscription_type(ty))
 }
 
 /// V2 circumstance → V1 circumstance with the per-circumstance `operator`.
@@ -251,7 +189,7 @@ pub fn policy(v2: &Value, meta: &Meta<'_>) -> Value {
     let ty = v2.get("type").and_then(Value::as_str).unwrap_or("data");
     let actions = match v2.get("actions") {
         Some(Value::Object(a)) if ty == "subscription" => json!([subscription(a)]),
-        Some(a) => data_actions(a),
+        Some(a) => super::rules::data_actions(a),
         None => json!([]),
     };
     let op = v2
@@ -269,7 +207,9 @@ pub fn policy(v2: &Value, meta: &Meta<'_>) -> Value {
         "policyKey": get("policyKey"),
         "name": get("name"),
         "type": ty,
-        "template": false,
+        // Choice: V2 documents no `template`; the V1 write body's member (002:611-617) is
+        // read from the stored body, so a seeded template lists as one.
+        "template": v2.get("template").and_then(Value::as_bool).unwrap_or(false),
         "staged": v2.get("staged").and_then(Value::as_bool).unwrap_or(false),
         "systemGenerated": false,
         "deleted": false,

@@ -110,17 +110,42 @@ const CIRCUMSTANCES: &[&str] = &[
     "noTags",
     "time",
     "server",
+    "domains",
 ];
 
 fn subscription(m: &Map<String, Value>, at: &str) -> Check {
     one_of(m, "type", at, SUBSCRIPTION_TYPES, false)?;
-    for f in ["automaticSubscription", "allowDiscovery"] {
+    for f in [
+        "automaticSubscription",
+        "allowDiscovery",
+        "shareResponsibility",
+    ] {
         optional_kind(m, f, at, "bool")?;
+    }
+    if m.get("accessGrant").is_some() {
+        one_of(m, "accessGrant", at, &["READ", "WRITE"], false)?;
     }
     optional_kind(m, "description", at, "string")?;
     optional_kind(m, "approvals", at, "array")?;
     optional_kind(m, "entitlements", at, "object")?;
     optional_kind(m, "advanced", at, "string")?;
+    Ok(())
+}
+
+/// A `domains` circumstance: `domains`, a non-empty list of domain ids, the ids a data
+/// source's `options.domainCollectionId` names (000:15473-15475). The docs show no V2
+/// example of this circumstance: the shape is a choice (docs/emulator.md).
+fn domains(cm: &Map<String, Value>, at: &str) -> Check {
+    let list = cm
+        .get("domains")
+        .and_then(Value::as_array)
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| bad(format!("\"{at}domains\" must be a non-empty array")))?;
+    if list.iter().any(|d| d.as_str().is_none_or(str::is_empty)) {
+        return Err(bad(format!(
+            "\"{at}domains\" must hold domain ids (non-empty strings)"
+        )));
+    }
     Ok(())
 }
 
@@ -148,6 +173,9 @@ pub fn policy(body: &Value) -> Check {
             .as_object()
             .ok_or_else(|| bad(format!("\"circumstances[{i}]\" must be an object")))?;
         one_of(cm, "type", &at, CIRCUMSTANCES, false)?;
+        if cm.get("type").and_then(Value::as_str) == Some("domains") {
+            domains(cm, &at)?;
+        }
     }
     let actions = m
         .get("actions")
@@ -309,6 +337,7 @@ pub fn data(body: &Value) -> Check {
     optional_kind(m, "sources", "", "array")?;
     if let Some(o) = m.get("options").and_then(Value::as_object) {
         optional_kind(o, "hardDelete", "options.", "bool")?;
+        optional_kind(o, "domainCollectionId", "options.", "string")?;
         optional_kind(o, "tableTags", "options.", "array")?;
     }
     let sources = m
@@ -354,6 +383,19 @@ fn source(s: &Value, i: usize) -> Check {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn access_grant_is_read_or_write() {
+        let p = |grant: &str| {
+            policy(
+                &json!({"policyKey": "k", "name": "n", "type": "subscription",
+                "actions": {"type": "manual", "accessGrant": grant}}),
+            )
+        };
+        assert!(p("WRITE").is_ok());
+        let e = p("ADMIN").unwrap_err();
+        assert!(e.message.contains("accessGrant"), "{}", e.message);
+    }
 
     #[test]
     fn names_the_field_and_never_the_value() {

@@ -200,16 +200,22 @@ async fn read_projects(client: &Client) -> Result<Vec<LiveObject>, Error> {
         .map(|id| async move {
             let (project, sources) =
                 tokio::try_join!(client.get_project(id), client.project_data_sources(id))?;
+            // The list can say `deleted: false` while the project itself says `true`
+            // (000:33843-33847 vs 000:33898): a disabled project is not live.
+            if project.get("deleted").and_then(Value::as_bool) == Some(true) {
+                return Ok(None);
+            }
             normalize::project(&project, &sources)
-                .map(|n| to_live(Kind::Project, n))
+                .map(|n| Some(to_live(Kind::Project, n)))
                 .map_err(|source| Error::Normalize {
                     kind: Kind::Project,
                     source,
                 })
         })
         .buffer_unordered(64)
-        .try_collect()
+        .try_collect::<Vec<Option<LiveObject>>>()
         .await
+        .map(|v| v.into_iter().flatten().collect())
 }
 
 async fn read_purposes(client: &Client) -> Result<Vec<LiveObject>, Error> {

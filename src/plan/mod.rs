@@ -77,7 +77,14 @@ pub struct Change {
     pub data: Option<DataDryRun>,
     /// Immuta's id of the live object, when known.
     pub id: Option<u64>,
+    /// Why an object that looks new is not written (e.g. a data source whose connection
+    /// matches no tables). Shown next to the object; never changes the action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
+
+/// The note on a data source whose dry run lists nothing at all (issue 10).
+pub const NOTE_NO_TABLES: &str = "connection matches no tables";
 
 /// Counts shown in the closing line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -160,6 +167,7 @@ pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
             fields: Vec::new(),
             data: None,
             id: obj.id,
+            note: None,
         });
     }
     changes.sort_by(|a, b| a.key.cmp(&b.key));
@@ -203,13 +211,20 @@ fn is_sub_purpose(key: &ObjectKey, desired: &DesiredSet, live: &LiveSet) -> bool
 fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
     if key.kind == Kind::Data {
         let dry = live.data.get(key).cloned().unwrap_or_default();
-        let action = if !dry.key_exists() {
+        // A dry run that names no data source at all (e.g. `sources: [{all: true}]`
+        // against a database without tables) would create nothing: planning a create
+        // would repeat on every run and never converge (issue 10).
+        let matches_nothing = dry.creating.is_empty() && !dry.key_exists();
+        let action = if matches_nothing {
+            Action::NoOp
+        } else if !dry.key_exists() {
             Action::Create
         } else if dry.is_noop() {
             Action::NoOp
         } else {
             Action::Update
         };
+        let note = matches_nothing.then(|| NOTE_NO_TABLES.to_string());
         let fields = if action == Action::Create {
             all_fields(m)
         } else {
@@ -221,6 +236,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             fields,
             data: Some(dry),
             id: None,
+            note,
         };
     }
     let Some(obj) = live.objects.get(key) else {
@@ -230,6 +246,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             fields: all_fields(m),
             data: None,
             id: None,
+            note: None,
         };
     };
     if obj.system {
@@ -241,6 +258,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             fields: Vec::new(),
             data: None,
             id: obj.id,
+            note: None,
         };
     }
     let want = canonical(key.kind, &m.body);
@@ -269,6 +287,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
         fields,
         data: None,
         id: obj.id,
+        note: None,
     }
 }
 
@@ -342,15 +361,38 @@ pub fn canonical(kind: Kind, body: &Value) -> Value {
     if let Some(Value::String(op)) = out.get_mut("circumstanceOperator") {
         *op = op.to_lowercase();
     }
-    if kind == Kind::Policy {
+    if matches!(kind, Kind::Policy | Kind::Project) {
         // A tenant fills in `any` where a document leaves an operator out (V1 answers
-        // always carry one), so an explicit `any` and an absent operator are the same.
+        // always carry one, 000:34141-34142), so an explicit `any` and an absent operator
+        // are the same: in policies and in a project's subscription entitlements.
         drop_default_operators(&mut out);
+        // V1 keeps the operator on each circumstance (002:697-713): with no circumstance
+        // there is nowhere to keep it, and it means nothing.
+        if !out.contains_key("circumstances") {
+            out.remove("circumstanceOperator");
+        }
     }
     match kind {
         Kind::Project => {
             for f in ["purposes", "datasources", "tags"] {
                 sort_strings(&mut out, f);
+            }
+            drop_default_subscription(&mut out, "subscriptionPolicy");
+            let manual = out
+                .get("subscriptionPolicy")
+                .and_then(|s| s.get("type"))
+                .and_then(Value::as_str)
+                == Some("manual");
+            if manual {
+                // Manual is the documented default (000:4560-4562); V1 answers it as
+                // `subscriptionPolicy: null` (000:33761), so nothing else a manual
+                // subscription says (description, allowDiscovery, ...) can be read back.
+                out.remove("subscriptionPolicy");
+            }
+            if out.contains_key("workspace") {
+                // A workspace project is equalized by Immuta itself (000:4564-4566), so
+                // its equalization is not the document's to state.
+                out.remove("equalization");
             }
             let default_doc = map
                 .get("name")
@@ -365,9 +407,20 @@ pub fn canonical(kind: Kind, body: &Value) -> Value {
                 items.sort_by(|a, b| name_of(a).cmp(name_of(b)));
             }
         }
-        Kind::Policy | Kind::Data => {}
+        Kind::Policy => drop_default_subscription(&mut out, "actions"),
+        Kind::Data => {}
     }
     Value::Object(out)
+}
+
+/// `accessGrant: READ` is what a subscription grants when it says nothing (write access
+/// is the documented exception, 002:598-606), so it is the same as no `accessGrant`.
+fn drop_default_subscription(map: &mut Map<String, Value>, field: &str) {
+    if let Some(Value::Object(sub)) = map.get_mut(field) {
+        if sub.get("accessGrant").and_then(Value::as_str) == Some("READ") {
+            sub.remove("accessGrant");
+        }
+    }
 }
 
 /// Removes `circumstanceOperator: any` and every `operator: any` inside `exceptions` and
@@ -654,6 +707,43 @@ mod tests {
     }
 
     #[test]
+    fn a_manual_project_subscription_reads_back_as_null() {
+        let d = desired(vec![manifest(
+            Kind::Project,
+            "p",
+            json!({"projectKey":"p","name":"P","subscriptionPolicy":
+                {"type":"manual","description":"D","allowDiscovery":true}}),
+        )]);
+        // What the reader makes of `subscriptionPolicy: null` (000:33761).
+        let l = live(vec![(
+            Kind::Project,
+            "p",
+            json!({"projectKey":"p","name":"P","subscriptionPolicy":{"type":"manual"}}),
+            false,
+        )]);
+        assert!(!diff(&d, &l).has_changes());
+    }
+
+    #[test]
+    fn an_operator_without_circumstances_is_not_drift() {
+        for circs in [None, Some(json!([]))] {
+            let mut want = json!({"policyKey":"p","name":"P","type":"subscription",
+                "actions":{"type":"anyone"},"circumstanceOperator":"all"});
+            if let Some(c) = &circs {
+                want["circumstances"] = c.clone();
+            }
+            let d = desired(vec![manifest(Kind::Policy, "p", want)]);
+            let l = live(vec![(
+                Kind::Policy,
+                "p",
+                json!({"policyKey":"p","name":"P","type":"subscription","actions":{"type":"anyone"}}),
+                false,
+            )]);
+            assert!(!diff(&d, &l).has_changes(), "{circs:?}");
+        }
+    }
+
+    #[test]
     fn default_operators_are_not_drift() {
         let body = |op: Option<&str>| {
             let mut b = json!({"policyKey":"p","name":"P","type":"data",
@@ -770,6 +860,34 @@ mod tests {
                 refused: 0,
             }
         );
+    }
+
+    #[test]
+    fn issue_10_a_dry_run_that_names_nothing_is_a_noop_with_a_note() {
+        let d = desired(vec![manifest(
+            Kind::Data,
+            "empty-db",
+            json!({"connectionKey": "empty-db", "sources": [{"all": true}]}),
+        )]);
+        let mut l = LiveSet::default();
+        l.data.insert(
+            ObjectKey::new(Kind::Data, "empty-db"),
+            DataDryRun::default(),
+        );
+        let plan = diff(&d, &l);
+        let c = &plan.changes[0];
+        assert_eq!(c.action, Action::NoOp);
+        assert_eq!(c.note.as_deref(), Some(NOTE_NO_TABLES));
+        assert!(c.fields.is_empty());
+        assert!(!plan.has_changes());
+        let mut text = Vec::new();
+        render::text(&plan, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.contains("data/empty-db has nothing to write: connection matches no tables"),
+            "{text}"
+        );
+        assert!(text.contains("No changes."), "{text}");
     }
 
     #[test]

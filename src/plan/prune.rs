@@ -170,6 +170,7 @@ pub fn add_deletes(
                     ..Default::default()
                 }),
                 id: None,
+                note: None,
             });
         }
     }

@@ -40,11 +40,11 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     let shown: Vec<&Change> = plan
         .changes
         .iter()
-        .filter(|c| c.action != Action::NoOp)
+        .filter(|c| c.action != Action::NoOp || c.note.is_some())
         .collect();
     let s = plan.summary();
     if !plan.has_changes() && s.refused == 0 {
-        for c in shown.iter().filter(|c| c.action == Action::Unmanaged) {
+        for c in shown.iter().filter(|c| !c.action.is_write()) {
             change(c, out)?;
         }
         writeln!(
@@ -98,7 +98,19 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
             "will NOT be updated: nothing is sent for it, the update would remove data sources",
         ),
     };
-    writeln!(out, "  {marker} {} {what}", escape(&c.key.to_string()))?;
+    let key = c.key.to_string();
+    let key = escape(&key);
+    match &c.note {
+        Some(note) if c.action == Action::NoOp => {
+            writeln!(
+                out,
+                "  {marker} {key} has nothing to write: {}",
+                escape(note)
+            )?;
+        }
+        Some(note) => writeln!(out, "  {marker} {key} {what} ({})", escape(note))?,
+        None => writeln!(out, "  {marker} {key} {what}")?,
+    }
     if c.action == Action::Refused {
         writeln!(out, "      {}", escape(&super::refusal_reason(c)))?;
     }
@@ -322,6 +334,7 @@ mod tests {
                     }],
                     data: None,
                     id: None,
+                    note: None,
                 },
                 Change {
                     key: ObjectKey::new(Kind::Policy, "mask"),
@@ -334,6 +347,7 @@ mod tests {
                     }],
                     data: None,
                     id: Some(3),
+                    note: None,
                 },
             ],
         }

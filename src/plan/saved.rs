@@ -200,6 +200,7 @@ mod tests {
                 fields: vec![],
                 data: None,
                 id: Some(1),
+                note: None,
             }],
         };
         let saved = SavedPlan {

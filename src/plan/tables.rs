@@ -96,6 +96,7 @@ mod tests {
                 ..Default::default()
             }),
             id: None,
+            note: None,
         }
     }
 

@@ -12,13 +12,20 @@ use immuta_gitops::emulator::{self, Handle, Options};
 /// The API key every test emulator expects.
 pub const KEY: &str = "test-key-5f2b9c1e";
 
-/// Starts an emulator, optionally seeded.
+/// The page cap of every test emulator: the docs give no maximum page size, so readers
+/// must page by `count`; a small cap makes every list in every test span several pages.
+pub const PAGE_CAP: usize = 7;
+
+/// Starts an emulator, optionally seeded, with pages capped at [`PAGE_CAP`].
 pub async fn emulator(seed: Option<&Path>) -> Handle {
-    emulator::spawn(Options {
-        api_key: KEY.into(),
-        seed: seed.map(Path::to_path_buf),
-        ..Default::default()
-    })
+    emulator::spawn(
+        Options {
+            api_key: KEY.into(),
+            seed: seed.map(Path::to_path_buf),
+            ..Default::default()
+        }
+        .with_max_page_size(PAGE_CAP),
+    )
     .await
     .expect("emulator starts")
 }
@@ -239,10 +246,17 @@ impl SecretScan {
     }
 }
 
-/// Starts an emulator with explicit options (the key is always [`KEY`]).
+/// Starts an emulator with explicit options (the key is always [`KEY`]; pages are capped
+/// at [`PAGE_CAP`] unless `opts` sets another cap).
 pub async fn emulator_with(opts: Options) -> Handle {
+    let cap = if opts.max_page_size == Options::default().max_page_size {
+        PAGE_CAP
+    } else {
+        opts.max_page_size
+    };
     emulator::spawn(Options {
         api_key: KEY.into(),
+        max_page_size: cap,
         ..opts
     })
     .await

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
+mod rules;
+
 /// A V1 object in V2 shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalized {
@@ -147,6 +149,11 @@ fn subscription_type(v1: &str) -> &str {
 
 /// A V1 subscription object → V2 (`actions` of a subscription policy, or a project's
 /// `subscriptionPolicy`). `fallback_type` is the project's top-level `subscriptionType`.
+///
+/// `accessGrant` (READ or WRITE, 002:598-606, 000:3973) and `shareResponsibility`
+/// (000:3977, 002:706-709) are kept under their V1 names: V2 documents no spelling of its
+/// own for them, and a desired `accessGrant: WRITE` must be comparable. `type:
+/// "subscription"` is V1's constant tag and is dropped.
 fn subscription(v1: &Value, fallback_type: Option<&str>) -> Value {
     let mut out = Map::new();
     let ty = v1
@@ -157,89 +164,15 @@ fn subscription(v1: &Value, fallback_type: Option<&str>) -> Value {
     out.insert("type".into(), json!(subscription_type(ty)));
     for (k, v) in v1.as_object().into_iter().flatten() {
         match k.as_str() {
-            "type" | "subscriptionType" | "accessGrant" | "shareResponsibility" => {}
+            "type" | "subscriptionType" => {}
+            // READ is what a subscription grants unless it says WRITE: a server default.
+            "accessGrant" if v.as_str() == Some("READ") => {}
             "exceptions" => {
                 if !v.is_null() {
                     put(&mut out, "entitlements", Some(&conditions(v)));
                 }
             }
             _ => put(&mut out, k, Some(v)),
-        }
-    }
-    Value::Object(out)
-}
-
-fn field(v1: &Value) -> Value {
-    if v1.get("type").is_some() {
-        return v1.clone();
-    }
-    json!({"type": "columnTags", "columnTag": v1.get("name").cloned().unwrap_or(Value::Null)})
-}
-
-fn masking_config(v1: &Value) -> Value {
-    let ty = v1.get("type").and_then(Value::as_str).unwrap_or("");
-    let meta = v1
-        .get("metadata")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let mut out = Map::new();
-    if ty == "Consistent Value" {
-        match meta.get("constant") {
-            Some(c) if !c.is_null() => {
-                out.insert("type".into(), json!("Constant"));
-                out.insert("constant".into(), c.clone());
-            }
-            _ => {
-                out.insert("type".into(), json!("Hash"));
-            }
-        }
-        return Value::Object(out);
-    }
-    out.insert("type".into(), json!(ty));
-    for (k, v) in meta {
-        put(&mut out, &k, Some(&v));
-    }
-    Value::Object(out)
-}
-
-fn rule_type(v1_type: &str, name: Option<&str>) -> String {
-    match (v1_type, name) {
-        ("masking", _) => "Masking".into(),
-        ("prerequisite", _) => "Purpose Restriction".into(),
-        ("visibility", _) => "Row Restriction By User Entitlements".into(),
-        ("additional", Some("minimization")) | ("minimization", _) => "Minimization".into(),
-        ("additional", Some("time")) | ("time", _) => "Time Restriction".into(),
-        (other, _) => other.into(),
-    }
-}
-
-fn rule(v1: &Value) -> Value {
-    let ty = v1.get("type").and_then(Value::as_str).unwrap_or("");
-    let v2_type = rule_type(ty, v1.get("name").and_then(Value::as_str));
-    let mut out = Map::new();
-    out.insert("type".into(), json!(v2_type));
-    let mut config = v1
-        .get("config")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    if v2_type == "Masking" {
-        if let Some(Value::Array(fields)) = config.get("fields") {
-            let f: Vec<Value> = fields.iter().map(field).collect();
-            config.insert("fields".into(), Value::Array(f));
-        }
-        if let Some(mc) = config.get("maskingConfig").cloned() {
-            config.insert("maskingConfig".into(), masking_config(&mc));
-        }
-    }
-    out.insert("config".into(), Value::Object(config));
-    if let Some(e) = v1.get("exceptions").filter(|e| !e.is_null()) {
-        put(&mut out, "exceptions", Some(&conditions(e)));
-    }
-    for (k, v) in v1.as_object().into_iter().flatten() {
-        if !matches!(k.as_str(), "type" | "name" | "config" | "exceptions") {
-            put(&mut out, k, Some(v));
         }
     }
     Value::Object(out)
@@ -296,7 +229,7 @@ pub fn policy(v1: &Value) -> Result<Normalized, Error> {
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
-                    .map(rule)
+                    .map(rules::rule)
                     .collect();
                 let mut m = Map::new();
                 m.insert("rules".into(), Value::Array(rules));
@@ -343,7 +276,11 @@ fn names_of(items: Option<&Value>, field: &str) -> Value {
             .into_iter()
             .flatten()
             .filter(|i| !i.get("deleted").and_then(Value::as_bool).unwrap_or(false))
-            .filter_map(|i| i.get(field).cloned())
+            .filter_map(|i| match i {
+                // A bare name (the V2 spelling) is taken as it is.
+                Value::String(_) => Some(i.clone()),
+                _ => i.get(field).cloned(),
+            })
             .collect(),
     )
 }
@@ -364,28 +301,43 @@ pub fn project(v1: &Value, data_sources: &[Value]) -> Result<Normalized, Error> 
         put(&mut out, "documentation", v1.get("documentation"));
     }
     put(&mut out, "allowMaskedJoins", v1.get("allowMaskedJoins"));
-    put(
-        &mut out,
-        "purposes",
-        Some(&names_of(v1.get("purposes"), "name")),
-    );
+    // Purposes waiting for approval ("Project purposes staged for approval", 004:46-47)
+    // are the project's purposes as written: leaving them out would re-post them on
+    // every run, which cannot speed up the approval.
+    let mut purposes = names_of(v1.get("purposes"), "name");
+    if let (Value::Array(all), Value::Array(staged)) =
+        (&mut purposes, names_of(v1.get("stagedPurposes"), "name"))
+    {
+        all.extend(staged);
+    }
+    put(&mut out, "purposes", Some(&purposes));
     let ds = Value::Array(data_sources.to_vec());
     put(
         &mut out,
         "datasources",
         Some(&names_of(Some(&ds), "dataSourceName")),
     );
-    if let Some(sp) = v1.get("subscriptionPolicy").filter(|s| s.is_object()) {
-        out.insert(
-            "subscriptionPolicy".into(),
-            subscription(sp, v1.get("subscriptionType").and_then(Value::as_str)),
-        );
+    let top_type = v1.get("subscriptionType").and_then(Value::as_str);
+    match v1.get("subscriptionPolicy") {
+        Some(sp) if sp.is_object() => {
+            out.insert("subscriptionPolicy".into(), subscription(sp, top_type));
+        }
+        // The documented answers show `subscriptionType: "manual"` with
+        // `subscriptionPolicy: null` (000:33760-33761, 004:75): manual, the V2 default
+        // (000:4560-4562), is left out; any other type is kept alone.
+        _ => {
+            if let Some(ty) = top_type.filter(|t| *t != "manual") {
+                out.insert(
+                    "subscriptionPolicy".into(),
+                    json!({"type": subscription_type(ty)}),
+                );
+            }
+        }
     }
     put(&mut out, "workspace", v1.get("workspace"));
-    if v1
-        .get("equalization")
-        .is_some_and(|e| !e.is_null() && *e != json!(false))
-    {
+    // A workspace project is equalized by Immuta itself (000:4564-4566): that is not
+    // something its document says.
+    if !out.contains_key("workspace") && is_equalized(v1.get("equalization")) {
         out.insert("equalization".into(), json!(true));
     }
     put(&mut out, "tags", Some(&names_of(v1.get("tags"), "name")));
@@ -395,6 +347,19 @@ pub fn project(v1: &Value, data_sources: &[Value]) -> Result<Normalized, Error> 
         system: v1.get("type").and_then(Value::as_str) == Some("Schema"),
         body: Value::Object(out),
     })
+}
+
+/// V1 `equalization` holds the policy conditions of the equalization or null
+/// (000:33762). The attribute table types it "array" (004:58-59); answers seen in public
+/// clients give an object. V2 says `equalization: true`. An array or an object (even an
+/// empty one) means the project is equalized; null, absent or `false` means it is not.
+/// A boolean (older answers) is taken as it is.
+fn is_equalized(v1: Option<&Value>) -> bool {
+    match v1 {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Object(_) | Value::Array(_)) => true,
+        _ => false,
+    }
 }
 
 fn purpose_fields(v1: &Value, out: &mut Map<String, Value>) {
@@ -453,3 +418,6 @@ pub fn purposes(v1_list: &[Value]) -> Result<Vec<Normalized>, Error> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod seed_fields;

@@ -36,6 +36,7 @@ static CIRCUMSTANCE_TYPE: Enum = open(&[
     "noTags",
     "time",
     "server",
+    "domains",
 ]);
 
 static CIRCUMSTANCE: Obj = tagged(
@@ -69,6 +70,12 @@ static CIRCUMSTANCE: Obj = tagged(
         Variant {
             value: "server",
             fields: &[req("server", Ty::Str)],
+        },
+        // Not in the seeds; seen in tenant exports. The ids are the ones a data source's
+        // `options.domainCollectionId` gives (000:15473-15475). Shape: docs/fidelity.md.
+        Variant {
+            value: "domains",
+            fields: &[req("domains", STR_ARRAY)],
         },
     ],
 );

@@ -27,8 +27,15 @@ static ENTITLEMENTS: Obj = obj(&[
 
 /// Subscription policy `actions` (000:8587-8718) and project `subscriptionPolicy`
 /// (000:1909-1950) share one shape.
+/// `READ` or `WRITE` (002:602-605; write policies' answers, 000:3960-3975).
+static ACCESS_GRANT: Enum = closed(&["READ", "WRITE"]);
+
 pub(super) static SUBSCRIPTION: Obj = obj(&[
     req("type", Ty::Enum(&SUBSCRIPTION_TYPE)),
+    // V1 members of a subscription action (002:770-790); the V2 docs list none of their
+    // own, and a write access policy needs them (issue 10).
+    opt("accessGrant", Ty::Enum(&ACCESS_GRANT)),
+    opt("shareResponsibility", Ty::Bool),
     opt("automaticSubscription", Ty::Bool),
     opt("allowDiscovery", Ty::Bool),
     opt("description", Ty::Str),

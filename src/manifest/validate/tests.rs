@@ -315,6 +315,49 @@ fn seed_bodies_round_trip_through_yaml() {
     }
 }
 
+/// Issue 10: `domains` circumstances (tenant exports) validate without a warning, and a
+/// malformed one is refused with its file and line.
+#[test]
+fn domain_circumstances_and_domain_collection_ids_validate() {
+    let with = |circ: &str| format!("{POLICY}circumstances:\n  - type: domains\n{circ}");
+    let good = with("    domains: [\"4b1c2e\", \"9f00aa\"]\n");
+    let data = SNOWFLAKE.replace("PASSWORD_VALUE", "pw").replace(
+        "sources:",
+        "options:\n  domainCollectionId: \"4b1c2e\"\nsources:",
+    );
+    let set = load_files(&[("policy/d.yaml", &good), ("data/w.yaml", &data)], &[]).unwrap();
+    assert!(set.warnings.is_empty(), "{:#?}", lines(&set.warnings));
+    let bad = with("    domain: \"4b1c2e\"\n");
+    let errs = lines(&load_files(&[("policy/d.yaml", &bad)], &[]).unwrap_err());
+    assert!(
+        errs.iter()
+            .any(|l| l.starts_with("policy/d.yaml:") && l.contains("domains")),
+        "{errs:#?}"
+    );
+    let bad_id = data.replace("domainCollectionId: \"4b1c2e\"", "domainCollectionId: [x]");
+    let errs = lines(&load_files(&[("data/w.yaml", &bad_id)], &[]).unwrap_err());
+    assert!(
+        errs.iter().any(|l| l.contains("domainCollectionId")),
+        "{errs:#?}"
+    );
+}
+
+/// Issue 10: a write access policy (000:3940-3975) validates without a warning; a grant
+/// that is neither READ nor WRITE is refused at its line.
+#[test]
+fn access_grant_and_share_responsibility_are_modelled() {
+    let policy = "policyKey: w\nname: W\ntype: subscription\nactions:\n  type: entitlements\n  accessGrant: WRITE\n  shareResponsibility: true\n  entitlements:\n    groups: [writers]\n";
+    let set = load_files(&[("policy/w.yaml", policy)], &[]).unwrap();
+    assert!(set.warnings.is_empty(), "{:#?}", lines(&set.warnings));
+    let bad = policy.replace("WRITE", "ADMIN");
+    let errs = lines(&load_files(&[("policy/w.yaml", &bad)], &[]).unwrap_err());
+    assert!(
+        errs.iter()
+            .any(|l| l.starts_with("policy/w.yaml:6:") && l.contains("accessGrant")),
+        "{errs:#?}"
+    );
+}
+
 /// issue 11: a key or name built from a placeholder was printed in clear in the plan
 /// header and apply results. It is refused, with file:line, for every kind and every
 /// placeholder form, and the value never reaches the message or the key column.

@@ -42,6 +42,14 @@ pub enum Error {
     /// A manifest is a symlink that leaves the repository.
     #[error("file is a symbolic link that points outside the repository")]
     EscapingLink,
+    /// A manifest that cannot be read: a dangling or looping symlink, a permission error.
+    #[error(
+        "file cannot be read ({0}); fix or delete it, its objects cannot be left out silently"
+    )]
+    Unreadable(String),
+    /// A manifest file that holds no document at all.
+    #[error("file holds no manifest (it is empty, or only comments and `---`); delete the file to remove its object")]
+    Empty,
     /// A manifest file whose bytes are not UTF-8.
     #[error("file is not valid UTF-8")]
     NotUtf8,
@@ -135,6 +143,17 @@ pub fn classify(path: &str, is_excluded: &dyn Fn(&str) -> bool) -> FileRole {
     }
 }
 
+/// The kind directory an entry lies in, unless hidden or excluded.
+fn unreadable_kind(path: &str, is_excluded: &dyn Fn(&str) -> bool) -> Option<Kind> {
+    let mut parts = path.split('/');
+    let dir = parts.next()?;
+    parts.next()?;
+    if path.split('/').any(|p| p.starts_with('.')) || is_excluded(path) {
+        return None;
+    }
+    Kind::from_dir(dir)
+}
+
 /// Files below this count are parsed on the calling thread.
 const PARALLEL_MIN_FILES: usize = 64;
 /// Files a worker claims at a time.
@@ -162,7 +181,19 @@ pub fn parse_snapshot_with<T: Send>(
     let mut work: Vec<Work<'_>> = Vec::new();
     for (path, entry) in snapshot.files() {
         let kind = match classify(path, is_excluded) {
-            FileRole::Ignored => continue,
+            // An unreadable entry inside a kind directory may have been a manifest or a
+            // directory of them, whatever its name.
+            FileRole::Ignored => match (entry, unreadable_kind(path, is_excluded)) {
+                (FileEntry::Unreadable(why), Some(kind)) => {
+                    work.push(Work::Failed(file_error(
+                        path,
+                        Some(kind),
+                        Error::Unreadable(why.clone()),
+                    )));
+                    continue;
+                }
+                _ => continue,
+            },
             FileRole::Misplaced => {
                 let dir = match path.rsplit_once('/') {
                     Some((d, _)) => format!("{d}/"),
@@ -200,6 +231,7 @@ pub fn parse_snapshot_with<T: Send>(
             FileEntry::EscapingLink(_) => Error::EscapingLink,
             FileEntry::TooLarge { size, limit } => Error::TooLarge(*size, *limit),
             FileEntry::Deferred(_) => Error::NotRead,
+            FileEntry::Unreadable(why) => Error::Unreadable(why.clone()),
         };
         work.push(Work::Failed(file_error(path, Some(kind), refused)));
     }
@@ -393,6 +425,18 @@ pub fn parse_file_with(
             body: doc.value,
             spans: doc.spans,
         });
+    }
+    if errors.is_empty() && docs.is_empty() {
+        // An emptied file must not read as "this object left Git" (prune would delete it).
+        errors.push(diag(
+            Span {
+                path: path.to_string(),
+                line: 1,
+                col: 1,
+            },
+            Some(kind),
+            Error::Empty,
+        ));
     }
     if errors.is_empty() {
         Ok(docs)

@@ -236,7 +236,8 @@ fn data_sources_follow_the_server_dry_run() {
             change: 1,
             destroy: 0,
             unchanged: 1,
-            unmanaged: 0
+            unmanaged: 0,
+            refused: 0,
         }
     );
 }

@@ -239,3 +239,82 @@ fn issue_11_manifests_over_the_size_limit_are_refused_unparsed() {
         ]
     );
 }
+
+#[test]
+fn unreadable_and_empty_manifests_are_errors() {
+    let unreadable = |why: &str| FileEntry::Unreadable(why.into());
+    let mut map = BTreeMap::new();
+    for (path, entry) in [
+        (
+            "data/dangling.yaml",
+            unreadable("symbolic link to \"x\" leads nowhere"),
+        ),
+        (
+            "policy/denied.yml",
+            unreadable("Permission denied (os error 13)"),
+        ),
+        ("project/loop.json", unreadable("looping")),
+        // No manifest extension, but inside a kind directory: it may have been a
+        // directory of manifests.
+        ("purpose/team-dir", unreadable("dangling")),
+        ("data/empty.yaml", FileEntry::Blob(Vec::new())),
+        ("data/blank.yml", FileEntry::Blob(b"  \n\n".to_vec())),
+        (
+            "policy/comments.yaml",
+            FileEntry::Blob(b"# gone\n".to_vec()),
+        ),
+        (
+            "policy/separators.yaml",
+            FileEntry::Blob(b"---\n---\n".to_vec()),
+        ),
+        ("project/null.yaml", FileEntry::Blob(b"~\n".to_vec())),
+        (
+            "project/bom.yaml",
+            FileEntry::Blob("\u{feff}".as_bytes().to_vec()),
+        ),
+        ("purpose/empty.json", FileEntry::Blob(b" ".to_vec())),
+        // Not manifests: ignored whatever their state.
+        ("docs/dangling.yaml.md", unreadable("dangling")),
+        ("data/.hidden", unreadable("dangling")),
+        ("README", unreadable("dangling")),
+    ] {
+        map.insert(path.to_string(), entry);
+    }
+    let (docs, diags) = parse_snapshot(&Snapshot::new("o", "r", map), &no_exclusion);
+    assert!(docs.is_empty());
+    let got: Vec<(&str, Option<Kind>, bool)> = diags
+        .iter()
+        .map(|d| {
+            (
+                d.span.path.as_str(),
+                d.kind,
+                d.message.contains("cannot be read") || d.message.contains("no manifest"),
+            )
+        })
+        .collect();
+    let want = [
+        ("data/blank.yml", Some(Kind::Data), true),
+        ("data/dangling.yaml", Some(Kind::Data), true),
+        ("data/empty.yaml", Some(Kind::Data), true),
+        ("policy/comments.yaml", Some(Kind::Policy), true),
+        ("policy/denied.yml", Some(Kind::Policy), true),
+        ("policy/separators.yaml", Some(Kind::Policy), true),
+        ("project/bom.yaml", Some(Kind::Project), true),
+        ("project/loop.json", Some(Kind::Project), true),
+        ("project/null.yaml", Some(Kind::Project), true),
+        ("purpose/empty.json", Some(Kind::Purpose), false),
+        ("purpose/team-dir", Some(Kind::Purpose), true),
+    ];
+    assert_eq!(got, want, "{diags:#?}");
+    assert!(diags.iter().all(|d| d.severity == Severity::Error));
+    assert!(
+        diags[1]
+            .to_string()
+            .starts_with("data/dangling.yaml:1:1: data -: file cannot be read (symbolic link"),
+        "{}",
+        diags[1]
+    );
+    // A file with one real document among empty ones is fine.
+    let ok = parse_file(Kind::Purpose, "purpose/x.yaml", "---\n# c\n---\nname: x\n").unwrap();
+    assert_eq!(ok.len(), 1);
+}

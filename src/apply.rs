@@ -20,6 +20,8 @@
 //!    landed before the connection dropped) counts as deleted.
 //! 5. When `stop` is raised, objects not yet started are skipped; writes in flight
 //!    finish, so no object is left half-written.
+//! 6. A refused data-source change (it would remove data sources without leave, see
+//!    `plan::tables`) is never sent; it is reported as skipped, like a failed object.
 //!
 //! Assumptions: every V2 POST is a full-state upsert, so re-sending one is safe.
 
@@ -136,6 +138,7 @@ fn verb(a: Action) -> &'static str {
         Action::Update => "updated",
         Action::Delete => "deleted",
         Action::NoOp | Action::Unmanaged => "unchanged",
+        Action::Refused => "refused",
     }
 }
 
@@ -154,7 +157,22 @@ pub async fn apply(
             .iter()
             .filter(|c| c.key.kind == kind && c.action.is_write() && c.action != Action::Delete)
             .collect();
-        let results = run_level(client, level, desired, &failed, stop.as_ref()).await;
+        let mut results = run_level(client, level, desired, &failed, stop.as_ref()).await;
+        // A refused change is not sent: it is reported as skipped, so the run is not a
+        // success, its dependents are skipped and no delete runs after it.
+        results.extend(
+            plan.changes
+                .iter()
+                .filter(|c| c.key.kind == kind && c.action == Action::Refused)
+                .map(|c| ObjectResult {
+                    key: c.key.clone(),
+                    action: c.action,
+                    outcome: Outcome::Skipped {
+                        reason: crate::plan::refusal_reason(c),
+                    },
+                }),
+        );
+        results.sort_by(|a, b| a.key.cmp(&b.key));
         for r in &results {
             if !matches!(r.outcome, Outcome::Applied { .. }) {
                 failed.record(r, plan);

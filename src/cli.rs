@@ -249,8 +249,18 @@ async fn run(cmd: Command) -> Result<ExitCode> {
 }
 
 fn validate(dir: PathBuf, limits: &crate::limits::Limits) -> Result<ExitCode> {
-    let snapshot = source::local::read_dir(&dir, None, limits)
-        .with_context(|| format!("cannot read {}", dir.display()))?;
+    // A bare repository (or a `.git` directory) validates its HEAD commit.
+    let snapshot = if source::local::is_git_dir(&dir) {
+        let spec = source::SourceSpec {
+            repo: dir.display().to_string(),
+            limits: *limits,
+            ..Default::default()
+        };
+        source::git::fetch(&spec)
+    } else {
+        source::local::read_dir(&dir, None, limits)
+    }
+    .with_context(|| format!("cannot read {}", dir.display()))?;
     let mut out = std::io::stdout().lock();
     match manifest::load(&snapshot, &ProcessEnv) {
         Ok(set) => {
@@ -301,7 +311,7 @@ async fn prepare(
     for w in &desired.warnings {
         eprintln!("{}", Escaped(w));
     }
-    let prune = prune.options(settings.prune.exclude)?;
+    let prune = prune.options(&settings)?;
     let inventory = match state_dir {
         Some(dir) => match load_inventory(dir) {
             Ok(inv) => inv,
@@ -317,7 +327,7 @@ async fn prepare(
         None => None,
     };
     if !prune.kinds.is_empty() && state_dir.is_none() {
-        eprintln!("warning: --prune needs --state-dir (the inventory of what this tool applied); nothing will be deleted");
+        eprintln!("warning: --prune needs --state-dir (the inventory of what this tool applied); no object that left Git will be deleted (tables dropped from a data source in Git still are)");
     }
     let client = Client::new(client_cfg)?.with_secrets(&desired.redactor);
     Ok(Prepared {
@@ -331,7 +341,11 @@ async fn prepare(
 
 fn write_plan(plan: &crate::plan::Plan, output: Output, notes: &[String]) -> Result<()> {
     for n in notes {
-        eprintln!("{}", escape(n));
+        if n.starts_with(crate::plan::prune::DISABLED) {
+            eprintln!("warning: {}", escape(n));
+        } else {
+            eprintln!("{}", escape(n));
+        }
     }
     let mut out = std::io::stdout().lock();
     match output {
@@ -392,10 +406,11 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
         let saved = SavedPlan {
             format_version: saved::SAVED_FORMAT_VERSION,
             source: saved::SavedSource {
-                repo: source::git::strip_credentials(&p.spec.repo),
+                repo: saved_repo(&p.spec.repo),
                 reference: p.spec.reference.clone(),
                 path: p.spec.path.clone(),
             },
+            source_id: Some(p.desired.source.clone()),
             revision: p.desired.revision.clone(),
             prune_kinds: p.prune.kinds.iter().copied().collect(),
             fingerprints: saved::fingerprints(&plan, &live),
@@ -410,9 +425,8 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
         );
     }
     let changes = plan.has_changes();
-    if args.mode.apply && changes && !run_apply(&p, &plan, args.output, state_dir).await? {
-        return Ok(ExitCode::from(1));
-    }
+    let applied =
+        !(args.mode.apply && changes) || run_apply(&p, &plan, args.output, state_dir).await?;
     if args.mode.apply && !changes {
         if let Some(dir) = state_dir {
             let inv = next_inventory(
@@ -425,11 +439,37 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
                 .with_context(|| format!("cannot save the inventory in {}", dir.display()))?;
         }
     }
+    if refused(&plan) || !applied {
+        return Ok(ExitCode::from(1));
+    }
     Ok(if args.detailed_exitcode && changes {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Prints one error line per refused data-source change; true when there is any.
+fn refused(plan: &crate::plan::Plan) -> bool {
+    let mut any = false;
+    for c in plan.refused() {
+        eprintln!(
+            "error: {}: {} (nothing was sent for it)",
+            escape(&c.key.to_string()),
+            escape(&crate::plan::refusal_reason(c))
+        );
+        any = true;
+    }
+    any
+}
+
+/// `--repo` as a saved plan records it: a URL without credentials, a local path made
+/// absolute (so `apply` reads the same repository from any working directory).
+fn saved_repo(repo: &str) -> String {
+    if source::git::is_remote(repo) {
+        return source::git::strip_credentials(repo);
+    }
+    std::fs::canonicalize(repo).map_or_else(|_| repo.to_string(), |p| p.display().to_string())
 }
 
 async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
@@ -464,18 +504,15 @@ async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
         cycle::plan_with_prune(&p.client, &p.desired, &p.prune, p.inventory.as_ref())
             .await
             .map_err(|e| explain_client_error(e, &p.client))?;
-    saved::check(&saved, &p.desired.revision, &plan, &live)?;
+    saved::check(&saved, &p.desired.source, &p.desired.revision, &plan, &live)?;
     write_plan(&saved.plan, Output::Text, &[])?;
-    if !saved.plan.has_changes() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    Ok(
-        if run_apply(&p, &saved.plan, Output::Text, state_dir).await? {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        },
-    )
+    let applied =
+        !saved.plan.has_changes() || run_apply(&p, &saved.plan, Output::Text, state_dir).await?;
+    Ok(if refused(&saved.plan) || !applied {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn explain_client_error(e: cycle::Error, client: &Client) -> anyhow::Error {

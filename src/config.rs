@@ -329,16 +329,23 @@ impl PruneFlags {
         prune_kinds(&self.prune)
     }
 
-    /// The prune options, with the exclude globs of the repository's settings.
+    /// The prune options, with the exclude globs and table-removal allowances of the
+    /// repository's settings.
     ///
     /// # Errors
     /// [`Error::Invalid`] for an unknown kind.
-    pub fn options(&self, exclude: Vec<String>) -> Result<PruneOptions, Error> {
+    pub fn options(&self, settings: &RepoSettings) -> Result<PruneOptions, Error> {
         Ok(PruneOptions {
             kinds: self.kinds()?,
             allow_empty: self.allow_empty,
             max_deletions: self.max_deletions,
-            exclude,
+            exclude: settings.prune.exclude.clone(),
+            allow_table_removal: settings
+                .data_sources
+                .iter()
+                .filter(|(_, d)| d.allow_table_removal)
+                .map(|(k, _)| k.clone())
+                .collect(),
         })
     }
 }
@@ -509,6 +516,9 @@ mod tests {
 ///   exclude:            # kind/name globs never deleted
 ///     - "policy/legacy-*"
 ///     - "purpose/Hand made"
+/// dataSources:
+///   acme-redshift-finance:      # a connectionKey
+///     allowTableRemoval: true   # its updates may delete or disable data sources
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -516,6 +526,19 @@ pub struct RepoSettings {
     /// Prune settings.
     #[serde(default)]
     pub prune: RepoPrune,
+    /// Per data source (`connectionKey`) settings.
+    #[serde(default, rename = "dataSources")]
+    pub data_sources: std::collections::BTreeMap<String, RepoDataSource>,
+}
+
+/// One entry of the `dataSources:` block of `.immuta-gitops.yaml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoDataSource {
+    /// Updates of this data source may delete or disable data sources (tables dropped
+    /// from `sources`, a connection change) without `--prune`.
+    #[serde(default, rename = "allowTableRemoval")]
+    pub allow_table_removal: bool,
 }
 
 /// The `prune:` block of `.immuta-gitops.yaml`.
@@ -544,6 +567,9 @@ pub fn repo_settings(snapshot: &crate::source::Snapshot) -> Result<RepoSettings,
                     limits::show_bytes(*size),
                     limits::show_bytes(*limit)
                 ))
+            }
+            crate::source::FileEntry::Unreadable(why) => {
+                return Err(format!("{path}: cannot be read: {why}"))
             }
             _ => return Err(format!("{path}: symlink outside the repository")),
         };

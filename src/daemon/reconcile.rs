@@ -39,7 +39,7 @@ use crate::object::Kind;
 use crate::plan::prune::{self, Inventory};
 use crate::plan::{render, Plan};
 use crate::redact::Redactor;
-use crate::source::SourceSpec;
+use crate::source::{SourceId, SourceSpec};
 
 /// Everything a [`Cycle`] needs.
 #[derive(Debug)]
@@ -85,6 +85,8 @@ pub struct Cycle {
     fetched: Option<String>,
     /// The inventory read from the state dir by the running cycle.
     inventory: Option<Inventory>,
+    /// The canonical identity of the source last fetched (recorded in `state.json`).
+    source: Option<SourceId>,
 }
 
 /// How a cycle ended, before it is recorded.
@@ -99,6 +101,7 @@ impl Cycle {
             applied: None,
             fetched: None,
             inventory: None,
+            source: None,
         }
     }
 
@@ -154,7 +157,8 @@ impl Cycle {
             .map_err(|e| self.redact(&e, None))?;
         span.record("rev", snapshot.revision.as_str());
         self.fetched = Some(snapshot.revision.clone());
-        self.adopt_saved(&snapshot.origin);
+        self.adopt_saved(&snapshot.id);
+        self.source = Some(snapshot.id.clone());
         let (origin, revision) = (snapshot.origin.clone(), snapshot.revision.clone());
         self.cfg.shared.update_status(|s| {
             s.source.origin = origin;
@@ -182,7 +186,7 @@ impl Cycle {
         let prune = self
             .cfg
             .prune
-            .options(settings.prune.exclude)
+            .options(&settings)
             .map_err(|e| e.to_string())?;
         self.inventory = self.load_inventory();
         let client = self.cfg.client.clone().with_secrets(&desired.redactor);
@@ -191,7 +195,11 @@ impl Cycle {
                 .await
                 .map_err(|e| self.redact(&e, Some(&desired)))?;
         for n in &notes {
-            tracing::info!(note = %n, "prune");
+            if n.starts_with(prune::DISABLED) {
+                tracing::warn!(note = %n, "prune");
+            } else {
+                tracing::info!(note = %n, "prune");
+            }
         }
         self.after_plan(&client, &plan, &desired, stop).await
     }
@@ -229,6 +237,11 @@ impl Cycle {
             );
         }
 
+        if !plan.has_changes() && plan.summary().refused > 0 {
+            // Not in sync and not applied: re-planned on every trigger until allowed.
+            self.set_objects(plan, None);
+            return Err(refusals(plan));
+        }
         if !plan.has_changes() {
             self.set_objects(plan, None);
             self.mark_checked(&rev);
@@ -241,6 +254,9 @@ impl Cycle {
         let write = self.cfg.mode == Mode::Apply && (!drift || self.cfg.drift == DriftPolicy::Heal);
         if !write {
             self.set_objects(plan, None);
+            if plan.summary().refused > 0 {
+                return Err(refusals(plan));
+            }
             self.mark_checked(&rev);
             return Ok(CycleResult::Reported);
         }
@@ -295,10 +311,14 @@ impl Cycle {
             );
             return Ok(CycleResult::Interrupted);
         }
-        let first = report.results.iter().find_map(|r| match &r.outcome {
-            Outcome::Failed { error } => Some(format!("{}: {}", r.key, redactor.redact(error))),
-            _ => None,
-        });
+        let first = report
+            .results
+            .iter()
+            .find_map(|r| match &r.outcome {
+                Outcome::Failed { error } => Some(format!("{}: {}", r.key, redactor.redact(error))),
+                _ => None,
+            })
+            .or_else(|| (plan.summary().refused > 0).then(|| refusals(plan)));
         Err(format!(
             "apply incomplete: {applied} applied, {failed} failed, {skipped} skipped; first failure: {}",
             first.unwrap_or_default()
@@ -341,12 +361,12 @@ impl Cycle {
     }
 
     /// Forgets the remembered state when it belongs to another source.
-    fn adopt_saved(&mut self, origin: &str) {
+    fn adopt_saved(&mut self, source: &SourceId) {
         let Some(saved) = self.cfg.saved.take() else {
             return;
         };
-        if !saved.is_for(origin, self.cfg.spec.path.as_deref()) {
-            tracing::info!("state file is for another source; ignoring it");
+        if !saved.is_for(source) {
+            tracing::info!(state = ?saved.source, source = %source, "state file is for another source; ignoring it");
             self.cfg.shared.update_status(|s| {
                 s.last_applied_revision = None;
                 s.last_applied_at = None;
@@ -400,6 +420,7 @@ impl Cycle {
         let saved = SavedState {
             version: state::VERSION,
             origin,
+            source: self.source.clone(),
             path: self.cfg.spec.path.clone(),
             revision: applied.revision.clone(),
             applied_at: state::unix(applied.at),
@@ -461,6 +482,14 @@ impl Reconcile for Cycle {
     ) -> impl std::future::Future<Output = CycleResult> {
         self.run(trigger, stop)
     }
+}
+
+/// The refused data-source changes of a plan, one message.
+fn refusals(plan: &Plan) -> String {
+    plan.refused()
+        .map(|c| format!("{} {}", c.key, crate::plan::refusal_reason(c)))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Planned writes per kind.

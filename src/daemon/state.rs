@@ -3,8 +3,9 @@
 //!
 //! Input: a directory. Output: [`SavedState`]. The file is written atomically (a temp
 //! file in the same directory, then rename), so a crash leaves the old or the new state,
-//! never half of one. It holds no secret: origin (already without credentials), path,
-//! revision and times only.
+//! never half of one. It holds no secret: origin (already without credentials), the
+//! source's canonical identity, path, revision and times only. A file of another format
+//! version (1: no canonical identity) is ignored, which costs one full plan.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,10 +13,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::source::SourceId;
+
 /// The file name inside `--state-dir`.
 pub const FILE_NAME: &str = "state.json";
 /// The format version written; other versions are ignored on load.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// State-file failures.
 #[derive(Debug, thiserror::Error)]
@@ -53,8 +56,11 @@ pub enum Error {
 pub struct SavedState {
     /// Format version ([`VERSION`]).
     pub version: u32,
-    /// `Snapshot::origin` of the applied revision (no credentials).
+    /// `Snapshot::origin` of the applied revision (no credentials), for messages.
     pub origin: String,
+    /// The source, canonically (what [`SavedState::is_for`] compares).
+    #[serde(default)]
+    pub source: Option<SourceId>,
     /// `--path` in effect.
     pub path: Option<String>,
     /// The last revision applied completely (or found already in sync).
@@ -66,9 +72,9 @@ pub struct SavedState {
 }
 
 impl SavedState {
-    /// Whether this state describes the same source as `origin` + `path`.
-    pub fn is_for(&self, origin: &str, path: Option<&str>) -> bool {
-        self.origin == origin && self.path.as_deref() == path
+    /// Whether this state describes `source` (its canonical identity, sub-path included).
+    pub fn is_for(&self, source: &SourceId) -> bool {
+        self.source.as_ref() == Some(source)
     }
 
     /// Time since the last check, `None` when the clock went backwards.
@@ -103,7 +109,16 @@ pub fn load(dir: &Path) -> Result<Option<SavedState>, Error> {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    Ok((state.version == VERSION).then_some(state))
+    if state.version != VERSION {
+        tracing::info!(
+            path = %path.display(),
+            found = state.version,
+            expected = VERSION,
+            "ignoring a state file of another format: the next cycle plans in full"
+        );
+        return Ok(None);
+    }
+    Ok(Some(state))
 }
 
 /// Writes `dir/state.json` atomically, creating `dir` when needed.
@@ -130,10 +145,18 @@ pub fn save(dir: &Path, state: &SavedState) -> Result<(), Error> {
 mod tests {
     use super::*;
 
+    fn id(location: &str, path: &str) -> SourceId {
+        SourceId {
+            location: location.into(),
+            path: path.into(),
+        }
+    }
+
     fn sample() -> SavedState {
         SavedState {
             version: VERSION,
             origin: "file:///repo".into(),
+            source: Some(id("/repo", "tenants/a")),
             path: Some("tenants/a".into()),
             revision: "abc123".into(),
             applied_at: 1_700_000_000,
@@ -164,18 +187,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(FILE_NAME), "{not json").unwrap();
         assert!(matches!(load(dir.path()), Err(Error::Corrupt { .. })));
-        let mut s = sample();
-        s.version = 99;
-        save(dir.path(), &s).unwrap();
-        assert_eq!(load(dir.path()).unwrap(), None);
+        for version in [1, 99] {
+            let mut s = sample();
+            s.version = version;
+            save(dir.path(), &s).unwrap();
+            assert_eq!(load(dir.path()).unwrap(), None, "{version}");
+        }
     }
 
     #[test]
     fn matches_only_the_same_source() {
         let s = sample();
-        assert!(s.is_for("file:///repo", Some("tenants/a")));
-        assert!(!s.is_for("file:///repo", None));
-        assert!(!s.is_for("file:///other", Some("tenants/a")));
+        assert!(s.is_for(&id("/repo", "tenants/a")));
+        assert!(!s.is_for(&id("/repo", "")));
+        assert!(!s.is_for(&id("/other", "tenants/a")));
+        let mut legacy = s.clone();
+        legacy.source = None;
+        assert!(!legacy.is_for(&id("/repo", "tenants/a")));
         let now = from_unix(1_700_000_160);
         assert_eq!(s.since_check(now), Some(Duration::from_secs(60)));
         assert_eq!(s.since_check(from_unix(0)), None);

@@ -111,6 +111,7 @@ pub fn object_states(
         let state = match c.action {
             Action::Unmanaged => continue,
             Action::NoOp => ObjectState::InSync,
+            Action::Refused => ObjectState::Failed,
             Action::Create | Action::Update | Action::Delete => match report {
                 None => ObjectState::Drifted,
                 Some(r) => match r

@@ -100,6 +100,8 @@ pub struct Manifest {
 pub struct DesiredSet {
     /// Where the files came from (no credentials).
     pub origin: String,
+    /// The source, canonically: what the inventory of managed objects is keyed by.
+    pub source: crate::source::SourceId,
     /// The source revision.
     pub revision: String,
     /// Objects by key, in apply order.
@@ -211,6 +213,7 @@ pub fn load_filtered(
     }
     Ok(DesiredSet {
         origin: snapshot.origin.clone(),
+        source: snapshot.id.clone(),
         revision: snapshot.revision.clone(),
         objects,
         redactor,

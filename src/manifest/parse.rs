@@ -43,6 +43,14 @@ pub enum Error {
     /// A manifest is a symlink that leaves the repository.
     #[error("file is a symbolic link that points outside the repository")]
     EscapingLink,
+    /// A manifest that cannot be read: a dangling or looping symlink, a permission error.
+    #[error(
+        "file cannot be read ({0}); fix or delete it, its objects cannot be left out silently"
+    )]
+    Unreadable(String),
+    /// A manifest file that holds no document at all.
+    #[error("file holds no manifest (it is empty, or only comments and `---`); delete the file to remove its object")]
+    Empty,
     /// A manifest file whose bytes are not UTF-8.
     #[error("file is not valid UTF-8")]
     NotUtf8,
@@ -221,6 +229,17 @@ pub fn classify(path: &str, is_excluded: &dyn Fn(&str) -> bool) -> FileRole {
     }
 }
 
+/// The kind directory an entry lies in, unless hidden or excluded.
+fn unreadable_kind(path: &str, is_excluded: &dyn Fn(&str) -> bool) -> Option<Kind> {
+    let mut parts = path.split('/');
+    let dir = parts.next()?;
+    parts.next()?;
+    if path.split('/').any(|p| p.starts_with('.')) || is_excluded(path) {
+        return None;
+    }
+    Kind::from_dir(dir)
+}
+
 /// Files below this count are parsed on the calling thread.
 const PARALLEL_MIN_FILES: usize = 64;
 /// Files a worker claims at a time.
@@ -248,7 +267,19 @@ pub fn parse_snapshot_with<T: Send>(
     let mut work: Vec<Work<'_>> = Vec::new();
     for (path, entry) in snapshot.files() {
         let kind = match classify(path, is_excluded) {
-            FileRole::Ignored => continue,
+            // An unreadable entry inside a kind directory may have been a manifest or a
+            // directory of them, whatever its name.
+            FileRole::Ignored => match (entry, unreadable_kind(path, is_excluded)) {
+                (FileEntry::Unreadable(why), Some(kind)) => {
+                    work.push(Work::Failed(file_error(
+                        path,
+                        Some(kind),
+                        Error::Unreadable(why.clone()),
+                    )));
+                    continue;
+                }
+                _ => continue,
+            },
             FileRole::Misplaced => {
                 let dir = match path.rsplit_once('/') {
                     Some((d, _)) => format!("{d}/"),
@@ -286,6 +317,7 @@ pub fn parse_snapshot_with<T: Send>(
             FileEntry::EscapingLink(_) => Error::EscapingLink,
             FileEntry::TooLarge { size, limit } => Error::TooLarge(*size, *limit),
             FileEntry::Deferred(_) => Error::NotRead,
+            FileEntry::Unreadable(why) => Error::Unreadable(why.clone()),
         };
         work.push(Work::Failed(file_error(path, Some(kind), refused)));
     }
@@ -486,6 +518,18 @@ pub fn parse_file_with(
             body,
             spans,
         });
+    }
+    if errors.is_empty() && docs.is_empty() {
+        // An emptied file must not read as "this object left Git" (prune would delete it).
+        errors.push(diag(
+            Span {
+                path: path.to_string(),
+                line: 1,
+                col: 1,
+            },
+            Some(kind),
+            Error::Empty,
+        ));
     }
     if errors.is_empty() {
         Ok(docs)
@@ -790,6 +834,85 @@ mod tests {
         assert!(docs.is_empty());
         assert!(diags[0].message.contains("outside the repository"));
         assert!(diags[1].message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn unreadable_and_empty_manifests_are_errors() {
+        let unreadable = |why: &str| FileEntry::Unreadable(why.into());
+        let mut map = BTreeMap::new();
+        for (path, entry) in [
+            (
+                "data/dangling.yaml",
+                unreadable("symbolic link to \"x\" leads nowhere"),
+            ),
+            (
+                "policy/denied.yml",
+                unreadable("Permission denied (os error 13)"),
+            ),
+            ("project/loop.json", unreadable("looping")),
+            // No manifest extension, but inside a kind directory: it may have been a
+            // directory of manifests.
+            ("purpose/team-dir", unreadable("dangling")),
+            ("data/empty.yaml", FileEntry::Blob(Vec::new())),
+            ("data/blank.yml", FileEntry::Blob(b"  \n\n".to_vec())),
+            (
+                "policy/comments.yaml",
+                FileEntry::Blob(b"# gone\n".to_vec()),
+            ),
+            (
+                "policy/separators.yaml",
+                FileEntry::Blob(b"---\n---\n".to_vec()),
+            ),
+            ("project/null.yaml", FileEntry::Blob(b"~\n".to_vec())),
+            (
+                "project/bom.yaml",
+                FileEntry::Blob("\u{feff}".as_bytes().to_vec()),
+            ),
+            ("purpose/empty.json", FileEntry::Blob(b" ".to_vec())),
+            // Not manifests: ignored whatever their state.
+            ("docs/dangling.yaml.md", unreadable("dangling")),
+            ("data/.hidden", unreadable("dangling")),
+            ("README", unreadable("dangling")),
+        ] {
+            map.insert(path.to_string(), entry);
+        }
+        let (docs, diags) = parse_snapshot(&Snapshot::new("o", "r", map), &no_exclusion);
+        assert!(docs.is_empty());
+        let got: Vec<(&str, Option<Kind>, bool)> = diags
+            .iter()
+            .map(|d| {
+                (
+                    d.span.path.as_str(),
+                    d.kind,
+                    d.message.contains("cannot be read") || d.message.contains("no manifest"),
+                )
+            })
+            .collect();
+        let want = [
+            ("data/blank.yml", Some(Kind::Data), true),
+            ("data/dangling.yaml", Some(Kind::Data), true),
+            ("data/empty.yaml", Some(Kind::Data), true),
+            ("policy/comments.yaml", Some(Kind::Policy), true),
+            ("policy/denied.yml", Some(Kind::Policy), true),
+            ("policy/separators.yaml", Some(Kind::Policy), true),
+            ("project/bom.yaml", Some(Kind::Project), true),
+            ("project/loop.json", Some(Kind::Project), true),
+            ("project/null.yaml", Some(Kind::Project), true),
+            ("purpose/empty.json", Some(Kind::Purpose), false),
+            ("purpose/team-dir", Some(Kind::Purpose), true),
+        ];
+        assert_eq!(got, want, "{diags:#?}");
+        assert!(diags.iter().all(|d| d.severity == Severity::Error));
+        assert!(
+            diags[1]
+                .to_string()
+                .starts_with("data/dangling.yaml:1:1: data -: file cannot be read (symbolic link"),
+            "{}",
+            diags[1]
+        );
+        // A file with one real document among empty ones is fine.
+        let ok = parse_file(Kind::Purpose, "purpose/x.yaml", "---\n# c\n---\nname: x\n").unwrap();
+        assert_eq!(ok.len(), 1);
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub enum Error {
     #[error("ReadFile path {0:?} is not UTF-8 text")]
     NotUtf8(String),
     /// `{{ReadFile}}` of a file over `--max-read-file-bytes`, or a file that exists but
-    /// cannot be read now.
+    /// cannot be read (now, or already when the revision was read: a dangling link).
     #[error("ReadFile {0}")]
     Unreadable(String),
     /// The `{{ReadFile}}` placeholders of one document insert more than

@@ -16,9 +16,13 @@ use crate::manifest::{DesiredSet, Manifest};
 use crate::object::{Kind, ObjectKey};
 use crate::redact::MASK;
 
+pub mod inventory;
 pub mod prune;
 pub mod render;
 pub mod saved;
+pub mod tables;
+
+pub use tables::refusal_reason;
 
 /// What apply will do to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -34,6 +38,10 @@ pub enum Action {
     Unmanaged,
     /// Managed by this tool, gone from Git, prune on: will be deleted.
     Delete,
+    /// A data source whose update would delete or disable data sources (tables dropped
+    /// from `sources`, or a connection change that replaces them) while table removal is
+    /// not allowed: nothing is sent for it, and the run reports it as not applied.
+    Refused,
 }
 
 impl Action {
@@ -85,12 +93,15 @@ pub struct Summary {
     pub add: usize,
     /// Objects to update.
     pub change: usize,
-    /// Objects to delete.
+    /// Immuta objects to delete. Every data source counts: those of a deleted connection
+    /// key and those an update drops from a kept one (what `--max-deletions` counts).
     pub destroy: usize,
     /// Objects already in sync.
     pub unchanged: usize,
     /// Live objects outside Git that are left alone.
     pub unmanaged: usize,
+    /// Data-source changes refused because they would remove data sources.
+    pub refused: usize,
 }
 
 /// Everything apply will do for one revision.
@@ -114,10 +125,17 @@ impl Plan {
                 Action::Update => s.change += 1,
                 Action::NoOp => s.unchanged += 1,
                 Action::Unmanaged => s.unmanaged += 1,
-                Action::Delete => s.destroy += 1,
+                Action::Delete => {}
+                Action::Refused => s.refused += 1,
             }
+            s.destroy += c.destroys();
         }
         s
+    }
+
+    /// The changes refused because they would remove data sources.
+    pub fn refused(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action == Action::Refused)
     }
 
     /// True when apply would write anything.
@@ -838,7 +856,8 @@ mod tests {
                 change: 1,
                 destroy: 0,
                 unchanged: 1,
-                unmanaged: 0
+                unmanaged: 0,
+                refused: 0,
             }
         );
     }

@@ -14,34 +14,31 @@
 //! 4. More than `max_deletions` deletes — objects plus tables dropped from a data
 //!    source's `sources`, which Immuta deletes or disables — refuses the whole plan.
 //! 5. Keys matching an exclude glob of `.immuta-gitops.yaml` are never deleted.
+//! 6. A data-source update that would remove data sources is sent only when prune
+//!    covers `data` or `.immuta-gitops.yaml` allows it for that key; otherwise it is
+//!    refused (see `plan::tables`). Allowed ones count towards `max_deletions` with or
+//!    without prune.
+//! 7. An inventory is trusted only when it is valid for this source (see
+//!    `plan::inventory`); an untrusted one owns nothing and a note says why.
 //!
-//! The guards apply when prune is on; without it no object is deleted, and the managed
-//! objects that left Git are listed as unmanaged with a note that `--prune` would
-//! remove them.
+//! Without prune no object is deleted, and the managed objects that left Git are listed
+//! as unmanaged with a note that `--prune` would remove them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use serde::{Deserialize, Serialize};
 
+pub use super::inventory::{
+    load_inventory, next_inventory, save_inventory, Inventory, InventoryError,
+    INVENTORY_FORMAT_VERSION,
+};
 use super::{Action, Change, Plan};
 use crate::live::LiveSet;
 use crate::manifest::DesiredSet;
 use crate::object::{Kind, ObjectKey};
 
-/// The keys this tool applied, as of one revision. Persisted between runs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Inventory {
-    /// The last revision applied.
-    pub revision: String,
-    /// The source the keys came from (no credentials). An inventory of another source
-    /// owns nothing here. Empty in files written before it was recorded.
-    #[serde(default)]
-    pub origin: String,
-    /// Keys present in Git at that revision (plus earlier managed keys whose delete has
-    /// not happened yet).
-    pub keys: BTreeSet<ObjectKey>,
-}
+/// How a note saying that prune is disabled for this run begins (logged as a warning).
+pub const DISABLED: &str = "prune disabled";
 
 /// Prune settings.
 #[derive(Debug, Clone)]
@@ -54,6 +51,9 @@ pub struct PruneOptions {
     pub max_deletions: usize,
     /// Keys (`kind/name` globs) never deleted.
     pub exclude: Vec<String>,
+    /// Connection keys whose updates may remove data sources without prune
+    /// (`dataSources.<key>.allowTableRemoval` in `.immuta-gitops.yaml`).
+    pub allow_table_removal: BTreeSet<String>,
 }
 
 impl Default for PruneOptions {
@@ -63,6 +63,7 @@ impl Default for PruneOptions {
             allow_empty: false,
             max_deletions: 5,
             exclude: Vec::new(),
+            allow_table_removal: BTreeSet::new(),
         }
     }
 }
@@ -117,14 +118,26 @@ pub fn add_deletes(
     opts: &PruneOptions,
 ) -> Result<Vec<String>, Refusal> {
     let mut notes = Vec::new();
-    let table_deletes: usize = plan
-        .changes
-        .iter()
-        .filter_map(|c| c.data.as_ref())
-        .map(|d| d.deleting.len())
-        .sum();
+    let exclude = if opts.kinds.is_empty() {
+        GlobSet::empty()
+    } else {
+        globs(&opts.exclude)?
+    };
+    let excluded = |k: &ObjectKey| exclude.is_match(k.to_string());
+    // Updates that would remove data sources are destroys: refused unless allowed.
+    let table_deletes = super::tables::gate(plan, opts, &|c| excluded(&c.key), &mut notes);
+    let trusted = match inventory.map(|inv| (inv, inv.check(&desired.source))) {
+        Some((inv, Ok(()))) => Some(inv),
+        Some((_, Err(e))) => {
+            notes.push(format!(
+                "{DISABLED}: {e}; it owns nothing here, so nothing is deleted (fail safe); the next apply replaces it"
+            ));
+            None
+        }
+        None => None,
+    };
     if opts.kinds.is_empty() {
-        if let Some(inv) = inventory {
+        if let Some(inv) = trusted {
             for c in &plan.changes {
                 if c.action == Action::Unmanaged && inv.keys.contains(&c.key) {
                     notes.push(format!(
@@ -134,23 +147,16 @@ pub fn add_deletes(
                 }
             }
         }
-        return Ok(notes);
+        return guard_count(table_deletes, opts).map(|()| notes);
     }
-    let Some(inv) = inventory else {
-        notes.push(
-            "prune: no inventory of a previous apply, so nothing is deleted (fail safe)".into(),
-        );
+    let Some(inv) = trusted else {
+        if inventory.is_none() {
+            notes.push(
+                "prune: no inventory of a previous apply, so nothing is deleted (fail safe)".into(),
+            );
+        }
         return guard_count(table_deletes, opts).map(|()| notes);
     };
-    if !inv.origin.is_empty() && inv.origin != desired.origin {
-        notes.push(format!(
-            "prune: the inventory belongs to {}, not {}, so nothing is deleted (fail safe)",
-            inv.origin, desired.origin
-        ));
-        return guard_count(table_deletes, opts).map(|()| notes);
-    }
-    let exclude = globs(&opts.exclude)?;
-    let excluded = |k: &ObjectKey| exclude.is_match(k.to_string());
 
     // Data sources cannot be listed by key: the live stage probed inventory keys.
     for (key, names) in &live.data_orphans {
@@ -216,7 +222,7 @@ pub fn add_deletes(
         .changes
         .iter()
         .filter(|c| c.action == Action::Delete)
-        .map(|c| c.data.as_ref().map_or(1, |d| d.deleting.len().max(1)))
+        .map(Change::destroys)
         .sum();
     guard_count(deletes + table_deletes, opts)?;
     Ok(notes)
@@ -247,54 +253,6 @@ fn globs(patterns: &[String]) -> Result<GlobSet, Refusal> {
     })
 }
 
-/// The inventory after an apply: every desired key, plus managed keys whose delete did
-/// not happen (so a later run can still delete them).
-pub fn next_inventory(
-    revision: &str,
-    desired: &DesiredSet,
-    previous: Option<&Inventory>,
-    deleted: &BTreeSet<ObjectKey>,
-) -> Inventory {
-    let mut keys: BTreeSet<ObjectKey> = desired.objects.keys().cloned().collect();
-    if let Some(prev) = previous {
-        keys.extend(prev.keys.iter().filter(|k| !deleted.contains(*k)).cloned());
-    }
-    Inventory {
-        revision: revision.to_string(),
-        origin: desired.origin.clone(),
-        keys,
-    }
-}
-
-/// Reads the inventory file of a state directory (`None` when absent).
-///
-/// # Errors
-/// An unreadable or corrupt file (treated by callers as "no deletes").
-pub fn load_inventory(dir: &std::path::Path) -> std::io::Result<Option<Inventory>> {
-    let path = dir.join("inventory.json");
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(std::io::Error::other),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Writes the inventory atomically (temp file + rename).
-///
-/// # Errors
-/// I/O errors.
-pub fn save_inventory(dir: &std::path::Path, inv: &Inventory) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(".inventory.json.tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(inv).map_err(std::io::Error::other)?,
-    )?;
-    std::fs::rename(tmp, dir.join("inventory.json"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,8 +264,22 @@ mod tests {
         ObjectKey::new(kind, n)
     }
 
+    fn src() -> crate::source::SourceId {
+        crate::source::SourceId {
+            location: "/srv/repo".into(),
+            path: String::new(),
+        }
+    }
+
+    fn inventory(keys: &[ObjectKey]) -> Inventory {
+        Inventory::new("r", "repo", src(), keys.iter().cloned().collect())
+    }
+
     fn desired(keys: &[ObjectKey]) -> DesiredSet {
-        let mut d = DesiredSet::default();
+        let mut d = DesiredSet {
+            source: src(),
+            ..Default::default()
+        };
         for k in keys {
             d.objects.insert(
                 k.clone(),
@@ -369,11 +341,7 @@ mod tests {
         );
         let d = desired(std::slice::from_ref(&a));
         let l = live(&[a.clone(), b.clone(), hand.clone()]);
-        let inv = Inventory {
-            revision: "r".into(),
-            origin: String::new(),
-            keys: [a.clone(), b.clone()].into(),
-        };
+        let inv = inventory(&[a.clone(), b.clone()]);
         let off = plan_for(&d, &l, Some(&inv), &PruneOptions::default()).unwrap();
         assert!(off.changes.iter().all(|c| c.action != Action::Delete));
         let on = plan_for(&d, &l, Some(&inv), &opts(&[Kind::Policy])).unwrap();
@@ -392,14 +360,18 @@ mod tests {
     fn an_inventory_of_another_source_owns_nothing() {
         let (a, b) = (key(Kind::Policy, "a"), key(Kind::Policy, "b"));
         let mut d = desired(std::slice::from_ref(&a));
-        d.origin = "https://git.example/tenant-b.git".into();
-        let inv = Inventory {
-            revision: "r".into(),
-            origin: "https://git.example/tenant-a.git".into(),
-            keys: [a.clone(), b.clone()].into(),
-        };
-        let p = plan_for(&d, &live(&[a, b]), Some(&inv), &opts(&[Kind::Policy])).unwrap();
+        d.source.location = "https://git.example/tenant-b".into();
+        let mut inv = inventory(&[a.clone(), b.clone()]);
+        inv.source = Some(crate::source::SourceId {
+            location: "https://git.example/tenant-a".into(),
+            path: String::new(),
+        });
+        let mut p = super::super::diff(&d, &live(&[a, b]));
+        let notes =
+            add_deletes(&mut p, &d, &live(&[]), Some(&inv), &opts(&[Kind::Policy])).unwrap();
         assert_eq!(p.summary().destroy, 0);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(notes[0].starts_with("prune disabled: the inventory belongs to https://git.example/tenant-a, not https://git.example/tenant-b"), "{notes:?}");
     }
 
     #[test]
@@ -415,11 +387,7 @@ mod tests {
         let ks: Vec<ObjectKey> = (0..7)
             .map(|i| key(Kind::Project, &format!("p{i}")))
             .collect();
-        let inv = Inventory {
-            revision: "r".into(),
-            origin: String::new(),
-            keys: ks.iter().cloned().collect(),
-        };
+        let inv = inventory(&ks);
         let empty = plan_for(
             &desired(&[key(Kind::Purpose, "other kind")]),
             &live(&ks),
@@ -450,11 +418,7 @@ mod tests {
             key(Kind::Policy, "b"),
             key(Kind::Project, "c"),
         ];
-        let inv = Inventory {
-            revision: "r".into(),
-            origin: String::new(),
-            keys: ks.iter().cloned().collect(),
-        };
+        let inv = inventory(&ks);
         let mut o = opts(&Kind::ALL);
         o.allow_empty = true;
         o.max_deletions = 100;
@@ -476,11 +440,7 @@ mod tests {
     #[test]
     fn managed_objects_left_alone_without_prune_are_noted() {
         let (a, b) = (key(Kind::Policy, "a"), key(Kind::Policy, "b"));
-        let inv = Inventory {
-            revision: "r".into(),
-            origin: String::new(),
-            keys: [a.clone(), b.clone()].into(),
-        };
+        let inv = inventory(&[a.clone(), b.clone()]);
         let d = desired(std::slice::from_ref(&a));
         let mut p = super::super::diff(&d, &live(&[a, b]));
         let notes =
@@ -492,19 +452,5 @@ mod tests {
                 "prune: policy/b left Git but is managed: unmanaged, would be removed with --prune"
             ]
         );
-    }
-
-    #[test]
-    fn inventory_round_trips_through_the_state_dir() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(load_inventory(dir.path()).unwrap(), None);
-        let inv = next_inventory(
-            "r1",
-            &desired(&[key(Kind::Data, "k")]),
-            None,
-            &BTreeSet::new(),
-        );
-        save_inventory(dir.path(), &inv).unwrap();
-        assert_eq!(load_inventory(dir.path()).unwrap(), Some(inv));
     }
 }

@@ -42,7 +42,8 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         .iter()
         .filter(|c| c.action != Action::NoOp || c.note.is_some())
         .collect();
-    if !plan.has_changes() {
+    let s = plan.summary();
+    if !plan.has_changes() && s.refused == 0 {
         for c in shown.iter().filter(|c| !c.action.is_write()) {
             change(c, out)?;
         }
@@ -56,15 +57,20 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     for c in shown {
         change(c, out)?;
     }
-    let s = plan.summary();
     writeln!(out, "{}", closing_line(&s))?;
     Ok(())
 }
 
-/// `Plan: N to add, N to change, N to destroy.`
+/// `Plan: N to add, N to change, N to destroy.` (and `, N refused` when any is).
+/// Every data source a plan removes counts as one destroy.
 pub fn closing_line(s: &Summary) -> String {
+    let refused = if s.refused > 0 {
+        format!(", {} refused", s.refused)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to add, {} to change, {} to destroy.",
+        "Plan: {} to add, {} to change, {} to destroy{refused}.",
         s.add, s.change, s.destroy
     )
 }
@@ -87,6 +93,10 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
             "exists in Immuta but not in the source: left alone (not managed, or --prune is off)",
         ),
         Action::Delete => ("-", "will be destroyed"),
+        Action::Refused => (
+            "!",
+            "will NOT be updated: nothing is sent for it, the update would remove data sources",
+        ),
     };
     let key = c.key.to_string();
     let key = escape(&key);
@@ -100,6 +110,9 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
         }
         Some(note) => writeln!(out, "  {marker} {key} {what} ({})", escape(note))?,
         None => writeln!(out, "  {marker} {key} {what}")?,
+    }
+    if c.action == Action::Refused {
+        writeln!(out, "      {}", escape(&super::refusal_reason(c)))?;
     }
     if let Some(dry) = &c.data {
         if c.action != Action::Create || !dry.creating.is_empty() {
@@ -204,7 +217,7 @@ fn quote(s: &str) -> String {
 /// Only I/O errors of `out`.
 pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     let s = plan.summary();
-    if plan.has_changes() {
+    if plan.has_changes() || s.refused > 0 {
         writeln!(out, "**{}**", closing_line(&s))?;
     } else {
         writeln!(out, "**No changes.** Immuta matches the source.")?;
@@ -226,15 +239,17 @@ pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
             continue;
         }
         let count = |a: Action| shown.iter().filter(|c| c.action == a).count();
+        let destroy: usize = shown.iter().map(|c| c.destroys()).sum();
         let mut parts = Vec::new();
-        for (a, word) in [
-            (Action::Create, "to add"),
-            (Action::Update, "to change"),
-            (Action::Delete, "to destroy"),
-            (Action::Unmanaged, "unmanaged"),
+        for (n, word) in [
+            (count(Action::Create), "to add"),
+            (count(Action::Update), "to change"),
+            (destroy, "to destroy"),
+            (count(Action::Refused), "refused"),
+            (count(Action::Unmanaged), "unmanaged"),
         ] {
-            if count(a) > 0 {
-                parts.push(format!("{} {word}", count(a)));
+            if n > 0 {
+                parts.push(format!("{n} {word}"));
             }
         }
         writeln!(out)?;

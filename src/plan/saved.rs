@@ -16,14 +16,16 @@ use sha2::{Digest, Sha256};
 use super::{canonical, Plan};
 use crate::live::LiveSet;
 use crate::object::Kind;
+use crate::source::SourceId;
 
 /// Version of the saved-plan file format.
-pub const SAVED_FORMAT_VERSION: u32 = 1;
+pub const SAVED_FORMAT_VERSION: u32 = 2;
 
 /// Where the manifests of a saved plan came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedSource {
-    /// `--repo` as given (credentials stripped by the source stage's `origin`).
+    /// `--repo` without credentials; a local path is stored absolute, so the plan reads
+    /// the same repository from any working directory.
     pub repo: String,
     /// `--ref` as given.
     pub reference: Option<String>,
@@ -38,6 +40,9 @@ pub struct SavedPlan {
     pub format_version: u32,
     /// Source of the manifests.
     pub source: SavedSource,
+    /// The source, canonically: apply refuses the plan when it reads another one.
+    #[serde(default)]
+    pub source_id: Option<SourceId>,
     /// The revision the plan was made from.
     pub revision: String,
     /// Whether prune was on and for which kinds, so apply recomputes the same plan.
@@ -64,6 +69,16 @@ pub enum Stale {
     Live {
         /// The object.
         key: String,
+    },
+    /// The source read now is not the one the plan was made from.
+    #[error(
+        "plan is stale: it was made from {then}, this run reads {now}; run reconcile --plan again"
+    )]
+    Source {
+        /// The source in the plan.
+        then: String,
+        /// The source read now.
+        now: String,
     },
     /// The recomputed plan differs for another reason (e.g. a changed env value).
     #[error("plan is stale: the plan computed now differs from the saved one ({detail}); run reconcile --plan again")]
@@ -101,12 +116,22 @@ pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<String, String> {
 /// A [`Stale`] reason.
 pub fn check(
     saved: &SavedPlan,
+    source_now: &SourceId,
     revision_now: &str,
     plan_now: &Plan,
     live_now: &LiveSet,
 ) -> Result<(), Stale> {
     if saved.format_version != SAVED_FORMAT_VERSION {
         return Err(Stale::Version(saved.format_version));
+    }
+    if saved.source_id.as_ref() != Some(source_now) {
+        return Err(Stale::Source {
+            then: saved
+                .source_id
+                .as_ref()
+                .map_or_else(|| "an unknown source".to_string(), ToString::to_string),
+            now: source_now.to_string(),
+        });
     }
     if saved.revision != revision_now {
         return Err(Stale::Revision {
@@ -147,6 +172,13 @@ mod tests {
     use crate::plan::{Action, Change};
     use serde_json::json;
 
+    fn src(location: &str) -> SourceId {
+        SourceId {
+            location: location.into(),
+            path: String::new(),
+        }
+    }
+
     fn setup() -> (SavedPlan, LiveSet) {
         let key = ObjectKey::new(Kind::Purpose, "P");
         let mut live = LiveSet::default();
@@ -178,6 +210,7 @@ mod tests {
                 reference: None,
                 path: None,
             },
+            source_id: Some(src("/srv/o")),
             revision: "r1".into(),
             prune_kinds: vec![],
             fingerprints: fingerprints(&plan, &live),
@@ -189,15 +222,35 @@ mod tests {
     #[test]
     fn fresh_plan_passes_and_any_change_makes_it_stale() {
         let (saved, mut live) = setup();
-        assert_eq!(check(&saved, "r1", &saved.plan, &live), Ok(()));
+        let o = src("/srv/o");
+        assert_eq!(check(&saved, &o, "r1", &saved.plan, &live), Ok(()));
         assert!(matches!(
-            check(&saved, "r2", &saved.plan, &live),
+            check(&saved, &o, "r2", &saved.plan, &live),
             Err(Stale::Revision { .. })
+        ));
+        // Another repository (`apply` run from another directory), or another sub-path.
+        for other in [
+            src("/srv/other"),
+            SourceId {
+                location: "/srv/o".into(),
+                path: "tenants/b".into(),
+            },
+        ] {
+            assert!(matches!(
+                check(&saved, &other, "r1", &saved.plan, &live),
+                Err(Stale::Source { .. })
+            ));
+        }
+        let mut legacy = saved.clone();
+        legacy.source_id = None;
+        assert!(matches!(
+            check(&legacy, &o, "r1", &saved.plan, &live),
+            Err(Stale::Source { .. })
         ));
         if let Some(o) = live.objects.values_mut().next() {
             o.body = Some(json!({"name":"P","description":"changed by hand"}));
         }
-        let err = check(&saved, "r1", &saved.plan, &live).unwrap_err();
+        let err = check(&saved, &o, "r1", &saved.plan, &live).unwrap_err();
         assert_eq!(
             err,
             Stale::Live {

@@ -7,7 +7,10 @@
 //! It never reads outside the root: a symlink whose target (canonicalized) leaves the
 //! root becomes [`FileEntry::EscapingLink`], a directory symlink inside the root is
 //! followed once (not again from inside it, so loops end), and `.git` is skipped.
-//! Any read error fails the whole read: no partial snapshot is returned.
+//! A file that cannot be read (a dangling or looping symlink, a permission error) is
+//! kept as [`FileEntry::Unreadable`], so the manifest stage refuses the revision when it
+//! is a manifest instead of silently losing its object. A directory that cannot be
+//! listed fails the whole read: no partial snapshot is returned.
 //!
 //! Only files [`is_read_eagerly`] names are read, each under `--max-manifest-bytes`
 //! ([`read_file_limited`]); the others are recorded as [`Deferred`] with their size, and
@@ -18,10 +21,15 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::identity::{local_location, normalize_sub_path};
 use super::{
     is_read_eagerly, read_file_limited, split_sub_path, Deferred, Error, FileEntry, Limits,
-    Location, Snapshot,
+    Location, Snapshot, SourceId,
 };
+
+/// Why a directory symlink met inside a followed directory symlink is not read.
+pub(crate) const NESTED_LINK: &str =
+    "directory symbolic link inside a followed directory symbolic link is not followed";
 
 /// Reads every file under `root` joined with `sub_path`, under `limits`.
 ///
@@ -57,7 +65,25 @@ pub fn read_dir(root: &Path, sub_path: Option<&str>, limits: &Limits) -> Result<
         files = walker.files.len(),
         "read directory"
     );
-    Ok(Snapshot::new(origin, revision, walker.files).with_limits(*limits))
+    let id = SourceId {
+        location: local_location(root).map_err(Walker::io(root))?,
+        path: normalize_sub_path(sub_path),
+    };
+    Ok(Snapshot::new(origin, revision, walker.files)
+        .with_id(id)
+        .with_limits(*limits))
+}
+
+/// True when `path` is itself a Git directory: a bare repository, or the `.git`
+/// directory of a work tree (whose files on disk are Git's objects, not manifests).
+pub fn is_git_dir(path: &Path) -> bool {
+    let Ok(canon) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    let Ok(repo) = git2::Repository::open(&canon) else {
+        return false;
+    };
+    std::fs::canonicalize(repo.path()).is_ok_and(|g| g == canon)
 }
 
 /// The canonical manifest root: `root` joined with `sub_path`, if that is a directory
@@ -86,6 +112,7 @@ fn revision(files: &BTreeMap<String, FileEntry>) -> String {
         let (tag, bytes) = match entry {
             FileEntry::Blob(b) => (b'f', b.as_slice()),
             FileEntry::EscapingLink(t) => (b'l', t.as_bytes()),
+            FileEntry::Unreadable(why) => (b'u', why.as_bytes()),
             FileEntry::TooLarge { size, .. } => {
                 stamp = size.to_le_bytes().to_vec();
                 (b't', stamp.as_slice())
@@ -172,7 +199,12 @@ impl Walker {
     fn link(&mut self, path: &Path, rel: String, in_link: bool) -> Result<(), Error> {
         let target = std::fs::read_link(path).map_err(Self::io(path))?;
         let Ok(canon) = std::fs::canonicalize(path) else {
-            tracing::warn!(path = %path.display(), "skipping a dangling or looping symlink");
+            tracing::debug!(path = %path.display(), "dangling or looping symlink");
+            let why = format!(
+                "symbolic link to {:?} leads nowhere (dangling or looping)",
+                target.display().to_string()
+            );
+            self.files.insert(rel, FileEntry::Unreadable(why));
             return Ok(());
         };
         if !canon.starts_with(&self.base) {
@@ -183,7 +215,11 @@ impl Walker {
         }
         if canon.is_dir() {
             if in_link {
-                tracing::warn!(path = %path.display(), "not following a directory symlink inside a followed directory symlink");
+                // Not followed (so loops end), but kept: inside a kind directory its
+                // manifests must not silently leave the desired set.
+                tracing::debug!(path = %path.display(), "directory symlink inside a followed directory symlink");
+                self.files
+                    .insert(rel, FileEntry::Unreadable(NESTED_LINK.into()));
                 return Ok(());
             }
             return self.walk(&canon, &rel, true);
@@ -199,7 +235,12 @@ impl Walker {
     /// when it can be a manifest, else deferred.
     fn file(&self, path: &Path, rel: &str) -> Result<FileEntry, Error> {
         if is_read_eagerly(rel) {
-            return read_file_limited(path, self.limit).map_err(Self::io(path));
+            // Unreadable (permissions): kept as such, so a manifest among them stops the
+            // revision with its path, instead of silently leaving the desired set.
+            return Ok(read_file_limited(path, self.limit).unwrap_or_else(|e| {
+                tracing::debug!(path = %path.display(), error = %e, "unreadable file");
+                FileEntry::Unreadable(e.to_string())
+            }));
         }
         let size = std::fs::metadata(path).map_err(Self::io(path))?.len();
         let location = Location::Disk(std::fs::canonicalize(path).map_err(Self::io(path))?);
@@ -307,6 +348,27 @@ mod tests {
     }
 
     #[test]
+    fn a_nested_directory_link_in_a_kind_directory_stops_the_revision() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "shared/policies/a.yaml", "policyKey: a\n");
+        write(d.path(), "more/b.yaml", "policyKey: b\n");
+        symlink("shared/policies", d.path().join("policy")).unwrap();
+        symlink("../../more", d.path().join("shared/policies/more")).unwrap();
+        let s = read_dir_in(d.path(), None).unwrap();
+        assert_eq!(
+            entry(&s, "policy/more"),
+            Some(FileEntry::Unreadable(NESTED_LINK.into()))
+        );
+        let (_, diags) = crate::manifest::parse::parse_snapshot(&s, &|_| false);
+        assert!(
+            diags
+                .iter()
+                .any(|d| d.span.path == "policy/more" && d.message.contains("not followed")),
+            "{diags:?}"
+        );
+    }
+
+    #[test]
     fn symlinks_inside_are_read_and_outside_are_escaping() {
         let outside = tempfile::tempdir().unwrap();
         write(outside.path(), "secret.txt", "secret");
@@ -330,11 +392,22 @@ mod tests {
             entry(&s, "data/up"),
             Some(FileEntry::EscapingLink("../../readme.md".into()))
         );
-        assert_eq!(entry(&s, "data/dangling"), None);
+        assert!(
+            matches!(entry(&s, "data/dangling"), Some(FileEntry::Unreadable(why)) if why.contains("leads nowhere")),
+            "a dangling link is kept, as unreadable"
+        );
         // `certs/loop` -> the root: followed once, and not again from inside it.
         assert_eq!(entry(&s, "certs/loop/data/a.yaml"), blob("a"));
         assert_eq!(entry(&s, "certs/loop/certs/loop/data/a.yaml"), None);
-        assert!(s.files().all(|(p, _)| p.matches("loop").count() <= 1));
+        // Not followed twice, but kept as unreadable: a manifest stage error inside a kind
+        // directory, ignored elsewhere.
+        assert_eq!(
+            entry(&s, "certs/loop/certs/loop"),
+            Some(FileEntry::Unreadable(NESTED_LINK.into()))
+        );
+        assert!(s
+            .files()
+            .all(|(p, _)| p.matches("loop").count() <= 1 || p == "certs/loop/certs/loop"));
         assert!(s.read_relative("data/a.yaml", "abs").is_err());
     }
 

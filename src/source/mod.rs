@@ -24,8 +24,11 @@ pub use crate::limits::Limits;
 use crate::redact::Secret;
 
 pub mod git;
+pub mod identity;
 pub mod local;
 mod tree;
+
+pub use identity::SourceId;
 
 /// One file of a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +37,10 @@ pub enum FileEntry {
     Blob(Vec<u8>),
     /// A symlink whose target lies outside the snapshot root; reading it is refused.
     EscapingLink(String),
+    /// A file that is there but cannot be read: a dangling or looping symlink, or a
+    /// read error (permissions). Holds why. A manifest in this state stops the revision
+    /// (its object must not silently leave the desired set).
+    Unreadable(String),
     /// A file larger than the limit it was read under: its bytes were never loaded.
     TooLarge {
         /// Its size in bytes (at least this much, when it grew while being read).
@@ -147,6 +154,8 @@ pub struct Snapshot {
     pub origin: String,
     /// A Git commit SHA, or `dir:<hex digest of the contents>` for a plain directory.
     pub revision: String,
+    /// The source, canonically (what ownership is keyed by).
+    pub id: SourceId,
     files: BTreeMap<String, FileEntry>,
     limits: Limits,
 }
@@ -182,17 +191,29 @@ pub enum ReadError {
 
 impl Snapshot {
     /// Builds a snapshot from already-read files (keys are `/`-separated relative paths).
+    /// Its identity is `origin` as given until [`Snapshot::with_id`] sets the canonical one.
     pub fn new(
         origin: impl Into<String>,
         revision: impl Into<String>,
         files: BTreeMap<String, FileEntry>,
     ) -> Self {
+        let origin = origin.into();
         Snapshot {
-            origin: origin.into(),
+            id: SourceId {
+                location: origin.clone(),
+                path: String::new(),
+            },
+            origin,
             revision: revision.into(),
             files,
             limits: Limits::default(),
         }
+    }
+
+    /// The same snapshot with identity `id`.
+    pub fn with_id(mut self, id: SourceId) -> Self {
+        self.id = id;
+        self
     }
 
     /// The same snapshot, to be parsed and templated under `limits`.
@@ -267,6 +288,10 @@ impl Snapshot {
                 }),
             },
             Some(FileEntry::EscapingLink(_)) => Err(ReadError::Outside(target.to_string())),
+            Some(FileEntry::Unreadable(why)) => Err(ReadError::Unreadable {
+                path: target.to_string(),
+                message: why.clone(),
+            }),
             None => Err(ReadError::Missing(target.to_string())),
         }
     }
@@ -365,10 +390,16 @@ pub(crate) fn split_sub_path(sub_path: Option<&str>) -> Option<Vec<&str>> {
 /// # Errors
 /// See [`Error`]; nothing is returned for a partial read.
 pub fn fetch(spec: &SourceSpec) -> Result<Snapshot, Error> {
+    let path = std::path::Path::new(&spec.repo);
     if git::is_remote(&spec.repo) || spec.reference.is_some() {
         git::fetch(spec)
+    } else if local::is_git_dir(path) {
+        // A bare repository (or a `.git` directory) has no files to read from disk:
+        // what it holds is its HEAD commit.
+        tracing::info!(repo = %spec.repo, "a bare Git repository without --ref: reading its HEAD");
+        git::fetch(spec)
     } else {
-        local::read_dir(Path::new(&spec.repo), spec.path.as_deref(), &spec.limits)
+        local::read_dir(path, spec.path.as_deref(), &spec.limits)
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! It never checks out a working tree, never follows a symlink out of the sub-directory
 //! (such links become [`FileEntry::EscapingLink`]), follows a directory symlink at most
-//! once (so link loops end), and skips submodules. Only blobs [`is_read_eagerly`] names
+//! once (so link loops end), and keeps submodules (whose files are not in the commit)
+//! as [`FileEntry::Unreadable`]. Only blobs [`is_read_eagerly`] names
 //! are loaded, and only when their header says they fit `--max-manifest-bytes`; the
 //! others are recorded as [`Deferred`] with their size.
 
@@ -18,6 +19,10 @@ use super::{
     is_read_eagerly, read_blob_limited, split_sub_path, Deferred, Error, FileEntry, Limits,
     Location, Snapshot,
 };
+
+/// Why a submodule is not read.
+pub(crate) const SUBMODULE: &str =
+    "a Git submodule: its files are not part of this repository's commit";
 
 /// Git's file mode for a symbolic link.
 const LINK_MODE: i32 = 0o120000;
@@ -194,7 +199,14 @@ impl Reader<'_, '_> {
                     let file = self.blob(entry.id(), &path)?;
                     self.files.insert(path, file);
                 }
-                _ => tracing::debug!(path, "skipping submodule"),
+                // A submodule's files are not in this commit: kept as unreadable, so
+                // inside a kind directory it stops the revision instead of reading as
+                // "no objects here".
+                _ => {
+                    tracing::debug!(path, "submodule");
+                    self.files
+                        .insert(path, FileEntry::Unreadable(SUBMODULE.into()));
+                }
             }
         }
         Ok(())
@@ -231,16 +243,28 @@ impl Reader<'_, '_> {
             }
             Resolved::Tree(id, comps) if comps.starts_with(&self.base) => {
                 if in_link {
-                    tracing::warn!(
+                    // Not followed (so loops end), but kept: inside a kind directory its
+                    // manifests must not silently leave the desired set.
+                    tracing::debug!(
                         path,
-                        "not following a directory symlink inside a followed directory symlink"
+                        "directory symlink inside a followed directory symlink"
+                    );
+                    self.files.insert(
+                        path,
+                        FileEntry::Unreadable(super::local::NESTED_LINK.into()),
                     );
                 } else {
                     let sub = self.repo.find_tree(id)?;
                     self.walk(&sub, &comps, &path, true)?;
                 }
             }
-            Resolved::Dangling => tracing::warn!(path, "skipping a dangling or looping symlink"),
+            Resolved::Dangling => {
+                tracing::debug!(path, "dangling or looping symlink");
+                let why = format!(
+                    "symbolic link to {target:?} leads nowhere (dangling, looping or a submodule)"
+                );
+                self.files.insert(path, FileEntry::Unreadable(why));
+            }
             Resolved::Blob(..) | Resolved::Tree(..) | Resolved::Outside => {
                 tracing::debug!(path, "symlink leaves the manifest root");
                 self.files.insert(path, FileEntry::EscapingLink(target));

@@ -233,7 +233,7 @@ async fn a_pruned_delete_whose_answer_was_lost_counts_as_done_on_retry() {
     let (stdout, stderr) = text(&pruned);
     assert_eq!(pruned.status.code(), Some(0), "{stdout}\n{stderr}");
     let docs = json_docs(&stdout);
-    assert_eq!(docs[0]["summary"]["destroy"], 4, "{:#}", docs[0]);
+    assert_eq!(docs[0]["summary"]["destroy"], 5, "{:#}", docs[0]);
     let results = docs[1]["results"].as_array().unwrap();
     assert!(
         results.iter().all(|r| r["outcome"]["result"] == "applied"),

@@ -165,7 +165,8 @@ async fn prune_deletes_only_managed_objects_that_left_git_in_reverse_order() {
     let (out, err) = text(&plan);
     assert_eq!(plan.status.code(), Some(0), "{err}");
     let doc = &json_docs(&out)[0];
-    assert_eq!(doc["summary"]["destroy"], 4, "{doc:#}");
+    // Every data source counts: the removed connection key holds two.
+    assert_eq!(doc["summary"]["destroy"], 5, "{doc:#}");
     let data = doc["changes"]
         .as_array()
         .unwrap()
@@ -184,7 +185,7 @@ async fn prune_deletes_only_managed_objects_that_left_git_in_reverse_order() {
         out.contains("  - purpose/Population Health will be destroyed"),
         "{out}"
     );
-    assert!(out.contains("0 to add, 0 to change, 4 to destroy"), "{out}");
+    assert!(out.contains("0 to add, 0 to change, 5 to destroy"), "{out}");
 
     let apply = a.reconcile("--apply", &["--prune"]).await;
     let (out, err) = text(&apply);

@@ -94,7 +94,7 @@ impl Setup {
 async fn a_saved_plan_applies_exactly_what_was_planned() {
     let mut s = Setup::new().await;
     let (file, saved) = s.save_plan("plan.json").await;
-    assert_eq!(saved["format_version"], 1);
+    assert_eq!(saved["format_version"], 2);
     assert_eq!(saved["revision"].as_str().unwrap().len(), 40);
     let planned = planned_writes(&saved["plan"]);
     assert!(planned.len() >= 8, "{planned:?}");

@@ -21,7 +21,7 @@ use git2::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{tree, Error, GitAuth, Snapshot, SourceSpec};
+use super::{tree, Error, GitAuth, Snapshot, SourceId, SourceSpec};
 use crate::redact::Redactor;
 
 /// File written into a mirror directory once its first fetch has completed.
@@ -154,19 +154,22 @@ pub fn fetch(spec: &SourceSpec) -> Result<Snapshot, Error> {
     };
     let oid = ctx.resolve(&repo)?;
     tracing::debug!(revision = %oid, "resolved reference");
-    tree::read_commit(&repo, oid, spec.path.as_deref(), &ctx.origin, &spec.limits).map_err(|e| {
-        match e {
-            Error::Git {
-                op,
-                origin,
-                message,
-            } => Error::Git {
-                op,
-                origin,
-                message: ctx.redact(&message),
-            },
-            other => other,
-        }
+    let id = SourceId::new(&spec.repo, spec.path.as_deref()).map_err(|source| Error::Io {
+        path: spec.repo.clone().into(),
+        source,
+    })?;
+    let snapshot = tree::read_commit(&repo, oid, spec.path.as_deref(), &ctx.origin, &spec.limits);
+    snapshot.map(|s| s.with_id(id)).map_err(|e| match e {
+        Error::Git {
+            op,
+            origin,
+            message,
+        } => Error::Git {
+            op,
+            origin,
+            message: ctx.redact(&message),
+        },
+        other => other,
     })
 }
 

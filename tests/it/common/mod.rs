@@ -2,6 +2,8 @@
 //! with git2, and a runner for the real binary that captures its output.
 #![allow(dead_code)]
 
+pub mod daemon_proc;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

@@ -25,6 +25,8 @@ const VALUED: &[&str] = &[
 /// Every key and `key=value` the whole run must have produced at least once.
 pub const REQUIRED: &[&str] = &[
     "(multi-document files)",
+    "({{EnvVar}} secrets)",
+    "(${NAME} secrets)",
     "(sub-purposes two levels deep)",
     // Purposes.
     "subpurposes",
@@ -222,6 +224,13 @@ fn observe(v: &Value, seen: &mut BTreeSet<String>) {
 
 /// Adds what `t` holds to `seen`.
 pub fn record(t: &Tenant, seen: &mut BTreeSet<String>) {
+    let yaml = t.yaml();
+    if yaml.contains("{{EnvVar") {
+        seen.insert("({{EnvVar}} secrets)".into());
+    }
+    if yaml.contains("${SECRET_") {
+        seen.insert("(${NAME} secrets)".into());
+    }
     if t.multi_doc {
         seen.insert("(multi-document files)".into());
     }

@@ -46,6 +46,10 @@ fn secret(i: usize, what: &'static str) -> impl Strategy<Value = Value> {
             "{{{{EnvVar \"SECRET_{i}_{}\"}}}}",
             what.to_uppercase()
         ))),
+        Just(Value::from(format!(
+            "${{SECRET_{i}_{}}}",
+            what.to_uppercase()
+        ))),
     ]
 }
 
@@ -300,10 +304,25 @@ fn source_extras() -> impl Strategy<Value = Map<String, Value>> {
 
 /// One `sources[]` entry: a table of the catalog, a table only we name, or a query.
 /// Returns the entry and the explicit data-source name, when it sets one.
-fn source(i: usize, j: usize, schema: String) -> impl Strategy<Value = (Value, Option<String>)> {
+/// With `named`, the entry is a table named with `naming.datasource`.
+fn source(
+    i: usize,
+    j: usize,
+    schema: String,
+    named: bool,
+) -> impl Strategy<Value = (Value, Option<String>)> {
+    let name = name("ds ", i * 100 + j, true);
     (
-        0..4u8,
-        option::of(name("ds ", i * 10 + j, true)),
+        if named {
+            Just(2u8).boxed()
+        } else {
+            (0..4u8).boxed()
+        },
+        if named {
+            name.prop_map(Some).boxed()
+        } else {
+            option::of(name).boxed()
+        },
         option::of(text(true)),
         source_extras(),
     )
@@ -385,18 +404,22 @@ pub fn data(i: usize) -> impl Strategy<Value = Data> {
             option::of(vec(tag(), 0..3)),
         ),
         option::of(vec(owner(), 0..3)),
-        0..4usize,
+        // Mostly a few entries of any shape, sometimes enough named tables for a project
+        // to list more than a page of them.
+        prop_oneof![3 => (0..4usize, Just(false)), 1 => (8..11usize, Just(true))],
         any::<bool>(),
     )
         .prop_flat_map(
             move |(key, (conn, schema), dsf, sf, tf, (spf, native), opts, owners, n, all)| {
                 let schema = schema.unwrap_or_else(|| format!("s{i}a"));
-                let entries: Vec<_> = (0..n).map(|j| source(i, j, schema.clone())).collect();
+                let entries: Vec<_> = (0..n.0)
+                    .map(|j| source(i, j, schema.clone(), n.1))
+                    .collect();
                 (
                     Just((key, conn, dsf, sf, tf, spf, native, opts, owners)),
                     entries,
                     Just(all),
-                    Just(n),
+                    Just(n.0),
                 )
             },
         )

@@ -164,6 +164,29 @@ pub struct Tenant {
     pub projects: Vec<Value>,
     /// Write each kind as one multi-document file instead of one file per document.
     pub multi_doc: bool,
+    /// Which free-text value [`Tenant::mutated`] changes.
+    pub mutation: usize,
+    /// Set by [`Tenant::pin_mutation`]: the value to change, by key and pointer.
+    pub pinned: Option<(String, String)>,
+}
+
+/// One revision of the repository the property test applies.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    /// `(path, YAML)` per file.
+    pub files: Vec<(String, String)>,
+    /// When set, the plan must write this object (`kind/name`) and no other.
+    pub changes: Option<String>,
+}
+
+impl Revision {
+    /// A revision with no expectation on its plan.
+    pub fn new(files: Vec<(String, String)>) -> Revision {
+        Revision {
+            files,
+            changes: None,
+        }
+    }
 }
 
 impl Tenant {
@@ -223,12 +246,114 @@ impl Tenant {
             policies: strip(&self.policies),
             projects: strip(&self.projects),
             multi_doc: self.multi_doc,
+            mutation: self.mutation,
+            pinned: self.pinned.clone(),
         }
     }
 
-    /// The revisions the property test applies in turn: the tenant, then [`Self::stripped`].
-    pub fn revisions(&self) -> Vec<Vec<(String, String)>> {
-        vec![self.files(), self.stripped().files()]
+    /// The same tenant with one free-text value changed (picked by [`Tenant::mutation`]
+    /// among every description, documentation, acknowledgement, certification text or
+    /// label, predicate and replacement), and the `kind/name` of the object that holds
+    /// it; `None` when the tenant has no such value. A manual project subscription is
+    /// skipped: V1 answers it as null (000:33761), so nothing in it can be seen.
+    pub fn mutated(&self) -> Option<(Tenant, String)> {
+        let (k, i, ptr, key) = self.spot()?;
+        let mut t = self.clone();
+        let docs = match k {
+            0 => &mut t.purposes,
+            1 => &mut t.data,
+            2 => &mut t.policies,
+            _ => &mut t.projects,
+        };
+        if let Some(Value::String(s)) = docs[i].pointer_mut(&ptr) {
+            s.push_str(" (changed)");
+        }
+        Some((t, key))
+    }
+
+    /// Pins the value [`Tenant::mutated`] changes by object key and JSON pointer, so that
+    /// shrinking (which removes documents and shifts indices) keeps changing the same one.
+    pub fn pin_mutation(&mut self) {
+        self.pinned = self.spot().map(|(_, _, ptr, key)| (key, ptr));
+    }
+
+    /// `(kind index, document index, JSON pointer, kind/name)` of the value to change.
+    fn spot(&self) -> Option<(usize, usize, String, String)> {
+        const FREE_TEXT: &[&str] = &[
+            "description",
+            "documentation",
+            "acknowledgement",
+            "text",
+            "label",
+            "predicate",
+            "conditionalPredicate",
+            "replacement",
+        ];
+        fn walk(v: &Value, ptr: String, out: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    let manual = m.get("type").and_then(Value::as_str) == Some("manual");
+                    for (k, child) in m {
+                        if manual && ptr == "/subscriptionPolicy" {
+                            continue;
+                        }
+                        let p = format!("{ptr}/{}", k.replace('~', "~0").replace('/', "~1"));
+                        if child.is_string() && FREE_TEXT.contains(&k.as_str()) {
+                            out.push(p.clone());
+                        }
+                        walk(child, p, out);
+                    }
+                }
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        walk(item, format!("{ptr}/{i}"), out);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut spots = Vec::new();
+        for (k, (kind, id)) in [
+            ("purpose", "name"),
+            ("data", "connectionKey"),
+            ("policy", "policyKey"),
+            ("project", "projectKey"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let docs = [&self.purposes, &self.data, &self.policies, &self.projects][k];
+            for (i, d) in docs.iter().enumerate() {
+                let mut ptrs = Vec::new();
+                walk(d, String::new(), &mut ptrs);
+                let key = format!("{kind}/{}", d[id].as_str().unwrap_or_default());
+                spots.extend(ptrs.into_iter().map(|p| (k, i, p, key.clone())));
+            }
+        }
+        if spots.is_empty() {
+            return None;
+        }
+        match &self.pinned {
+            // The same value of the same object, wherever its document now is.
+            Some((want_key, want_ptr)) => spots
+                .into_iter()
+                .find(|(_, _, p, key)| key == want_key && p == want_ptr),
+            None => Some(spots[self.mutation % spots.len()].clone()),
+        }
+    }
+
+    /// The revisions the property test applies in turn: the tenant; the tenant with one
+    /// value changed, which must plan exactly that object's update; [`Self::stripped`].
+    pub fn revisions(&self) -> Vec<Revision> {
+        let mut out = vec![Revision::new(self.files())];
+        if let Some((t, key)) = self.mutated() {
+            out.push(Revision {
+                files: t.files(),
+                changes: Some(key),
+            });
+        }
+        out.push(Revision::new(self.stripped().files()));
+        out
     }
 
     /// Purposes with their sub-purposes: what `GET /governance/purpose` lists.
@@ -237,6 +362,23 @@ impl Tenant {
             .iter()
             .map(|p| 1 + p["subpurposes"].as_array().map_or(0, Vec::len))
             .sum()
+    }
+
+    /// Which lists of the tenant are longer than `cap`: purposes (with sub-purposes),
+    /// policies, projects, and the data sources of one project.
+    pub fn longer_than(&self, cap: usize) -> [bool; 4] {
+        let most_sources = self
+            .projects
+            .iter()
+            .map(|p| p["datasources"].as_array().map_or(0, Vec::len))
+            .max()
+            .unwrap_or(0);
+        [
+            self.purpose_count() > cap,
+            self.policies.len() > cap,
+            self.projects.len() > cap,
+            most_sources > cap,
+        ]
     }
 
     /// Every file, one after the other, each headed by its path: the form a failure prints.
@@ -248,7 +390,7 @@ impl Tenant {
     }
 }
 
-/// A whole tenant: up to 4 purposes, [`super::data_gen::MAX_DATA`] connections, 8 policies, 4 projects.
+/// A whole tenant: up to 4 purposes, [`super::data_gen::MAX_DATA`] connections, 8 policies, 9 projects.
 pub fn tenant() -> impl Strategy<Value = Tenant> {
     let purposes = (0..=4usize).prop_flat_map(|n| (0..n).map(purpose).collect::<Vec<_>>());
     let data = (0..=super::data_gen::MAX_DATA)
@@ -264,7 +406,8 @@ pub fn tenant() -> impl Strategy<Value = Tenant> {
                     .collect::<Vec<_>>()
             }
         });
-        let projects = (0..=4usize).prop_flat_map({
+        // Mostly a few projects, sometimes more than a page of them.
+        let projects = prop_oneof![3 => 0..=3usize, 1 => 4..=9usize].prop_flat_map({
             let pn = purpose_names.clone();
             move |n| {
                 (0..n)
@@ -278,14 +421,19 @@ pub fn tenant() -> impl Strategy<Value = Tenant> {
             policies,
             projects,
             proptest::bool::weighted(0.2),
+            any::<usize>(),
         )
-            .prop_map(|(purposes, data, policies, projects, multi_doc)| Tenant {
-                purposes,
-                data,
-                policies,
-                projects,
-                multi_doc,
-            })
+            .prop_map(
+                |(purposes, data, policies, projects, multi_doc, mutation)| Tenant {
+                    purposes,
+                    data,
+                    policies,
+                    projects,
+                    multi_doc,
+                    mutation,
+                    pinned: None,
+                },
+            )
     })
 }
 

@@ -485,7 +485,7 @@ pub fn project(
             option::of(any::<bool>()),
         ),
         option::of(some_of(purposes, 3)),
-        option::of(some_of(datasources, 4)),
+        option::of(some_of(datasources, 10)),
         option::of(subscription()),
         option::of(workspace()),
         option::of(any::<bool>()),

@@ -10,7 +10,7 @@ async fn assert_converges(files: &[(&str, &str)]) {
         .iter()
         .map(|(p, y)| (p.to_string(), y.to_string()))
         .collect();
-    if let Err(why) = harness.converges(&[files]).await {
+    if let Err(why) = harness.converges(&[super::gen::Revision::new(files)]).await {
         panic!("{why}");
     }
 }
@@ -55,6 +55,18 @@ async fn user_entitlements_rule_without_tag_converges() {
     assert_converges(&[(
         "policy/a.yaml",
         "policyKey: pol a\nname: Policy A\ntype: data\nactions:\n- rules:\n  - type: Row Restriction By User Entitlements\n    config:\n      matches:\n        type: group\n",
+    )])
+    .await;
+}
+
+/// A connection whose database has no table (here: Athena, which the catalog does not
+/// hold) dry-runs with nothing to create, update or delete; it was planned as a create on
+/// every run. The first bug the property test met (fixed with issue 10 item 4).
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_matching_no_tables_converges() {
+    assert_converges(&[(
+        "data/a.yaml",
+        "connectionKey: conn a\nconnection:\n  handler: Athena\n  region: us-east-1\n  queryResultLocationBucket: bucket-1\n",
     )])
     .await;
 }

@@ -228,7 +228,7 @@ impl Harness {
 
 /// The plan with every generated data source allowed to drop or replace its tables (a
 /// later revision may rename them): what is tested here is convergence, not the guard
-/// that refuses table removals by default (`tests/table_removal.rs`).
+/// that refuses table removals by default (`tests/it/table_removal.rs`).
 async fn plan_allowing_table_removals(
     client: &Client,
     desired: &manifest::DesiredSet,

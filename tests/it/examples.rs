@@ -49,3 +49,22 @@ fn demo_trees_are_valid_and_warning_free() {
         );
     }
 }
+
+/// The README's first command is `cargo run --release -- demo`. The workspace builds two
+/// binaries (`immuta-gitops` and the emulator crate's), so without `default-run` plain
+/// `cargo run` refuses to pick one and the newcomer's first command fails.
+#[test]
+fn cargo_run_picks_the_main_binary() {
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    let package = manifest.split("[workspace]").next().unwrap_or_default();
+    assert!(
+        package
+            .lines()
+            .any(|l| l.trim() == "default-run = \"immuta-gitops\""),
+        "[package] of Cargo.toml must set default-run = \"immuta-gitops\""
+    );
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    assert!(readme.contains("cargo run --release -- demo"));
+}

@@ -65,7 +65,7 @@ enum Command {
     Run(crate::daemon::RunArgs),
     /// Run the local Immuta API emulator until interrupted.
     #[cfg(feature = "emulator")]
-    Emulator(EmulatorArgs),
+    Emulator(immuta_emulator::flags::Flags),
     /// Show the whole flow against the embedded emulator: plan, apply, plan again.
     #[cfg(feature = "emulator")]
     Demo,
@@ -142,43 +142,6 @@ struct ApplyArgs {
     /// Allow prune to empty a kind.
     #[arg(long, env = "IMMUTA_GITOPS_ALLOW_EMPTY")]
     allow_empty: bool,
-}
-
-#[cfg(feature = "emulator")]
-#[derive(Debug, Args)]
-struct EmulatorArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    listen: String,
-    /// The API key clients must send.
-    #[arg(long, env = "IMMUTA_EMULATOR_API_KEY", default_value = "emulator-key")]
-    api_key: String,
-    /// Directory in repository layout to load as the initial tenant.
-    #[arg(long)]
-    seed: Option<PathBuf>,
-    /// Latency added to every request.
-    #[arg(long, default_value = "0s", value_parser = crate::limits::parse_wait)]
-    latency: std::time::Duration,
-    /// Probability of a 500/503 answer.
-    #[arg(long, default_value_t = 0.0, value_parser = crate::limits::parse_probability)]
-    fault_rate: f64,
-    /// Probability of a 429 answer with Retry-After.
-    #[arg(long, default_value_t = 0.0, value_parser = crate::limits::parse_probability)]
-    throttle_rate: f64,
-    /// Probability of a dropped connection before the request is handled.
-    #[arg(long, default_value_t = 0.0, value_parser = crate::limits::parse_probability)]
-    reset_rate: f64,
-    /// Probability that a write lands but its answer is lost (connection dropped after
-    /// the handler ran).
-    #[arg(long, default_value_t = 0.0, value_parser = crate::limits::parse_probability)]
-    lost_answer_rate: f64,
-    /// Seed of the fault generator, so runs reproduce.
-    #[arg(long, default_value_t = 0)]
-    seed_rng: u64,
-    /// Largest page a V1 list answers, whatever `size` the client asks for (the docs
-    /// give no maximum; a small value makes clients read every list over several pages).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    max_page_size: u32,
 }
 
 /// Entry point of the binary.
@@ -528,29 +491,10 @@ fn explain_client_error(e: cycle::Error, client: &Client) -> anyhow::Error {
 }
 
 #[cfg(feature = "emulator")]
-async fn emulator(args: EmulatorArgs) -> Result<ExitCode> {
-    let listener = tokio::net::TcpListener::bind(&args.listen)
+async fn emulator(flags: immuta_emulator::flags::Flags) -> Result<ExitCode> {
+    immuta_emulator::flags::run(&flags, shutdown_signal())
         .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    let opts = immuta_emulator::Options {
-        api_key: args.api_key,
-        seed: args.seed,
-        latency: args.latency,
-        fault_rate: args.fault_rate,
-        throttle_rate: args.throttle_rate,
-        reset_rate: args.reset_rate,
-        lost_answer_rate: args.lost_answer_rate,
-        rng_seed: args.seed_rng,
-        max_page_size: usize::try_from(args.max_page_size)
-            .unwrap_or(immuta_emulator::routes::MAX_PAGE),
-    };
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on http://{addr}")?;
-        out.flush()?;
-    }
-    immuta_emulator::serve(opts, listener, shutdown_signal()).await?;
+        .map_err(anyhow::Error::msg)?;
     Ok(ExitCode::SUCCESS)
 }
 

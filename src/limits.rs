@@ -218,17 +218,6 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
     parse_duration_between(s, Duration::from_millis(100), DAY.saturating_mul(30))
 }
 
-/// A probability: a number from 0 to 1 (the emulator's fault rates).
-///
-/// # Errors
-/// A message for clap naming the valid range.
-pub fn parse_probability(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
-        _ => Err(format!("{s:?} is not a probability; valid: 0 to 1")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,16 +276,5 @@ mod tests {
         }
         assert_eq!(parse_wait("0s"), Ok(Duration::ZERO));
         assert_eq!(parse_interval("200ms"), Ok(Duration::from_millis(200)));
-    }
-
-    #[test]
-    fn probabilities_are_between_zero_and_one() {
-        assert_eq!(parse_probability("0.5"), Ok(0.5));
-        for bad in ["-0.1", "1.5", "NaN", "x"] {
-            assert!(
-                parse_probability(bad).unwrap_err().contains("0 to 1"),
-                "{bad}"
-            );
-        }
     }
 }

@@ -45,6 +45,7 @@ pub mod body;
 pub mod data;
 pub mod echo;
 pub mod error;
+pub mod flags;
 pub mod projects;
 pub mod routes;
 pub mod rules;

@@ -22,6 +22,8 @@
 //!    finish, so no object is left half-written.
 //! 6. A refused data-source change (it would remove data sources without leave, see
 //!    `plan::tables`) is never sent; it is reported as skipped, like a failed object.
+//!    So is a change held for approval because it weakens data protection
+//!    (`plan::risk::hold`): its dependents are skipped and no delete runs after it.
 //!
 //! Assumptions: every V2 POST is a full-state upsert, so re-sending one is safe.
 
@@ -155,11 +157,16 @@ pub async fn apply(
         let level: Vec<&Change> = plan
             .changes
             .iter()
-            .filter(|c| c.key.kind == kind && c.action.is_write() && c.action != Action::Delete)
+            .filter(|c| {
+                c.key.kind == kind
+                    && c.action.is_write()
+                    && c.action != Action::Delete
+                    && plan.held_of(c).is_none()
+            })
             .collect();
         let mut results = run_level(client, level, desired, &failed, stop.as_ref()).await;
-        // A refused change is not sent: it is reported as skipped, so the run is not a
-        // success, its dependents are skipped and no delete runs after it.
+        // A refused or held change is not sent: it is reported as skipped, so the run is
+        // not a success, its dependents are skipped and no delete runs after it.
         results.extend(
             plan.changes
                 .iter()
@@ -172,6 +179,7 @@ pub async fn apply(
                     },
                 }),
         );
+        results.extend(held(plan, kind, |c| c.action != Action::Delete));
         results.sort_by(|a, b| a.key.cmp(&b.key));
         for r in &results {
             if !matches!(r.outcome, Outcome::Applied { .. }) {
@@ -185,7 +193,9 @@ pub async fn apply(
             .changes
             .iter()
             .filter(|c| c.key.kind == kind && c.action == Action::Delete)
+            .filter(|c| plan.held_of(c).is_none())
             .collect();
+        let held_deletes = held(plan, kind, |c| c.action == Action::Delete);
         let blocker = report
             .results
             .iter()
@@ -208,8 +218,26 @@ pub async fn apply(
             None => run_level(client, level, desired, &failed, stop.as_ref()).await,
         };
         report.results.extend(results);
+        report.results.extend(held_deletes);
     }
     report
+}
+
+/// Skipped results for the held changes of one kind that `which` selects.
+fn held(plan: &Plan, kind: Kind, which: impl Fn(&Change) -> bool) -> Vec<ObjectResult> {
+    plan.changes
+        .iter()
+        .filter(|c| c.key.kind == kind && which(c))
+        .filter_map(|c| {
+            plan.held_of(c).map(|h| ObjectResult {
+                key: c.key.clone(),
+                action: c.action,
+                outcome: Outcome::Skipped {
+                    reason: format!("{}: {}", crate::plan::risk::HELD_PREFIX, h.reason),
+                },
+            })
+        })
+        .collect()
 }
 
 /// Runs one level's writes concurrently (bounded by the client); results in key order.

@@ -21,6 +21,7 @@ pub use crate::canonical::canonical;
 pub mod inventory;
 pub mod prune;
 pub mod render;
+pub mod risk;
 pub mod saved;
 pub mod tables;
 
@@ -104,6 +105,10 @@ pub struct Summary {
     pub unmanaged: usize,
     /// Data-source changes refused because they would remove data sources.
     pub refused: usize,
+    /// Changes apply would send that weaken data protection (see [`risk`]).
+    pub weakening: usize,
+    /// Weakening changes held for approval: not sent (see [`risk::hold`]).
+    pub held: usize,
 }
 
 /// Everything apply will do for one revision.
@@ -115,6 +120,10 @@ pub struct Plan {
     pub revision: String,
     /// One entry per object, in apply order then key.
     pub changes: Vec<Change>,
+    /// Weakening changes held for approval: apply sends nothing for them and skips the
+    /// objects that name them ([`risk::hold`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<risk::Held>,
 }
 
 impl Plan {
@@ -131,13 +140,22 @@ impl Plan {
                 Action::Refused => s.refused += 1,
             }
             s.destroy += c.destroys();
+            if c.is_weakening() {
+                s.weakening += 1;
+            }
         }
+        s.held = self.held.len();
         s
     }
 
     /// The changes refused because they would remove data sources.
     pub fn refused(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.action == Action::Refused)
+    }
+
+    /// The hold on `c`, when it is held for approval.
+    pub fn held_of(&self, c: &Change) -> Option<&risk::Held> {
+        self.held.iter().find(|h| h.key == c.key)
     }
 
     /// True when apply would write anything.
@@ -177,6 +195,7 @@ pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
         origin: desired.origin.clone(),
         revision: desired.revision.clone(),
         changes,
+        held: Vec::new(),
     }
 }
 

@@ -202,6 +202,7 @@ mod tests {
                 id: Some(1),
                 note: None,
             }],
+            held: Vec::new(),
         };
         let saved = SavedPlan {
             format_version: SAVED_FORMAT_VERSION,

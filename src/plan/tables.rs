@@ -111,6 +111,7 @@ mod tests {
                 data_change("moved", &["A", "B"], &["A", "B"]),
                 data_change("shrink", &["Old"], &[]),
             ],
+            held: Vec::new(),
         }
     }
 
@@ -235,14 +236,14 @@ mod tests {
         );
         assert!(
             text.trim_end()
-                .ends_with("Plan: 0 to add, 2 to change, 1 to destroy, 1 refused."),
+                .ends_with("Plan: 0 to add, 2 to change, 1 to destroy, 1 refused. 1 change weakens data protection."),
             "{text}"
         );
         let mut md = Vec::new();
         render::markdown(&p, &mut md).unwrap();
         let md = String::from_utf8(md).unwrap();
         assert!(
-            md.starts_with("**Plan: 0 to add, 2 to change, 1 to destroy, 1 refused.**"),
+            md.starts_with("**Plan: 0 to add, 2 to change, 1 to destroy, 1 refused. 1 change weakens data protection.**"),
             "{md}"
         );
         assert!(

@@ -238,6 +238,9 @@ fn data_sources_follow_the_server_dry_run() {
             unchanged: 1,
             unmanaged: 0,
             refused: 0,
+            // New data sources are neutral (plan::risk).
+            weakening: 0,
+            held: 0,
         }
     );
 }

@@ -402,6 +402,7 @@ fn delete_plan(key: ObjectKey) -> Plan {
             id: Some(7),
             note: None,
         }],
+        held: Vec::new(),
     }
 }
 

@@ -178,11 +178,11 @@ async fn prune_deletes_only_managed_objects_that_left_git_in_reverse_order() {
     let text_plan = a.reconcile("--plan", &["--prune"]).await;
     let out = text(&text_plan).0;
     assert!(
-        out.contains("  - data/acme-redshift-finance will be destroyed"),
+        out.contains("! - data/acme-redshift-finance will be destroyed"),
         "{out}"
     );
     assert!(
-        out.contains("  - purpose/Population Health will be destroyed"),
+        out.contains("! - purpose/Population Health will be destroyed"),
         "{out}"
     );
     assert!(out.contains("0 to add, 0 to change, 5 to destroy"), "{out}");

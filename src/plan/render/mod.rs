@@ -19,8 +19,12 @@ use serde::Serialize;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
+use super::risk::{Assessment, Risk};
 use super::{Action, Change, FieldChange, Plan, Summary};
 use crate::terminal::{escape, escape_lines};
+
+mod markdown;
+pub use markdown::markdown;
 
 /// Version of the JSON plan document; bumped on any incompatible change.
 pub const JSON_FORMAT_VERSION: u32 = 1;
@@ -45,7 +49,7 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     let s = plan.summary();
     if !plan.has_changes() && s.refused == 0 {
         for c in shown.iter().filter(|c| !c.action.is_write()) {
-            change(c, out)?;
+            change(plan, c, out)?;
         }
         writeln!(
             out,
@@ -55,13 +59,14 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         return Ok(());
     }
     for c in shown {
-        change(c, out)?;
+        change(plan, c, out)?;
     }
     writeln!(out, "{}", closing_line(&s))?;
     Ok(())
 }
 
-/// `Plan: N to add, N to change, N to destroy.` (and `, N refused` when any is).
+/// `Plan: N to add, N to change, N to destroy.` (and `, N refused` when any is), then
+/// `N changes weaken data protection.` when any does (and how many of them are held).
 /// Every data source a plan removes counts as one destroy.
 pub fn closing_line(s: &Summary) -> String {
     let refused = if s.refused > 0 {
@@ -69,13 +74,26 @@ pub fn closing_line(s: &Summary) -> String {
     } else {
         String::new()
     };
-    format!(
+    let mut line = format!(
         "Plan: {} to add, {} to change, {} to destroy{refused}.",
         s.add, s.change, s.destroy
-    )
+    );
+    if s.weakening > 0 {
+        let (noun, verb) = if s.weakening == 1 {
+            ("change", "weakens")
+        } else {
+            ("changes", "weaken")
+        };
+        line.push_str(&format!(" {} {noun} {verb} data protection", s.weakening));
+        if s.held > 0 {
+            line.push_str(&format!(" ({} held for approval)", s.held));
+        }
+        line.push('.');
+    }
+    line
 }
 
-fn short_rev(rev: &str) -> &str {
+pub(super) fn short_rev(rev: &str) -> &str {
     if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) {
         rev.get(..12).unwrap_or(rev)
     } else {
@@ -83,7 +101,12 @@ fn short_rev(rev: &str) -> &str {
     }
 }
 
-fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn change(plan: &Plan, c: &Change, out: &mut dyn Write) -> io::Result<()> {
+    let risk = c.action.is_write().then(|| c.risk());
+    let weakening = risk.as_ref().filter(|a| a.risk == Risk::Weakens);
+    let held = plan.held_of(c);
+    // `!` in the first column marks a change that weakens data protection.
+    let bang = if weakening.is_some() { "!" } else { " " };
     let (marker, what) = match c.action {
         Action::Create => ("+", "will be created"),
         Action::Update => ("~", "will be updated in place"),
@@ -100,16 +123,27 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
     };
     let key = c.key.to_string();
     let key = escape(&key);
+    let what = match held {
+        Some(_) => format!("is HELD for approval: it {what} once approved"),
+        None => what.to_string(),
+    };
     match &c.note {
         Some(note) if c.action == Action::NoOp => {
             writeln!(
                 out,
-                "  {marker} {key} has nothing to write: {}",
+                "{bang} {marker} {key} has nothing to write: {}",
                 escape(note)
             )?;
         }
-        Some(note) => writeln!(out, "  {marker} {key} {what} ({})", escape(note))?,
-        None => writeln!(out, "  {marker} {key} {what}")?,
+        Some(note) => writeln!(out, "{bang} {marker} {key} {what} ({})", escape(note))?,
+        None => writeln!(out, "{bang} {marker} {key} {what}")?,
+    }
+    if let Some(a) = weakening {
+        writeln!(
+            out,
+            "      ! weakens data protection: {}",
+            escape(&a.reason)
+        )?;
     }
     if c.action == Action::Refused {
         writeln!(out, "      {}", escape(&super::refusal_reason(c)))?;
@@ -210,79 +244,16 @@ fn quote(s: &str) -> String {
     escape(&serde_json::to_string(s).unwrap_or_default()).into_owned()
 }
 
-/// Writes the plan as Markdown for a pull-request comment: the summary line first, then
-/// one collapsible section per kind holding that kind's changes as a `diff` block.
-///
-/// # Errors
-/// Only I/O errors of `out`.
-pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
-    let s = plan.summary();
-    if plan.has_changes() || s.refused > 0 {
-        writeln!(out, "**{}**", closing_line(&s))?;
-    } else {
-        writeln!(out, "**No changes.** Immuta matches the source.")?;
-    }
-    writeln!(out)?;
-    writeln!(
-        out,
-        "Source `{}` at `{}`.",
-        escape(&plan.origin).replace('`', "'"),
-        escape(short_rev(&plan.revision))
-    )?;
-    for kind in crate::object::Kind::ALL {
-        let shown: Vec<&Change> = plan
-            .changes
-            .iter()
-            .filter(|c| c.key.kind == kind && c.action != Action::NoOp)
-            .collect();
-        if shown.is_empty() {
-            continue;
-        }
-        let count = |a: Action| shown.iter().filter(|c| c.action == a).count();
-        let destroy: usize = shown.iter().map(|c| c.destroys()).sum();
-        let mut parts = Vec::new();
-        for (n, word) in [
-            (count(Action::Create), "to add"),
-            (count(Action::Update), "to change"),
-            (destroy, "to destroy"),
-            (count(Action::Refused), "refused"),
-            (count(Action::Unmanaged), "unmanaged"),
-        ] {
-            if n > 0 {
-                parts.push(format!("{n} {word}"));
-            }
-        }
-        writeln!(out)?;
-        writeln!(
-            out,
-            "<details><summary><b>{kind}</b>: {}</summary>",
-            parts.join(", ")
-        )?;
-        writeln!(out)?;
-        writeln!(out, "```diff")?;
-        for c in shown {
-            let mut buf = Vec::new();
-            change(c, &mut buf)?;
-            // Lines start with two spaces then the marker; `diff` colouring wants the
-            // marker in column one.
-            for line in String::from_utf8_lossy(&buf)
-                .lines()
-                .filter(|l| !l.is_empty())
-            {
-                writeln!(
-                    out,
-                    "{}",
-                    line.strip_prefix("  ")
-                        .unwrap_or(line)
-                        .replace("```", "'''")
-                )?;
-            }
-        }
-        writeln!(out, "```")?;
-        writeln!(out)?;
-        writeln!(out, "</details>")?;
-    }
-    Ok(())
+/// One change of the JSON plan: the change itself, its risk and the reason, and whether
+/// it is held for approval.
+#[derive(Serialize)]
+struct JsonChange<'a> {
+    #[serde(flatten)]
+    change: &'a Change,
+    risk: Risk,
+    risk_reason: String,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    held: bool,
 }
 
 #[derive(Serialize)]
@@ -292,7 +263,7 @@ struct JsonPlan<'a> {
     revision: &'a str,
     has_changes: bool,
     summary: Summary,
-    changes: &'a [Change],
+    changes: Vec<JsonChange<'a>>,
 }
 
 /// Writes the plan as one JSON document (schema in README, `format_version` 1).
@@ -306,14 +277,26 @@ pub fn json(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         revision: &plan.revision,
         has_changes: plan.has_changes(),
         summary: plan.summary(),
-        changes: &plan.changes,
+        changes: plan
+            .changes
+            .iter()
+            .map(|c| {
+                let Assessment { risk, reason } = c.risk();
+                JsonChange {
+                    change: c,
+                    risk,
+                    risk_reason: reason,
+                    held: plan.held_of(c).is_some(),
+                }
+            })
+            .collect(),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     writeln!(out)
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::object::{Kind, ObjectKey};
     use serde_json::json;
@@ -350,6 +333,7 @@ mod tests {
                     note: None,
                 },
             ],
+            held: Vec::new(),
         }
     }
 
@@ -377,6 +361,7 @@ mod tests {
             origin: "o".into(),
             revision: "dir:abc".into(),
             changes: vec![],
+            held: Vec::new(),
         };
         let mut buf = Vec::new();
         text(&p, &mut buf).unwrap();
@@ -419,5 +404,160 @@ mod tests {
         assert_eq!(v["summary"]["add"], 1);
         assert_eq!(v["changes"][1]["action"], "update");
         assert_eq!(v["changes"][1]["key"]["kind"], "policy");
+    }
+
+    /// The issue's example: 1 to add, 3 to change, 1 to destroy, 2 of them weakening.
+    pub(super) fn risky() -> Plan {
+        let f = |path: &str, before: Option<Value>, after: Option<Value>| FieldChange {
+            path: path.into(),
+            before,
+            after,
+            sensitive: false,
+        };
+        let c = |kind, name: &str, action, fields| Change {
+            key: ObjectKey::new(kind, name),
+            action,
+            fields,
+            data: None,
+            id: Some(1),
+            note: None,
+        };
+        Plan {
+            origin: "repo".into(),
+            revision: "dir:abc".into(),
+            changes: vec![
+                c(
+                    Kind::Purpose,
+                    "Marketing",
+                    Action::Create,
+                    vec![f("name", None, Some(json!("Marketing")))],
+                ),
+                c(
+                    Kind::Purpose,
+                    "Fraud",
+                    Action::Update,
+                    vec![f("acknowledgement", None, Some(json!("I agree")))],
+                ),
+                c(
+                    Kind::Policy,
+                    "mask-pii",
+                    Action::Update,
+                    vec![
+                        f(
+                            "actions[0].rules[0].config.maskingConfig.type",
+                            Some(json!("Null")),
+                            Some(json!("Hash")),
+                        ),
+                        f(
+                            "actions[0].rules[0].exceptions.groups[0]",
+                            None,
+                            Some(json!("Ana\u{1b}[31mlysts")),
+                        ),
+                    ],
+                ),
+                c(Kind::Policy, "old", Action::Delete, vec![]),
+                c(
+                    Kind::Project,
+                    "p",
+                    Action::Update,
+                    vec![f("description", Some(json!("a")), Some(json!("b")))],
+                ),
+            ],
+            held: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn text_marks_weakening_changes_and_counts_them() {
+        let mut buf = Vec::new();
+        text(&risky(), &mut buf).unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        assert!(
+            s.trim_end().ends_with(
+                "Plan: 1 to add, 3 to change, 1 to destroy. 2 changes weaken data protection."
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("! ~ policy/mask-pii will be updated in place\n      ! weakens data protection: rule 1 (Masking): masking \"Null\" -> \"Hash\" (less protective); exceptions of rule 1 (Masking): group \"Ana\\u001b[31mlysts\" added\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "! - policy/old will be destroyed\n      ! weakens data protection: policy deleted"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("\n  ~ project/p will be updated in place\n"),
+            "{s}"
+        );
+        assert!(s.contains("\n  ~ purpose/Fraud will be updated"), "{s}");
+        assert!(
+            !s.contains('\u{1b}'),
+            "no raw control character reaches the terminal"
+        );
+    }
+
+    #[test]
+    fn held_changes_say_so() {
+        let mut p = risky();
+        let held = crate::plan::risk::hold(&mut p, &|_, _| false);
+        assert_eq!(held.len(), 2);
+        let mut buf = Vec::new();
+        text(&p, &mut buf).unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        assert!(
+            s.contains("! - policy/old is HELD for approval: it will be destroyed once approved"),
+            "{s}"
+        );
+        assert!(
+            s.trim_end()
+                .ends_with("2 changes weaken data protection (2 held for approval)."),
+            "{s}"
+        );
+        let mut buf = Vec::new();
+        json(&p, &mut buf).unwrap();
+        let v: Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["summary"]["held"], 2);
+        assert_eq!(v["changes"][2]["held"], true);
+        assert!(v["changes"][0].get("held").is_none());
+    }
+
+    #[test]
+    fn json_carries_risk_per_change_and_the_weakening_count() {
+        let mut buf = Vec::new();
+        json(&risky(), &mut buf).unwrap();
+        let v: Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["format_version"], 1);
+        assert_eq!(v["summary"]["weakening"], 2);
+        let risks: Vec<(&str, &str)> = v["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["key"]["name"].as_str().unwrap(),
+                    c["risk"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            risks,
+            vec![
+                ("Marketing", "neutral"),
+                ("Fraud", "strengthens"),
+                ("mask-pii", "weakens"),
+                ("old", "weakens"),
+                ("p", "neutral"),
+            ]
+        );
+        assert_eq!(
+            v["changes"][1]["risk_reason"],
+            "purpose acknowledgement added"
+        );
+        // The change's own members are unchanged.
+        assert_eq!(v["changes"][2]["action"], "update");
+        assert_eq!(v["changes"][2]["fields"][0]["after"], "Hash");
     }
 }

@@ -14,6 +14,8 @@
 //! | HTTP response body | 16 MiB | `--max-response-bytes` |
 //! | secret file (API key, Git token, passphrase, webhook secret) | 64 KiB | fixed |
 //! | object key or name | 255 characters | fixed |
+//! | commits read for approval trailers | 500 | fixed |
+//! | commit object whose message is read | 64 KiB | fixed |
 //!
 //! This module never reads anything itself: it holds the numbers and parses the flags.
 
@@ -28,6 +30,14 @@ pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 /// documentation gives no maximum; 255 is our choice (the common bound of a database
 /// `varchar` name column), written down in the README's Limits table.
 pub const MAX_NAME_CHARS: usize = 255;
+
+/// The most commits read between the last applied revision and the head for their
+/// `Immuta-Approve` trailers (issue 16); with more, only the head commit counts.
+pub const MAX_LOG_COMMITS: usize = 500;
+
+/// The largest commit object whose message is read for trailers; a larger one carries
+/// none (its size comes from the object header, so it is never loaded).
+pub const MAX_COMMIT_MESSAGE_BYTES: u64 = 64 * 1024;
 
 /// Default of `--max-manifest-bytes`.
 pub const DEFAULT_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;

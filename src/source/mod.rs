@@ -158,6 +158,9 @@ pub struct Snapshot {
     pub id: SourceId,
     files: BTreeMap<String, FileEntry>,
     limits: Limits,
+    /// The Git repository the revision was read from and `--path` inside it (`None` for
+    /// a plain directory).
+    git_dir: Option<(std::path::PathBuf, Option<String>)>,
 }
 
 /// Why a `{{ReadFile}}` target could not be read.
@@ -207,7 +210,32 @@ impl Snapshot {
             revision: revision.into(),
             files,
             limits: Limits::default(),
+            git_dir: None,
         }
+    }
+
+    /// The same snapshot, read from the Git repository at `dir` (manifests under `path`).
+    pub fn with_git_dir(mut self, dir: std::path::PathBuf, path: Option<String>) -> Self {
+        self.git_dir = Some((dir, path));
+        self
+    }
+
+    /// The commits since the revision `since` was applied, newest first (see
+    /// [`git::log`]); `None` for a plain directory, which has no commits.
+    ///
+    /// # Errors
+    /// [`git::log::LogError`] when the repository cannot be read.
+    pub fn commits_since(
+        &self,
+        since: Option<&str>,
+    ) -> Option<Result<Vec<git::log::Commit>, git::log::LogError>> {
+        let (dir, path) = self.git_dir.as_ref()?;
+        Some(git::log::commits_since(
+            dir,
+            path.as_deref(),
+            &self.revision,
+            since,
+        ))
     }
 
     /// The same snapshot with identity `id`.

@@ -28,6 +28,7 @@ use super::{Action, Change, Plan};
 use crate::object::ObjectKey;
 
 pub mod access;
+pub mod approve;
 pub mod policy;
 pub mod view;
 

@@ -22,6 +22,8 @@ use git2::{
 use sha2::{Digest, Sha256};
 
 use super::{tree, Error, GitAuth, Snapshot, SourceId, SourceSpec};
+
+pub mod log;
 use crate::redact::Redactor;
 
 /// File written into a mirror directory once its first fetch has completed.
@@ -159,18 +161,21 @@ pub fn fetch(spec: &SourceSpec) -> Result<Snapshot, Error> {
         source,
     })?;
     let snapshot = tree::read_commit(&repo, oid, spec.path.as_deref(), &ctx.origin, &spec.limits);
-    snapshot.map(|s| s.with_id(id)).map_err(|e| match e {
-        Error::Git {
-            op,
-            origin,
-            message,
-        } => Error::Git {
-            op,
-            origin,
-            message: ctx.redact(&message),
-        },
-        other => other,
-    })
+    let git_dir = repo.path().to_path_buf();
+    snapshot
+        .map(|s| s.with_id(id).with_git_dir(git_dir, spec.path.clone()))
+        .map_err(|e| match e {
+            Error::Git {
+                op,
+                origin,
+                message,
+            } => Error::Git {
+                op,
+                origin,
+                message: ctx.redact(&message),
+            },
+            other => other,
+        })
 }
 
 /// One fetch: the spec, its credential-free origin and the secrets to mask.

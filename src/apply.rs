@@ -27,7 +27,7 @@
 //!
 //! Assumptions: every V2 POST is a full-state upsert, so re-sending one is safe.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -61,6 +61,12 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// Not sent: the change weakens data protection and was not approved, or it waits
+    /// for one that was not (it names it, or it is a delete and deletes run last).
+    Held {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// The result for one object.
@@ -89,7 +95,15 @@ impl ApplyReport {
             .all(|r| matches!(r.outcome, Outcome::Applied { .. }))
     }
 
-    /// (applied, failed, skipped).
+    /// True when every planned write was applied or held for approval: nothing failed
+    /// or was skipped for another reason.
+    pub fn is_success_but_held(&self) -> bool {
+        self.results
+            .iter()
+            .all(|r| matches!(r.outcome, Outcome::Applied { .. } | Outcome::Held { .. }))
+    }
+
+    /// (applied, failed, skipped); held objects are counted by [`ApplyReport::held`].
     pub fn counts(&self) -> (usize, usize, usize) {
         let mut c = (0, 0, 0);
         for r in &self.results {
@@ -97,9 +111,18 @@ impl ApplyReport {
                 Outcome::Applied { .. } => c.0 += 1,
                 Outcome::Failed { .. } => c.1 += 1,
                 Outcome::Skipped { .. } => c.2 += 1,
+                Outcome::Held { .. } => {}
             }
         }
         c
+    }
+
+    /// Objects held for approval (or waiting for one that is).
+    pub fn held(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Held { .. }))
+            .count()
     }
 
     /// Writes one line per object and a closing summary; keys and messages are
@@ -119,16 +142,25 @@ impl ApplyReport {
                 Outcome::Skipped { reason } => {
                     writeln!(out, "  - {} skipped: {}", Escaped(&r.key), escape(reason))?;
                 }
+                Outcome::Held { reason } => {
+                    writeln!(out, "  ! {} held: {}", Escaped(&r.key), escape(reason))?;
+                }
             }
         }
         let (a, f, s) = self.counts();
+        let h = self.held();
+        let held = if h > 0 {
+            format!(", {h} held for approval (not applied)")
+        } else {
+            String::new()
+        };
         writeln!(out)?;
-        if f == 0 && s == 0 {
+        if f == 0 && s == 0 && h == 0 {
             writeln!(out, "Apply complete! {a} applied.")
         } else {
             writeln!(
                 out,
-                "Apply incomplete: {a} applied, {f} failed, {s} skipped (not applied)."
+                "Apply incomplete: {a} applied, {f} failed, {s} skipped (not applied){held}."
             )
         }
     }
@@ -199,19 +231,33 @@ pub async fn apply(
         let blocker = report
             .results
             .iter()
-            .find(|r| !matches!(r.outcome, Outcome::Applied { .. }))
-            .map(|r| r.key.clone());
+            .find(|r| !matches!(r.outcome, Outcome::Applied { .. } | Outcome::Held { .. }))
+            .or_else(|| {
+                report
+                    .results
+                    .iter()
+                    .find(|r| matches!(r.outcome, Outcome::Held { .. }))
+            })
+            .map(|r| (r.key.clone(), matches!(r.outcome, Outcome::Held { .. })));
         let results = match blocker {
             // An object that failed may still name what would be deleted: keep it.
-            Some(b) => level
+            Some((b, held)) => level
                 .into_iter()
                 .map(|c| ObjectResult {
                     key: c.key.clone(),
                     action: c.action,
-                    outcome: Outcome::Skipped {
-                        reason: format!(
-                            "deletes run only after every other write landed, and {b} did not"
-                        ),
+                    outcome: if held {
+                        Outcome::Held {
+                            reason: format!(
+                                "deletes run only after every other write landed, and {b} is held for approval"
+                            ),
+                        }
+                    } else {
+                        Outcome::Skipped {
+                            reason: format!(
+                                "deletes run only after every other write landed, and {b} did not"
+                            ),
+                        }
                     },
                 })
                 .collect(),
@@ -232,7 +278,7 @@ fn held(plan: &Plan, kind: Kind, which: impl Fn(&Change) -> bool) -> Vec<ObjectR
             plan.held_of(c).map(|h| ObjectResult {
                 key: c.key.clone(),
                 action: c.action,
-                outcome: Outcome::Skipped {
+                outcome: Outcome::Held {
                     reason: format!("{}: {}", crate::plan::risk::HELD_PREFIX, h.reason),
                 },
             })
@@ -280,7 +326,12 @@ async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &F
             reason: "not in the desired set".into(),
         };
     };
-    if let Some(dep) = failed.blocking(&m.body, c.key.kind) {
+    if let Some((dep, held)) = failed.blocking(&m.body, c.key.kind) {
+        if held {
+            return Outcome::Held {
+                reason: format!("depends on {dep}, which is held for approval"),
+            };
+        }
         return Outcome::Skipped {
             reason: format!("depends on {dep}, which was not applied"),
         };
@@ -367,18 +418,25 @@ fn summarize(response: &Value) -> Value {
     )
 }
 
-/// Names of objects whose write did not land, for dependency skipping.
+/// Names of objects whose write did not land, for dependency skipping, each with
+/// whether it is only held for approval (a dependent then waits too).
 #[derive(Default)]
 struct Failed {
-    purposes: BTreeSet<String>,
-    data_sources: BTreeSet<String>,
+    purposes: BTreeMap<String, bool>,
+    data_sources: BTreeMap<String, bool>,
 }
 
 impl Failed {
     fn record(&mut self, r: &ObjectResult, plan: &Plan) {
+        let held = matches!(r.outcome, Outcome::Held { .. });
+        // A name both failed and held counts as failed.
+        let put = |m: &mut BTreeMap<String, bool>, name: String| {
+            let e = m.entry(name).or_insert(held);
+            *e = *e && held;
+        };
         match r.key.kind {
             Kind::Purpose => {
-                self.purposes.insert(r.key.name.clone());
+                put(&mut self.purposes, r.key.name.clone());
             }
             Kind::Data => {
                 if let Some(dry) = plan
@@ -387,16 +445,18 @@ impl Failed {
                     .find(|c| c.key == r.key)
                     .and_then(|c| c.data.as_ref())
                 {
-                    self.data_sources
-                        .extend(dry.creating.iter().chain(&dry.updating).cloned());
+                    for n in dry.creating.iter().chain(&dry.updating) {
+                        put(&mut self.data_sources, n.clone());
+                    }
                 }
             }
             Kind::Policy | Kind::Project => {}
         }
     }
 
-    /// The first failed object that `body` names, if any.
-    fn blocking(&self, body: &Value, kind: Kind) -> Option<String> {
+    /// The first failed (or held) object that `body` names, if any, and whether it is
+    /// only held.
+    fn blocking(&self, body: &Value, kind: Kind) -> Option<(String, bool)> {
         let names = |field: &str| -> Vec<String> {
             body.get(field)
                 .and_then(Value::as_array)
@@ -411,23 +471,27 @@ impl Failed {
         let purpose_hit = |p: &str| {
             self.purposes
                 .iter()
-                .any(|f| p == f || p.starts_with(&format!("{f}.")))
+                .find(|(f, _)| p == f.as_str() || p.starts_with(&format!("{f}.")))
+                .map(|(_, held)| *held)
         };
         match kind {
             Kind::Project => {
-                if let Some(p) = names("purposes").into_iter().find(|p| purpose_hit(p)) {
-                    return Some(format!("purpose/{p}"));
+                for p in names("purposes") {
+                    if let Some(held) = purpose_hit(&p) {
+                        return Some((format!("purpose/{p}"), held));
+                    }
                 }
-                names("datasources")
-                    .into_iter()
-                    .find(|d| self.data_sources.contains(d))
-                    .map(|d| format!("data source {d:?}"))
+                names("datasources").into_iter().find_map(|d| {
+                    self.data_sources
+                        .get(&d)
+                        .map(|held| (format!("data source {d:?}"), *held))
+                })
             }
             Kind::Policy => {
                 let mut found = None;
                 visit_purposes(body, &mut |p| {
-                    if found.is_none() && purpose_hit(p) {
-                        found = Some(format!("purpose/{p}"));
+                    if found.is_none() {
+                        found = purpose_hit(p).map(|held| (format!("purpose/{p}"), held));
                     }
                 });
                 found
@@ -502,26 +566,80 @@ mod tests {
     #[test]
     fn dependents_of_failed_objects_are_named() {
         let mut f = Failed::default();
-        f.purposes.insert("Research".into());
-        f.data_sources.insert("Sales Orders".into());
+        f.purposes.insert("Research".into(), false);
+        f.data_sources.insert("Sales Orders".into(), true);
         let project = json!({"purposes":["Research.Clinical"],"datasources":[]});
         assert_eq!(
             f.blocking(&project, Kind::Project),
-            Some("purpose/Research.Clinical".into())
+            Some(("purpose/Research.Clinical".into(), false))
         );
         let project2 = json!({"purposes":["Other"],"datasources":["Sales Orders"]});
         assert_eq!(
             f.blocking(&project2, Kind::Project),
-            Some("data source \"Sales Orders\"".into())
+            Some(("data source \"Sales Orders\"".into(), true)),
+            "a held data source holds what names it"
         );
         let policy = json!({"actions":[{"rules":[{"type":"Purpose Restriction","config":{"purposes":["Research"]}}]}]});
         assert_eq!(
             f.blocking(&policy, Kind::Policy),
-            Some("purpose/Research".into())
+            Some(("purpose/Research".into(), false))
         );
         assert_eq!(
             f.blocking(&json!({"purposes":["Researcher"]}), Kind::Project),
             None
+        );
+    }
+
+    #[test]
+    fn a_failure_beats_a_hold_for_the_same_name() {
+        let r = |outcome| ObjectResult {
+            key: ObjectKey::new(Kind::Purpose, "P"),
+            action: Action::Update,
+            outcome,
+        };
+        let mut f = Failed::default();
+        let plan = Plan::default();
+        f.record(&r(Outcome::Held { reason: "x".into() }), &plan);
+        assert_eq!(f.purposes.get("P"), Some(&true));
+        f.record(&r(Outcome::Failed { error: "x".into() }), &plan);
+        assert_eq!(f.purposes.get("P"), Some(&false));
+    }
+
+    #[test]
+    fn held_results_are_reported_apart() {
+        let report = ApplyReport {
+            results: vec![
+                ObjectResult {
+                    key: ObjectKey::new(Kind::Purpose, "a"),
+                    action: Action::Create,
+                    outcome: Outcome::Applied {
+                        response: json!({}),
+                    },
+                },
+                ObjectResult {
+                    key: ObjectKey::new(Kind::Policy, "b"),
+                    action: Action::Update,
+                    outcome: Outcome::Held {
+                        reason: "held for approval (weakens data protection): \u{1b}x".into(),
+                    },
+                },
+            ],
+        };
+        assert!(!report.is_success());
+        assert!(report.is_success_but_held());
+        assert_eq!((report.counts(), report.held()), ((1, 0, 0), 1));
+        let mut buf = Vec::new();
+        report.render_text(&mut buf).unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        assert!(
+            s.contains("  ! policy/b held: held for approval (weakens data protection): \\x1bx"),
+            "{s}"
+        );
+        assert!(
+            s.trim_end().ends_with(
+                "Apply incomplete: 1 applied, 0 failed, 0 skipped (not applied), 1 held for approval (not applied)."
+            ),
+            "{s}"
         );
     }
 

@@ -288,6 +288,9 @@ impl Cycle {
                 Outcome::Skipped { reason } => {
                     tracing::warn!(key = %r.key, action = ?r.action, reason = %reason, "skipped")
                 }
+                Outcome::Held { reason } => {
+                    tracing::warn!(key = %r.key, action = ?r.action, reason = %reason, "held for approval")
+                }
             }
         }
         let mut st = ApplyStatus::from_report(rev, SystemTime::now(), report);

@@ -124,6 +124,8 @@ pub fn object_states(
                     Some(Outcome::Applied { .. }) if c.action == Action::Delete => continue,
                     Some(Outcome::Applied { .. }) => ObjectState::InSync,
                     Some(Outcome::Failed { .. } | Outcome::Skipped { .. }) => ObjectState::Failed,
+                    // Held for approval: live still differs from Git, and nothing failed.
+                    Some(Outcome::Held { .. }) => ObjectState::Drifted,
                     None => ObjectState::Drifted,
                 },
             },
@@ -222,6 +224,7 @@ impl ApplyStatus {
                     Outcome::Applied { .. } => ("applied", None),
                     Outcome::Failed { error } => ("failed", Some(error.clone())),
                     Outcome::Skipped { reason } => ("skipped", Some(reason.clone())),
+                    Outcome::Held { reason } => ("held", Some(reason.clone())),
                 };
                 ObjectStatus {
                     key: r.key.to_string(),

@@ -158,6 +158,13 @@ impl Plan {
         self.held.iter().find(|h| h.key == c.key)
     }
 
+    /// True when apply would send anything that is not held for approval.
+    pub fn has_unheld_changes(&self) -> bool {
+        self.changes
+            .iter()
+            .any(|c| c.action.is_write() && self.held_of(c).is_none())
+    }
+
     /// True when apply would write anything.
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action.is_write())

@@ -502,7 +502,7 @@ pub(super) mod tests {
     #[test]
     fn held_changes_say_so() {
         let mut p = risky();
-        let held = crate::plan::risk::hold(&mut p, &|_, _| false);
+        let held = crate::plan::risk::hold(&mut p, &mut |_, _| false);
         assert_eq!(held.len(), 2);
         let mut buf = Vec::new();
         text(&p, &mut buf).unwrap();

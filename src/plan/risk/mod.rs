@@ -201,7 +201,7 @@ impl Plan {
 /// Holds every weakening change that `approved` does not let through: it is listed in
 /// [`Plan::held`] (and returned), apply sends nothing for it and skips the objects that
 /// name it, as it does for a refused change. Changes already held stay held.
-pub fn hold(plan: &mut Plan, approved: &dyn Fn(&Change, &Assessment) -> bool) -> Vec<Held> {
+pub fn hold(plan: &mut Plan, approved: &mut dyn FnMut(&Change, &Assessment) -> bool) -> Vec<Held> {
     let mut held = Vec::new();
     for c in &plan.changes {
         if !c.action.is_write() || plan.held.iter().any(|h| h.key == c.key) {

@@ -249,19 +249,19 @@ fn hold_lists_weakening_changes_that_are_not_approved() {
         ..Default::default()
     };
     assert_eq!(plan.summary().weakening, 1);
-    let held = hold(&mut plan, &|_, _| false);
+    let held = hold(&mut plan, &mut |_, _| false);
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].key.to_string(), "policy/k");
     assert_eq!(held[0].action, Action::Update);
     assert!(held[0].reason.contains("staged"));
     assert_eq!(plan.summary().held, 1);
     // Holding again adds nothing; an approved change is not held.
-    assert!(hold(&mut plan, &|_, _| false).is_empty());
+    assert!(hold(&mut plan, &mut |_, _| false).is_empty());
     let mut fresh = Plan {
         changes: plan.changes.clone(),
         ..Default::default()
     };
-    assert!(hold(&mut fresh, &|c, _| c.key.name == "k").is_empty());
+    assert!(hold(&mut fresh, &mut |c, _| c.key.name == "k").is_empty());
 }
 
 /// The planner's own output, not hand-written paths: the seed example "Mask with

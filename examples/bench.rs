@@ -48,7 +48,7 @@ use immuta_gitops::manifest::{self, DesiredSet};
 use immuta_gitops::plan;
 use immuta_gitops::redact::Secret;
 use immuta_gitops::source::{FileEntry, Snapshot};
-use immuta_gitops::{cycle, object::Kind};
+use immuta_gitops::{apply, object::Kind};
 
 const LATENCY: Duration = Duration::from_millis(50);
 const KEY: &str = "bench-key";
@@ -172,6 +172,14 @@ fn main() {
     }
 }
 
+/// Reads live state for `desired` and diffs: the plan stage alone, without a snapshot.
+async fn plan_only(c: &Client, desired: &DesiredSet) -> plan::Plan {
+    let live = immuta_gitops::live::read_live(c, desired, &[])
+        .await
+        .unwrap();
+    plan::diff(desired, &live)
+}
+
 /// The apply and sequential-loop results of step 2.
 struct ApplyRun {
     seconds: f64,
@@ -183,8 +191,8 @@ async fn first_apply(desired: &DesiredSet, concurrency: usize) -> ApplyRun {
     let emu = emulator_with(LATENCY, None).await;
     let c = client(&emu.url(), concurrency);
     let t = Instant::now();
-    let (_, first_plan) = cycle::plan(&c, desired).await.unwrap();
-    let report = cycle::apply(&c, &first_plan, desired, None).await;
+    let first_plan = plan_only(&c, desired).await;
+    let report = apply::apply(&c, &first_plan, desired, &Default::default()).await;
     let seconds = t.elapsed().as_secs_f64();
     assert!(report.is_success(), "apply failed: {:?}", report.counts());
     emu.shutdown().await;
@@ -250,7 +258,7 @@ async fn bench(n: usize) {
     let emu = emulator_with(LATENCY, Some(&seed)).await;
     let noop_client = client(&emu.url(), 16);
     let t = Instant::now();
-    let (_, noop) = cycle::plan(&noop_client, &desired).await.unwrap();
+    let noop = plan_only(&noop_client, &desired).await;
     let noop_s = t.elapsed().as_secs_f64();
     assert!(!noop.has_changes(), "seeded tenant should be in sync");
     let requests = noop_client.stats().total();
@@ -373,7 +381,7 @@ async fn child_plan(dir: &str, url: &str) {
     let snap =
         immuta_gitops::source::local::read_dir(Path::new(dir), None, &Default::default()).unwrap();
     let desired = manifest::load(&snap, &BTreeMap::<String, String>::new()).unwrap();
-    let (_, p) = cycle::plan(&client(url, 16), &desired).await.unwrap();
+    let p = plan_only(&client(url, 16), &desired).await;
     let mut out = std::io::sink();
     plan::render::text(&p, &mut out).unwrap();
     println!(
@@ -389,7 +397,7 @@ fn child_daemon(flags: &[String]) {
     let args =
         RunArgs::try_parse_from(std::iter::once("run".to_string()).chain(flags.iter().cloned()))
             .unwrap_or_else(|e| panic!("{e}"));
-    daemon::init_tracing("info", LogFormat::Text);
+    daemon::init_tracing("info", "info", LogFormat::Text);
     runtime()
         .block_on(daemon::run(args, std::future::pending()))
         .unwrap();

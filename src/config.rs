@@ -12,7 +12,6 @@ use std::time::Duration;
 use crate::client::{ClientConfig, RetryPolicy};
 use crate::limits;
 use crate::object::Kind;
-use crate::plan::prune::PruneOptions;
 use crate::redact::Secret;
 use crate::source::{GitAuth, SourceSpec};
 
@@ -312,12 +311,37 @@ pub struct PruneFlags {
     /// Needs --state-dir (the inventory of what was applied); off by default.
     #[arg(long, env = "IMMUTA_GITOPS_PRUNE", num_args = 0..=1, require_equals = true, default_missing_value = "all", value_delimiter = ',')]
     pub prune: Vec<String>,
+    /// The deletion guards.
+    #[command(flatten)]
+    pub guards: GuardFlags,
+}
+
+/// The deletion guards, shared by every command that can delete (`reconcile`, `apply`,
+/// `run`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GuardFlags {
     /// Allow prune to delete every managed object of a kind whose desired set is empty.
     #[arg(long, env = "IMMUTA_GITOPS_ALLOW_EMPTY")]
     pub allow_empty: bool,
     /// Refuse any plan with more deletions than this (objects plus data-source tables).
     #[arg(long, env = "IMMUTA_GITOPS_MAX_DELETIONS", default_value_t = 5)]
     pub max_deletions: usize,
+}
+
+/// The state directory flag, shared by `reconcile`, `apply` and `run`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct StateFlags {
+    /// Directory holding the inventory of managed objects (inventory.json, needed by
+    /// --prune) and, for `run`, the last applied revision (state.json), across restarts.
+    #[arg(long, env = "IMMUTA_GITOPS_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl StateFlags {
+    /// The state directory, if one was given.
+    pub fn state(&self) -> Option<crate::state::StateDir> {
+        self.state_dir.clone().map(crate::state::StateDir::new)
+    }
 }
 
 impl PruneFlags {
@@ -329,23 +353,25 @@ impl PruneFlags {
         prune_kinds(&self.prune)
     }
 
-    /// The prune options, with the exclude globs and table-removal allowances of the
-    /// repository's settings.
+    /// The prune settings these flags describe.
     ///
     /// # Errors
     /// [`Error::Invalid`] for an unknown kind.
-    pub fn options(&self, settings: &RepoSettings) -> Result<PruneOptions, Error> {
-        Ok(PruneOptions {
-            kinds: self.kinds()?,
+    pub fn settings(&self) -> Result<crate::cycle::PruneSettings, Error> {
+        self.guards.settings(&self.prune)
+    }
+}
+
+impl GuardFlags {
+    /// The prune settings for `--prune` values `prune` under these guards.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an unknown kind.
+    pub fn settings(&self, prune: &[String]) -> Result<crate::cycle::PruneSettings, Error> {
+        Ok(crate::cycle::PruneSettings {
+            kinds: prune_kinds(prune)?,
             allow_empty: self.allow_empty,
             max_deletions: self.max_deletions,
-            exclude: settings.prune.exclude.clone(),
-            allow_table_removal: settings
-                .data_sources
-                .iter()
-                .filter(|(_, d)| d.allow_table_removal)
-                .map(|(k, _)| k.clone())
-                .collect(),
         })
     }
 }
@@ -368,6 +394,84 @@ pub fn prune_kinds(values: &[String]) -> Result<BTreeSet<Kind>, Error> {
         }
     }
     Ok(set)
+}
+
+/// Where the manifests are, as given (flags, or a saved plan's record).
+#[derive(Debug, Clone, Default)]
+pub struct Location {
+    /// `--repo`.
+    pub repo: String,
+    /// `--ref`.
+    pub reference: Option<String>,
+    /// `--path`.
+    pub path: Option<String>,
+}
+
+impl From<&RepoFlags> for Location {
+    fn from(r: &RepoFlags) -> Location {
+        Location {
+            repo: r.repo.clone(),
+            reference: r.reference.clone(),
+            path: r.path.clone(),
+        }
+    }
+}
+
+/// The flags every reconciling command shares, borrowed from its parsed arguments.
+#[derive(Debug, Clone, Copy)]
+pub struct Flags<'a> {
+    /// Where the manifests are.
+    pub location: &'a Location,
+    /// Git cache and credentials.
+    pub git: &'a GitFlags,
+    /// Read limits.
+    pub limits: &'a limits::LimitFlags,
+    /// How to reach Immuta.
+    pub immuta: &'a ImmutaFlags,
+    /// `--prune` values (a saved plan's kinds for `apply`).
+    pub prune: &'a [String],
+    /// The deletion guards.
+    pub guards: &'a GuardFlags,
+    /// `--state-dir`.
+    pub state: &'a StateFlags,
+}
+
+/// Validated settings of a reconciling command: what [`crate::cycle::Reconciler`] and
+/// the daemon are built from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What to fetch (Git credentials read).
+    pub source: SourceSpec,
+    /// How to reach Immuta (API key read).
+    pub client: ClientConfig,
+    /// What prune may do.
+    pub prune: crate::cycle::PruneSettings,
+    /// `--state-dir`.
+    pub state: Option<crate::state::StateDir>,
+}
+
+impl Config {
+    /// Turns flags into settings: reads the Git credentials and the API key, parses the
+    /// prune kinds. Nothing is fetched and nothing is sent.
+    ///
+    /// # Errors
+    /// Unreadable credential files, a missing URL or key, an unknown `--prune` kind.
+    pub fn from_flags(f: Flags<'_>) -> Result<Config, Error> {
+        let source = source_spec(&f.git.source_args(
+            f.location.repo.clone(),
+            f.location.reference.clone(),
+            f.location.path.clone(),
+            f.limits.limits(),
+        ))?;
+        let prune = f.guards.settings(f.prune)?;
+        let client = client_config(&f.immuta.args())?;
+        Ok(Config {
+            source,
+            client,
+            prune,
+            state: f.state.state(),
+        })
+    }
 }
 
 /// Source settings from flags.

@@ -7,9 +7,11 @@
 //! - [`schedule`]: jittered interval, drift-check rule, failure [`schedule::Backoff`];
 //! - [`trigger`]: why a cycle runs and the single-flight queue;
 //! - [`runner`]: the loop (one cycle at a time, backoff, graceful shutdown);
-//! - [`reconcile`]: one cycle — fetch, decide, plan, log the plan, apply or report drift;
+//! - [`reconcile`]: one cycle — fetch, decide, plan, log the plan, apply or report drift,
+//!   through [`crate::cycle::Reconciler`]; [`decide`]: its decision table, pure;
 //! - [`server`], [`webhook`], [`metrics`], [`status`]: the HTTP side;
-//! - [`watch`]: file changes of a local `--repo`; [`state`]: what a restart remembers.
+//! - [`watch`]: file changes of a local `--repo`. What a restart remembers is in
+//!   [`crate::state`].
 //!
 //! It never writes to Immuta when the plan could not be completed, never logs a secret
 //! (API key, Git token, webhook secret, templated values), and never prints to stdout.
@@ -17,25 +19,26 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::ValueEnum;
-use tokio::sync::watch as channel;
+use tokio_util::sync::CancellationToken;
 
 use crate::client::{self, Client};
-use crate::config::{self, ImmutaArgs, SourceArgs};
+use crate::config;
+use crate::cycle::{self, Reconciler};
 use crate::redact::{Redactor, Secret};
 use crate::source::{self, SourceSpec};
+use crate::state::{applied, AppliedState, StateDir};
 
+pub mod decide;
 pub mod memory;
 pub mod metrics;
 pub mod reconcile;
 pub mod runner;
 pub mod schedule;
 pub mod server;
-pub mod state;
 pub mod status;
 pub mod trigger;
 pub mod watch;
@@ -133,10 +136,9 @@ pub struct RunArgs {
     /// File holding the webhook secret (GitHub HMAC secret or GitLab token); enables POST /hook.
     #[arg(long, env = "IMMUTA_GITOPS_WEBHOOK_SECRET_FILE")]
     pub webhook_secret_file: Option<PathBuf>,
-    /// Directory where the last applied revision and the inventory of managed objects
-    /// (inventory.json, needed by --prune) are remembered across restarts.
-    #[arg(long, env = "IMMUTA_GITOPS_STATE_DIR")]
-    pub state_dir: Option<PathBuf>,
+    /// Where the last applied revision and the inventory are remembered.
+    #[command(flatten)]
+    pub state: config::StateFlags,
     /// Log format.
     #[arg(
         long,
@@ -171,20 +173,6 @@ impl RunArgs {
         <Wrapper as clap::Parser>::try_parse_from(args).map(|w| w.run)
     }
 
-    fn source_args(&self) -> SourceArgs {
-        let r = &self.repo;
-        self.git.source_args(
-            r.repo.clone(),
-            r.reference.clone(),
-            r.path.clone(),
-            self.limits.limits(),
-        )
-    }
-
-    fn immuta_args(&self) -> ImmutaArgs {
-        self.immuta.args()
-    }
-
     /// The drift-check interval in effect.
     pub fn effective_drift_interval(&self) -> Duration {
         self.drift_interval.unwrap_or(self.interval)
@@ -216,6 +204,9 @@ pub enum Error {
     /// The Immuta client cannot be built (bad URL, TLS setup).
     #[error(transparent)]
     Client(#[from] client::Error),
+    /// The reconciler refuses the settings (prune without a state directory).
+    #[error(transparent)]
+    Settings(#[from] cycle::Error),
     /// A flag value is out of range.
     #[error("invalid --{flag}: {message}")]
     Invalid {
@@ -244,11 +235,12 @@ pub enum Error {
     },
 }
 
-/// Installs the global tracing subscriber: `filter` in `EnvFilter` syntax, lines on
-/// stderr as text or JSON. Returns false when a subscriber was already installed.
-pub fn init_tracing(filter: &str, format: LogFormat) -> bool {
+/// Installs the global tracing subscriber (the one log setup of every command): `filter`
+/// in `EnvFilter` syntax (`fallback` when it does not parse), lines on stderr as text or
+/// JSON. Returns false when a subscriber was already installed.
+pub fn init_tracing(filter: &str, fallback: &str, format: LogFormat) -> bool {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(fallback));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -269,9 +261,10 @@ pub struct Daemon {
     args: RunArgs,
     spec: SourceSpec,
     client: Client,
+    reconciler: Reconciler,
     redactor: Redactor,
     webhook_secret: Option<Secret>,
-    saved: Option<state::SavedState>,
+    saved: Option<AppliedState>,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
 }
@@ -289,14 +282,21 @@ impl Daemon {
                 message: "must be greater than 0".into(),
             });
         }
-        if !args.prune.kinds()?.is_empty() && args.state_dir.is_none() {
-            return Err(Error::Invalid {
-                flag: "prune",
-                message: "needs --state-dir, where the inventory of applied objects is kept (without it nothing could ever be deleted)".into(),
-            });
-        }
-        let spec = config::source_spec(&args.source_args())?;
-        let cfg = config::client_config(&args.immuta_args())?;
+        let location = config::Location::from(&args.repo);
+        let config::Config {
+            source: spec,
+            client: cfg,
+            prune,
+            state,
+        } = config::Config::from_flags(config::Flags {
+            location: &location,
+            git: &args.git,
+            limits: &args.limits,
+            immuta: &args.immuta,
+            prune: &args.prune.prune,
+            guards: &args.prune.guards,
+            state: &args.state,
+        })?;
         let webhook_secret = args
             .webhook_secret_file
             .as_deref()
@@ -317,7 +317,12 @@ impl Daemon {
             redactor.add(&s);
         }
         let client = Client::new(cfg)?;
-        let saved = match args.state_dir.as_deref().map(state::load).transpose() {
+        let reconciler = Reconciler::new(cycle::Settings {
+            client: client.clone(),
+            prune,
+            state: state.clone(),
+        })?;
+        let saved = match state.as_ref().map(StateDir::load_applied).transpose() {
             Ok(s) => s.flatten(),
             Err(e) => {
                 tracing::warn!(error = %e, "ignoring the state file: the next cycle plans in full");
@@ -338,6 +343,7 @@ impl Daemon {
             args,
             spec,
             client,
+            reconciler,
             redactor,
             webhook_secret,
             saved,
@@ -378,7 +384,7 @@ impl Daemon {
             last_applied_at: self
                 .saved
                 .as_ref()
-                .map(|s| status::timestamp(state::from_unix(s.applied_at))),
+                .map(|s| status::timestamp(applied::from_unix(s.applied_at))),
             ..Default::default()
         }
     }
@@ -393,9 +399,8 @@ impl Daemon {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let queue = trigger::TriggerQueue::new();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (stop_tx, stop_rx) = channel::channel(false);
+        let stop = CancellationToken::new();
+        let queue = trigger::TriggerQueue::closing_on(stop.clone());
         let metrics = metrics::Metrics::new(Some(self.client.clone()));
         if let Some(s) = &self.saved {
             metrics.set_revision(&s.revision);
@@ -408,13 +413,11 @@ impl Daemon {
         });
 
         {
-            let (queue, stop) = (queue.clone(), stop.clone());
+            let stop = stop.clone();
             tokio::spawn(async move {
                 shutdown.await;
                 tracing::info!("shutdown requested: no new cycle will start");
-                queue.close();
-                stop.store(true, Ordering::SeqCst);
-                let _ = stop_tx.send(true);
+                stop.cancel();
             });
         }
 
@@ -433,14 +436,12 @@ impl Daemon {
         };
 
         let server = {
-            let mut rx = stop_rx.clone();
+            let stop = stop.clone();
             let app = server::app(shared.clone());
             let listener = self.listener;
             tokio::spawn(async move {
                 axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
+                    .with_graceful_shutdown(stop.cancelled_owned())
                     .await
             })
         };
@@ -462,18 +463,15 @@ impl Daemon {
             backoff: schedule::Backoff::default(),
             queue,
             shared: shared.clone(),
-            stop,
-            shutdown: stop_rx,
+            shutdown: stop,
             grace: self.args.grace_period,
         };
         let mut step = reconcile::Cycle::new(reconcile::CycleConfig {
             spec: self.spec,
-            client: self.client,
+            reconciler: self.reconciler,
             mode: self.args.mode,
             drift: self.args.drift,
             drift_rule: runner.schedule.drift_rule(),
-            prune: self.args.prune,
-            state_dir: self.args.state_dir,
             saved: self.saved,
             redactor: self.redactor,
             shared,
@@ -499,9 +497,8 @@ impl Daemon {
 pub async fn run(
     args: RunArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    Daemon::new(args).await?.run(shutdown).await?;
-    Ok(())
+) -> Result<(), Error> {
+    Daemon::new(args).await?.run(shutdown).await
 }
 
 #[cfg(test)]
@@ -536,8 +533,8 @@ mod tests {
         assert_eq!(a.grace_period, Duration::from_secs(30));
         assert_eq!(a.debounce, Duration::from_secs(2));
         assert!(a.prune.prune.is_empty());
-        assert_eq!(a.prune.max_deletions, 5);
-        assert!(!a.prune.allow_empty);
+        assert_eq!(a.prune.guards.max_deletions, 5);
+        assert!(!a.prune.guards.allow_empty);
         assert_eq!(a.immuta.retry.policy(), client::RetryPolicy::default());
         let b = RunArgs::try_parse_from([
             "run",
@@ -575,8 +572,8 @@ mod tests {
             c.prune.kinds().unwrap(),
             [crate::object::Kind::Policy, crate::object::Kind::Project].into()
         );
-        assert_eq!(c.prune.max_deletions, 2);
-        assert!(c.prune.allow_empty);
+        assert_eq!(c.prune.guards.max_deletions, 2);
+        assert!(c.prune.guards.allow_empty);
         assert_eq!(c.immuta.retry.policy().max_attempts, 3);
         assert_eq!(c.immuta.retry.policy().max_elapsed, Duration::from_secs(5));
         let all = RunArgs::try_parse_from(["run", "--repo", "r", "--prune"]).unwrap();

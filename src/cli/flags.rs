@@ -1,0 +1,117 @@
+//! The flags of `validate`, `reconcile` and `apply`. The groups shared with `run`
+//! (`--repo`, Git, Immuta, limits, prune, guards, `--state-dir`) are declared once in
+//! `immuta_gitops::config` and flattened here; [`Config::from_flags`] turns them into
+//! settings.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use immuta_gitops::config::{
+    self, Config, GitFlags, GuardFlags, ImmutaFlags, PruneFlags, RepoFlags, StateFlags,
+};
+use immuta_gitops::limits::LimitFlags;
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The repository directory (holding data/, policy/, project/, purpose/).
+    pub dir: PathBuf,
+    /// How much may be read and parsed.
+    #[command(flatten)]
+    pub limits: LimitFlags,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "mode", required = true, multiple = false)]
+pub struct Mode {
+    /// Only compute and print the plan; never write.
+    #[arg(long)]
+    pub plan: bool,
+    /// Compute and print the plan, then apply it.
+    #[arg(long)]
+    pub apply: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub mode: Mode,
+    #[command(flatten)]
+    pub source: RepoFlags,
+    #[command(flatten)]
+    pub git: GitFlags,
+    #[command(flatten)]
+    pub limits: LimitFlags,
+    #[command(flatten)]
+    pub immuta: ImmutaFlags,
+    /// Output format of the plan.
+    #[arg(long, value_enum, default_value = "text", env = "IMMUTA_GITOPS_OUTPUT")]
+    pub output: Output,
+    /// Exit 2 when the plan has changes, 0 when it has none, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Save the plan to FILE (with --plan) for `immuta-gitops apply FILE`.
+    #[arg(long, env = "IMMUTA_GITOPS_OUT")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub prune: PruneFlags,
+    #[command(flatten)]
+    pub state: StateFlags,
+}
+
+impl ReconcileArgs {
+    /// The settings these flags describe.
+    pub fn config(&self) -> Result<Config, config::Error> {
+        Config::from_flags(config::Flags {
+            location: &config::Location::from(&self.source),
+            git: &self.git,
+            limits: &self.limits,
+            immuta: &self.immuta,
+            prune: &self.prune.prune,
+            guards: &self.prune.guards,
+            state: &self.state,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file written by `reconcile --plan --out`.
+    pub plan_file: PathBuf,
+    #[command(flatten)]
+    pub immuta: ImmutaFlags,
+    #[command(flatten)]
+    pub git: GitFlags,
+    #[command(flatten)]
+    pub limits: LimitFlags,
+    #[command(flatten)]
+    pub guards: GuardFlags,
+    #[command(flatten)]
+    pub state: StateFlags,
+}
+
+impl ApplyArgs {
+    /// The settings for a saved plan's location and prune kinds.
+    pub fn config(
+        &self,
+        location: &config::Location,
+        prune: &[String],
+    ) -> Result<Config, config::Error> {
+        Config::from_flags(config::Flags {
+            location,
+            git: &self.git,
+            limits: &self.limits,
+            immuta: &self.immuta,
+            prune,
+            guards: &self.guards,
+            state: &self.state,
+        })
+    }
+}

@@ -42,7 +42,8 @@ use std::time::{Duration, Instant};
 
 use immuta_emulator::{self as emulator, Options};
 use immuta_gitops::client::{Client, ClientConfig};
-use immuta_gitops::daemon::{self, LogFormat, RunArgs};
+use immuta_gitops::config;
+use immuta_gitops::daemon::{self, LogFormat};
 use immuta_gitops::live::{LiveObject, LiveSet};
 use immuta_gitops::manifest::{self, DesiredSet};
 use immuta_gitops::plan;
@@ -393,13 +394,43 @@ async fn child_plan(dir: &str, url: &str) {
 
 /// Child mode: `immuta-gitops run` with the given flags, on the same runtime the binary
 /// uses, until killed.
-fn child_daemon(flags: &[String]) {
-    let args =
-        RunArgs::try_parse_from(std::iter::once("run".to_string()).chain(flags.iter().cloned()))
-            .unwrap_or_else(|e| panic!("{e}"));
+fn child_daemon(args: &[String]) {
+    let [repo, url, key_file, listen] = args else {
+        panic!("--child-daemon REPO URL KEY_FILE LISTEN, got {args:?}");
+    };
+    let options = daemon::Options {
+        flags: config::Flags {
+            source: config::SourceArgs {
+                repo: repo.clone(),
+                ..Default::default()
+            },
+            immuta: config::ImmutaArgs {
+                url: Some(url.clone()),
+                api_key_file: Some(key_file.into()),
+                concurrency: 16,
+                timeout: Duration::from_secs(60),
+                max_response_bytes: immuta_gitops::limits::DEFAULT_RESPONSE_BYTES,
+                insecure: false,
+                retry: Default::default(),
+            },
+            prune: Vec::new(),
+            allow_empty: false,
+            max_deletions: 5,
+            state_dir: None,
+        },
+        interval: Duration::from_secs(3600),
+        jitter: 0.1,
+        drift_interval: None,
+        mode: daemon::Mode::Apply,
+        drift: daemon::DriftPolicy::Report,
+        listen: listen.clone(),
+        webhook_secret_file: None,
+        grace_period: Duration::from_secs(30),
+        debounce: Duration::from_secs(2),
+    };
     daemon::init_tracing("info", "info", LogFormat::Text);
     runtime()
-        .block_on(daemon::run(args, std::future::pending()))
+        .block_on(daemon::run(options, std::future::pending()))
         .unwrap();
 }
 
@@ -423,11 +454,10 @@ async fn daemon_idle_rss(repo: &Path, url: &str, tmp: &Path) -> IdleRss {
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .arg("--child-daemon")
-        .args(["--repo", &repo.to_string_lossy()])
-        .args(["--immuta-url", url])
-        .args(["--api-key-file", &key_file.to_string_lossy()])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--interval", "1h", "--concurrency", "16"])
+        .arg(repo)
+        .arg(url)
+        .arg(&key_file)
+        .arg(format!("127.0.0.1:{port}"))
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .spawn()

@@ -7,7 +7,7 @@
 //! input, API failure, failed apply); 2 only with `--detailed-exitcode`: success and the
 //! plan has changes (Terraform's convention).
 //!
-//! Parts: [`flags`] (the subcommands' own flags), [`reconcile`] (`validate`, `reconcile`,
+//! Parts: [`flags`] (every flag, declared once), [`reconcile`] (`validate`, `reconcile`,
 //! `apply`), [`errors`] (how an error is printed).
 
 use std::process::ExitCode;
@@ -41,20 +41,20 @@ enum Command {
     ///
     /// Exit 0 when all are valid; 1 with one line per problem
     /// (`path:line:col: <kind> <key>: message`) when any is not.
-    Validate(flags::ValidateArgs),
+    Validate(flags::commands::ValidateArgs),
     /// Compute the plan (--plan) or compute, print and apply it (--apply).
     ///
     /// Exit codes: 0 success; 1 error; with --detailed-exitcode: 0 no changes,
     /// 2 changes present (plan) or applied (apply), 1 error.
-    Reconcile(flags::ReconcileArgs),
+    Reconcile(flags::commands::ReconcileArgs),
     /// Apply a plan saved with `reconcile --plan --out FILE`, exactly as saved.
     ///
     /// Refused ("plan is stale") when the source ref or the live state of any object in
     /// the plan changed since it was made.
-    Apply(flags::ApplyArgs),
+    Apply(flags::commands::ApplyArgs),
     /// Run as a daemon: follow the source, plan and apply on a schedule, on webhooks
     /// and on file changes; serve /healthz, /readyz, /metrics and /status.
-    Run(daemon::RunArgs),
+    Run(flags::run::RunArgs),
     /// Run the local Immuta API emulator until interrupted.
     #[cfg(feature = "emulator")]
     Emulator(immuta_emulator::flags::Flags),
@@ -100,7 +100,7 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         Command::Reconcile(args) => reconcile::reconcile(args).await,
         Command::Apply(args) => reconcile::apply_saved(args).await,
         Command::Run(args) => {
-            daemon::run(args, shutdown_signal()).await?;
+            daemon::run(args.options(), shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "emulator")]

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use tokio_util::sync::CancellationToken;
 
 use immuta_gitops::client::Client;
-use immuta_gitops::config::{self, Config};
+use immuta_gitops::config::Config;
 use immuta_gitops::cycle::{Applied, Note, Planned, Reconciler, Settings};
 use immuta_gitops::manifest::{self, ProcessEnv, Severity};
 use immuta_gitops::plan::saved::{self, SavedPlan};
@@ -17,7 +17,7 @@ use immuta_gitops::source;
 use immuta_gitops::terminal::{escape, Escaped};
 
 use super::errors;
-use super::flags::{ApplyArgs, Output, ReconcileArgs, ValidateArgs};
+use super::flags::commands::{ApplyArgs, Output, ReconcileArgs, ValidateArgs};
 
 pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
     let (dir, limits) = (&args.dir, args.limits.limits());
@@ -206,13 +206,8 @@ pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
             escape(&saved.source.repo)
         );
     }
-    let location = config::Location {
-        repo: saved.source.repo.clone(),
-        reference: saved.source.reference.clone(),
-        path: saved.source.path.clone(),
-    };
     let kinds: Vec<String> = saved.prune_kinds.iter().map(ToString::to_string).collect();
-    let config = args.config(&location, &kinds)?;
+    let config = args.config(&saved.source, kinds)?;
     let (reconciler, mut planned) = plan(&config, false).await?;
     saved::check(
         &saved,

@@ -170,3 +170,37 @@ fn issue_11_flag_values_that_cannot_work_are_refused_with_their_range() {
     ]);
     assert!(Cli::try_parse_from(&ok).is_ok());
 }
+
+/// `--state-dir`, `--max-deletions` and `--allow-empty` are declared once and mean the
+/// same on every command that has them.
+#[test]
+fn the_shared_flags_parse_alike_on_every_command() {
+    let shared = ["--state-dir", "/s", "--max-deletions", "2", "--allow-empty"];
+    let parse = |head: &[&str]| {
+        let mut args = vec!["immuta-gitops"];
+        args.extend_from_slice(head);
+        args.extend_from_slice(&shared);
+        Cli::try_parse_from(args).unwrap().command
+    };
+    let (state, guards) = match parse(&["apply", "plan.json"]) {
+        Command::Apply(a) => (a.state, a.guards),
+        _ => panic!("not apply"),
+    };
+    let reconcile = match parse(&["reconcile", "--plan", "--repo", "r"]) {
+        Command::Reconcile(a) => (a.state, a.prune.guards),
+        _ => panic!("not reconcile"),
+    };
+    let run = match parse(&["run", "--repo", "r"]) {
+        Command::Run(a) => (a.state, a.prune.guards),
+        _ => panic!("not run"),
+    };
+    for (what, (s, g)) in [
+        ("apply", (state, guards)),
+        ("reconcile", reconcile),
+        ("run", run),
+    ] {
+        assert_eq!(s.state_dir, Some(PathBuf::from("/s")), "{what}");
+        assert_eq!(g.max_deletions, 2, "{what}");
+        assert!(g.allow_empty, "{what}");
+    }
+}

@@ -2,7 +2,7 @@
 //! `cycle`) on a schedule, on verified webhooks and on local file changes, and serves
 //! `/healthz`, `/readyz`, `/metrics`, `/status` and `/hook`.
 //!
-//! Input: [`RunArgs`] and a shutdown future. Output: a clean exit after draining. Parts:
+//! Input: [`Options`] and a shutdown future. Output: a clean exit after draining. Parts:
 //!
 //! - [`schedule`]: jittered interval, drift-check rule, failure [`schedule::Backoff`];
 //! - [`trigger`]: why a cycle runs and the single-flight queue;
@@ -91,108 +91,37 @@ pub enum LogFormat {
     Json,
 }
 
-/// Flags of `immuta-gitops run`. Each has an environment fallback.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RunArgs {
-    /// Where the manifests live.
-    #[command(flatten)]
-    pub repo: config::RepoFlags,
-    /// Git cache and credentials.
-    #[command(flatten)]
-    pub git: config::GitFlags,
-    /// How much of a revision may be read and parsed.
-    #[command(flatten)]
-    pub limits: crate::limits::LimitFlags,
-    /// How to reach Immuta.
-    #[command(flatten)]
-    pub immuta: config::ImmutaFlags,
-    /// Deletes of managed objects that left Git (off unless asked; needs --state-dir).
-    #[command(flatten)]
-    pub prune: config::PruneFlags,
-
+/// The daemon's settings (`immuta-gitops run`'s flags, as the command line parsed them).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Source, Immuta, prune and state directory, before any file is read.
+    pub flags: config::Flags,
     /// How often Git is polled.
-    #[arg(long, env = "IMMUTA_GITOPS_INTERVAL", default_value = "5m", value_parser = crate::limits::parse_interval)]
     pub interval: Duration,
-    /// Random spread of each wait: ±N percent of the interval.
-    #[arg(long, env = "IMMUTA_GITOPS_JITTER", default_value = "10%", value_parser = parse_percent)]
+    /// Random spread of each wait, as a fraction of the interval (0.1: ±10 %).
     pub jitter: f64,
-    /// How often the live tenant is compared with an unchanged revision (default: --interval).
-    #[arg(long, env = "IMMUTA_GITOPS_DRIFT_INTERVAL", value_parser = crate::limits::parse_interval)]
+    /// How often the live tenant is compared with an unchanged revision (default: the
+    /// interval).
     pub drift_interval: Option<Duration>,
-    /// `apply` writes; `plan-only` only logs plans.
-    #[arg(long, env = "IMMUTA_GITOPS_MODE", value_enum, default_value = "apply")]
+    /// Whether cycles write.
     pub mode: Mode,
-    /// On drift from an applied revision: `report` (log and count) or `heal` (re-apply).
-    #[arg(
-        long,
-        env = "IMMUTA_GITOPS_DRIFT",
-        value_enum,
-        default_value = "report"
-    )]
+    /// What to do on drift from an applied revision.
     pub drift: DriftPolicy,
-    /// Address of the HTTP endpoints (/healthz, /readyz, /metrics, /status, /hook).
-    #[arg(long, env = "IMMUTA_GITOPS_LISTEN", default_value = "0.0.0.0:8080")]
+    /// Address of the HTTP endpoints.
     pub listen: String,
-    /// File holding the webhook secret (GitHub HMAC secret or GitLab token); enables POST /hook.
-    #[arg(long, env = "IMMUTA_GITOPS_WEBHOOK_SECRET_FILE")]
+    /// File holding the webhook secret; enables `POST /hook`.
     pub webhook_secret_file: Option<PathBuf>,
-    /// Where the last applied revision and the inventory are remembered.
-    #[command(flatten)]
-    pub state: config::StateFlags,
-    /// Log format.
-    #[arg(
-        long,
-        env = "IMMUTA_GITOPS_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
-    /// On SIGTERM/SIGINT, how long a running apply may take to finish its writes in flight.
-    #[arg(long, env = "IMMUTA_GITOPS_GRACE_PERIOD", default_value = "30s", value_parser = crate::limits::parse_wait)]
+    /// How long a running apply may take to finish its writes in flight on shutdown.
     pub grace_period: Duration,
-    /// Quiet time after a burst of file changes (local --repo) before a cycle starts.
-    #[arg(long, env = "IMMUTA_GITOPS_DEBOUNCE", default_value = "2s", value_parser = crate::limits::parse_wait)]
+    /// Quiet time after a burst of file changes before a cycle starts.
     pub debounce: Duration,
 }
 
-impl RunArgs {
-    /// Parses `run` flags alone (program name first), for tests and embedders.
-    ///
-    /// # Errors
-    /// clap's error for unknown or invalid flags.
-    pub fn try_parse_from<I, T>(args: I) -> Result<RunArgs, clap::Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        #[derive(clap::Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            run: RunArgs,
-        }
-        <Wrapper as clap::Parser>::try_parse_from(args).map(|w| w.run)
-    }
-
+impl Options {
     /// The drift-check interval in effect.
     pub fn effective_drift_interval(&self) -> Duration {
         self.drift_interval.unwrap_or(self.interval)
     }
-}
-
-/// `--jitter`: `10%` or `10` (percent, 0–100) → `0.1`.
-///
-/// # Errors
-/// A message for clap when the value is not a number in 0–100.
-pub fn parse_percent(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let n = t.strip_suffix('%').unwrap_or(t).trim();
-    let v: f64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a percentage (e.g. 10%)"))?;
-    if !(0.0..=100.0).contains(&v) {
-        return Err(format!("{s:?} must be between 0% and 100%"));
-    }
-    Ok(v / 100.0)
 }
 
 /// Daemon failures (all fatal at start-up; a failing cycle is not an error here).
@@ -258,7 +187,7 @@ pub fn init_tracing(filter: &str, fallback: &str, format: LogFormat) -> bool {
 /// A configured daemon, listening but not yet reconciling.
 #[derive(Debug)]
 pub struct Daemon {
-    args: RunArgs,
+    args: Options,
     spec: SourceSpec,
     client: Client,
     reconciler: Reconciler,
@@ -275,28 +204,19 @@ impl Daemon {
     ///
     /// # Errors
     /// Any [`Error`]: these are fatal configuration problems (exit 1).
-    pub async fn new(args: RunArgs) -> Result<Daemon, Error> {
+    pub async fn new(args: Options) -> Result<Daemon, Error> {
         if args.interval.is_zero() {
             return Err(Error::Invalid {
                 flag: "interval",
                 message: "must be greater than 0".into(),
             });
         }
-        let location = config::Location::from(&args.repo);
         let config::Config {
             source: spec,
             client: cfg,
             prune,
             state,
-        } = config::Config::from_flags(config::Flags {
-            location: &location,
-            git: &args.git,
-            limits: &args.limits,
-            immuta: &args.immuta,
-            prune: &args.prune.prune,
-            guards: &args.prune.guards,
-            state: &args.state,
-        })?;
+        } = config::Config::from_flags(&args.flags)?;
         let webhook_secret = args
             .webhook_secret_file
             .as_deref()
@@ -495,88 +415,8 @@ impl Daemon {
 /// Fatal configuration problems (see [`Error`]); a failing cycle is logged, counted and
 /// retried with backoff, never returned.
 pub async fn run(
-    args: RunArgs,
+    args: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     Daemon::new(args).await?.run(shutdown).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_parses_with_or_without_sign() {
-        let cases = [
-            ("10%", Some(0.1)),
-            ("0", Some(0.0)),
-            (" 25 % ", Some(0.25)),
-            ("100%", Some(1.0)),
-            ("101%", None),
-            ("-1", None),
-            ("ten", None),
-        ];
-        for (s, want) in cases {
-            assert_eq!(parse_percent(s).ok(), want, "{s}");
-        }
-    }
-
-    #[test]
-    fn flags_have_documented_defaults() {
-        let a = RunArgs::try_parse_from(["run", "--repo", "/tmp/x"]).unwrap();
-        assert_eq!(a.interval, Duration::from_secs(300));
-        assert!((a.jitter - 0.1).abs() < 1e-9);
-        assert_eq!(a.effective_drift_interval(), a.interval);
-        assert_eq!(a.mode, Mode::Apply);
-        assert_eq!(a.drift, DriftPolicy::Report);
-        assert_eq!(a.listen, "0.0.0.0:8080");
-        assert_eq!(a.grace_period, Duration::from_secs(30));
-        assert_eq!(a.debounce, Duration::from_secs(2));
-        assert!(a.prune.prune.is_empty());
-        assert_eq!(a.prune.guards.max_deletions, 5);
-        assert!(!a.prune.guards.allow_empty);
-        assert_eq!(a.immuta.retry.policy(), client::RetryPolicy::default());
-        let b = RunArgs::try_parse_from([
-            "run",
-            "--repo",
-            "r",
-            "--mode",
-            "plan-only",
-            "--drift",
-            "heal",
-            "--drift-interval",
-            "1h",
-            "--jitter",
-            "0%",
-        ])
-        .unwrap();
-        assert_eq!(b.mode, Mode::PlanOnly);
-        assert_eq!(b.drift, DriftPolicy::Heal);
-        assert_eq!(b.effective_drift_interval(), Duration::from_secs(3600));
-        assert!(RunArgs::try_parse_from(["run", "--repo", "r", "--mode", "yolo"]).is_err());
-        let c = RunArgs::try_parse_from([
-            "run",
-            "--repo",
-            "r",
-            "--prune=policy,project",
-            "--max-deletions",
-            "2",
-            "--allow-empty",
-            "--retry-attempts",
-            "3",
-            "--retry-max-elapsed",
-            "5s",
-        ])
-        .unwrap();
-        assert_eq!(
-            c.prune.kinds().unwrap(),
-            [crate::object::Kind::Policy, crate::object::Kind::Project].into()
-        );
-        assert_eq!(c.prune.guards.max_deletions, 2);
-        assert!(c.prune.guards.allow_empty);
-        assert_eq!(c.immuta.retry.policy().max_attempts, 3);
-        assert_eq!(c.immuta.retry.policy().max_elapsed, Duration::from_secs(5));
-        let all = RunArgs::try_parse_from(["run", "--repo", "r", "--prune"]).unwrap();
-        assert_eq!(all.prune.kinds().unwrap().len(), 4);
-    }
 }

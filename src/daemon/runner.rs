@@ -302,7 +302,7 @@ mod tests {
             .unwrap();
         assert!(
             h.saw_stop.load(Ordering::SeqCst),
-            "the cycle saw the stop flag"
+            "the cycle saw the token cancelled"
         );
         assert!(h.queue.is_closed());
     }

@@ -1,16 +1,16 @@
-//! The flags of `validate`, `reconcile` and `apply`. The groups shared with `run`
-//! (`--repo`, Git, Immuta, limits, prune, guards, `--state-dir`) are declared once in
-//! `immuta_gitops::config` and flattened here; [`Config::from_flags`] turns them into
-//! settings.
+//! The flags of `validate`, `reconcile` and `apply`; the groups they share with `run`
+//! are flattened from [`super`].
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use immuta_gitops::config::{
-    self, Config, GitFlags, GuardFlags, ImmutaFlags, PruneFlags, RepoFlags, StateFlags,
+use immuta_gitops::config::{self, Config};
+use immuta_gitops::plan::saved::SavedSource;
+
+use super::{
+    Common, GitFlags, GuardFlags, ImmutaFlags, LimitFlags, PruneFlags, RepoFlags, StateFlags,
 };
-use immuta_gitops::limits::LimitFlags;
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
@@ -69,15 +69,20 @@ pub struct ReconcileArgs {
 impl ReconcileArgs {
     /// The settings these flags describe.
     pub fn config(&self) -> Result<Config, config::Error> {
-        Config::from_flags(config::Flags {
-            location: &config::Location::from(&self.source),
+        let common = Common {
             git: &self.git,
             limits: &self.limits,
             immuta: &self.immuta,
-            prune: &self.prune.prune,
             guards: &self.prune.guards,
             state: &self.state,
-        })
+        };
+        let r = &self.source;
+        Config::from_flags(&common.flags(
+            r.repo.clone(),
+            r.reference.clone(),
+            r.path.clone(),
+            self.prune.prune.clone(),
+        ))
     }
 }
 
@@ -101,17 +106,21 @@ impl ApplyArgs {
     /// The settings for a saved plan's location and prune kinds.
     pub fn config(
         &self,
-        location: &config::Location,
-        prune: &[String],
+        source: &SavedSource,
+        prune: Vec<String>,
     ) -> Result<Config, config::Error> {
-        Config::from_flags(config::Flags {
-            location,
+        let common = Common {
             git: &self.git,
             limits: &self.limits,
             immuta: &self.immuta,
-            prune,
             guards: &self.guards,
             state: &self.state,
-        })
+        };
+        Config::from_flags(&common.flags(
+            source.repo.clone(),
+            source.reference.clone(),
+            source.path.clone(),
+            prune,
+        ))
     }
 }

@@ -423,6 +423,8 @@ fn child_daemon(args: &[String]) {
         drift_interval: None,
         mode: daemon::Mode::Apply,
         drift: daemon::DriftPolicy::Report,
+        // The workload applies weakening changes; the benchmark measures the apply.
+        weakening: daemon::WeakeningPolicy::Allow,
         listen: listen.clone(),
         webhook_secret_file: None,
         grace_period: Duration::from_secs(30),

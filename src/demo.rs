@@ -190,7 +190,11 @@ pub async fn run(out: &mut dyn Write) -> Result<bool> {
     let planned = reconciler.plan(&snapshot, &DemoEnv).await?;
     render::text(&planned.plan, out)?;
 
-    writeln!(out, "\n== 2. Apply (reconcile --apply)\n")?;
+    writeln!(out, "\n== 2. Apply (reconcile --apply --allow-weakening)\n")?;
+    writeln!(
+        out,
+        "The demo applies the changes marked `!` too; without --allow-weakening they would be held for approval.\n"
+    )?;
     let applied = reconciler.apply(&planned, CancellationToken::new()).await;
     applied.report.render_text(out)?;
 

@@ -5,7 +5,8 @@
 //!
 //! Exit codes: 0 success (and, with `--detailed-exitcode`, no changes); 1 error (bad
 //! input, API failure, failed apply); 2 only with `--detailed-exitcode`: success and the
-//! plan has changes (Terraform's convention).
+//! plan has changes (Terraform's convention); 3 (`reconcile --apply`, `apply`) everything
+//! else applied, and changes that weaken data protection were held (issue 16).
 //!
 //! Parts: [`flags`] (every flag, declared once), [`reconcile`] (`validate`, `reconcile`,
 //! `apply`), [`errors`] (how an error is printed).
@@ -45,12 +46,16 @@ enum Command {
     /// Compute the plan (--plan) or compute, print and apply it (--apply).
     ///
     /// Exit codes: 0 success; 1 error; with --detailed-exitcode: 0 no changes,
-    /// 2 changes present (plan) or applied (apply), 1 error.
+    /// 2 changes present (plan) or applied (apply), 1 error; 3 (--apply) everything
+    /// else applied, and changes that weaken data protection were held (allow them with
+    /// --allow-weakening).
     Reconcile(flags::commands::ReconcileArgs),
     /// Apply a plan saved with `reconcile --plan --out FILE`, exactly as saved.
     ///
     /// Refused ("plan is stale") when the source ref or the live state of any object in
-    /// the plan changed since it was made.
+    /// the plan changed since it was made. Exit codes: 0 applied; 1 error; 3 everything
+    /// else applied, and changes that weaken data protection were held (allow them with
+    /// --allow-weakening).
     Apply(flags::commands::ApplyArgs),
     /// Run as a daemon: follow the source, plan and apply on a schedule, on webhooks
     /// and on file changes; serve /healthz, /readyz, /metrics and /status.

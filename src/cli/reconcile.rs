@@ -11,6 +11,7 @@ use immuta_gitops::client::Client;
 use immuta_gitops::config::Config;
 use immuta_gitops::cycle::{Applied, Note, Planned, Reconciler, Settings};
 use immuta_gitops::manifest::{self, ProcessEnv, Severity};
+use immuta_gitops::plan::risk::{self, Held};
 use immuta_gitops::plan::saved::{self, SavedPlan};
 use immuta_gitops::plan::{self, render, Plan};
 use immuta_gitops::source;
@@ -102,8 +103,39 @@ fn write_plan(plan: &Plan, output: Output) -> Result<()> {
     Ok(())
 }
 
+/// The exit code of `reconcile --apply` and `apply` when everything else was applied and
+/// changes that weaken data protection were held.
+const EXIT_HELD: u8 = 3;
+
+/// Holds the changes that weaken data protection unless `allow` (`--allow-weakening`).
+fn hold(plan: &mut Plan, allow: bool) -> Vec<Held> {
+    if allow {
+        return Vec::new();
+    }
+    risk::hold(plan, &mut |_, _| false)
+}
+
+/// Says on stderr what was held and how to let it through; true when anything was.
+fn report_held(held: &[Held]) -> bool {
+    if held.is_empty() {
+        return false;
+    }
+    for h in held {
+        eprintln!(
+            "held: {}: {} (nothing was sent for it)",
+            escape(&h.key.to_string()),
+            escape(&h.reason)
+        );
+    }
+    eprintln!(
+        "{} change(s) held for approval because they weaken data protection; review them and re-run with --allow-weakening to apply them",
+        held.len()
+    );
+    true
+}
+
 /// Applies (and records the inventory), prints the report when something was sent;
-/// true when every write landed.
+/// true when every write landed or was held for approval.
 async fn apply(reconciler: &Reconciler, planned: &Planned, output: Output) -> Result<bool> {
     let Applied {
         report,
@@ -126,12 +158,17 @@ async fn apply(reconciler: &Reconciler, planned: &Planned, output: Output) -> Re
             dir.path().display()
         )));
     }
-    Ok(report.is_success())
+    Ok(report.is_success_but_held())
 }
 
 pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
     let config = args.config()?;
-    let (reconciler, planned) = plan(&config, true).await?;
+    let (reconciler, mut planned) = plan(&config, true).await?;
+    let held = if args.mode.apply {
+        hold(&mut planned.plan, args.weakening.allow_weakening)
+    } else {
+        Vec::new()
+    };
     let plan = &planned.plan;
     write_plan(plan, args.output)?;
     if let Some(file) = &args.out {
@@ -146,7 +183,11 @@ pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
             revision: planned.desired.revision.clone(),
             prune_kinds: planned.prune.kinds.iter().copied().collect(),
             fingerprints: saved::fingerprints(plan, &planned.live),
-            plan: plan.clone(),
+            // Holding is decided when a plan is applied, not when it is saved.
+            plan: Plan {
+                held: Vec::new(),
+                ..plan.clone()
+            },
         };
         let text = serde_json::to_vec_pretty(&saved)?;
         std::fs::write(file, text).with_context(|| format!("cannot write {}", file.display()))?;
@@ -159,7 +200,11 @@ pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
     let changes = plan.has_changes();
     let applied = !args.mode.apply || apply(&reconciler, &planned, args.output).await?;
     if refused(plan) || !applied {
+        report_held(&held);
         return Ok(ExitCode::from(1));
+    }
+    if report_held(&held) {
+        return Ok(ExitCode::from(EXIT_HELD));
     }
     Ok(if args.detailed_exitcode && changes {
         ExitCode::from(2)
@@ -216,11 +261,15 @@ pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
         &planned.plan,
         &planned.live,
     )?;
-    write_plan(&saved.plan, Output::Text)?;
     planned.plan = saved.plan;
+    let held = hold(&mut planned.plan, args.weakening.allow_weakening);
+    write_plan(&planned.plan, Output::Text)?;
     let applied = apply(&reconciler, &planned, Output::Text).await?;
+    let held = report_held(&held);
     Ok(if refused(&planned.plan) || !applied {
         ExitCode::from(1)
+    } else if held {
+        ExitCode::from(EXIT_HELD)
     } else {
         ExitCode::SUCCESS
     })

@@ -11,6 +11,7 @@
 //! | `immuta_gitops_reconcile_duration_seconds` | histogram | |
 //! | `immuta_gitops_objects` | gauge | `kind`, `state` |
 //! | `immuta_gitops_drift_total` | counter | |
+//! | `immuta_gitops_pending_weakening` | gauge | |
 //! | `immuta_gitops_last_applied_revision_info` | info | `revision` |
 //! | `immuta_gitops_api_requests_total` | counter | `endpoint`, `code` |
 
@@ -98,6 +99,7 @@ pub struct Metrics {
     duration: Histogram,
     objects: Family<ObjectLabels, Gauge>,
     drift: Counter,
+    pending_weakening: Gauge,
     revision: Arc<RevisionCollector>,
 }
 
@@ -133,6 +135,12 @@ impl Metrics {
             "Drift checks that found the tenant changed outside Git.",
             drift.clone(),
         );
+        let pending_weakening = Gauge::default();
+        registry.register(
+            "immuta_gitops_pending_weakening",
+            "Changes that weaken data protection, held until a commit approves them.",
+            pending_weakening.clone(),
+        );
         let revision = Arc::new(RevisionCollector::default());
         registry.register_collector(Box::new(revision.clone()));
         if let Some(client) = client {
@@ -144,8 +152,15 @@ impl Metrics {
             duration,
             objects,
             drift,
+            pending_weakening,
             revision,
         }
+    }
+
+    /// Sets how many weakening changes are held for approval.
+    pub fn set_pending_weakening(&self, n: usize) {
+        self.pending_weakening
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Counts one cycle and its duration.

@@ -33,6 +33,7 @@ use crate::source::{self, SourceSpec};
 use crate::state::{applied, AppliedState, StateDir};
 
 pub mod decide;
+pub mod hold;
 pub mod memory;
 pub mod metrics;
 pub mod reconcile;
@@ -82,6 +83,26 @@ impl DriftPolicy {
     }
 }
 
+/// What the daemon does with changes that weaken data protection (issue 16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WeakeningPolicy {
+    /// Apply everything else; keep them pending until a commit approves them
+    /// (`Immuta-Approve:` trailer).
+    Hold,
+    /// Apply them like any other change.
+    Allow,
+}
+
+impl WeakeningPolicy {
+    /// The flag value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WeakeningPolicy::Hold => "hold",
+            WeakeningPolicy::Allow => "allow",
+        }
+    }
+}
+
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -107,6 +128,8 @@ pub struct Options {
     pub mode: Mode,
     /// What to do on drift from an applied revision.
     pub drift: DriftPolicy,
+    /// What to do with changes that weaken data protection.
+    pub weakening: WeakeningPolicy,
     /// Address of the HTTP endpoints.
     pub listen: String,
     /// File holding the webhook secret; enables `POST /hook`.
@@ -294,6 +317,7 @@ impl Daemon {
             settings: status::Settings {
                 mode: a.mode.as_str().into(),
                 drift: a.drift.as_str().into(),
+                weakening: a.weakening.as_str().into(),
                 interval_seconds: a.interval.as_secs_f64(),
                 drift_interval_seconds: a.effective_drift_interval().as_secs_f64(),
                 jitter_percent: a.jitter * 100.0,
@@ -391,6 +415,7 @@ impl Daemon {
             reconciler: self.reconciler,
             mode: self.args.mode,
             drift: self.args.drift,
+            weakening: self.args.weakening,
             drift_rule: runner.schedule.drift_rule(),
             saved: self.saved,
             redactor: self.redactor,

@@ -24,12 +24,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::decide::{self, ApplyEnd, Decision, PlanFacts};
+use super::hold::Holds;
 use super::runner::Reconcile;
 use super::schedule::DriftRule;
 use super::server::Shared;
 use super::status::{self, ApplyStatus, CycleResult, CycleStatus, PlanStatus};
 use super::trigger::Trigger;
-use super::{DriftPolicy, Mode};
+use super::{DriftPolicy, Mode, WeakeningPolicy};
 use crate::apply::{ApplyReport, Outcome};
 use crate::cycle::{self, Planned, Reconciler};
 use crate::manifest::ProcessEnv;
@@ -50,6 +51,8 @@ pub struct CycleConfig {
     pub mode: Mode,
     /// `--drift`.
     pub drift: DriftPolicy,
+    /// `--weakening`.
+    pub weakening: WeakeningPolicy,
     /// When a drift check is due.
     pub drift_rule: DriftRule,
     /// What the state dir remembered at start.
@@ -119,6 +122,8 @@ pub struct Cycle {
     secrets: Redactor,
     /// The canonical identity of the source last fetched (recorded in `state.json`).
     source: Option<SourceId>,
+    /// Approval uses of weakening changes (`--weakening hold`).
+    holds: Holds,
 }
 
 /// How a cycle ended, before it is recorded.
@@ -135,6 +140,7 @@ impl Cycle {
             fetched: None,
             secrets,
             source: None,
+            holds: Holds::default(),
         }
     }
 
@@ -218,7 +224,7 @@ impl Cycle {
             return Ok(CycleResult::Skipped);
         }
 
-        let planned = self
+        let mut planned = self
             .cfg
             .reconciler
             .plan(&snapshot, &ProcessEnv)
@@ -236,7 +242,33 @@ impl Cycle {
                 tracing::info!(note = %text, "prune");
             }
         }
+        let held = if self.cfg.mode == Mode::Apply && self.cfg.weakening == WeakeningPolicy::Hold {
+            let since = self.applied.as_ref().map(|a| a.revision.clone());
+            let state = self.cfg.reconciler.state();
+            self.holds
+                .hold(
+                    state,
+                    &snapshot.id,
+                    snapshot.history(),
+                    since,
+                    &mut planned.plan,
+                )
+                .await
+        } else {
+            Vec::new()
+        };
+        self.record_pending(&held);
         self.after_plan(&planned, cancel).await
+    }
+
+    /// Shows the held changes in `/status` and the metric (as of this plan).
+    fn record_pending(&self, held: &[crate::plan::risk::Held]) {
+        let pending: Vec<status::PendingStatus> =
+            held.iter().map(status::PendingStatus::from_held).collect();
+        self.cfg.shared.metrics.set_pending_weakening(pending.len());
+        self.cfg
+            .shared
+            .update_status(|s| s.pending_weakening = pending);
     }
 
     /// Logs the plan, then applies, reports or records it.
@@ -244,7 +276,8 @@ impl Cycle {
         let plan = &planned.plan;
         let rev = plan.revision.clone();
         let facts = PlanFacts {
-            changes: plan.has_changes(),
+            // Held changes wait for an approval: they are neither work left nor drift.
+            changes: plan.has_unheld_changes(),
             refused: plan.summary().refused > 0,
             applied_before: self.applied.as_ref().is_some_and(|a| a.revision == rev),
             mode: self.cfg.mode,
@@ -341,7 +374,7 @@ impl Cycle {
         self.cfg.shared.update_status(|s| s.last_apply = Some(st));
         self.set_objects(plan, Some(report));
         let (applied, failed, skipped) = report.counts();
-        match decide::apply_end(report.is_success(), failed, cancel.is_cancelled()) {
+        match decide::apply_end(report.is_success_but_held(), failed, cancel.is_cancelled()) {
             ApplyEnd::Applied => {
                 self.mark_checked(rev);
                 self.mark_applied(rev);
@@ -393,6 +426,8 @@ impl Cycle {
             destroy = s.destroy,
             unchanged = s.unchanged,
             unmanaged = s.unmanaged,
+            weakening = s.weakening,
+            held = s.held,
             writes.purpose = n(Kind::Purpose),
             writes.data = n(Kind::Data),
             writes.policy = n(Kind::Policy),

@@ -160,6 +160,8 @@ pub struct Settings {
     pub mode: String,
     /// `report` or `heal`.
     pub drift: String,
+    /// `hold` or `allow`: what happens to changes that weaken data protection.
+    pub weakening: String,
     /// Poll interval.
     pub interval_seconds: f64,
     /// Drift-check interval.
@@ -170,6 +172,28 @@ pub struct Settings {
     pub webhook: bool,
     /// Whether local file changes trigger cycles.
     pub watch: bool,
+}
+
+/// One change held for approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingStatus {
+    /// `kind/name`.
+    pub key: String,
+    /// What apply would do.
+    pub action: Action,
+    /// Why it weakens data protection.
+    pub reason: String,
+}
+
+impl PendingStatus {
+    /// The status entry of a held change.
+    pub fn from_held(h: &crate::plan::risk::Held) -> Self {
+        PendingStatus {
+            key: h.key.to_string(),
+            action: h.action,
+            reason: h.reason.clone(),
+        }
+    }
 }
 
 /// The last plan, as counts.
@@ -287,6 +311,9 @@ pub struct Status {
     pub consecutive_failures: u32,
     /// Drift detections since start.
     pub drift_detected: u64,
+    /// Changes that weaken data protection, held until a commit approves them (as of
+    /// the last plan).
+    pub pending_weakening: Vec<PendingStatus>,
     /// When the next scheduled cycle runs (webhooks and file changes may come sooner).
     pub next_run_at: Option<String>,
 }

@@ -220,22 +220,15 @@ impl Snapshot {
         self
     }
 
-    /// The commits since the revision `since` was applied, newest first (see
+    /// The Git history of this revision, to read the commits since an earlier one (see
     /// [`git::log`]); `None` for a plain directory, which has no commits.
-    ///
-    /// # Errors
-    /// [`git::log::LogError`] when the repository cannot be read.
-    pub fn commits_since(
-        &self,
-        since: Option<&str>,
-    ) -> Option<Result<Vec<git::log::Commit>, git::log::LogError>> {
+    pub fn history(&self) -> Option<git::log::History> {
         let (dir, path) = self.git_dir.as_ref()?;
-        Some(git::log::commits_since(
-            dir,
-            path.as_deref(),
-            &self.revision,
-            since,
-        ))
+        Some(git::log::History {
+            dir: dir.clone(),
+            path: path.clone(),
+            head: self.revision.clone(),
+        })
     }
 
     /// The same snapshot with identity `id`.

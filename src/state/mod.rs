@@ -6,6 +6,8 @@
 //!   prune deletes only keys it lists (see [`inventory`]).
 //! - `state.json` ([`AppliedState`]): the daemon's last applied revision and when the
 //!   tenant was last checked against it (see [`applied`]).
+//! - `approvals.json` ([`Approvals`]): which `Immuta-Approve` trailer approved which
+//!   weakening change (see [`approvals`]).
 //!
 //! Every file is JSON carrying its format version (`format_version` in `inventory.json`,
 //! `version` in `state.json`: the names files already on disk use, so existing state
@@ -27,15 +29,19 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub mod applied;
+pub mod approvals;
 pub mod inventory;
 
 pub use applied::AppliedState;
+pub use approvals::Approvals;
 pub use inventory::{next_inventory, Inventory, InventoryError, INVENTORY_FORMAT_VERSION};
 
 /// File name of the inventory inside the state directory.
 pub const INVENTORY_FILE: &str = "inventory.json";
 /// File name of the applied state inside the state directory.
 pub const APPLIED_FILE: &str = "state.json";
+/// File name of the approval uses inside the state directory.
+pub const APPROVALS_FILE: &str = "approvals.json";
 
 /// Largest state file read ([`crate::limits::MAX_STATE_FILE_BYTES`]).
 pub const MAX_FILE_BYTES: u64 = crate::limits::MAX_STATE_FILE_BYTES;
@@ -133,6 +139,23 @@ impl StateDir {
     /// [`Error::Write`].
     pub fn save_applied(&self, state: &AppliedState) -> Result<(), Error> {
         self.write(APPLIED_FILE, state)
+    }
+
+    /// Reads `approvals.json` (`None` when absent).
+    ///
+    /// # Errors
+    /// [`Error::Read`] or [`Error::Corrupt`]; the daemon then approves nothing that needs
+    /// a recorded use to be approved again.
+    pub fn load_approvals(&self) -> Result<Option<Approvals>, Error> {
+        self.read(APPROVALS_FILE)
+    }
+
+    /// Writes `approvals.json` atomically.
+    ///
+    /// # Errors
+    /// [`Error::Write`].
+    pub fn save_approvals(&self, approvals: &Approvals) -> Result<(), Error> {
+        self.write(APPROVALS_FILE, approvals)
     }
 
     fn read<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, Error> {
@@ -239,7 +262,27 @@ mod tests {
         };
         dir.save_applied(&state).unwrap();
         assert_eq!(dir.load_applied().unwrap(), Some(state));
-        assert_eq!(names(dir.path()), [INVENTORY_FILE, APPLIED_FILE]);
+        let approvals = Approvals {
+            version: approvals::VERSION,
+            source: Some(id()),
+            used: vec![crate::plan::risk::approve::Used {
+                commit: "c".repeat(40),
+                key: ObjectKey::new(Kind::Policy, "a"),
+                change: "d".repeat(64),
+            }],
+        };
+        dir.save_approvals(&approvals).unwrap();
+        assert_eq!(dir.load_approvals().unwrap(), Some(approvals.clone()));
+        assert_eq!(approvals.for_source(&id()).len(), 1);
+        let other = SourceId {
+            location: "/srv/other".into(),
+            path: String::new(),
+        };
+        assert!(approvals.for_source(&other).is_empty());
+        assert_eq!(
+            names(dir.path()),
+            [APPROVALS_FILE, INVENTORY_FILE, APPLIED_FILE]
+        );
     }
 
     #[test]

@@ -35,6 +35,11 @@ impl Repo {
 
     /// Writes (`Some`) or deletes (`None`) files and commits; returns the commit SHA.
     fn commit(&self, files: &[(&str, Option<&str>)]) -> String {
+        self.commit_message(files, "change")
+    }
+
+    /// [`Repo::commit`] with a commit message.
+    fn commit_message(&self, files: &[(&str, Option<&str>)], message: &str) -> String {
         for (rel, content) in files {
             let p = self.dir.join(rel);
             match content {
@@ -56,7 +61,7 @@ impl Repo {
         let parent = self.git.head().ok().and_then(|h| h.peel_to_commit().ok());
         let parents: Vec<&git2::Commit> = parent.iter().collect();
         self.git
-            .commit(Some("HEAD"), &sig, &sig, "change", &tree, &parents)
+            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
             .unwrap()
             .to_string()
     }
@@ -149,6 +154,8 @@ impl Env {
             drift_interval: None,
             mode: daemon::Mode::Apply,
             drift: daemon::DriftPolicy::Report,
+            // `run`'s default; the tests that apply weakening changes say `Allow`.
+            weakening: daemon::WeakeningPolicy::Hold,
             listen: "127.0.0.1:0".into(),
             webhook_secret_file: None,
             grace_period: Duration::from_secs(10),
@@ -725,5 +732,119 @@ async fn a_local_directory_is_watched_and_changes_apply_without_waiting_for_the_
     .await;
     assert_eq!(s["last_apply"]["results"][0]["key"], "purpose/Beta");
     assert_eq!(real_writes(&emu), 2);
+    d.shutdown().await.0.unwrap();
+}
+
+/// The value of an unlabelled gauge or counter in exposition text.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// The keys the emulator wrote for real, in order.
+fn written(emu: &immuta_emulator::Handle) -> Vec<String> {
+    real_write_records(emu)
+        .into_iter()
+        .map(|(_, _, k)| k)
+        .collect()
+}
+
+/// issue 16: with `--weakening hold` (the default) a weakening change waits — in
+/// `/status`, in the metric — while the rest of the revision applies; a later commit
+/// carrying `Immuta-Approve: purpose/Fraud` approves it and the next cycle applies it.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_16_a_weakening_change_waits_for_a_commit_that_approves_it() {
+    let emu = emulator(None).await;
+    let env = Env::new();
+    let repo = Repo::new(env.tmp.path());
+    let state = env.tmp.path().join("state");
+    let fraud = "name: Fraud\nacknowledgement: I will only investigate fraud.\n";
+    let a = repo.commit(&[
+        ("purpose/fraud.yaml", Some(fraud)),
+        ("purpose/alpha.yaml", Some(&purpose("Alpha", "first"))),
+    ]);
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_millis(200);
+        o.drift_interval = Some(Duration::from_secs(3600));
+        o.flags.state_dir = Some(state.clone());
+    });
+    let s = wait_applied(&d.base, &a).await;
+    assert_eq!(s["settings"]["weakening"], "hold");
+    assert_eq!(s["pending_weakening"], serde_json::json!([]));
+    assert_eq!(
+        written(&emu),
+        ["Alpha", "Fraud"],
+        "new purposes are neutral"
+    );
+
+    // The acknowledgement goes (weakens); Alpha's description changes (neutral).
+    let b = repo.commit(&[
+        ("purpose/fraud.yaml", Some("name: Fraud\n")),
+        ("purpose/alpha.yaml", Some(&purpose("Alpha", "edited"))),
+    ]);
+    let s = wait_applied(&d.base, &b).await;
+    assert_eq!(s["last_cycle"]["result"], "applied", "{s:#}");
+    let pending = s["pending_weakening"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{s:#}");
+    assert_eq!(pending[0]["key"], "purpose/Fraud");
+    assert_eq!(pending[0]["action"], "update");
+    assert!(
+        pending[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("purpose acknowledgement removed"),
+        "{s:#}"
+    );
+    assert_eq!(s["last_plan"]["summary"]["held"], 1, "{s:#}");
+    assert_eq!(
+        written(&emu),
+        ["Alpha", "Fraud", "Alpha"],
+        "Fraud is left as it was"
+    );
+    let m = get(&d.base, "/metrics").await.text().await.unwrap();
+    assert_eq!(
+        metric(&m, "immuta_gitops_pending_weakening"),
+        Some(1.0),
+        "{m}"
+    );
+
+    // A trailer in the subject line is not a trailer; nothing is approved.
+    let subject = repo.commit_message(&[], "Immuta-Approve: purpose/Fraud");
+    let s = wait_applied(&d.base, &subject).await;
+    assert_eq!(s["pending_weakening"].as_array().unwrap().len(), 1, "{s:#}");
+    assert_eq!(written(&emu).len(), 3);
+
+    // The approving commit changes nothing else; the next cycle applies the change.
+    let c = repo.commit_message(
+        &[],
+        "Approve removing the fraud acknowledgement\n\nReviewed with the privacy office.\n\nImmuta-Approve: purpose/Fraud\n",
+    );
+    let s = wait_status(&d.base, "the approved change applied", |s| {
+        s["last_applied_revision"] == c.as_str()
+            && s["pending_weakening"].as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
+    assert_eq!(s["last_cycle"]["result"], "applied", "{s:#}");
+    assert_eq!(written(&emu), ["Alpha", "Fraud", "Alpha", "Fraud"]);
+    let m = get(&d.base, "/metrics").await.text().await.unwrap();
+    assert_eq!(
+        metric(&m, "immuta_gitops_pending_weakening"),
+        Some(0.0),
+        "{m}"
+    );
+    let used = std::fs::read_to_string(state.join("approvals.json")).unwrap();
+    assert!(used.contains(&c) && used.contains("Fraud"), "{used}");
+
+    // Put back, then weakened again without a new approval: held again.
+    let e = repo.commit(&[("purpose/fraud.yaml", Some(fraud))]);
+    wait_applied(&d.base, &e).await;
+    let f = repo.commit(&[("purpose/fraud.yaml", Some("name: Fraud\n"))]);
+    let s = wait_applied(&d.base, &f).await;
+    assert_eq!(s["pending_weakening"][0]["key"], "purpose/Fraud", "{s:#}");
+    assert_eq!(
+        written(&emu).len(),
+        5,
+        "only the strengthening write went out"
+    );
     d.shutdown().await.0.unwrap();
 }

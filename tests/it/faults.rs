@@ -325,6 +325,7 @@ async fn sigkill_mid_apply_then_the_next_run_converges() {
         }
     }
     cmd.env("IMMUTA_API_KEY", KEY);
+    cmd.env(ALLOW_WEAKENING, "true");
     for (k, v) in &secrets {
         cmd.env(k, v);
     }

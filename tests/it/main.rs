@@ -16,6 +16,7 @@ mod ownership;
 mod pipeline;
 mod prune;
 mod replay;
+mod risk;
 mod saved_plan;
 mod secrets;
 mod table_removal;

@@ -191,6 +191,7 @@ async fn run_in(cwd: &Path, args: &[&str], secrets: &[(String, String)]) -> std:
         }
     }
     cmd.env("IMMUTA_API_KEY", KEY);
+    cmd.env(ALLOW_WEAKENING, "true");
     for (k, v) in secrets {
         cmd.env(k, v);
     }

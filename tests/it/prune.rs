@@ -390,7 +390,9 @@ async fn a_manifest_that_fails_to_parse_never_deletes() {
     a.finish();
 }
 
-/// `immuta-gitops run` as a child process, its stderr (JSON logs) collected.
+/// `immuta-gitops run` as a child process, its stderr (JSON logs) collected. Pruning
+/// deletes, and deletes weaken data protection: it runs with `--weakening allow` (the
+/// hold is tested in `daemon::`).
 struct DaemonProc {
     child: std::process::Child,
     base: String,
@@ -402,7 +404,7 @@ impl DaemonProc {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_immuta-gitops"));
         cmd.arg("run")
             .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-            .args(["--interval", "1h", "--jitter", "0%"])
+            .args(["--interval", "1h", "--jitter", "0%", "--weakening", "allow"])
             .args(args);
         for (k, _) in std::env::vars() {
             if k.starts_with("IMMUTA") {

@@ -10,6 +10,7 @@ use immuta_gitops::plan::saved::SavedSource;
 
 use super::{
     Common, GitFlags, GuardFlags, ImmutaFlags, LimitFlags, PruneFlags, RepoFlags, StateFlags,
+    WeakeningFlags,
 };
 
 #[derive(Debug, Args)]
@@ -64,6 +65,8 @@ pub struct ReconcileArgs {
     pub prune: PruneFlags,
     #[command(flatten)]
     pub state: StateFlags,
+    #[command(flatten)]
+    pub weakening: WeakeningFlags,
 }
 
 impl ReconcileArgs {
@@ -100,6 +103,8 @@ pub struct ApplyArgs {
     pub guards: GuardFlags,
     #[command(flatten)]
     pub state: StateFlags,
+    #[command(flatten)]
+    pub weakening: WeakeningFlags,
 }
 
 impl ApplyArgs {

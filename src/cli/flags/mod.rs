@@ -219,6 +219,16 @@ pub struct GuardFlags {
     pub max_deletions: usize,
 }
 
+/// Whether `reconcile --apply` and `apply` send changes that weaken data protection.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WeakeningFlags {
+    /// Apply changes that weaken data protection too (see "Changes that weaken
+    /// protection" in the README); without it they are held, the rest is applied, and
+    /// the exit code is 3.
+    #[arg(long, env = "IMMUTA_GITOPS_ALLOW_WEAKENING")]
+    pub allow_weakening: bool,
+}
+
 /// The state directory flag, shared by `reconcile`, `apply` and `run`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct StateFlags {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use immuta_gitops::daemon::{DriftPolicy, LogFormat, Mode, Options};
+use immuta_gitops::daemon::{DriftPolicy, LogFormat, Mode, Options, WeakeningPolicy};
 use immuta_gitops::limits;
 
 use super::{Common, GitFlags, ImmutaFlags, LimitFlags, PruneFlags, RepoFlags, StateFlags};
@@ -47,6 +47,16 @@ pub struct RunArgs {
         default_value = "report"
     )]
     pub drift: DriftPolicy,
+    /// Changes that weaken data protection: `hold` (apply the rest, keep them pending
+    /// until a commit carries `Immuta-Approve: <kind/name>` or `Immuta-Approve: all`) or
+    /// `allow` (apply them like any other change).
+    #[arg(
+        long,
+        env = "IMMUTA_GITOPS_WEAKENING",
+        value_enum,
+        default_value = "hold"
+    )]
+    pub weakening: WeakeningPolicy,
     /// Address of the HTTP endpoints (/healthz, /readyz, /metrics, /status, /hook).
     #[arg(long, env = "IMMUTA_GITOPS_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: String,
@@ -95,6 +105,7 @@ impl RunArgs {
             drift_interval: self.drift_interval,
             mode: self.mode,
             drift: self.drift,
+            weakening: self.weakening,
             listen: self.listen.clone(),
             webhook_secret_file: self.webhook_secret_file.clone(),
             grace_period: self.grace_period,

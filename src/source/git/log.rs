@@ -34,6 +34,27 @@ pub struct Commit {
     pub sees_head: bool,
 }
 
+/// Where a revision's history is: enough to read its commits later, on another thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    /// The repository directory (a bare mirror for a remote).
+    pub dir: std::path::PathBuf,
+    /// `--path`, when set.
+    pub path: Option<String>,
+    /// The revision read (full SHA).
+    pub head: String,
+}
+
+impl History {
+    /// [`commits_since`] for this revision.
+    ///
+    /// # Errors
+    /// [`LogError`].
+    pub fn commits_since(&self, since: Option<&str>) -> Result<Vec<Commit>, LogError> {
+        commits_since(&self.dir, self.path.as_deref(), &self.head, since)
+    }
+}
+
 /// Why the commits could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("reading commits of {dir}: {message}")]

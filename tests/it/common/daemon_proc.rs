@@ -16,12 +16,14 @@ pub struct DaemonChild {
 
 impl DaemonChild {
     /// Starts `run` with `args` (after `--listen 127.0.0.1:0 --log-format json --interval
-    /// 1h --jitter 0%`) and only the `IMMUTA*` variables of `env`.
+    /// 1h --jitter 0% --weakening allow`: these tests apply weakening changes as they
+    /// always did; the hold is tested in `daemon::`) and only the `IMMUTA*` variables of
+    /// `env`.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> DaemonChild {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_immuta-gitops"));
         cmd.arg("run")
             .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-            .args(["--interval", "1h", "--jitter", "0%"])
+            .args(["--interval", "1h", "--jitter", "0%", "--weakening", "allow"])
             .args(args);
         for (k, _) in std::env::vars() {
             if k.starts_with("IMMUTA") {

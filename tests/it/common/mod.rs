@@ -9,6 +9,9 @@ use std::process::Output;
 
 use immuta_emulator::{self as emulator, Handle, Options};
 
+/// The env var of `--allow-weakening`, which [`run`] sets unless told otherwise.
+pub const ALLOW_WEAKENING: &str = "IMMUTA_GITOPS_ALLOW_WEAKENING";
+
 /// The API key every test emulator expects.
 pub const KEY: &str = "test-key-5f2b9c1e";
 
@@ -55,6 +58,10 @@ pub fn write_tree(tmp: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
 }
 
 /// Runs the binary with `args` and extra env vars; never inherits IMMUTA_* from the caller.
+///
+/// `reconcile --apply` and `apply` run with `--allow-weakening` (its env var) unless
+/// `env` says otherwise: the tests of other capabilities apply weakening changes (deletes,
+/// the demo's unmasking) as they always did; the holds themselves are tested in `risk`.
 pub async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_immuta-gitops"));
     cmd.args(args);
@@ -63,6 +70,7 @@ pub async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
             cmd.env_remove(k);
         }
     }
+    cmd.env(ALLOW_WEAKENING, "true");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -771,11 +771,10 @@ async fn issue_16_a_weakening_change_waits_for_a_commit_that_approves_it() {
     let s = wait_applied(&d.base, &a).await;
     assert_eq!(s["settings"]["weakening"], "hold");
     assert_eq!(s["pending_weakening"], serde_json::json!([]));
-    assert_eq!(
-        written(&emu),
-        ["Alpha", "Fraud"],
-        "new purposes are neutral"
-    );
+    // Purposes are written concurrently: compare as a set.
+    let mut first = written(&emu);
+    first.sort();
+    assert_eq!(first, ["Alpha", "Fraud"], "new purposes are neutral");
 
     // The acknowledgement goes (weakens); Alpha's description changes (neutral).
     let b = repo.commit(&[
@@ -796,11 +795,8 @@ async fn issue_16_a_weakening_change_waits_for_a_commit_that_approves_it() {
         "{s:#}"
     );
     assert_eq!(s["last_plan"]["summary"]["held"], 1, "{s:#}");
-    assert_eq!(
-        written(&emu),
-        ["Alpha", "Fraud", "Alpha"],
-        "Fraud is left as it was"
-    );
+    assert_eq!(written(&emu).len(), 3);
+    assert_eq!(written(&emu)[2], "Alpha", "Fraud is left as it was");
     let m = get(&d.base, "/metrics").await.text().await.unwrap();
     assert_eq!(
         metric(&m, "immuta_gitops_pending_weakening"),
@@ -825,7 +821,8 @@ async fn issue_16_a_weakening_change_waits_for_a_commit_that_approves_it() {
     })
     .await;
     assert_eq!(s["last_cycle"]["result"], "applied", "{s:#}");
-    assert_eq!(written(&emu), ["Alpha", "Fraud", "Alpha", "Fraud"]);
+    assert_eq!(written(&emu).len(), 4);
+    assert_eq!(written(&emu)[3], "Fraud");
     let m = get(&d.base, "/metrics").await.text().await.unwrap();
     assert_eq!(
         metric(&m, "immuta_gitops_pending_weakening"),

@@ -43,6 +43,7 @@ impl Holds {
         if plan.weakening().is_empty() {
             return Vec::new();
         }
+        let local = history.is_none();
         let commits = match history {
             None => Vec::new(),
             Some(h) => {
@@ -98,6 +99,9 @@ impl Holds {
         }
         for h in &held {
             tracing::warn!(key = %h.key, action = ?h.action, reason = %h.reason, "held for approval: weakens data protection; approve with an Immuta-Approve trailer");
+        }
+        if local && !held.is_empty() {
+            tracing::warn!("a local directory has no commits, so no trailer can approve these changes: run with --weakening allow to apply them");
         }
         held
     }

@@ -215,7 +215,7 @@ async fn bench(n: usize) {
     let emu = emulator_with(LATENCY, None).await;
     let slow = client(&emu.url(), 1);
     let t = Instant::now();
-    for kind in Kind::ALL {
+    for &kind in Kind::ALL {
         for m in desired.objects.values().filter(|m| m.key.kind == kind) {
             slow.upsert(&m.key, &m.body, false).await.unwrap();
         }

@@ -274,7 +274,7 @@ async fn prepare(
     for w in &desired.warnings {
         eprintln!("{}", Escaped(w));
     }
-    let prune = prune.options(&settings)?;
+    let prune = prune.options(&settings);
     let inventory = match state_dir {
         Some(dir) => match load_inventory(dir) {
             Ok(inv) => inv,
@@ -356,8 +356,6 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
         args.limits.limits(),
     );
     let spec = config::source_spec(&source_args)?;
-    // Refuse a bad --prune before anything is fetched or read.
-    args.prune.prune.kinds()?;
     let state_dir = args.prune.state_dir.as_deref();
     let p = prepare(spec, args.immuta.args(), &args.prune.prune, state_dir).await?;
     let (live, plan, notes) =
@@ -457,7 +455,11 @@ async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
     );
     let spec = config::source_spec(&source_args)?;
     let prune = config::PruneFlags {
-        prune: saved.prune_kinds.iter().map(|k| k.to_string()).collect(),
+        prune: saved
+            .prune_kinds
+            .iter()
+            .map(|&k| crate::object::KindChoice::One(k))
+            .collect(),
         allow_empty: args.allow_empty,
         max_deletions: args.max_deletions,
     };
@@ -638,10 +640,7 @@ mod tests {
         let Command::Reconcile(a) = cli.command else {
             panic!("not reconcile");
         };
-        assert_eq!(
-            a.prune.prune.kinds().unwrap(),
-            [Kind::Policy, Kind::Project].into()
-        );
+        assert_eq!(a.prune.prune.kinds(), [Kind::Policy, Kind::Project].into());
         assert_eq!(a.prune.prune.max_deletions, 3);
         assert_eq!(a.prune.state_dir, Some(PathBuf::from("/s")));
         assert_eq!(
@@ -653,7 +652,7 @@ mod tests {
         let Command::Reconcile(b) = off.command else {
             panic!("not reconcile");
         };
-        assert!(b.prune.prune.kinds().unwrap().is_empty());
+        assert!(b.prune.prune.kinds().is_empty());
     }
 
     #[cfg(feature = "emulator")]

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::client::{ClientConfig, RetryPolicy};
 use crate::limits;
-use crate::object::Kind;
+use crate::object::{Kind, KindChoice};
 use crate::plan::prune::PruneOptions;
 use crate::redact::Secret;
 use crate::source::{GitAuth, SourceSpec};
@@ -311,7 +311,7 @@ pub struct PruneFlags {
     /// Delete managed objects that left Git: all kinds, or a list (`--prune=policy,project`).
     /// Needs --state-dir (the inventory of what was applied); off by default.
     #[arg(long, env = "IMMUTA_GITOPS_PRUNE", num_args = 0..=1, require_equals = true, default_missing_value = "all", value_delimiter = ',')]
-    pub prune: Vec<String>,
+    pub prune: Vec<KindChoice>,
     /// Allow prune to delete every managed object of a kind whose desired set is empty.
     #[arg(long, env = "IMMUTA_GITOPS_ALLOW_EMPTY")]
     pub allow_empty: bool,
@@ -321,22 +321,17 @@ pub struct PruneFlags {
 }
 
 impl PruneFlags {
-    /// The kinds `--prune` names (`all` or empty value: every kind).
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] for an unknown kind.
-    pub fn kinds(&self) -> Result<BTreeSet<Kind>, Error> {
-        prune_kinds(&self.prune)
+    /// The kinds `--prune` names (`all` or empty value: every kind; clap has refused
+    /// any other word).
+    pub fn kinds(&self) -> BTreeSet<Kind> {
+        KindChoice::kinds(&self.prune)
     }
 
     /// The prune options, with the exclude globs and table-removal allowances of the
     /// repository's settings.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] for an unknown kind.
-    pub fn options(&self, settings: &RepoSettings) -> Result<PruneOptions, Error> {
-        Ok(PruneOptions {
-            kinds: self.kinds()?,
+    pub fn options(&self, settings: &RepoSettings) -> PruneOptions {
+        PruneOptions {
+            kinds: self.kinds(),
             allow_empty: self.allow_empty,
             max_deletions: self.max_deletions,
             exclude: settings.prune.exclude.clone(),
@@ -346,28 +341,8 @@ impl PruneFlags {
                 .filter(|(_, d)| d.allow_table_removal)
                 .map(|(k, _)| k.clone())
                 .collect(),
-        })
-    }
-}
-
-/// Parses `--prune` values: kind names, `all`, or an empty value (every kind).
-///
-/// # Errors
-/// [`Error::Invalid`] for an unknown kind.
-pub fn prune_kinds(values: &[String]) -> Result<BTreeSet<Kind>, Error> {
-    let mut set = BTreeSet::new();
-    for v in values {
-        let v = v.trim();
-        if v == "all" || v.is_empty() {
-            set.extend(Kind::ALL);
-        } else {
-            set.insert(v.parse::<Kind>().map_err(|message| Error::Invalid {
-                flag: "prune",
-                message,
-            })?);
         }
     }
-    Ok(set)
 }
 
 /// Source settings from flags.
@@ -496,16 +471,37 @@ mod tests {
     }
 
     #[test]
-    fn prune_kinds_parse_all_and_lists() {
-        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(prune_kinds(&[]).unwrap().is_empty());
-        assert_eq!(prune_kinds(&v(&["all"])).unwrap().len(), 4);
+    fn clap_parses_prune_kinds_with_the_spellings_of_before() {
+        #[derive(clap::Parser)]
+        struct W {
+            #[command(flatten)]
+            prune: PruneFlags,
+        }
+        let kinds = |args: &[&str]| {
+            <W as clap::Parser>::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+                .map(|w| w.prune.kinds())
+        };
+        assert!(kinds(&[]).unwrap().is_empty());
+        for all in [
+            &["--prune"][..],
+            &["--prune=all"],
+            &["--prune="],
+            &["--prune=data,all"],
+        ] {
+            assert_eq!(kinds(all).unwrap().len(), 4, "{all:?}");
+        }
         assert_eq!(
-            prune_kinds(&v(&["policy", "project"])).unwrap(),
+            kinds(&["--prune=policy,project"]).unwrap(),
             [Kind::Policy, Kind::Project].into()
         );
-        let err = prune_kinds(&v(&["policies"])).unwrap_err().to_string();
-        assert!(err.starts_with("invalid --prune: unknown kind"), "{err}");
+        assert_eq!(kinds(&["--prune= policy"]).unwrap(), [Kind::Policy].into());
+        let err = kinds(&["--prune=policies"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        let text = err.to_string();
+        assert!(
+            text.contains("--prune") && text.contains("unknown kind \"policies\""),
+            "{text}"
+        );
     }
 }
 

@@ -41,8 +41,12 @@ pub mod trigger;
 pub mod watch;
 pub mod webhook;
 
-/// Whether cycles write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Whether cycles write. The names (flag values, `/status` settings) come from the
+/// derives: clap's kebab-case and strum's [`Mode::as_str`] agree, which a test pins.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, ValueEnum, strum::IntoStaticStr, strum::VariantArray,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Mode {
     /// Plan, log the plan, apply it.
     Apply,
@@ -53,15 +57,15 @@ pub enum Mode {
 impl Mode {
     /// The flag value.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Apply => "apply",
-            Mode::PlanOnly => "plan-only",
-        }
+        self.into()
     }
 }
 
 /// What to do when the tenant drifted from an already applied revision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, ValueEnum, strum::IntoStaticStr, strum::VariantArray,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum DriftPolicy {
     /// Log it, count it in metrics and `/status`; write nothing.
     Report,
@@ -72,10 +76,7 @@ pub enum DriftPolicy {
 impl DriftPolicy {
     /// The flag value.
     pub fn as_str(self) -> &'static str {
-        match self {
-            DriftPolicy::Report => "report",
-            DriftPolicy::Heal => "heal",
-        }
+        self.into()
     }
 }
 
@@ -289,7 +290,7 @@ impl Daemon {
                 message: "must be greater than 0".into(),
             });
         }
-        if !args.prune.kinds()?.is_empty() && args.state_dir.is_none() {
+        if !args.prune.kinds().is_empty() && args.state_dir.is_none() {
             return Err(Error::Invalid {
                 flag: "prune",
                 message: "needs --state-dir, where the inventory of applied objects is kept (without it nothing could ever be deleted)".into(),
@@ -524,6 +525,27 @@ mod tests {
         }
     }
 
+    /// The names in `/status`, logs and `--help` are byte-identical to what they were,
+    /// and clap accepts exactly the names strum prints.
+    #[test]
+    fn mode_and_drift_names_are_pinned_and_match_the_flag_values() {
+        use strum::VariantArray;
+        fn flag_values<T: ValueEnum>() -> Vec<String> {
+            T::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value())
+                .map(|p| p.get_name().to_string())
+                .collect()
+        }
+        let modes: Vec<&str> = Mode::VARIANTS.iter().map(|m| m.as_str()).collect();
+        assert_eq!(modes, ["apply", "plan-only"]);
+        assert_eq!(flag_values::<Mode>(), modes);
+        let drifts: Vec<&str> = DriftPolicy::VARIANTS.iter().map(|d| d.as_str()).collect();
+        assert_eq!(drifts, ["report", "heal"]);
+        assert_eq!(flag_values::<DriftPolicy>(), drifts);
+        assert_eq!(flag_values::<LogFormat>(), ["text", "json"]);
+    }
+
     #[test]
     fn flags_have_documented_defaults() {
         let a = RunArgs::try_parse_from(["run", "--repo", "/tmp/x"]).unwrap();
@@ -572,7 +594,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            c.prune.kinds().unwrap(),
+            c.prune.kinds(),
             [crate::object::Kind::Policy, crate::object::Kind::Project].into()
         );
         assert_eq!(c.prune.max_deletions, 2);
@@ -580,6 +602,6 @@ mod tests {
         assert_eq!(c.immuta.retry.policy().max_attempts, 3);
         assert_eq!(c.immuta.retry.policy().max_elapsed, Duration::from_secs(5));
         let all = RunArgs::try_parse_from(["run", "--repo", "r", "--prune"]).unwrap();
-        assert_eq!(all.prune.kinds().unwrap().len(), 4);
+        assert_eq!(all.prune.kinds().len(), 4);
     }
 }

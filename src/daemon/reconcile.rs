@@ -183,11 +183,7 @@ impl Cycle {
         for w in &desired.warnings {
             tracing::warn!(warning = %self.cfg.redactor.redact(&w.to_string()), "manifest warning");
         }
-        let prune = self
-            .cfg
-            .prune
-            .options(&settings)
-            .map_err(|e| e.to_string())?;
+        let prune = self.cfg.prune.options(&settings);
         self.inventory = self.load_inventory();
         let client = self.cfg.client.clone().with_secrets(&desired.redactor);
         let (_live, plan, notes) =

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::{canonical, Plan};
 use crate::live::LiveSet;
-use crate::object::Kind;
+use crate::object::{Kind, ObjectKey};
 use crate::source::SourceId;
 
 /// Version of the saved-plan file format.
@@ -47,8 +47,9 @@ pub struct SavedPlan {
     pub revision: String,
     /// Whether prune was on and for which kinds, so apply recomputes the same plan.
     pub prune_kinds: Vec<Kind>,
-    /// `kind/name` → digest of that object's live state when the plan was made.
-    pub fingerprints: BTreeMap<String, String>,
+    /// Object → digest of its live state when the plan was made (written `kind/name`).
+    #[serde(with = "crate::object::key_map")]
+    pub fingerprints: BTreeMap<ObjectKey, String>,
     /// The plan itself (masked values only).
     pub plan: Plan,
 }
@@ -68,7 +69,7 @@ pub enum Stale {
     #[error("plan is stale: {key} changed in Immuta since the plan was made; run reconcile --plan again")]
     Live {
         /// The object.
-        key: String,
+        key: ObjectKey,
     },
     /// The source read now is not the one the plan was made from.
     #[error(
@@ -92,7 +93,7 @@ pub enum Stale {
 }
 
 /// Digest of every planned object's live state.
-pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<String, String> {
+pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<ObjectKey, String> {
     plan.changes
         .iter()
         .map(|c| {
@@ -105,7 +106,7 @@ pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<String, String> {
                     .unwrap_or_default(),
             };
             let digest = Sha256::digest(serde_json::to_vec(&state).unwrap_or_default());
-            (c.key.to_string(), hex::encode(digest))
+            (c.key.clone(), hex::encode(digest))
         })
         .collect()
 }
@@ -168,7 +169,6 @@ pub fn check(
 mod tests {
     use super::*;
     use crate::live::LiveObject;
-    use crate::object::ObjectKey;
     use crate::plan::{Action, Change};
     use serde_json::json;
 
@@ -254,7 +254,7 @@ mod tests {
         assert_eq!(
             err,
             Stale::Live {
-                key: "purpose/P".into()
+                key: ObjectKey::new(Kind::Purpose, "P")
             }
         );
         assert!(err.to_string().contains("plan is stale"));

@@ -35,7 +35,34 @@ pub fn spread(base: Duration, spread: f64, u: f64) -> Duration {
         0.5
     };
     let factor = 1.0 + s * (2.0 * u - 1.0);
-    base.mul_f64(factor.max(0.0))
+    scale(base, factor)
+}
+
+/// `d × factor` for a factor ≥ 0, saturating at [`Duration::MAX`] where
+/// [`Duration::mul_f64`] would panic (a negative or NaN factor gives zero).
+pub fn scale(d: Duration, factor: f64) -> Duration {
+    let secs = d.as_secs_f64() * factor;
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+}
+
+/// `now + wait` for an [`Instant`](tokio::time::Instant) or a
+/// [`SystemTime`](std::time::SystemTime), never past the clock's range: where the sum
+/// would overflow (where `+` panics), the wait is halved until it fits.
+/// `checked_add` is the type's own (`Instant::checked_add`, `SystemTime::checked_add`).
+pub fn later<T: Copy>(now: T, wait: Duration, checked_add: fn(&T, Duration) -> Option<T>) -> T {
+    let mut w = wait;
+    loop {
+        if let Some(t) = checked_add(&now, w) {
+            return t;
+        }
+        if w.is_zero() {
+            return now;
+        }
+        w /= 2;
+    }
 }
 
 /// The poll and drift-check timing of one daemon.
@@ -97,7 +124,7 @@ impl Schedule {
         };
         DriftRule {
             interval: self.drift_interval,
-            slack: self.interval.mul_f64(jitter),
+            slack: scale(self.interval, jitter),
         }
     }
 }
@@ -187,6 +214,31 @@ mod tests {
     use super::*;
 
     const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn scaling_and_deadlines_saturate_instead_of_panicking() {
+        assert_eq!(scale(Duration::from_secs(10), 1.5), Duration::from_secs(15));
+        assert_eq!(scale(Duration::MAX, 2.0), Duration::MAX);
+        assert_eq!(scale(Duration::from_secs(10), -1.0), Duration::ZERO);
+        assert_eq!(scale(Duration::from_secs(10), f64::NAN), Duration::ZERO);
+        assert_eq!(spread(Duration::MAX, 1.0, 1.0), Duration::MAX);
+
+        let now = tokio::time::Instant::now();
+        let wait = Duration::from_secs(90);
+        assert_eq!(
+            later(now, wait, tokio::time::Instant::checked_add),
+            now + wait
+        );
+        let far = later(now, Duration::MAX, tokio::time::Instant::checked_add);
+        assert!(far > now + Duration::from_secs(100 * 365 * 24 * 3600));
+        let wall = std::time::SystemTime::now();
+        let far = later(wall, Duration::MAX, std::time::SystemTime::checked_add);
+        assert!(far > wall);
+        assert_eq!(
+            later(wall, Duration::ZERO, std::time::SystemTime::checked_add),
+            wall
+        );
+    }
 
     #[test]
     fn spread_covers_plus_minus_fraction() {

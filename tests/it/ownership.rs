@@ -1,6 +1,7 @@
 //! Ownership, end to end through the real binary: a manifest that cannot be read (a
-//! dangling or looping link, a permission error) or is empty stops the revision like a
-//! parse error, so its object never leaves the desired set and is never pruned.
+//! dangling or looping link, a FIFO, a file over the size limit) or is empty stops the
+//! revision like a parse error, so its object never leaves the desired set and is never
+//! pruned.
 
 use crate::common;
 
@@ -163,22 +164,35 @@ async fn a_broken_or_empty_manifest_stops_the_revision_in_git_and_on_disk() {
         &["policy/shared:1:1", "cannot be read"],
     )
     .await;
-    // A manifest that cannot be read (skipped as root, which reads anyway).
-    use std::os::unix::fs::PermissionsExt;
-    let dir = a.tmp.path().join("plain-locked");
+    // Manifests that cannot be read whoever runs the tool (root reads past permissions):
+    // a FIFO, which is never opened, and a file over --max-manifest-bytes, never read.
+    let dir = a.tmp.path().join("plain-fifo");
     plain_copy(&dir);
-    let locked = dir.join("policy/mask-ssn.yaml");
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
-    if std::fs::read(&locked).is_err() {
-        a.refused(
-            &dir.to_string_lossy(),
-            &["policy/mask-ssn.yaml:1:1", "cannot be read"],
-        )
+    let fifo = dir.join("policy/mask-ssn.yaml");
+    std::fs::remove_file(&fifo).unwrap();
+    mkfifo(&fifo);
+    let line = "policy/mask-ssn.yaml:1:1";
+    a.refused(&dir.to_string_lossy(), &[line, "not a regular file"])
         .await;
-        validate_fails(&dir, "policy/mask-ssn.yaml:1:1").await;
-    }
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
+    validate_fails(&dir, line).await;
+    validate_fails(&dir, "not a regular file").await;
+    let dir = a.tmp.path().join("plain-huge");
+    plain_copy(&dir);
+    let huge = std::fs::File::create(dir.join("policy/mask-ssn.yaml")).unwrap();
+    // Sparse: the size is checked before anything is read, so this costs no disk.
+    huge.set_len(5 << 20).unwrap();
+    a.refused(&dir.to_string_lossy(), &[line, "over the 4 MiB limit"])
+        .await;
+    validate_fails(&dir, "over the 4 MiB limit (--max-manifest-bytes)").await;
     a.finish();
+}
+
+/// Makes a FIFO at `path`.
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo touches no memory of ours.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
 }
 
 /// Runs the binary in `cwd` with the API key and the demo's secrets.

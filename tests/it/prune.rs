@@ -23,71 +23,8 @@ const REMOVED: [&str; 4] = [
     "purpose/population-health.yaml",
 ];
 
-/// The demo applied once with an inventory: the starting point of every test.
-struct Applied {
-    emu: Handle,
-    tmp: tempfile::TempDir,
-    repo: TestRepo,
-    state: String,
-    secrets: Vec<(String, String)>,
-    scan: SecretScan,
-}
-
+/// Prune's helpers on the shared fixture.
 impl Applied {
-    async fn new() -> Applied {
-        let DemoTenant {
-            emu,
-            tmp,
-            repo,
-            secrets,
-            scan,
-        } = DemoTenant::start().await;
-        let state = tmp.path().join("state").to_string_lossy().to_string();
-        let mut a = Applied {
-            emu,
-            tmp,
-            repo,
-            state,
-            secrets,
-            scan,
-        };
-        let out = a.reconcile("--apply", &[]).await;
-        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-        assert!(a.inventory().contains("population-health-analytics"));
-        a
-    }
-
-    /// `reconcile` on the test repository with the state dir, output kept for the scan.
-    async fn reconcile(&mut self, mode: &str, extra: &[&str]) -> std::process::Output {
-        let url = self.repo.url();
-        self.reconcile_repo(mode, &url, extra).await
-    }
-
-    async fn reconcile_repo(
-        &mut self,
-        mode: &str,
-        repo: &str,
-        extra: &[&str],
-    ) -> std::process::Output {
-        let mut flags = vec!["--state-dir", self.state.as_str()];
-        flags.extend_from_slice(extra);
-        let out = reconcile(
-            &self.emu.url(),
-            mode,
-            repo,
-            &flags,
-            &env_refs(&self.secrets),
-        )
-        .await;
-        self.scan
-            .output(&format!("reconcile {mode} {extra:?}"), &out);
-        out
-    }
-
-    fn inventory(&self) -> String {
-        std::fs::read_to_string(PathBuf::from(&self.state).join("inventory.json")).unwrap()
-    }
-
     /// Creates a purpose directly in the tenant, the way a person would: never in Git.
     async fn hand_made_purpose(&self, name: &str) {
         let resp = reqwest::Client::new()
@@ -98,11 +35,6 @@ impl Applied {
             .await
             .unwrap();
         assert!(resp.status().is_success(), "{resp:?}");
-    }
-
-    fn finish(&self) {
-        let bytes = self.scan.assert_clean(&self.secrets);
-        assert!(bytes > 0);
     }
 }
 

@@ -2,7 +2,10 @@
 //! with git2, and a runner for the real binary that captures its output.
 #![allow(dead_code)]
 
+pub mod applied;
 pub mod daemon_proc;
+
+pub use applied::Applied;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,6 +1,9 @@
 //! The daemon (`immuta-gitops run`) end to end, in process: a real Git repository made by
 //! the test, the emulator on 127.0.0.1, and the daemon's own HTTP endpoints. Every wait
-//! polls a condition with a deadline; nothing sleeps to synchronize.
+//! polls a condition with a deadline; nothing sleeps to synchronize, and no assertion
+//! depends on how fast the machine is. Timed cycles use the shortest `--interval`
+//! (100ms); the timing rules themselves are tested on tokio's paused clock in
+//! `daemon::runner` and `daemon::schedule`, where a real clock cannot interfere.
 
 use crate::common;
 
@@ -179,7 +182,7 @@ impl Env {
 }
 
 async fn get(base: &str, path: &str) -> reqwest::Response {
-    reqwest::get(format!("{base}{path}")).await.unwrap()
+    http().get(format!("{base}{path}")).send().await.unwrap()
 }
 
 async fn status(base: &str) -> Value {
@@ -336,7 +339,7 @@ async fn commits_apply_within_an_interval_and_unchanged_revisions_cost_nothing()
     let d = env.start(
         &repo.url(),
         &emu.url(),
-        &["--interval", "200ms", "--drift-interval", "1h"],
+        &["--interval", "100ms", "--drift-interval", "1h"],
     );
 
     let s = wait_applied(&d.base, &a).await;
@@ -344,7 +347,8 @@ async fn commits_apply_within_an_interval_and_unchanged_revisions_cost_nothing()
     assert_eq!(s["last_apply"]["success"], true);
     assert_eq!(s["settings"]["mode"], "apply");
 
-    // A new commit is picked up by the timer within one interval (plus the cycle itself).
+    // A new commit is picked up by the timer (nothing else triggers this daemon). How
+    // long a wait takes is the runner's unit tests' business, on a paused clock.
     let b = repo.commit(&[
         (
             "purpose/alpha.yaml",
@@ -352,13 +356,7 @@ async fn commits_apply_within_an_interval_and_unchanged_revisions_cost_nothing()
         ),
         ("purpose/gamma.yaml", Some(&purpose("Gamma", "third"))),
     ]);
-    let t0 = Instant::now();
     let s = wait_applied(&d.base, &b).await;
-    assert!(
-        t0.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        t0.elapsed()
-    );
     assert_eq!(s["last_cycle"]["trigger"], "schedule");
     assert_eq!(s["last_plan"]["summary"]["add"], 1);
     assert_eq!(s["last_plan"]["summary"]["change"], 1);
@@ -429,7 +427,7 @@ async fn webhook_with_bad_signature_is_refused_and_a_good_one_runs_at_once() {
 
     let b = repo.commit(&[("purpose/alpha.yaml", Some(&purpose("Alpha", "changed")))]);
     let body = br#"{"ref":"refs/heads/master","after":"x"}"#.to_vec();
-    let http = reqwest::Client::new();
+    let http = http();
     let url = format!("{}/hook", d.base);
     for (header, value) in [
         ("X-Hub-Signature-256", "sha256=0000".to_string()),
@@ -502,7 +500,7 @@ async fn drift_is_reported_without_writes_then_healed_after_a_restart() {
     let d = env.start(
         &repo.url(),
         &emu.url(),
-        &["--interval", "200ms", "--state-dir", &state],
+        &["--interval", "100ms", "--state-dir", &state],
     );
     wait_applied(&d.base, &a).await;
     // Identical cycles with a drift check: in sync, zero writes.
@@ -512,7 +510,7 @@ async fn drift_is_reported_without_writes_then_healed_after_a_restart() {
     assert!(state_dir.join("state.json").is_file());
 
     // Someone edits the purpose directly in Immuta.
-    let r = reqwest::Client::new()
+    let r = http()
         .post(format!("{}/api/v2/purpose", emu.url()))
         .header("Authorization", KEY)
         .json(&serde_json::json!({"name": "Drift Test", "description": "changed by hand"}))
@@ -546,7 +544,7 @@ async fn drift_is_reported_without_writes_then_healed_after_a_restart() {
         &emu.url(),
         &[
             "--interval",
-            "200ms",
+            "100ms",
             "--state-dir",
             &state,
             "--drift",
@@ -641,7 +639,7 @@ async fn readyz_turns_ready_after_the_first_sync_and_unready_after_three_failure
         &emu.url(),
         &["--interval", "1h", "--webhook-secret-file", &hook_file],
     );
-    let http = reqwest::Client::new();
+    let http = http();
     let hook = || {
         http.post(format!("{}/hook", d.base))
             .header("X-Gitlab-Token", HOOK_SECRET)

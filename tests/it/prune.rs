@@ -6,9 +6,7 @@
 
 use crate::common;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use common::*;
 use immuta_emulator::Handle;
@@ -322,92 +320,6 @@ async fn a_manifest_that_fails_to_parse_never_deletes() {
     a.finish();
 }
 
-/// `immuta-gitops run` as a child process, its stderr (JSON logs) collected.
-struct DaemonProc {
-    child: std::process::Child,
-    base: String,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl DaemonProc {
-    fn start(args: &[&str], env: &[(&str, &str)]) -> DaemonProc {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_immuta-gitops"));
-        cmd.arg("run")
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-            .args(["--interval", "1h", "--jitter", "0%"])
-            .args(args);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("IMMUTA") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.envs(env.iter().copied());
-        cmd.stdout(std::process::Stdio::null());
-        cmd.stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in std::io::BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { return };
-                    if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                        if v["message"] == "daemon started" {
-                            let _ = tx.send(v["listen"].as_str().unwrap_or_default().to_string());
-                        }
-                    }
-                    let mut l = log.lock().unwrap();
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            });
-        }
-        let addr = rx
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("daemon did not start:\n{}", log.lock().unwrap()));
-        DaemonProc {
-            child,
-            base: format!("http://{addr}"),
-            log,
-        }
-    }
-
-    async fn status(&self) -> String {
-        reqwest::get(format!("{}/status", self.base))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    /// Polls /status until `pred` holds (10 s deadline); returns the body.
-    async fn wait_status(&self, what: &str, pred: impl Fn(&Value) -> bool) -> String {
-        let end = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let body = self.status().await;
-            if pred(&serde_json::from_str(&body).unwrap()) {
-                return body;
-            }
-            assert!(
-                std::time::Instant::now() < end,
-                "timed out waiting for {what}:\n{body}\n{}",
-                self.log.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let log = self.log.lock().unwrap().clone();
-        log
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_prunes_from_its_state_dir_and_a_refused_plan_is_a_failed_cycle() {
     let mut a = Applied::new().await;
@@ -463,7 +375,7 @@ async fn the_daemon_prunes_from_its_state_dir_and_a_refused_plan_is_a_failed_cyc
     let before = real_write_records(&a.emu).len();
     let mut args = base.to_vec();
     args.extend(["--max-deletions", "2"]);
-    let d = DaemonProc::start(&args, &env);
+    let d = common::daemon_proc::DaemonChild::start(&args, &env);
     let status = d
         .wait_status("a failed cycle", |s| s["last_cycle"]["result"] == "failed")
         .await;
@@ -485,7 +397,7 @@ async fn the_daemon_prunes_from_its_state_dir_and_a_refused_plan_is_a_failed_cyc
     a.scan.add("daemon status (refused)", status);
     a.scan.add("daemon log (refused)", log);
 
-    let d = DaemonProc::start(&base, &env);
+    let d = common::daemon_proc::DaemonChild::start(&base, &env);
     let status = d
         .wait_status("the revision applied", |s| {
             s["last_applied_revision"] == rev.as_str()

@@ -57,6 +57,20 @@ pub fn write_tree(tmp: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
+/// One HTTP client for the tests' polls: building one per request (as `reqwest::get`
+/// does) sets up TLS each time, which made a poll of `/status` slower than a daemon
+/// cycle. It keeps no idle connection, so nothing outlives the test runtime that opened
+/// it.
+pub fn http() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    })
+}
+
 /// Runs the binary with `args` and extra env vars; never inherits IMMUTA_* from the caller.
 pub async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_immuta-gitops"));

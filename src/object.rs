@@ -14,21 +14,9 @@ use serde::{Deserialize, Serialize};
 /// The names (`purpose`, `data`, `policy`, `project`) come from the derives alone: serde
 /// writes them in plans and state files, strum gives [`Kind::as_str`] and [`Kind::ALL`];
 /// a test pins that both spell every kind the same.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "lowercase")]
 pub enum Kind {
     /// `POST /api/v2/purpose`, identity `name`.

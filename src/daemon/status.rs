@@ -19,20 +19,9 @@ pub const FAILURES_UNTIL_UNREADY: u32 = 3;
 
 /// How one cycle ended; also the `result` label of `immuta_gitops_reconcile_total`.
 /// serde (`/status`) and strum (labels, logs) both spell it snake_case; a test pins both.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "snake_case")]
 pub enum CycleResult {
     /// Writes were sent and all succeeded.
@@ -65,20 +54,9 @@ impl CycleResult {
 }
 
 /// The state label of `immuta_gitops_objects`.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    strum::IntoStaticStr,
-    strum::VariantArray,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "snake_case")]
 pub enum ObjectState {
     /// Live equals Git (after this cycle's writes).

@@ -8,21 +8,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use strum::{Display, IntoStaticStr, VariantArray};
 use tokio::sync::Notify;
 
 /// The reason a cycle starts. Its name (the `trigger` of logs and `/status`) comes from
 /// strum's derives: lowercase variant names.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    strum::IntoStaticStr,
-    strum::Display,
-    strum::VariantArray,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, IntoStaticStr, Display, VariantArray,
 )]
 #[strum(serialize_all = "lowercase")]
 pub enum Trigger {
@@ -166,7 +158,6 @@ mod tests {
 
     #[test]
     fn trigger_names_are_pinned() {
-        use strum::VariantArray;
         let names: Vec<&str> = Trigger::VARIANTS.iter().map(|t| t.as_str()).collect();
         assert_eq!(names, ["schedule", "watch", "startup", "hook"]);
         for t in Trigger::VARIANTS {

@@ -85,11 +85,27 @@ pub enum Stale {
     #[error("plan is stale: the plan computed now differs from the saved one ({detail}); run reconcile --plan again")]
     Plan {
         /// What differs.
-        detail: String,
+        detail: Difference,
     },
     /// Unsupported file.
     #[error("unsupported plan file format version {0} (expected {SAVED_FORMAT_VERSION})")]
     Version(u32),
+}
+
+/// Where a recomputed plan first differs from the saved one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Difference {
+    /// The change for this object differs.
+    #[error("first difference at {0}")]
+    At(ObjectKey),
+    /// Every change both have is the same, but one has more.
+    #[error("{now} objects now, {saved} saved")]
+    Count {
+        /// Changes in the plan computed now.
+        now: usize,
+        /// Changes in the saved plan.
+        saved: usize,
+    },
 }
 
 /// Digest of every planned object's live state.
@@ -152,14 +168,13 @@ pub fn check(
             .iter()
             .zip(&saved.plan.changes)
             .find(|(a, b)| a != b)
-            .map(|(a, _)| format!("first difference at {}", a.key))
-            .unwrap_or_else(|| {
-                format!(
-                    "{} objects now, {} saved",
-                    plan_now.changes.len(),
-                    saved.plan.changes.len()
-                )
-            });
+            .map_or(
+                Difference::Count {
+                    now: plan_now.changes.len(),
+                    saved: saved.plan.changes.len(),
+                },
+                |(a, _)| Difference::At(a.key.clone()),
+            );
         return Err(Stale::Plan { detail });
     }
     Ok(())
@@ -258,5 +273,31 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("plan is stale"));
+    }
+
+    #[test]
+    fn a_recomputed_plan_names_its_first_difference() {
+        let (saved, live) = setup();
+        let o = src("/srv/o");
+        let mut now = saved.plan.clone();
+        now.changes[0].action = Action::Create;
+        let err = check(&saved, &o, "r1", &now, &live).unwrap_err();
+        assert_eq!(
+            err,
+            Stale::Plan {
+                detail: Difference::At(ObjectKey::new(Kind::Purpose, "P"))
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "plan is stale: the plan computed now differs from the saved one (first difference at purpose/P); run reconcile --plan again"
+        );
+        now.changes = saved.plan.changes.clone();
+        now.changes.push(now.changes[0].clone());
+        let err = check(&saved, &o, "r1", &now, &live).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "plan is stale: the plan computed now differs from the saved one (2 objects now, 1 saved); run reconcile --plan again"
+        );
     }
 }

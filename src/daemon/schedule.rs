@@ -48,23 +48,6 @@ pub fn scale(d: Duration, factor: f64) -> Duration {
     Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
 }
 
-/// `now + wait` for an [`Instant`](tokio::time::Instant) or a
-/// [`SystemTime`](std::time::SystemTime), never past the clock's range: where the sum
-/// would overflow (where `+` panics), the wait is halved until it fits.
-/// `checked_add` is the type's own (`Instant::checked_add`, `SystemTime::checked_add`).
-pub fn later<T: Copy>(now: T, wait: Duration, checked_add: fn(&T, Duration) -> Option<T>) -> T {
-    let mut w = wait;
-    loop {
-        if let Some(t) = checked_add(&now, w) {
-            return t;
-        }
-        if w.is_zero() {
-            return now;
-        }
-        w /= 2;
-    }
-}
-
 /// The poll and drift-check timing of one daemon.
 #[derive(Debug)]
 pub struct Schedule {
@@ -216,28 +199,12 @@ mod tests {
     const S: Duration = Duration::from_secs(1);
 
     #[test]
-    fn scaling_and_deadlines_saturate_instead_of_panicking() {
+    fn scaling_saturates_instead_of_panicking() {
         assert_eq!(scale(Duration::from_secs(10), 1.5), Duration::from_secs(15));
         assert_eq!(scale(Duration::MAX, 2.0), Duration::MAX);
         assert_eq!(scale(Duration::from_secs(10), -1.0), Duration::ZERO);
         assert_eq!(scale(Duration::from_secs(10), f64::NAN), Duration::ZERO);
         assert_eq!(spread(Duration::MAX, 1.0, 1.0), Duration::MAX);
-
-        let now = tokio::time::Instant::now();
-        let wait = Duration::from_secs(90);
-        assert_eq!(
-            later(now, wait, tokio::time::Instant::checked_add),
-            now + wait
-        );
-        let far = later(now, Duration::MAX, tokio::time::Instant::checked_add);
-        assert!(far > now + Duration::from_secs(100 * 365 * 24 * 3600));
-        let wall = std::time::SystemTime::now();
-        let far = later(wall, Duration::MAX, std::time::SystemTime::checked_add);
-        assert!(far > wall);
-        assert_eq!(
-            later(wall, Duration::ZERO, std::time::SystemTime::checked_add),
-            wall
-        );
     }
 
     #[test]

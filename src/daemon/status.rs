@@ -402,7 +402,7 @@ mod tests {
 
     #[test]
     fn timestamps_of_any_time_are_written_without_panicking() {
-        use crate::daemon::state::from_unix;
+        use crate::state::applied::from_unix;
         assert_eq!(timestamp(from_unix(0)), "1970-01-01T00:00:00Z");
         assert_eq!(timestamp(from_unix(1_700_000_000)), "2023-11-14T22:13:20Z");
         // A damaged state.json (`applied_at` far past year 9999) must not stop the daemon.

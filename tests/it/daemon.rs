@@ -725,3 +725,34 @@ async fn a_local_directory_is_watched_and_changes_apply_without_waiting_for_the_
     assert_eq!(real_writes(&emu), 2);
     d.shutdown().await.0.unwrap();
 }
+
+/// A state.json whose times are past what the clock can hold (a damaged or hand-edited
+/// file) used to panic the daemon at start (`UNIX_EPOCH + secs`, then humantime's
+/// formatting past year 9999). It now starts, shows the time clamped, and reconciles.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_file_with_times_past_the_clock_does_not_stop_the_daemon() {
+    let emu = emulator(None).await;
+    let env = Env::new();
+    let repo = Repo::new(env.tmp.path());
+    let a = repo.commit(&[("purpose/alpha.yaml", Some(&purpose("Alpha", "first")))]);
+    let state_dir = env.tmp.path().join("state");
+    std::fs::create_dir_all(&state_dir).unwrap();
+    let damaged = serde_json::json!({
+        "version": 2,
+        "origin": "elsewhere",
+        "source": null,
+        "path": null,
+        "revision": "0000000000000000000000000000000000000000",
+        "applied_at": u64::MAX,
+        "checked_at": u64::MAX,
+    });
+    std::fs::write(state_dir.join("state.json"), damaged.to_string()).unwrap();
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_secs(3600);
+        o.flags.state_dir = Some(state_dir.clone());
+    });
+    let s = wait_applied(&d.base, &a).await;
+    assert_eq!(s["last_apply"]["success"], true);
+    assert_eq!(real_writes(&emu), 1);
+    d.shutdown().await.0.unwrap();
+}

@@ -61,7 +61,7 @@ pub(super) fn j(v: Value) -> Option<Value> {
 
 #[test]
 fn deleting_any_kind_weakens() {
-    for kind in Kind::ALL {
+    for &kind in Kind::ALL {
         let a = classify(&change(kind, Action::Delete, &[]));
         is(&a, Risk::Weakens, "deleted");
     }

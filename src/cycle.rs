@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::apply::{self, ApplyReport};
 use crate::client::Client;
-use crate::live::{self, LiveSet};
+use crate::live::{self, LiveSet, Refresh};
 use crate::manifest::{self, DesiredSet, Diagnostic, Env};
 use crate::plan::prune::{self, Inventory, PruneOptions, Refusal};
 use crate::plan::{self, Plan};
@@ -82,6 +82,21 @@ pub async fn plan_with_prune(
     prune: &PruneOptions,
     inventory: Option<&Inventory>,
 ) -> Result<(LiveSet, Plan, Vec<String>), Error> {
+    plan_with(client, desired, prune, inventory, Refresh::Changed).await
+}
+
+/// [`plan_with_prune`] with the data-source V1 reads chosen by `refresh`
+/// (`--refresh=full`, the daemon's drift check).
+///
+/// # Errors
+/// As [`plan_with_prune`].
+pub async fn plan_with(
+    client: &Client,
+    desired: &DesiredSet,
+    prune: &PruneOptions,
+    inventory: Option<&Inventory>,
+    refresh: Refresh,
+) -> Result<(LiveSet, Plan, Vec<String>), Error> {
     let probe: Vec<_> = if prune.kinds.is_empty() {
         Vec::new()
     } else {
@@ -89,7 +104,7 @@ pub async fn plan_with_prune(
             .map(|i| i.keys.iter().cloned().collect())
             .unwrap_or_default()
     };
-    let live = live::read_live(client, desired, &probe).await?;
+    let live = live::read_live_with(client, desired, &probe, refresh).await?;
     let mut plan = plan::diff(desired, &live);
     let notes = prune::add_deletes(&mut plan, desired, &live, inventory, prune)?;
     Ok((live, plan, notes))

@@ -50,6 +50,7 @@ pub mod projects;
 pub mod routes;
 pub mod rules;
 pub mod seed;
+pub mod source_reads;
 pub mod store;
 pub mod v1;
 pub mod validate;

@@ -18,10 +18,12 @@ use crate::client::Client;
 use crate::config::{self, GitFlags, ImmutaArgs, ImmutaFlags, RepoFlags};
 use crate::cycle;
 use crate::limits::LimitFlags;
+use crate::live::Refresh;
 use crate::manifest::{self, ProcessEnv, Severity};
 use crate::plan::prune::{load_inventory, next_inventory, save_inventory, Inventory, PruneOptions};
 use crate::plan::render;
 use crate::plan::saved::{self, SavedPlan};
+use crate::plan::secrets::{self, SecretDigests};
 use crate::source;
 use crate::terminal::{escape, Escaped};
 
@@ -82,6 +84,24 @@ struct Mode {
     apply: bool,
 }
 
+/// Which data sources are read through the V1 reads for their field-level diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RefreshArg {
+    /// Only those whose dry run reports a change.
+    Changed,
+    /// Every desired connection (finds changes made outside Git that the dry run misses).
+    Full,
+}
+
+impl RefreshArg {
+    fn live(self) -> Refresh {
+        match self {
+            RefreshArg::Changed => Refresh::Changed,
+            RefreshArg::Full => Refresh::Full,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Output {
     Text,
@@ -110,6 +130,15 @@ struct ReconcileArgs {
     /// Save the plan to FILE (with --plan) for `immuta-gitops apply FILE`.
     #[arg(long, env = "IMMUTA_GITOPS_OUT")]
     out: Option<PathBuf>,
+    /// Data sources read through V1 for the field-level diff: `changed` (those whose
+    /// dry run reports a change) or `full` (every desired connection).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "changed",
+        env = "IMMUTA_GITOPS_REFRESH"
+    )]
+    refresh: RefreshArg,
     #[command(flatten)]
     prune: PruneArgs,
 }
@@ -259,6 +288,8 @@ struct Prepared {
     client: Client,
     prune: PruneOptions,
     inventory: Option<Inventory>,
+    /// Digests of the credentials last applied (`--state-dir`), see `plan::secrets`.
+    secrets: Option<SecretDigests>,
 }
 
 async fn prepare(
@@ -292,6 +323,17 @@ async fn prepare(
     if !prune.kinds.is_empty() && state_dir.is_none() {
         eprintln!("warning: --prune needs --state-dir (the inventory of what this tool applied); no object that left Git will be deleted (tables dropped from a data source in Git still are)");
     }
+    let secrets = match state_dir.map(secrets::load) {
+        Some(Ok(d)) => d,
+        Some(Err(e)) => {
+            eprintln!(
+                "warning: cannot read the credential digests in the state directory: {}; credentials cannot be compared",
+                Escaped(&e)
+            );
+            None
+        }
+        None => None,
+    };
     let client = Client::new(client_cfg)?.with_secrets(&desired.redactor);
     Ok(Prepared {
         spec,
@@ -299,6 +341,7 @@ async fn prepare(
         client,
         prune,
         inventory,
+        secrets,
     })
 }
 
@@ -344,6 +387,12 @@ async fn run_apply(
         );
         save_inventory(dir, &inv)
             .with_context(|| format!("cannot save the inventory in {}", dir.display()))?;
+        let mut digests = match p.secrets.clone() {
+            Some(d) => d,
+            None => secrets::empty(dir).context("cannot create the credential digest key")?,
+        };
+        digests.record(&p.desired, &report);
+        secrets::save(dir, &digests).context("cannot save the credential digests")?;
     }
     Ok(report.is_success())
 }
@@ -360,10 +409,17 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
     args.prune.prune.kinds()?;
     let state_dir = args.prune.state_dir.as_deref();
     let p = prepare(spec, args.immuta.args(), &args.prune.prune, state_dir).await?;
-    let (live, plan, notes) =
-        cycle::plan_with_prune(&p.client, &p.desired, &p.prune, p.inventory.as_ref())
-            .await
-            .map_err(|e| explain_client_error(e, &p.client))?;
+    let refresh = args.refresh.live();
+    let (live, plan, notes) = cycle::plan_with(
+        &p.client,
+        &p.desired,
+        &p.prune,
+        p.inventory.as_ref(),
+        refresh,
+        p.secrets.as_ref(),
+    )
+    .await
+    .map_err(|e| explain_client_error(e, &p.client))?;
     write_plan(&plan, args.output, &notes)?;
     if let Some(file) = &args.out {
         let saved = SavedPlan {
@@ -377,6 +433,7 @@ async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
             revision: p.desired.revision.clone(),
             prune_kinds: p.prune.kinds.iter().copied().collect(),
             fingerprints: saved::fingerprints(&plan, &live),
+            refresh_full: refresh == Refresh::Full,
             plan: plan.clone(),
         };
         let text = serde_json::to_vec_pretty(&saved)?;
@@ -463,10 +520,21 @@ async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
     };
     let state_dir = args.state_dir.as_deref();
     let p = prepare(spec, args.immuta.args(), &prune, state_dir).await?;
-    let (live, plan, _) =
-        cycle::plan_with_prune(&p.client, &p.desired, &p.prune, p.inventory.as_ref())
-            .await
-            .map_err(|e| explain_client_error(e, &p.client))?;
+    let refresh = if saved.refresh_full {
+        Refresh::Full
+    } else {
+        Refresh::Changed
+    };
+    let (live, plan, _) = cycle::plan_with(
+        &p.client,
+        &p.desired,
+        &p.prune,
+        p.inventory.as_ref(),
+        refresh,
+        p.secrets.as_ref(),
+    )
+    .await
+    .map_err(|e| explain_client_error(e, &p.client))?;
     saved::check(&saved, &p.desired.source, &p.desired.revision, &plan, &live)?;
     write_plan(&saved.plan, Output::Text, &[])?;
     let applied =

@@ -12,6 +12,7 @@ use crate::client::Client;
 use crate::live::{self, LiveSet, Refresh};
 use crate::manifest::{self, DesiredSet, Diagnostic, Env};
 use crate::plan::prune::{self, Inventory, PruneOptions, Refusal};
+use crate::plan::secrets::SecretDigests;
 use crate::plan::{self, Plan};
 use crate::source::{self, Snapshot, SourceSpec};
 
@@ -82,11 +83,13 @@ pub async fn plan_with_prune(
     prune: &PruneOptions,
     inventory: Option<&Inventory>,
 ) -> Result<(LiveSet, Plan, Vec<String>), Error> {
-    plan_with(client, desired, prune, inventory, Refresh::Changed).await
+    plan_with(client, desired, prune, inventory, Refresh::Changed, None).await
 }
 
 /// [`plan_with_prune`] with the data-source V1 reads chosen by `refresh`
-/// (`--refresh=full`, the daemon's drift check).
+/// (`--refresh=full`, the daemon's drift check), and the credentials of data sources
+/// compared with the digests of what was last applied (`None`: nothing recorded, so
+/// they cannot be compared; see [`crate::plan::secrets`]).
 ///
 /// # Errors
 /// As [`plan_with_prune`].
@@ -96,6 +99,7 @@ pub async fn plan_with(
     prune: &PruneOptions,
     inventory: Option<&Inventory>,
     refresh: Refresh,
+    secrets: Option<&SecretDigests>,
 ) -> Result<(LiveSet, Plan, Vec<String>), Error> {
     let probe: Vec<_> = if prune.kinds.is_empty() {
         Vec::new()
@@ -106,6 +110,7 @@ pub async fn plan_with(
     };
     let live = live::read_live_with(client, desired, &probe, refresh).await?;
     let mut plan = plan::diff(desired, &live);
+    SecretDigests::annotate(&mut plan, desired, secrets);
     let notes = prune::add_deletes(&mut plan, desired, &live, inventory, prune)?;
     Ok((live, plan, notes))
 }

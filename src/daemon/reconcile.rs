@@ -34,9 +34,11 @@ use crate::apply::{deleted_keys, ApplyReport, Outcome};
 use crate::client::Client;
 use crate::config::{self, PruneFlags};
 use crate::cycle;
+use crate::live::Refresh;
 use crate::manifest::{DesiredSet, ProcessEnv};
 use crate::object::Kind;
 use crate::plan::prune::{self, Inventory};
+use crate::plan::secrets::{self, SecretDigests};
 use crate::plan::{render, Plan};
 use crate::redact::Redactor;
 use crate::source::{SourceId, SourceSpec};
@@ -190,10 +192,25 @@ impl Cycle {
             .map_err(|e| e.to_string())?;
         self.inventory = self.load_inventory();
         let client = self.cfg.client.clone().with_secrets(&desired.redactor);
-        let (_live, plan, notes) =
-            cycle::plan_with_prune(&client, &desired, &prune, self.inventory.as_ref())
-                .await
-                .map_err(|e| self.redact(&e, Some(&desired)))?;
+        // A revision planned before is re-read for drift: every data source is read
+        // through V1 too, so a change made outside Git that the dry run does not report
+        // shows (issue 13).
+        let refresh = if planned_before {
+            Refresh::Full
+        } else {
+            Refresh::Changed
+        };
+        let digests = self.load_secrets();
+        let (_live, plan, notes) = cycle::plan_with(
+            &client,
+            &desired,
+            &prune,
+            self.inventory.as_ref(),
+            refresh,
+            digests.as_ref(),
+        )
+        .await
+        .map_err(|e| self.redact(&e, Some(&desired)))?;
         for n in &notes {
             if n.starts_with(prune::DISABLED) {
                 tracing::warn!(note = %n, "prune");
@@ -462,6 +479,29 @@ impl Cycle {
             tracing::warn!(error = %e, "cannot save the inventory of managed objects");
         }
         self.inventory = Some(inv);
+        if let Some(report) = report {
+            let digests = secrets::load(dir)
+                .and_then(|d| d.map_or_else(|| secrets::empty(dir), Ok))
+                .and_then(|mut d| {
+                    d.record(desired, report);
+                    secrets::save(dir, &d)
+                });
+            if let Err(e) = digests {
+                tracing::warn!(error = %e, "cannot save the credential digests");
+            }
+        }
+    }
+
+    /// The credential digests of the state dir (`None`: they cannot be compared).
+    fn load_secrets(&self) -> Option<SecretDigests> {
+        let dir = self.cfg.state_dir.as_deref()?;
+        match secrets::load(dir) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the credential digests: credentials cannot be compared");
+                None
+            }
+        }
     }
 
     /// An error's text with every known secret masked.

@@ -23,6 +23,7 @@ pub mod inventory;
 pub mod prune;
 pub mod render;
 pub mod saved;
+pub mod secrets;
 pub mod tables;
 
 pub use tables::refusal_reason;
@@ -65,6 +66,10 @@ pub struct FieldChange {
     pub after: Option<Value>,
     /// The value is secret: renderers print `(sensitive)` instead.
     pub sensitive: bool,
+    /// What the plan can say about a value it cannot show or compare (issue 13: a
+    /// credential `sensitive, will be sent` or `sensitive, cannot compare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The plan for one object.
@@ -443,6 +448,7 @@ fn field_change(
         before: before.map(mask),
         after: after.map(mask),
         sensitive,
+        note: None,
     }
 }
 

@@ -12,6 +12,7 @@ use immuta_gitops::live::Refresh;
 use immuta_gitops::manifest::{self, DesiredSet};
 use immuta_gitops::object::{Kind, ObjectKey};
 use immuta_gitops::plan::prune::PruneOptions;
+use immuta_gitops::plan::secrets;
 use immuta_gitops::plan::{Action, Change, Plan};
 use immuta_gitops::redact::Secret;
 use immuta_gitops::source::{FileEntry, Snapshot};
@@ -86,7 +87,7 @@ fn client(url: &str) -> Client {
 
 async fn plan(url: &str, d: &DesiredSet, refresh: Refresh) -> (Plan, Client) {
     let c = client(url);
-    let (_, plan, _) = cycle::plan_with(&c, d, &PruneOptions::default(), None, refresh)
+    let (_, plan, _) = cycle::plan_with(&c, d, &PruneOptions::default(), None, refresh, None)
         .await
         .unwrap_or_else(|e| panic!("plan failed: {e:#}"));
     (plan, c)
@@ -294,4 +295,153 @@ sources:
         text.contains("? data/svc_hr@other.snowflakecomputing.com:443/HR exists in Immuta but not in the source"),
         "{text}"
     );
+}
+
+/// The credential lines of a data source: `(path, note)`.
+fn credential_lines(c: &Change) -> Vec<(String, Option<String>)> {
+    c.fields
+        .iter()
+        .filter(|f| f.note.is_some())
+        .map(|f| (f.path.clone(), f.note.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credential_is_never_claimed_unchanged() {
+    let emu = applied().await;
+    let url = emu.url();
+    let tagged = BILLING.replace("table: [Billing]", "table: [Billing, PCI]");
+    // Nothing recorded: an update cannot say whether the password changes.
+    let (p, _) = plan(&url, &desired(&tagged), Refresh::Changed).await;
+    assert_eq!(
+        credential_lines(change(&p, "billing")),
+        [(
+            "connection.password".to_string(),
+            Some("sensitive, cannot compare".to_string())
+        )]
+    );
+
+    // Recorded at apply: the same password says nothing, a new one "will be sent".
+    let state = tempfile::tempdir().unwrap();
+    let c = client(&url);
+    let d = desired(&tagged);
+    let (_, p, _) = cycle::plan_with(
+        &c,
+        &d,
+        &PruneOptions::default(),
+        None,
+        Refresh::Changed,
+        None,
+    )
+    .await
+    .unwrap();
+    let report = cycle::apply(&c, &p, &d, None).await;
+    assert!(report.is_success());
+    let mut digests = secrets::empty(state.path()).unwrap();
+    digests.record(&d, &report);
+    secrets::save(state.path(), &digests).unwrap();
+    let stored = std::fs::read_to_string(state.path().join(secrets::DIGESTS_FILE)).unwrap();
+    assert!(!stored.contains("pw-one-4e1f"), "{stored}");
+    let digests = secrets::load(state.path()).unwrap().expect("a record");
+
+    let plan_with_digests = |d: DesiredSet| {
+        let c = client(&url);
+        let digests = digests.clone();
+        async move {
+            cycle::plan_with(
+                &c,
+                &d,
+                &PruneOptions::default(),
+                None,
+                Refresh::Changed,
+                Some(&digests),
+            )
+            .await
+            .unwrap()
+            .1
+        }
+    };
+    let same = plan_with_digests(desired(
+        &tagged.replace("[Billing, PCI]", "[Billing, PCI, X]"),
+    ))
+    .await;
+    let c = change(&same, "billing");
+    assert_eq!(c.action, Action::Update);
+    assert_eq!(
+        credential_lines(c),
+        [],
+        "the digest matches: nothing to say"
+    );
+
+    let rotated = desired_with(
+        &[("data/billing.yaml", &tagged)],
+        &[("BILLING_PW", "pw-two-9c3a")],
+    );
+    let p = plan_with_digests(rotated).await;
+    let c = change(&p, "billing");
+    assert_eq!(c.action, Action::Update, "{c:#?}");
+    assert_eq!(
+        credential_lines(c),
+        [(
+            "connection.password".to_string(),
+            Some("sensitive, will be sent".to_string())
+        )]
+    );
+    let mut text = Vec::new();
+    immuta_gitops::plan::render::text(&p, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains("      ~ connection.password: (sensitive, will be sent)\n"),
+        "{text}"
+    );
+    let mut json_out = Vec::new();
+    immuta_gitops::plan::render::json(&p, &mut json_out).unwrap();
+    let json_out = String::from_utf8(json_out).unwrap();
+    for secret in ["pw-one-4e1f", "pw-two-9c3a"] {
+        assert!(!text.contains(secret) && !json_out.contains(secret));
+    }
+    // A failed write forgets the record: the state is unknown again.
+    let mut forgetful = digests.clone();
+    let failed = immuta_gitops::apply::ApplyReport {
+        results: vec![immuta_gitops::apply::ObjectResult {
+            key: ObjectKey::new(Kind::Data, "billing"),
+            action: Action::Update,
+            outcome: immuta_gitops::apply::Outcome::Failed { error: "x".into() },
+        }],
+    };
+    forgetful.record(&desired(&tagged), &failed);
+    assert!(forgetful.connections.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_binary_records_credentials_in_the_state_directory() {
+    let emu = common::emulator(None).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = common::TestRepo::new(tmp.path(), "repo");
+    repo.commit(&[("data/billing.yaml", Some(BILLING))]);
+    let state = tmp.path().join("state");
+    let state_s = state.to_string_lossy().to_string();
+    let flags = ["--state-dir", state_s.as_str()];
+    let env = [("BILLING_PW", "pw-one-4e1f")];
+    let out = common::reconcile(&emu.url(), "--apply", &repo.url(), &flags, &env).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    assert!(state.join(secrets::DIGESTS_FILE).exists());
+    let out = common::reconcile(&emu.url(), "--plan", &repo.url(), &flags, &env).await;
+    let (stdout, _) = common::text(&out);
+    assert!(stdout.contains("No changes."), "{stdout}");
+    let rotated = [("BILLING_PW", "pw-two-9c3a")];
+    let out = common::reconcile(&emu.url(), "--plan", &repo.url(), &flags, &rotated).await;
+    let (stdout, stderr) = common::text(&out);
+    assert!(
+        stdout.contains("~ connection.password: (sensitive, will be sent)"),
+        "{stdout}{stderr}"
+    );
+    // Without the state directory the tool cannot know.
+    let out = common::reconcile(&emu.url(), "--plan", &repo.url(), &[], &rotated).await;
+    let (stdout, _) = common::text(&out);
+    assert!(
+        stdout.contains("? connection.password: (sensitive, cannot compare)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("pw-two-9c3a") && !stdout.contains("pw-one-4e1f"));
 }

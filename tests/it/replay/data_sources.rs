@@ -76,6 +76,7 @@ async fn plan_full(tenant: &Tenant, yaml: &str) -> (Plan, Replay) {
         &Default::default(),
         None,
         immuta_gitops::live::Refresh::Full,
+        None,
     )
     .await
     .unwrap_or_else(|e| panic!("plan failed: {e:#}"));

@@ -158,11 +158,26 @@ pub fn check(
             return Err(Stale::Live { key: key.clone() });
         }
     }
-    if plan_now.changes != saved.plan.changes {
-        let detail = plan_now
-            .changes
+    // Credential lines come from the state directory, not from the tenant (a plan saved
+    // with --state-dir may be applied without it): they do not make a plan stale.
+    let without_credentials = |p: &Plan| -> Vec<super::Change> {
+        p.changes
             .iter()
-            .zip(&saved.plan.changes)
+            .cloned()
+            .map(|mut c| {
+                c.fields.retain(|f| f.note.is_none());
+                c
+            })
+            .collect()
+    };
+    let (now_changes, saved_changes) = (
+        without_credentials(plan_now),
+        without_credentials(&saved.plan),
+    );
+    if now_changes != saved_changes {
+        let detail = now_changes
+            .iter()
+            .zip(&saved_changes)
             .find(|(a, b)| a != b)
             .map(|(a, _)| format!("first difference at {}", a.key))
             .unwrap_or_else(|| {

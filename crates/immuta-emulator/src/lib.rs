@@ -675,4 +675,6 @@ pub async fn spawn(opts: Options) -> Result<Handle, Error> {
 #[cfg(test)]
 mod fidelity_tests;
 #[cfg(test)]
+mod source_reads_tests;
+#[cfg(test)]
 mod tests;

@@ -259,7 +259,8 @@ impl Store {
                 let mut u = json!({
                     "profile": 100 + i, "name": name, "iamid": iam, "type": ty,
                     "admin": "Immuta System Account", "approved": true, "state": "owner",
-                    "systemGenerated": false, "subscriptionId": 1000 + i,
+                    "systemGenerated": false, "lastExternalRefresh": src.updated_at,
+                    "subscriptionId": 1000 + i,
                     "createdAt": src.created_at, "updatedAt": src.updated_at,
                     "approvals": [], "currentUserCanApprove": false,
                 });

@@ -19,7 +19,6 @@ use crate::redact::MASK;
 pub use crate::canonical::canonical;
 
 pub mod data;
-pub mod inventory;
 pub mod prune;
 pub mod render;
 pub mod saved;

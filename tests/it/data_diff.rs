@@ -6,16 +6,16 @@
 
 use std::collections::BTreeMap;
 
+use immuta_gitops::apply::{self, ApplyReport};
 use immuta_gitops::client::{Client, ClientConfig};
-use immuta_gitops::cycle;
-use immuta_gitops::live::Refresh;
+use immuta_gitops::live::{self, Refresh};
 use immuta_gitops::manifest::{self, DesiredSet};
 use immuta_gitops::object::{Kind, ObjectKey};
-use immuta_gitops::plan::prune::PruneOptions;
-use immuta_gitops::plan::secrets;
-use immuta_gitops::plan::{Action, Change, Plan};
+use immuta_gitops::plan::{self, Action, Change, Plan};
 use immuta_gitops::redact::Secret;
 use immuta_gitops::source::{FileEntry, Snapshot};
+use immuta_gitops::state::secrets::DIGESTS_FILE;
+use immuta_gitops::state::{SecretDigests, StateDir};
 use serde_json::{json, Value};
 
 use crate::common::{self, KEY};
@@ -85,19 +85,36 @@ fn client(url: &str) -> Client {
     Client::new(ClientConfig::new(url.to_string(), Secret::new(KEY))).unwrap()
 }
 
-async fn plan(url: &str, d: &DesiredSet, refresh: Refresh) -> (Plan, Client) {
+/// The plan stages alone: live (with `refresh`), diff, and the credential lines
+/// against `digests`.
+async fn plan_digests(
+    url: &str,
+    d: &DesiredSet,
+    refresh: Refresh,
+    digests: Option<&SecretDigests>,
+) -> (Plan, Client) {
     let c = client(url);
-    let (_, plan, _) = cycle::plan_with(&c, d, &PruneOptions::default(), None, refresh, None)
+    let live = live::read_live_with(&c, d, &[], refresh)
         .await
         .unwrap_or_else(|e| panic!("plan failed: {e:#}"));
-    (plan, c)
+    let mut p = plan::diff(d, &live);
+    plan::secrets::annotate(&mut p, d, digests);
+    (p, c)
+}
+
+async fn plan(url: &str, d: &DesiredSet, refresh: Refresh) -> (Plan, Client) {
+    plan_digests(url, d, refresh, None).await
+}
+
+async fn apply_report(url: &str, d: &DesiredSet) -> ApplyReport {
+    let (p, c) = plan(url, d, Refresh::Changed).await;
+    let report = apply::apply(&c, &p, d, &Default::default()).await;
+    assert!(report.is_success(), "{report:#?}");
+    report
 }
 
 async fn apply(url: &str, d: &DesiredSet) {
-    let c = client(url);
-    let (_, p) = cycle::plan(&c, d).await.unwrap();
-    let report = cycle::apply(&c, &p, d, None).await;
-    assert!(report.is_success(), "{report:#?}");
+    apply_report(url, d).await;
 }
 
 fn change<'a>(plan: &'a Plan, name: &str) -> &'a Change {
@@ -214,14 +231,10 @@ async fn each_kind_of_change_plans_as_the_fields_it_changes() {
     for (what, manifest, want) in cases {
         let (p, _) = plan(&url, &desired(&manifest), Refresh::Changed).await;
         let c = change(&p, "billing");
-        // A changed connection makes Immuta replace the data sources (000:14317-14319):
-        // refused without leave to remove tables, and shown all the same.
-        let want_action = if what == "connection" {
-            Action::Refused
-        } else {
-            Action::Update
-        };
-        assert_eq!(c.action, want_action, "{what}: {c:#?}");
+        // The plan stages alone: the table-removal gate (prune) is not applied here, so
+        // a changed connection, which makes Immuta replace the data sources
+        // (000:14317-14319), is an update too.
+        assert_eq!(c.action, Action::Update, "{what}: {c:#?}");
         let got = fields(c);
         let want: Vec<(String, Option<Value>, Option<Value>)> = want
             .into_iter()
@@ -323,42 +336,23 @@ async fn a_credential_is_never_claimed_unchanged() {
 
     // Recorded at apply: the same password says nothing, a new one "will be sent".
     let state = tempfile::tempdir().unwrap();
-    let c = client(&url);
+    let dir = StateDir::new(state.path());
     let d = desired(&tagged);
-    let (_, p, _) = cycle::plan_with(
-        &c,
-        &d,
-        &PruneOptions::default(),
-        None,
-        Refresh::Changed,
-        None,
-    )
-    .await
-    .unwrap();
-    let report = cycle::apply(&c, &p, &d, None).await;
-    assert!(report.is_success());
-    let mut digests = secrets::empty(state.path()).unwrap();
+    let report = apply_report(&url, &d).await;
+    let mut digests = dir.new_secret_digests().unwrap();
     digests.record(&d, &report);
-    secrets::save(state.path(), &digests).unwrap();
-    let stored = std::fs::read_to_string(state.path().join(secrets::DIGESTS_FILE)).unwrap();
+    dir.save_secret_digests(&digests).unwrap();
+    let stored = std::fs::read_to_string(state.path().join(DIGESTS_FILE)).unwrap();
     assert!(!stored.contains("pw-one-4e1f"), "{stored}");
-    let digests = secrets::load(state.path()).unwrap().expect("a record");
+    let digests = dir.load_secret_digests().unwrap().expect("a record");
 
     let plan_with_digests = |d: DesiredSet| {
-        let c = client(&url);
+        let url = url.clone();
         let digests = digests.clone();
         async move {
-            cycle::plan_with(
-                &c,
-                &d,
-                &PruneOptions::default(),
-                None,
-                Refresh::Changed,
-                Some(&digests),
-            )
-            .await
-            .unwrap()
-            .1
+            plan_digests(&url, &d, Refresh::Changed, Some(&digests))
+                .await
+                .0
         }
     };
     let same = plan_with_digests(desired(
@@ -402,11 +396,11 @@ async fn a_credential_is_never_claimed_unchanged() {
     }
     // A failed write forgets the record: the state is unknown again.
     let mut forgetful = digests.clone();
-    let failed = immuta_gitops::apply::ApplyReport {
-        results: vec![immuta_gitops::apply::ObjectResult {
+    let failed = ApplyReport {
+        results: vec![apply::ObjectResult {
             key: ObjectKey::new(Kind::Data, "billing"),
             action: Action::Update,
-            outcome: immuta_gitops::apply::Outcome::Failed { error: "x".into() },
+            outcome: apply::Outcome::Failed { error: "x".into() },
         }],
     };
     forgetful.record(&desired(&tagged), &failed);
@@ -425,7 +419,7 @@ async fn the_binary_records_credentials_in_the_state_directory() {
     let env = [("BILLING_PW", "pw-one-4e1f")];
     let out = common::reconcile(&emu.url(), "--apply", &repo.url(), &flags, &env).await;
     assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
-    assert!(state.join(secrets::DIGESTS_FILE).exists());
+    assert!(state.join(DIGESTS_FILE).exists());
     let out = common::reconcile(&emu.url(), "--plan", &repo.url(), &flags, &env).await;
     let (stdout, _) = common::text(&out);
     assert!(stdout.contains("No changes."), "{stdout}");

@@ -233,7 +233,7 @@ pub fn normalize_connection(key: &str, handler: Option<&Value>, reads: &[SourceR
 }
 
 /// One `sources[]` entry: `{table, schema}` from the hit's `remoteTable`/`remoteSchema`
-/// (001:366-367), the name as `naming.datasource`, and what the detail reads show.
+/// (001:367-368), the name as `naming.datasource`, and what the detail reads show.
 fn source(r: &SourceReads, owners: Vec<Value>) -> Value {
     let mut e = Map::new();
     if let Some(t) = s(&r.hit, "remoteTable") {
@@ -309,7 +309,7 @@ fn source(r: &SourceReads, owners: Vec<Value>) -> Value {
 }
 
 /// Live data sources that no desired connection claims, grouped the way V1 groups a
-/// connection (issue 13): by `schemaEvolutionId` (001:336), else by `connectionString`.
+/// connection (issue 13): by `schemaEvolutionId` (001:323), else by `connectionString`.
 /// V1 does not expose connection keys, so each group is named by its connection string
 /// (with `#<schemaEvolutionId>` when two groups share one). Returns name → data source
 /// names.

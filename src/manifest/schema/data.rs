@@ -46,7 +46,7 @@ static USER_FILE: Obj = obj(&[
 
 /// Observable: the members the handler metadata shows under the same name
 /// (000:11223-11243: ssl, port, database, hostname, username, warehouse,
-/// authenticationMethod; `handler` is the hit's `blobHandlerType`, 001:335) and `httpPath`
+/// authenticationMethod; `handler` is the hit's `blobHandlerType`, 001:327) and `httpPath`
 /// (chosen). `schema` is the table's schema in that metadata, not the connection's; the
 /// credentials are never read back (see `SENSITIVE_CONNECTION_KEYS`).
 static CONNECTION: Obj = obj(&[

@@ -70,16 +70,12 @@ async fn plan_full(tenant: &Tenant, yaml: &str) -> (Plan, Replay) {
     let replay = Replay::start(tenant.clone()).await;
     let client = Client::new(ClientConfig::new(replay.url.clone(), Secret::new(KEY))).unwrap();
     let d = desired(&[("data/snowflake.yaml", yaml)]);
-    let (_, plan, _) = immuta_gitops::cycle::plan_with(
-        &client,
-        &d,
-        &Default::default(),
-        None,
-        immuta_gitops::live::Refresh::Full,
-        None,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("plan failed: {e:#}"));
+    let live =
+        immuta_gitops::live::read_live_with(&client, &d, &[], immuta_gitops::live::Refresh::Full)
+            .await
+            .unwrap_or_else(|e| panic!("plan failed: {e:#}"));
+    let mut plan = immuta_gitops::plan::diff(&d, &live);
+    immuta_gitops::plan::secrets::annotate(&mut plan, &d, None);
     assert_eq!(replay.writes(), Vec::<String>::new(), "a plan only reads");
     (plan, replay)
 }

@@ -10,6 +10,7 @@ mod daemon;
 mod data_diff;
 mod examples;
 mod faults;
+mod flags;
 mod golden;
 mod limits;
 mod markdown;

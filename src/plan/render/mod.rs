@@ -196,6 +196,19 @@ pub(super) fn change(plan: &Plan, c: &Change, out: &mut dyn Write) -> io::Result
 }
 
 fn field(f: &FieldChange, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(note) = &f.note {
+        let marker = if note == super::secrets::CANNOT_COMPARE {
+            "?"
+        } else {
+            "~"
+        };
+        return writeln!(
+            out,
+            "      {marker} {}: ({})",
+            escape(&f.path),
+            escape(note)
+        );
+    }
     match (&f.before, &f.after) {
         (None, Some(a)) => writeln!(out, "      + {}: {}", escape(&f.path), value(Some(a))),
         (Some(b), None) => writeln!(
@@ -314,6 +327,7 @@ pub(super) mod tests {
                         before: None,
                         after: Some(json!("Marketing")),
                         sensitive: false,
+                        note: None,
                     }],
                     data: None,
                     id: None,
@@ -327,6 +341,7 @@ pub(super) mod tests {
                         before: Some(json!("a\nb\n")),
                         after: Some(json!("a\nc\n")),
                         sensitive: false,
+                        note: None,
                     }],
                     data: None,
                     id: Some(3),
@@ -413,6 +428,7 @@ pub(super) mod tests {
             before,
             after,
             sensitive: false,
+            note: None,
         };
         let c = |kind, name: &str, action, fields| Change {
             key: ObjectKey::new(kind, name),

@@ -490,7 +490,24 @@ pub fn data(c: &Change, view: &View) -> Vec<Finding> {
     if c.action == Action::Create {
         return out;
     }
-    let leaves = view.leaves();
+    // Credential lines (issue 13: `(sensitive, will be sent)` or `cannot compare`) are
+    // the service account Immuta connects with: they change no one's access.
+    let credentials: Vec<Vec<Seg>> = c
+        .fields
+        .iter()
+        .filter(|f| f.sensitive && f.note.is_some())
+        .filter_map(|f| super::view::parse_path(&f.path))
+        .collect();
+    if !credentials.is_empty() {
+        out.push(neutral(
+            "connection credentials sent (they change no one's access)",
+        ));
+    }
+    let leaves: Vec<Vec<Seg>> = view
+        .leaves()
+        .into_iter()
+        .filter(|l| !credentials.iter().any(|p| l.starts_with(p)))
+        .collect();
     if leaves.is_empty() && !dry.updating.is_empty() {
         let names: Vec<Value> = dry.updating.iter().cloned().map(Value::String).collect();
         out.push(cannot_tell(format!(

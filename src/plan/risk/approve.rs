@@ -196,6 +196,7 @@ mod tests {
                 before: None,
                 after: Some(json!(after)),
                 sensitive: false,
+                note: None,
             }],
             data: None,
             id: None,

@@ -348,6 +348,7 @@ mod tests {
             before,
             after,
             sensitive: false,
+            note: None,
         }
     }
 

@@ -25,6 +25,7 @@ pub(super) fn change(kind: Kind, action: Action, fields: &[F]) -> Change {
                 before: b.clone(),
                 after: a.clone(),
                 sensitive: false,
+                note: None,
             })
             .collect(),
         data: None,
@@ -202,6 +203,25 @@ fn new_tables_are_neutral_and_unexplained_updates_cannot_be_told() {
         ..Default::default()
     });
     is(&classify(&c), Risk::Neutral, "description changed");
+    // A credential the plan cannot compare is sent again: it changes no one's access.
+    c.fields = vec![FieldChange {
+        path: "connection.password".into(),
+        before: j(json!("(sensitive)")),
+        after: j(json!("(sensitive)")),
+        sensitive: true,
+        note: Some("sensitive, cannot compare".into()),
+    }];
+    is(&classify(&c), Risk::Weakens, "dry run does not say how");
+    c.data = Some(DataDryRun::default());
+    is(&classify(&c), Risk::Neutral, "connection credentials");
+    c.fields.push(FieldChange {
+        path: "sources[0].tags.columns[0].tags[1]".into(),
+        before: None,
+        after: j(json!("PII.ID")),
+        sensitive: false,
+        note: None,
+    });
+    is(&classify(&c), Risk::Weakens, CANNOT_TELL);
     let created = data(Action::Create, DataDryRun::default());
     is(&created, Risk::Neutral, "new data sources");
 }

@@ -525,10 +525,17 @@ pub fn data(c: &Change, view: &View) -> Vec<Finding> {
         let descriptive = l
             .iter()
             .any(|s| matches!(s.shape(), "description" | "documentation"));
+        // Named by their first two steps (`sources[3]`, `connection.warehouse`), so one
+        // changed table is one reason, not one per field.
+        let head = l.get(..2.min(l.len())).unwrap_or_default();
+        let added = matches!(l.first().map(Seg::shape), Some("sources"))
+            && view.at(Side::Before, head).is_absent();
         out.push(if descriptive {
             neutral("description changed")
+        } else if added {
+            neutral("tables added to sources: new data sources registered")
         } else {
-            cannot_tell(format!("{} changed", quote(&display(&l))))
+            cannot_tell(format!("{} changed", quote(&display(head))))
         });
     }
     out

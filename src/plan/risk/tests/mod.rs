@@ -221,7 +221,20 @@ fn new_tables_are_neutral_and_unexplained_updates_cannot_be_told() {
         sensitive: false,
         note: None,
     });
-    is(&classify(&c), Risk::Weakens, CANNOT_TELL);
+    is(
+        &classify(&c),
+        Risk::Weakens,
+        "\"sources[0]\" changed: cannot tell",
+    );
+    // A whole new entry of `sources` registers new tables.
+    c.fields = vec![FieldChange {
+        path: "sources[3]".into(),
+        before: None,
+        after: j(json!({"schema": "s", "table": "t"})),
+        sensitive: false,
+        note: None,
+    }];
+    is(&classify(&c), Risk::Neutral, "tables added to sources");
     let created = data(Action::Create, DataDryRun::default());
     is(&created, Risk::Neutral, "new data sources");
 }

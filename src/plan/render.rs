@@ -146,12 +146,8 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
     }
     if c.action == Action::Create {
         for f in &c.fields {
-            writeln!(
-                out,
-                "      + {} = {}",
-                escape(&f.path),
-                value(f.after.as_ref())
-            )?;
+            let label = format!("{} = ", escape(&f.path));
+            created(&label, f.after.as_ref(), 6, "", out)?;
         }
     } else {
         for f in &c.fields {
@@ -159,6 +155,52 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
         }
     }
     writeln!(out)
+}
+
+/// One value of a created object as `terraform plan` shows it (issue 14): a scalar on
+/// its line, an object or array as a nested block, one field or item per line, closed
+/// under its label. Keys and values are escaped; secrets were masked when the plan was
+/// built, so a masked value prints `(sensitive)` at any depth.
+fn created(
+    label: &str,
+    v: Option<&Value>,
+    indent: usize,
+    comma: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let pad = " ".repeat(indent);
+    match v {
+        Some(Value::Object(map)) if !map.is_empty() => {
+            writeln!(out, "{pad}+ {label}{{")?;
+            for (k, v) in map {
+                created(
+                    &format!("{} = ", block_key(k)),
+                    Some(v),
+                    indent + 4,
+                    "",
+                    out,
+                )?;
+            }
+            writeln!(out, "{pad}  }}{comma}")
+        }
+        Some(Value::Array(items)) if !items.is_empty() => {
+            writeln!(out, "{pad}+ {label}[")?;
+            for v in items {
+                created("", Some(v), indent + 4, ",", out)?;
+            }
+            writeln!(out, "{pad}  ]{comma}")
+        }
+        v => writeln!(out, "{pad}+ {label}{}{comma}", value(v)),
+    }
+}
+
+/// An object key inside a block: bare when it reads as an identifier, else quoted.
+fn block_key(k: &str) -> String {
+    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        k.to_string()
+    } else {
+        quote(k)
+    }
 }
 
 fn field(f: &FieldChange, out: &mut dyn Write) -> io::Result<()> {
@@ -369,6 +411,70 @@ mod tests {
             "{s}"
         );
         assert!(s.starts_with("Source: repo at 0123456789ab"), "{s}");
+    }
+
+    /// issue 14: nested values of a created object printed as one line of JSON.
+    #[test]
+    fn issue_14_created_values_are_nested_blocks() {
+        let p = Plan {
+            origin: "o".into(),
+            revision: "r".into(),
+            changes: vec![Change {
+                key: ObjectKey::new(Kind::Policy, "mask"),
+                action: Action::Create,
+                fields: vec![
+                    FieldChange {
+                        path: "actions".into(),
+                        before: None,
+                        after: Some(json!([{
+                            "rules": [{"type": "Masking", "config": {"fields": []}}],
+                            "odd key\u{1b}": {"x": "a\u{1b}]0;t\u{7}", "password": crate::redact::MASK},
+                        }])),
+                        sensitive: false,
+                    },
+                    FieldChange {
+                        path: "token".into(),
+                        before: None,
+                        after: Some(json!(crate::redact::MASK)),
+                        sensitive: true,
+                    },
+                    FieldChange {
+                        path: "tags".into(),
+                        before: None,
+                        after: Some(json!({})),
+                        sensitive: false,
+                    },
+                ],
+                data: None,
+                id: None,
+                note: None,
+            }],
+        };
+        let mut buf = Vec::new();
+        text(&p, &mut buf).unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        let want = r#"  + policy/mask will be created
+      + actions = [
+          + {
+              + rules = [
+                  + {
+                      + type = "Masking"
+                      + config = {
+                          + fields = []
+                        }
+                    },
+                ]
+              + "odd key\u001b" = {
+                  + x = "a\u001b]0;t\u0007"
+                  + password = (sensitive)
+                }
+            },
+        ]
+      + token = (sensitive)
+      + tags = {}
+"#;
+        assert!(s.contains(want), "{s}");
+        assert!(!s.chars().any(|c| c.is_control() && c != '\n'), "{s:?}");
     }
 
     #[test]

@@ -47,11 +47,20 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         for c in shown.iter().filter(|c| !c.action.is_write()) {
             change(c, out)?;
         }
-        writeln!(
-            out,
-            "No changes. Immuta matches the source at {}.",
-            escape(short_rev(&plan.revision))
-        )?;
+        if s.prunable > 0 {
+            writeln!(
+                out,
+                "No changes. Immuta matches the source at {}, except {}.",
+                escape(short_rev(&plan.revision)),
+                prunable(s.prunable)
+            )?;
+        } else {
+            writeln!(
+                out,
+                "No changes. Immuta matches the source at {}.",
+                escape(short_rev(&plan.revision))
+            )?;
+        }
         return Ok(());
     }
     for c in shown {
@@ -69,9 +78,27 @@ pub fn closing_line(s: &Summary) -> String {
     } else {
         String::new()
     };
+    let prune = if s.prunable > 0 {
+        format!("; {}", prunable(s.prunable))
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to add, {} to change, {} to destroy{refused}.",
+        "Plan: {} to add, {} to change, {} to destroy{refused}{prune}.",
         s.add, s.change, s.destroy
+    )
+}
+
+/// `1 object removed from Git that would be removed with --prune` (issue 14: a summary
+/// must not say "matches" while managed objects that left Git are still in Immuta).
+fn prunable(n: usize) -> String {
+    let (noun, verb) = if n == 1 {
+        ("object", "is")
+    } else {
+        ("objects", "are")
+    };
+    format!(
+        "{n} {noun} removed from Git that {verb} still in Immuta and would be removed with --prune"
     )
 }
 
@@ -88,6 +115,10 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
         Action::Create => ("+", "will be created"),
         Action::Update => ("~", "will be updated in place"),
         Action::NoOp => (" ", "is up to date"),
+        Action::Unmanaged if c.note.as_deref() == Some(super::NOTE_WOULD_PRUNE) => (
+            "?",
+            "exists in Immuta but not in the source: managed by this tool, left alone, would be removed with --prune",
+        ),
         Action::Unmanaged => (
             "?",
             "exists in Immuta but not in the source: left alone (not managed, or --prune is off)",
@@ -101,6 +132,9 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
     let key = c.key.to_string();
     let key = escape(&key);
     match &c.note {
+        Some(note) if c.action == Action::Unmanaged && note == super::NOTE_WOULD_PRUNE => {
+            writeln!(out, "  {marker} {key} {what}")?;
+        }
         Some(note) if c.action == Action::NoOp => {
             writeln!(
                 out,
@@ -262,7 +296,15 @@ pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     if plan.has_changes() || s.refused > 0 {
         writeln!(out, "**{}**", closing_line(&s))?;
     } else {
-        writeln!(out, "**No changes.** Immuta matches the source.")?;
+        if s.prunable > 0 {
+            writeln!(
+                out,
+                "**No changes.** Immuta matches the source, except {}.",
+                prunable(s.prunable)
+            )?;
+        } else {
+            writeln!(out, "**No changes.** Immuta matches the source.")?;
+        }
     }
     writeln!(out)?;
     writeln!(

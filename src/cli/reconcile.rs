@@ -244,8 +244,7 @@ pub async fn apply_saved(args: ApplyArgs, tty: Tty) -> Result<ExitCode> {
             escape(&saved.source.repo)
         );
     }
-    let kinds: Vec<String> = saved.prune_kinds.iter().map(ToString::to_string).collect();
-    let config = args.config(&saved.source, kinds)?;
+    let config = args.config(&saved.source, saved.prune_kinds.iter().copied().collect())?;
     let (reconciler, mut planned) = plan(&config, false, tty).await?;
     saved::check(
         &saved,

@@ -106,15 +106,18 @@ pub async fn approve(tty: Tty) -> anyhow::Result<bool> {
 }
 
 /// The spinner shown while the source is fetched and the live state read: the requests
-/// sent so far and the time elapsed. Finishes with one line that stays on stderr.
+/// sent so far and the time elapsed. Finishes with one line that stays on stderr. Off a
+/// terminal it is nothing at all: no bar, no ticking thread, no task.
 pub struct Reading {
-    bar: ProgressBar,
-    ticker: tokio::task::JoinHandle<()>,
+    shown: Option<(ProgressBar, tokio::task::JoinHandle<()>)>,
 }
 
 impl Reading {
-    /// Starts the spinner (hidden off a terminal), counting `client`'s requests.
+    /// Starts the spinner on a terminal, counting `client`'s requests.
     pub fn start(tty: Tty, client: &Client) -> Reading {
+        if !tty.progress {
+            return Reading { shown: None };
+        }
         let bar = ProgressBar::with_draw_target(None, tty.target());
         bar.set_style(style("{spinner} Reading the live state: {msg} ({elapsed})"));
         bar.set_message("0 requests");
@@ -127,24 +130,26 @@ impl Reading {
                 b.set_message(format!("{} requests", client.stats().total()));
             }
         });
-        Reading { bar, ticker }
+        Reading {
+            shown: Some((bar, ticker)),
+        }
     }
 
     /// Stops the spinner, leaving `Read the live state: N requests (elapsed)`.
-    pub fn finish(self, client: &Client) {
-        self.ticker.abort();
-        self.bar
-            .set_style(style("Read the live state: {msg} ({elapsed})"));
-        self.bar
-            .finish_with_message(format!("{} requests", client.stats().total()));
+    pub fn finish(mut self, client: &Client) {
+        if let Some((bar, ticker)) = self.shown.take() {
+            ticker.abort();
+            bar.set_style(style("Read the live state: {msg} ({elapsed})"));
+            bar.finish_with_message(format!("{} requests", client.stats().total()));
+        }
     }
 }
 
 impl Drop for Reading {
     fn drop(&mut self) {
-        self.ticker.abort();
-        if !self.bar.is_finished() {
-            self.bar.finish_and_clear();
+        if let Some((bar, ticker)) = self.shown.take() {
+            ticker.abort();
+            bar.finish_and_clear();
         }
     }
 }

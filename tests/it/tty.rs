@@ -258,13 +258,60 @@ async fn issue_14_every_command_takes_color() {
 }
 
 /// The daemon's text logs: coloured on a terminal, plain when piped even with
-/// `CLICOLOR_FORCE=1` and `--color always` (what `kubectl logs` and CI logs read).
+/// `CLICOLOR_FORCE=1` and `--color always` (what `kubectl logs` and CI logs read); on
+/// a terminal it applies without a prompt.
 #[tokio::test(flavor = "multi_thread")]
 async fn issue_14_daemon_text_logs_are_coloured_only_on_a_terminal() {
     let tenant = DemoTenant::start().await;
-    let state = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
-    let args: Vec<String> = [
+    let tmp = tempfile::tempdir().unwrap();
+    let args = daemon_args(&tenant, tmp.path());
+
+    // Piped, colour forced every way: plain lines.
+    let mut forced = args.clone();
+    forced.extend(["--color".to_string(), "always".to_string()]);
+    let env = tenant_env(&tenant, &[("CLICOLOR_FORCE", "1")]);
+    let log = piped_daemon_log(&forced, &env).await;
+    assert!(
+        log.contains("daemon started") && log.contains("applied"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(ESC),
+        "piped daemon logs were coloured:\n{log:?}"
+    );
+
+    // On a terminal (a fresh tenant, so there is something to apply): coloured (the
+    // level at least), and the first cycle applies without asking anything.
+    let tenant = DemoTenant::start().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let args = daemon_args(&tenant, tmp.path());
+    let before = real_writes(&tenant.emu);
+    let env = tenant_env(&tenant, &[]);
+    let tty = tokio::task::spawn_blocking(move || {
+        use expectrl::Expect;
+        let mut s = expectrl::Session::spawn(pty::command(&args, &env)).expect("spawn under a pty");
+        s.set_expect_timeout(Some(pty::PTY_TIMEOUT));
+        let found = s.expect("cycle done").expect("the first cycle ends");
+        let seen = String::from_utf8_lossy(found.as_bytes()).into_owned();
+        let _ = s.get_process_mut().exit(true);
+        seen
+    })
+    .await
+    .unwrap();
+    assert!(tty.contains(ESC), "no colour on a terminal:\n{tty:?}");
+    assert!(tty.contains("applied"), "{tty}");
+    assert!(!tty.contains("Enter a value"), "{tty}");
+    assert!(
+        real_writes(&tenant.emu) > before,
+        "the daemon did not apply:\n{tty}"
+    );
+}
+
+/// `run` against `tenant`, with its state and cache directories under `dir`.
+fn daemon_args(tenant: &DemoTenant, dir: &std::path::Path) -> Vec<String> {
+    let (state, cache) = (dir.join("state"), dir.join("cache"));
+    std::fs::create_dir_all(&state).unwrap();
+    [
         "run",
         "--listen",
         "127.0.0.1:0",
@@ -275,42 +322,17 @@ async fn issue_14_daemon_text_logs_are_coloured_only_on_a_terminal() {
         "--immuta-url",
         &tenant.emu.url(),
         "--state-dir",
-        &state.path().to_string_lossy(),
+        &state.to_string_lossy(),
         "--cache-dir",
-        &cache.path().to_string_lossy(),
+        &cache.to_string_lossy(),
     ]
     .iter()
     .map(ToString::to_string)
-    .collect();
-
-    // Piped, colour forced every way: plain lines.
-    let mut forced = args.clone();
-    forced.extend(["--color".to_string(), "always".to_string()]);
-    let env = tenant_env(&tenant, &[("CLICOLOR_FORCE", "1")]);
-    let log = piped_daemon_log(&forced, &env).await;
-    assert!(log.contains("daemon started"), "{log}");
-    assert!(
-        !log.contains(ESC),
-        "piped daemon logs were coloured:\n{log:?}"
-    );
-
-    // On a terminal: coloured (the level at least).
-    let tty = tokio::task::spawn_blocking(move || {
-        use expectrl::Expect;
-        let mut s = expectrl::Session::spawn(pty::command(&args, &tenant_env(&tenant, &[])))
-            .expect("spawn under a pty");
-        s.set_expect_timeout(Some(pty::PTY_TIMEOUT));
-        let found = s.expect("daemon started").expect("the daemon starts");
-        let seen = String::from_utf8_lossy(found.before()).into_owned();
-        let _ = s.get_process_mut().exit(true);
-        seen
-    })
-    .await
-    .unwrap();
-    assert!(tty.contains(ESC), "no colour on a terminal:\n{tty:?}");
+    .collect()
 }
 
-/// Starts the daemon with stderr piped, reads its log until `daemon started`, stops it.
+/// Starts the daemon with stderr piped, reads its log until the first `cycle done`,
+/// stops it.
 async fn piped_daemon_log(args: &[String], env: &[(String, String)]) -> String {
     use tokio::io::AsyncBufReadExt;
     let mut cmd: tokio::process::Command = pty::command(args, env).into();
@@ -324,14 +346,14 @@ async fn piped_daemon_log(args: &[String], env: &[(String, String)]) -> String {
         while let Ok(Some(line)) = lines.next_line().await {
             log.push_str(&line);
             log.push('\n');
-            if line.contains("daemon started") {
+            if line.contains("cycle done") {
                 break;
             }
         }
     };
     tokio::time::timeout(pty::PTY_TIMEOUT, read)
         .await
-        .expect("the daemon starts");
+        .expect("the first cycle ends");
     let _ = child.kill().await;
     log
 }

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use immuta_gitops::client::Client;
 use immuta_gitops::config::Config;
 use immuta_gitops::cycle::{Applied, Note, Planned, Reconciler, Settings};
+use immuta_gitops::live::Refresh;
 use immuta_gitops::manifest::{self, ProcessEnv, Severity};
 use immuta_gitops::plan::saved::{self, SavedPlan};
 use immuta_gitops::plan::{self, render, Plan};
@@ -65,7 +66,12 @@ pub fn validate(args: &ValidateArgs, tty: Tty) -> Result<ExitCode> {
 /// Builds the reconciler, fetches and plans (a spinner on a terminal); prints the
 /// manifest warnings and the notes (`all_notes: false` prints only the warnings among
 /// them).
-async fn plan(config: &Config, all_notes: bool, tty: Tty) -> Result<(Reconciler, Planned)> {
+async fn plan(
+    config: &Config,
+    all_notes: bool,
+    refresh: Refresh,
+    tty: Tty,
+) -> Result<(Reconciler, Planned)> {
     let reconciler = Reconciler::new(Settings {
         client: Client::new(config.client.clone())?,
         prune: config.prune.clone(),
@@ -74,7 +80,7 @@ async fn plan(config: &Config, all_notes: bool, tty: Tty) -> Result<(Reconciler,
     let reading = tty::Reading::start(tty, reconciler.client());
     let snapshot = Reconciler::fetch(&config.source).await?;
     let planned = reconciler
-        .plan(&snapshot, &ProcessEnv)
+        .plan_with(&snapshot, &ProcessEnv, refresh)
         .await
         .map_err(|e| errors::explain(e, reconciler.client()))?;
     reading.finish(reconciler.client());
@@ -133,11 +139,18 @@ async fn apply(
     let Applied {
         report,
         inventory_error,
+        digests_error,
         ..
     } = reconciler
         .apply_observed(planned, CancellationToken::new(), &progress)
         .await;
     progress.finish()?;
+    if let Some(e) = digests_error {
+        tty.eprintln(&format!(
+            "warning: {}; the next plan cannot compare those credentials",
+            escape(&e.to_string())
+        ));
+    }
     if has_changes {
         let mut out = std::io::stdout().lock();
         if json {
@@ -160,7 +173,7 @@ async fn apply(
 
 pub async fn reconcile(args: ReconcileArgs, tty: Tty) -> Result<ExitCode> {
     let config = args.config()?;
-    let (reconciler, planned) = plan(&config, true, tty).await?;
+    let (reconciler, planned) = plan(&config, true, args.refresh.live(), tty).await?;
     let plan = &planned.plan;
     write_plan(plan, args.output, tty)?;
     if let Some(file) = &args.out {
@@ -175,6 +188,7 @@ pub async fn reconcile(args: ReconcileArgs, tty: Tty) -> Result<ExitCode> {
             revision: planned.desired.revision.clone(),
             prune_kinds: planned.prune.kinds.iter().copied().collect(),
             fingerprints: saved::fingerprints(plan, &planned.live),
+            refresh_full: planned.refresh == Refresh::Full,
             plan: plan.clone(),
         };
         let text = serde_json::to_vec_pretty(&saved)?;
@@ -245,7 +259,13 @@ pub async fn apply_saved(args: ApplyArgs, tty: Tty) -> Result<ExitCode> {
         );
     }
     let config = args.config(&saved.source, saved.prune_kinds.iter().copied().collect())?;
-    let (reconciler, mut planned) = plan(&config, false, tty).await?;
+    // Read the data sources as the plan did, so the same plan is recomputed.
+    let refresh = if saved.refresh_full {
+        Refresh::Full
+    } else {
+        Refresh::Changed
+    };
+    let (reconciler, mut planned) = plan(&config, false, refresh, tty).await?;
     saved::check(
         &saved,
         &planned.desired.source,

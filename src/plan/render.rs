@@ -238,6 +238,19 @@ fn block_key(k: &str) -> String {
 }
 
 fn field(f: &FieldChange, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(note) = &f.note {
+        let marker = if note == super::secrets::CANNOT_COMPARE {
+            "?"
+        } else {
+            "~"
+        };
+        return writeln!(
+            out,
+            "      {marker} {}: ({})",
+            escape(&f.path),
+            escape(note)
+        );
+    }
     match (&f.before, &f.after) {
         (None, Some(a)) => writeln!(out, "      + {}: {}", escape(&f.path), value(Some(a))),
         (Some(b), None) => writeln!(
@@ -415,6 +428,7 @@ mod tests {
                         before: None,
                         after: Some(json!("Marketing")),
                         sensitive: false,
+                        note: None,
                     }],
                     data: None,
                     id: None,
@@ -428,6 +442,7 @@ mod tests {
                         before: Some(json!("a\nb\n")),
                         after: Some(json!("a\nc\n")),
                         sensitive: false,
+                        note: None,
                     }],
                     data: None,
                     id: Some(3),
@@ -473,18 +488,21 @@ mod tests {
                             "odd key\u{1b}": {"x": "a\u{1b}]0;t\u{7}", "password": crate::redact::MASK},
                         }])),
                         sensitive: false,
+                        note: None,
                     },
                     FieldChange {
                         path: "token".into(),
                         before: None,
                         after: Some(json!(crate::redact::MASK)),
                         sensitive: true,
+                        note: None,
                     },
                     FieldChange {
                         path: "tags".into(),
                         before: None,
                         after: Some(json!({})),
                         sensitive: false,
+                        note: None,
                     },
                 ],
                 data: None,

@@ -23,7 +23,8 @@
 //! 6. A refused data-source change (it would remove data sources without leave, see
 //!    `plan::tables`) is never sent; it is reported as skipped, like a failed object.
 //!    So is a change held for approval because it weakens data protection
-//!    (`plan::risk::hold`): its dependents are skipped and no delete runs after it.
+//!    (`plan::risk::hold`), reported as held: what names it is held with it, and no
+//!    delete runs after it.
 //!
 //! Assumptions: every V2 POST is a full-state upsert, so re-sending one is safe.
 
@@ -134,21 +135,17 @@ impl ApplyReport {
     /// Only I/O errors of `out`.
     pub fn render_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         for r in &self.results {
-            match &r.outcome {
-                Outcome::Applied { .. } => {
-                    writeln!(out, "  ✓ {} {}", Escaped(&r.key), verb(r.action))?;
-                }
-                Outcome::Failed { error } => {
-                    writeln!(out, "  ✗ {} FAILED: {}", Escaped(&r.key), escape(error))?;
-                }
-                Outcome::Skipped { reason } => {
-                    writeln!(out, "  - {} skipped: {}", Escaped(&r.key), escape(reason))?;
-                }
-                Outcome::Held { reason } => {
-                    writeln!(out, "  ! {} held: {}", Escaped(&r.key), escape(reason))?;
-                }
-            }
+            r.render_line(out)?;
         }
+        writeln!(out)?;
+        self.render_summary(out)
+    }
+
+    /// Writes the closing summary alone (after the lines were streamed as they landed).
+    ///
+    /// # Errors
+    /// Only I/O errors of `out`.
+    pub fn render_summary(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         let (a, f, s) = self.counts();
         let h = self.held();
         let held = if h > 0 {
@@ -156,7 +153,6 @@ impl ApplyReport {
         } else {
             String::new()
         };
-        writeln!(out)?;
         if f == 0 && s == 0 && h == 0 {
             writeln!(out, "Apply complete! {a} applied.")
         } else {
@@ -167,6 +163,51 @@ impl ApplyReport {
         }
     }
 }
+
+impl ObjectResult {
+    /// Writes the object's one line (`  ✓ purpose/x created`); the key and the message
+    /// are escaped for the terminal.
+    ///
+    /// # Errors
+    /// Only I/O errors of `out`.
+    pub fn render_line(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match &self.outcome {
+            Outcome::Applied { .. } => {
+                writeln!(out, "  ✓ {} {}", Escaped(&self.key), verb(self.action))
+            }
+            Outcome::Failed { error } => {
+                writeln!(out, "  ✗ {} FAILED: {}", Escaped(&self.key), escape(error))
+            }
+            Outcome::Skipped { reason } => {
+                writeln!(
+                    out,
+                    "  - {} skipped: {}",
+                    Escaped(&self.key),
+                    escape(reason)
+                )
+            }
+            Outcome::Held { reason } => {
+                writeln!(out, "  ! {} held: {}", Escaped(&self.key), escape(reason))
+            }
+        }
+    }
+}
+
+/// Where apply reports how far it got, as it happens: the command line streams each
+/// object's line and draws a progress bar from it. Called from the apply task; must
+/// not block for long.
+pub trait Observer: Send + Sync {
+    /// A level starts: the writes (`deleting: false`) or the deletes of `kind`.
+    fn level(&self, _kind: Kind, _deleting: bool) {}
+    /// One object's result, the moment it is known (landed, failed or skipped).
+    fn landed(&self, _result: &ObjectResult) {}
+}
+
+/// An [`Observer`] that ignores everything (the daemon, the demo, the tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl Observer for Quiet {}
 
 fn verb(a: Action) -> &'static str {
     match a {
@@ -185,6 +226,17 @@ pub async fn apply(
     desired: &DesiredSet,
     cancel: &CancellationToken,
 ) -> ApplyReport {
+    apply_observed(client, plan, desired, cancel, &Quiet).await
+}
+
+/// [`apply`], telling `observer` about each level and each object's result as it lands.
+pub async fn apply_observed(
+    client: &Client,
+    plan: &Plan,
+    desired: &DesiredSet,
+    cancel: &CancellationToken,
+    observer: &dyn Observer,
+) -> ApplyReport {
     let mut report = ApplyReport::default();
     let mut failed = Failed::default();
     for &kind in Kind::ALL {
@@ -198,7 +250,10 @@ pub async fn apply(
                     && plan.held_of(c).is_none()
             })
             .collect();
-        let mut results = run_level(client, level, desired, &failed, cancel).await;
+        if !level.is_empty() {
+            observer.level(kind, false);
+        }
+        let mut results = run_level(client, level, desired, &failed, cancel, observer).await;
         // A refused or held change is not sent: it is reported as skipped (or held), so
         // the run is not a success, its dependents are skipped (or held) and no delete
         // runs after it.
@@ -212,9 +267,10 @@ pub async fn apply(
                     outcome: Outcome::Skipped {
                         reason: crate::plan::refusal_reason(c),
                     },
-                }),
+                })
+                .inspect(|r| observer.landed(r)),
         );
-        results.extend(held(plan, kind, |c| c.action != Action::Delete));
+        results.extend(held(plan, kind, |c| c.action != Action::Delete, observer));
         results.sort_by(|a, b| a.key.cmp(&b.key));
         for r in &results {
             if !matches!(r.outcome, Outcome::Applied { .. }) {
@@ -230,7 +286,10 @@ pub async fn apply(
             .filter(|c| c.key.kind == kind && c.action == Action::Delete)
             .filter(|c| plan.held_of(c).is_none())
             .collect();
-        let held_deletes = held(plan, kind, |c| c.action == Action::Delete);
+        if !level.is_empty() {
+            observer.level(kind, true);
+        }
+        let held_deletes = held(plan, kind, |c| c.action == Action::Delete, observer);
         let blocker = report
             .results
             .iter()
@@ -263,8 +322,9 @@ pub async fn apply(
                         }
                     },
                 })
+                .inspect(|r| observer.landed(r))
                 .collect(),
-            None => run_level(client, level, desired, &failed, cancel).await,
+            None => run_level(client, level, desired, &failed, cancel, observer).await,
         };
         report.results.extend(results);
         report.results.extend(held_deletes);
@@ -272,8 +332,13 @@ pub async fn apply(
     report
 }
 
-/// Skipped results for the held changes of one kind that `which` selects.
-fn held(plan: &Plan, kind: Kind, which: impl Fn(&Change) -> bool) -> Vec<ObjectResult> {
+/// Held results for the held changes of one kind that `which` selects.
+fn held(
+    plan: &Plan,
+    kind: Kind,
+    which: impl Fn(&Change) -> bool,
+    observer: &dyn Observer,
+) -> Vec<ObjectResult> {
     plan.changes
         .iter()
         .filter(|c| c.key.kind == kind && which(c))
@@ -286,16 +351,19 @@ fn held(plan: &Plan, kind: Kind, which: impl Fn(&Change) -> bool) -> Vec<ObjectR
                 },
             })
         })
+        .inspect(|r| observer.landed(r))
         .collect()
 }
 
-/// Runs one level's writes concurrently (bounded by the client); results in key order.
+/// Runs one level's writes concurrently (bounded by the client), telling `observer`
+/// about each result as it lands; results in key order.
 async fn run_level(
     client: &Client,
     level: Vec<&Change>,
     desired: &DesiredSet,
     failed: &Failed,
     cancel: &CancellationToken,
+    observer: &dyn Observer,
 ) -> Vec<ObjectResult> {
     let mut results: Vec<ObjectResult> = stream::iter(level)
         .map(|c| async move {
@@ -314,6 +382,7 @@ async fn run_level(
             }
         })
         .buffer_unordered(client.concurrency())
+        .inspect(|r| observer.landed(r))
         .collect()
         .await;
     results.sort_by(|a, b| a.key.cmp(&b.key));

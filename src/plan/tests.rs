@@ -241,6 +241,7 @@ fn data_sources_follow_the_server_dry_run() {
             // New data sources are neutral (plan::risk).
             weakening: 0,
             held: 0,
+            prunable: 0,
         }
     );
 }

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use super::{change, closing_line, short_rev};
+use super::{change, closing_line, prunable, short_rev};
 use crate::plan::{Action, Change, Plan};
 use crate::terminal::escape;
 
@@ -18,6 +18,12 @@ pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     let s = plan.summary();
     if plan.has_changes() || s.refused > 0 {
         writeln!(out, "**{}**", closing_line(&s))?;
+    } else if s.prunable > 0 {
+        writeln!(
+            out,
+            "**No changes.** Immuta matches the source, except {}.",
+            prunable(s.prunable)
+        )?;
     } else {
         writeln!(out, "**No changes.** Immuta matches the source.")?;
     }

@@ -42,7 +42,8 @@ fn reconcile_args(
 }
 
 fn tenant_env(tenant: &DemoTenant, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env = owned(&[("IMMUTA_API_KEY", KEY)]);
+    // The demo's plan weakens protection; holding it is tested in `risk::`.
+    let mut env = owned(&[("IMMUTA_API_KEY", KEY), (ALLOW_WEAKENING, "true")]);
     env.extend(tenant.secrets.iter().cloned());
     env.extend(owned(extra));
     env

@@ -13,7 +13,9 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use std::io::Write;
+
+use clap::{CommandFactory, Parser, Subcommand};
 
 use immuta_gitops::daemon::{self, LogFormat};
 
@@ -23,9 +25,17 @@ mod reconcile;
 #[cfg(test)]
 mod tests;
 
+/// `--version`: the package version and the commit it was built from (see `build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("IMMUTA_GITOPS_COMMIT"),
+    ")"
+);
+
 /// GitOps for Immuta: keep a tenant equal to a Git repository of V2 YAML files.
 #[derive(Debug, Parser)]
-#[command(name = "immuta-gitops", version, about, long_about = None)]
+#[command(name = "immuta-gitops", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `immuta_gitops=debug`.
     /// Default: `info` for `run` and `emulator`, `warn` for the one-shot commands.
@@ -61,6 +71,16 @@ enum Command {
     /// Show the whole flow against the embedded emulator: plan, apply, plan again.
     #[cfg(feature = "emulator")]
     Demo,
+    /// Print a shell completion script to stdout.
+    ///
+    /// e.g. `immuta-gitops completions bash > /etc/bash_completion.d/immuta-gitops`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, e.g. `immuta-gitops man | man -l -`.
+    Man,
 }
 
 /// Entry point of the binary.
@@ -99,6 +119,18 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         Command::Validate(args) => reconcile::validate(&args),
         Command::Reconcile(args) => reconcile::reconcile(args).await,
         Command::Apply(args) => reconcile::apply_saved(args).await,
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "immuta-gitops", &mut out);
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run(args) => {
             daemon::run(args.options(), shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

@@ -60,7 +60,9 @@ enum Command {
     /// Apply a plan saved with `reconcile --plan --out FILE`, exactly as saved.
     ///
     /// Refused ("plan is stale") when the source ref or the live state of any object in
-    /// the plan changed since it was made.
+    /// the plan changed since it was made. The plan file names the repository by its
+    /// absolute location, so this works from any directory. With --detailed-exitcode:
+    /// 0 nothing to apply, 2 changes applied, 1 error.
     Apply(flags::commands::ApplyArgs),
     /// Run as a daemon: follow the source, plan and apply on a schedule, on webhooks
     /// and on file changes; serve /healthz, /readyz, /metrics and /status.

@@ -218,9 +218,12 @@ pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
     )?;
     write_plan(&saved.plan, Output::Text)?;
     planned.plan = saved.plan;
+    let changes = planned.plan.has_changes();
     let applied = apply(&reconciler, &planned, Output::Text).await?;
     Ok(if refused(&planned.plan) || !applied {
         ExitCode::from(1)
+    } else if args.detailed_exitcode && changes {
+        ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })

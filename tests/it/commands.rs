@@ -1,6 +1,8 @@
 //! The commands around the plan (issue 14): `--version`, `completions`, `man`.
 
-use crate::common::{run, text};
+use std::path::Path;
+
+use crate::common::{emulator, real_writes, run, text, write_tree, KEY};
 
 #[tokio::test]
 async fn version_names_the_commit_it_was_built_from() {
@@ -72,4 +74,103 @@ async fn man_page_is_roff_with_the_subcommands() {
     for word in ["reconcile", "validate", "completions", "SUBCOMMANDS"] {
         assert!(stdout.contains(word), "man page lacks {word}");
     }
+}
+
+/// Runs the binary in `dir` with the test emulator's key (IMMUTA_* of the caller dropped).
+pub async fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_immuta-gitops"));
+    cmd.args(args).current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("IMMUTA") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("IMMUTA_API_KEY", KEY);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.kill_on_drop(true);
+    cmd.output().await.expect("binary runs")
+}
+
+const PURPOSES: &[(&str, &str)] = &[
+    ("purpose/a.yaml", "name: Alpha\ndescription: first\n"),
+    ("purpose/b.yaml", "name: Beta\ndescription: second\n"),
+];
+
+/// A saved plan made with a relative `--repo` applies from another directory, and
+/// `apply --detailed-exitcode` says whether anything was applied.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_saved_plan_applies_from_any_directory_with_detailed_exitcode() {
+    let emu = emulator(None).await;
+    let tmp = tempfile::tempdir().unwrap();
+    write_tree(tmp.path(), "repo", PURPOSES);
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let url = emu.url();
+    let plan = |name: &'static str| {
+        let url = url.clone();
+        let dir = tmp.path().to_path_buf();
+        async move {
+            let out = run_in(
+                &dir,
+                &[
+                    "reconcile",
+                    "--plan",
+                    "--repo",
+                    "repo",
+                    "--immuta-url",
+                    &url,
+                    "--out",
+                    name,
+                ],
+                &[],
+            )
+            .await;
+            assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+            dir.join(name)
+        }
+    };
+    let first = plan("first.json").await;
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&first).unwrap()).unwrap();
+    let repo = saved["source"]["repo"].as_str().unwrap();
+    assert!(Path::new(repo).is_absolute(), "{repo}");
+
+    let apply = |file: std::path::PathBuf| {
+        let url = url.clone();
+        let elsewhere = elsewhere.clone();
+        async move {
+            run_in(
+                &elsewhere,
+                &[
+                    "apply",
+                    &file.to_string_lossy(),
+                    "--immuta-url",
+                    &url,
+                    "--detailed-exitcode",
+                ],
+                &[],
+            )
+            .await
+        }
+    };
+    let out = apply(first).await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "changes applied: {:?}",
+        text(&out)
+    );
+    assert!(text(&out).0.contains("Apply complete!"), "{:?}", text(&out));
+    assert_eq!(real_writes(&emu), 2);
+
+    let second = plan("second.json").await;
+    let out = apply(second).await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "nothing to apply: {:?}",
+        text(&out)
+    );
+    assert_eq!(real_writes(&emu), 2);
 }

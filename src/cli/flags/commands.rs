@@ -90,6 +90,10 @@ impl ReconcileArgs {
 pub struct ApplyArgs {
     /// The plan file written by `reconcile --plan --out`.
     pub plan_file: PathBuf,
+    /// Exit 2 when the plan had changes and they were applied, 0 when it had none, 1 on
+    /// error (as `reconcile --apply --detailed-exitcode`).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
     #[command(flatten)]
     pub immuta: ImmutaFlags,
     #[command(flatten)]

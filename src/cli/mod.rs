@@ -50,7 +50,9 @@ enum Command {
     /// Parse, template and validate every manifest under DIR, offline.
     ///
     /// Exit 0 when all are valid; 1 with one line per problem
-    /// (`path:line:col: <kind> <key>: message`) when any is not.
+    /// (`path:line:col: <kind> <key>: message`) when any is not. Needs no secrets: an
+    /// unset `{{EnvVar}}` or `${NAME}` variable is only named in one warning (`reconcile`
+    /// still requires it). With --strict, unknown fields are errors.
     Validate(flags::commands::ValidateArgs),
     /// Compute the plan (--plan) or compute, print and apply it (--apply).
     ///

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use immuta_gitops::client::Client;
 use immuta_gitops::config::Config;
 use immuta_gitops::cycle::{Applied, Note, Planned, Reconciler, Settings};
-use immuta_gitops::manifest::{self, ProcessEnv, Severity};
+use immuta_gitops::manifest::{self, Diagnostic, OfflineEnv, ProcessEnv, Severity};
 use immuta_gitops::plan::saved::{self, SavedPlan};
 use immuta_gitops::plan::{self, render, Plan};
 use immuta_gitops::source;
@@ -34,27 +34,46 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
     }
     .with_context(|| format!("cannot read {}", dir.display()))?;
     let mut out = std::io::stdout().lock();
-    match manifest::load(&snapshot, &ProcessEnv) {
-        Ok(set) => {
-            for w in &set.warnings {
-                writeln!(out, "{}", Escaped(w))?;
+    // Offline: secrets need not be set; each unset variable is named in one warning.
+    let env = OfflineEnv::default();
+    let loaded = manifest::load(&snapshot, &env);
+    let unset = env.unset();
+    let (objects, diags) = match loaded {
+        Ok(set) => (Some(set.objects.len()), set.warnings),
+        Err(diags) => (None, diags),
+    };
+    // --strict: an unknown field is an error like any other.
+    let diags: Vec<Diagnostic> = diags
+        .into_iter()
+        .map(|mut d| {
+            if args.strict && d.is_unknown_field() {
+                d.severity = Severity::Error;
             }
-            writeln!(
-                out,
-                "{} object(s) valid, {} warning(s).",
-                set.objects.len(),
-                set.warnings.len()
-            )?;
+            d
+        })
+        .collect();
+    for d in &diags {
+        writeln!(out, "{}", Escaped(d))?;
+    }
+    if !unset.is_empty() {
+        writeln!(
+            out,
+            "warning: {} environment variable(s) not set, their values not checked (reconcile requires them): {}",
+            unset.len(),
+            escape(&unset.join(", "))
+        )?;
+    }
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diags.len() - errors + usize::from(!unset.is_empty());
+    match objects {
+        Some(n) if errors == 0 => {
+            writeln!(out, "{n} object(s) valid, {warnings} warning(s).")?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(diags) => {
-            for d in &diags {
-                writeln!(out, "{}", Escaped(d))?;
-            }
-            let errors = diags
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .count();
+        _ => {
             writeln!(out, "{errors} error(s).")?;
             Ok(ExitCode::from(1))
         }

@@ -82,6 +82,16 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// Whether this is the warning for a field the schema does not know (what
+    /// `validate --strict` turns into an error).
+    pub fn is_unknown_field(&self) -> bool {
+        self.severity == Severity::Warning
+            && self.message.starts_with("field ")
+            && self.message.contains(validate::UNMODELLED)
+    }
+}
+
 /// One desired object: a V2 payload ready to POST.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
@@ -126,6 +136,41 @@ pub struct ProcessEnv;
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+}
+
+/// The process environment for `validate`, which runs without secrets (CI on a pull
+/// request): an unset variable reads as a stand-in value, [`OFFLINE_STAND_IN`], and is
+/// recorded, so every placeholder is still checked for form and the rest of the
+/// document is validated; [`OfflineEnv::unset`] lists the names for one warning.
+/// `reconcile` and `run` use [`ProcessEnv`], where an unset variable is an error.
+#[derive(Debug, Default)]
+pub struct OfflineEnv {
+    unset: std::sync::Mutex<BTreeSet<String>>,
+}
+
+/// What an unset variable reads as under [`OfflineEnv`].
+pub const OFFLINE_STAND_IN: &str = "unset-in-validate";
+
+impl OfflineEnv {
+    /// The variables read that were not set, sorted.
+    pub fn unset(&self) -> Vec<String> {
+        self.unset
+            .lock()
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Env for OfflineEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        if let Ok(v) = std::env::var(name) {
+            return Some(v);
+        }
+        if let Ok(mut s) = self.unset.lock() {
+            s.insert(name.to_string());
+        }
+        Some(OFFLINE_STAND_IN.to_string())
     }
 }
 

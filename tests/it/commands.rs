@@ -174,3 +174,78 @@ async fn a_saved_plan_applies_from_any_directory_with_detailed_exitcode() {
     );
     assert_eq!(real_writes(&emu), 2);
 }
+
+/// `validate --strict` makes an unknown field an error; the nearest known field is
+/// suggested with or without it.
+#[tokio::test]
+async fn validate_strict_refuses_unknown_fields_and_suggests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = write_tree(
+        tmp.path(),
+        "repo",
+        &[("purpose/a.yaml", "name: Alpha\ndescripton: first\n")],
+    );
+    let dir = dir.to_string_lossy();
+    let hint = "purpose/a.yaml:2:1: purpose Alpha: warning: field descripton is not modelled; it is sent unchanged (did you mean description?)";
+    let lax = run(&["validate", &dir], &[]).await;
+    let (stdout, _) = text(&lax);
+    assert_eq!(lax.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout,
+        format!("{hint}\n1 object(s) valid, 1 warning(s).\n")
+    );
+
+    let strict = run(&["validate", "--strict", &dir], &[]).await;
+    let (stdout, _) = text(&strict);
+    assert_eq!(strict.status.code(), Some(1), "{stdout}");
+    assert_eq!(
+        stdout,
+        format!("{}\n1 error(s).\n", hint.replace("warning: ", ""))
+    );
+}
+
+/// `validate` needs no secrets: unset variables are named in one warning, malformed
+/// placeholders are still errors, and `reconcile` still requires every variable.
+#[tokio::test]
+async fn validate_runs_without_secrets_but_reconcile_requires_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = "connectionKey: wh\nconnection:\n  handler: Snowflake\n  hostname: h\n  port: 443\n  database: DB\n  warehouse: W\n  authenticationMethod: userPassword\n  username: '${WH_USER}'\n  password: '{{EnvVar \"WH_PASSWORD\"}}'\nsources:\n  - all: true\n";
+    let dir = write_tree(tmp.path(), "repo", &[("data/wh.yaml", data)]);
+    let path = dir.to_string_lossy();
+    let out = run(&["validate", &path], &[("WH_USER", "svc")]).await;
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout,
+        "warning: 1 environment variable(s) not set, their values not checked (reconcile requires them): WH_PASSWORD\n1 object(s) valid, 1 warning(s).\n"
+    );
+
+    let bad = write_tree(
+        tmp.path(),
+        "bad",
+        &[(
+            "data/wh.yaml",
+            &data.replace("{{EnvVar \"WH_PASSWORD\"}}", "{{EnvVar WH_PASSWORD}}"),
+        )],
+    );
+    let out = run(&["validate", &bad.to_string_lossy()], &[]).await;
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("data/wh.yaml:10:"), "{stdout}");
+    assert!(stdout.contains("unsupported template function"), "{stdout}");
+
+    let emu = emulator(None).await;
+    let out =
+        crate::common::reconcile(&emu.url(), "--plan", &path, &[], &[("WH_USER", "svc")]).await;
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("environment variable WH_PASSWORD is not set"),
+        "{stderr}"
+    );
+    assert_eq!(
+        emu.emulator.write_log().len(),
+        0,
+        "no request for an invalid revision"
+    );
+}

@@ -16,6 +16,10 @@ use super::{
 pub struct ValidateArgs {
     /// The repository directory (holding data/, policy/, project/, purpose/).
     pub dir: PathBuf,
+    /// Treat fields the schema does not know as errors, not warnings (a close match to
+    /// a known field is suggested either way).
+    #[arg(long)]
+    pub strict: bool,
     /// How much may be read and parsed.
     #[command(flatten)]
     pub limits: LimitFlags,

@@ -63,9 +63,14 @@ pub enum Problem {
         /// The documented values.
         allowed: String,
     },
-    /// A field the schema does not know (warning).
-    #[error("field {0} is not modelled; it is sent unchanged")]
-    Unmodelled(String),
+    /// A field the schema does not know (warning; an error under `validate --strict`).
+    #[error("field {path} {UNMODELLED}{}", hint(.suggestion.as_deref()))]
+    Unmodelled {
+        /// Dotted path of the field.
+        path: String,
+        /// The one known field of that object spelled closest to it, if unique.
+        suggestion: Option<&'static str>,
+    },
     /// A field documented for the handler is missing (warning).
     #[error("{field} is documented as required for handler {handler} but is missing")]
     Expected {
@@ -101,6 +106,39 @@ pub enum Problem {
         /// `path:line` of the first declaration.
         first: String,
     },
+}
+
+/// What every unknown-field message says after the field's path: how
+/// [`Diagnostic::is_unknown_field`] tells them from other warnings.
+pub const UNMODELLED: &str = "is not modelled; it is sent unchanged";
+
+fn hint(suggestion: Option<&str>) -> String {
+    suggestion.map_or_else(String::new, |s| format!(" (did you mean {s}?)"))
+}
+
+/// The known field spelled closest to `unknown`, when exactly one is close: at most two
+/// edits (transpositions count as one, case is ignored) and fewer than a third of the
+/// name's letters, so short names are not "corrected" into unrelated ones.
+pub fn nearest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
+    let lower = unknown.to_lowercase();
+    let limit = (lower.chars().count() / 3).clamp(1, 2);
+    let mut best: Option<(usize, &'k str)> = None;
+    let mut tie = false;
+    for k in known {
+        let d = strsim::damerau_levenshtein(&lower, &k.to_lowercase());
+        if d > limit {
+            continue;
+        }
+        match best {
+            Some((b, _)) if d > b => {}
+            Some((b, _)) if d == b => tie = true,
+            _ => {
+                best = Some((d, k));
+                tie = false;
+            }
+        }
+    }
+    best.filter(|_| !tie).map(|(_, k)| k)
 }
 
 /// The outcome of validating one document.
@@ -417,7 +455,7 @@ impl Checker<'_> {
     fn object(&mut self, o: &Obj, map: &Map<String, Value>, ptr: &str, path: &str) {
         let (variant_fields, tag_known) = self.variant(o, map);
         let fields = o.fields.iter().chain(variant_fields.iter());
-        let mut known: Vec<&str> = Vec::new();
+        let mut known: Vec<&'static str> = Vec::new();
         for f in fields {
             known.push(f.name);
             self.field(f, map, ptr, path);
@@ -425,10 +463,14 @@ impl Checker<'_> {
         if tag_known {
             for k in map.keys().filter(|k| !known.contains(&k.as_str())) {
                 let child = format!("{ptr}/{}", escape_token(k));
+                let suggestion = nearest(k, &known);
                 self.push(
                     Severity::Warning,
                     &child,
-                    Problem::Unmodelled(join(path, k)),
+                    Problem::Unmodelled {
+                        path: join(path, k),
+                        suggestion,
+                    },
                 );
             }
         }

@@ -297,6 +297,25 @@ impl Client {
         .await
     }
 
+    /// `GET /dataSource`, every page. The example answer lists the data sources
+    /// themselves (001:310-375), without the `{hits, count}` envelope other searches
+    /// answer with; both are read.
+    ///
+    /// # Errors
+    /// Any [`Error`].
+    pub async fn list_data_sources(&self) -> Result<Vec<Value>, Error> {
+        self.read_list(&paging::List {
+            endpoint: "GET /dataSource",
+            path: "/dataSource".into(),
+            query: &[],
+            envelope: paging::Envelope {
+                bare: true,
+                fields: &["hits"],
+            },
+        })
+        .await
+    }
+
     /// `GET /project/{id}`.
     ///
     /// # Errors

@@ -8,6 +8,8 @@
 //!
 //! Rules:
 //! - Any error before the plan is complete means no write (Flux's rule).
+//! - A project naming a purpose or data source that neither Git nor the tenant has is
+//!   such an error, found after the live read ([`plan::references`]).
 //! - Prune without a state directory is refused when the reconciler is built: without an
 //!   inventory nothing that left Git could ever be deleted, so `--prune` would silently
 //!   do nothing.
@@ -113,6 +115,35 @@ impl PruneSettings {
                 .map(|(k, _)| k.clone())
                 .collect(),
         }
+    }
+}
+
+/// Refuses the revision when a project names a purpose or data source that neither Git
+/// nor the tenant has. The tenant's data-source list is read only when a name is still
+/// unknown after the dry runs and the live projects.
+async fn check_references(
+    client: &Client,
+    desired: &DesiredSet,
+    live: &LiveSet,
+) -> Result<(), Error> {
+    let mut tenant = BTreeSet::new();
+    if !plan::references::unresolved_data(desired, live).is_empty() {
+        let list = client
+            .list_data_sources()
+            .await
+            .map_err(live::Error::from)?;
+        tenant.extend(
+            list.iter()
+                .filter(|d| d.get("deleted").and_then(serde_json::Value::as_bool) != Some(true))
+                .filter_map(|d| d.get("name").and_then(serde_json::Value::as_str))
+                .map(str::to_string),
+        );
+    }
+    let diags = plan::references::check(desired, live, &tenant);
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Manifest(diags))
     }
 }
 
@@ -265,6 +296,7 @@ impl Reconciler {
                 .unwrap_or_default()
         };
         let live = live::read_live(&client, &desired, &probe).await?;
+        check_references(&client, &desired, &live).await?;
         let mut plan = plan::diff(&desired, &live);
         let prune_notes =
             prune::add_deletes(&mut plan, &desired, &live, inventory.as_ref(), &prune)?;

@@ -121,6 +121,23 @@ pub struct DesiredSet {
     pub redactor: Redactor,
     /// Warnings found while loading (the set is still valid).
     pub warnings: Vec<Diagnostic>,
+    /// Every purpose and data source a project names, with where it is written: checked
+    /// against Git and the tenant when the plan is made (`crate::plan::references`).
+    pub references: Vec<Reference>,
+}
+
+/// A name one object uses to refer to another (a project's `purposes` and `datasources`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The object that refers.
+    pub from: ObjectKey,
+    /// What it refers to: [`Kind::Purpose`] (a purpose's full name) or [`Kind::Data`] (a
+    /// data source's name, not a connection key).
+    pub to: Kind,
+    /// The name.
+    pub name: String,
+    /// Where the name is written.
+    pub span: Span,
 }
 
 /// The environment `{{EnvVar}}` and `${NAME}` read from.
@@ -213,6 +230,7 @@ pub fn load_filtered(
     let mut objects: BTreeMap<ObjectKey, Manifest> = BTreeMap::new();
     let mut seen: BTreeMap<ObjectKey, Span> = BTreeMap::new();
     let mut purposes = Vec::new();
+    let mut references = Vec::new();
     for item in prepared {
         let ready = match item {
             Prepared::Ready(r) => r,
@@ -238,6 +256,17 @@ pub fn load_filtered(
             continue;
         }
         seen.insert(key.clone(), key_span);
+        references.extend(
+            ready
+                .references
+                .into_iter()
+                .map(|(to, name, span)| Reference {
+                    from: key.clone(),
+                    to,
+                    name,
+                    span,
+                }),
+        );
         objects.insert(
             key.clone(),
             Manifest {
@@ -264,6 +293,7 @@ pub fn load_filtered(
         objects,
         redactor,
         warnings: diagnostics,
+        references,
     })
 }
 
@@ -288,6 +318,8 @@ struct Loaded {
     identity: Option<(String, Span)>,
     /// The full purpose names it declares, for the cross-document check.
     purposes: Vec<validate::names::PurposeName>,
+    /// The names it refers to (`from` is filled in once the identity is known).
+    references: Vec<(Kind, String, Span)>,
 }
 
 /// Validates a templated document (`rendered` is what templating found).
@@ -296,6 +328,7 @@ fn finish(doc: parse::Document, rendered: template::Rendered) -> Loaded {
     let mut secrets = rendered.secrets;
     let validated = validate::validate(&doc, &mut sensitive, &mut secrets);
     let purposes = validate::names::purpose_names(&doc);
+    let references = references(&doc, &sensitive);
     let mut diagnostics = rendered.diagnostics;
     diagnostics.extend(validated.diagnostics);
     Loaded {
@@ -307,5 +340,27 @@ fn finish(doc: parse::Document, rendered: template::Rendered) -> Loaded {
         diagnostics,
         identity: validated.identity,
         purposes,
+        references,
     }
+}
+
+/// The purposes and data sources a project names, each with its span. A templated name
+/// is left out: it is secret, and validation already refuses it where it is an identity.
+fn references(doc: &parse::Document, sensitive: &BTreeSet<String>) -> Vec<(Kind, String, Span)> {
+    if doc.kind != Kind::Project {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (field, to) in [("purposes", Kind::Purpose), ("datasources", Kind::Data)] {
+        let Some(items) = doc.body.get(field).and_then(Value::as_array) else {
+            continue;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let pointer = format!("/{field}/{i}");
+            if let (Some(name), false) = (item.as_str(), sensitive.contains(&pointer)) {
+                out.push((to, name.to_string(), doc.spans.span(&pointer)));
+            }
+        }
+    }
+    out
 }

@@ -19,6 +19,7 @@ use crate::redact::MASK;
 pub use crate::canonical::canonical;
 
 pub mod prune;
+pub mod references;
 pub mod render;
 pub mod saved;
 pub mod tables;

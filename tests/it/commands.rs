@@ -249,3 +249,51 @@ async fn validate_runs_without_secrets_but_reconcile_requires_them() {
         "no request for an invalid revision"
     );
 }
+
+/// A project naming a purpose or data source that neither Git nor the tenant has is
+/// refused at plan time, at the line the name is written on, before any write; names
+/// only the tenant's data-source list knows resolve.
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_references_are_plan_errors_before_any_write() {
+    let root = crate::common::root();
+    let emu = emulator(Some(&root.join("examples/demo/live"))).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let project = "projectKey: p\nname: P\nsubscriptionPolicy:\n  type: anyone\npurposes:\n  - Fraud Detection\n  - Git Purpose.Sub\n  - Nowhere Purpose\ndatasources:\n  - Billing Invoices\n  - Billing Payer Contracts\n  - Nowhere Table\n";
+    let files = [
+        (
+            "purpose/g.yaml",
+            "name: Git Purpose\nsubpurposes:\n  - name: Git Purpose.Sub\n",
+        ),
+        ("purpose/n.yaml", "name: New\n"),
+        ("project/p.yaml", project),
+    ];
+    let dir = write_tree(tmp.path(), "repo", &files);
+    let out =
+        crate::common::reconcile(&emu.url(), "--apply", &dir.to_string_lossy(), &[], &[]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr,
+        "error: 2 invalid manifest(s):\n\
+         project/p.yaml:8:5: project p: purpose \"Nowhere Purpose\" exists neither in Git (purpose/) nor in Immuta; nothing was written\n\
+         project/p.yaml:12:5: project p: data source \"Nowhere Table\" exists neither in Git (a data/ connection) nor in Immuta; nothing was written\n"
+    );
+    assert_eq!(
+        real_writes(&emu),
+        0,
+        "nothing written, not even the new purpose"
+    );
+
+    let fixed = project
+        .replace("  - Nowhere Purpose\n", "")
+        .replace("  - Nowhere Table\n", "");
+    let dir = write_tree(
+        tmp.path(),
+        "fixed",
+        &[files[0], files[1], ("project/p.yaml", &fixed)],
+    );
+    let out =
+        crate::common::reconcile(&emu.url(), "--apply", &dir.to_string_lossy(), &[], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(real_writes(&emu) >= 3);
+}

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use immuta_gitops::client::Client;
 use immuta_gitops::config::Config;
-use immuta_gitops::cycle::{Applied, Note, Planned, Reconciler, Settings};
+use immuta_gitops::cycle::{Applied, Note, Planned, Reconciler, Settings, Targets};
 use immuta_gitops::manifest::{self, Diagnostic, OfflineEnv, ProcessEnv, Severity};
 use immuta_gitops::plan::saved::{self, SavedPlan};
 use immuta_gitops::plan::{self, render, Plan};
@@ -82,12 +82,13 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
 
 /// Builds the reconciler, fetches and plans; prints the manifest warnings and the notes
 /// (`all_notes: false` prints only the warnings among them).
-async fn plan(config: &Config, all_notes: bool) -> Result<(Reconciler, Planned)> {
+async fn plan(config: &Config, targets: Targets, all_notes: bool) -> Result<(Reconciler, Planned)> {
     let reconciler = Reconciler::new(Settings {
         client: Client::new(config.client.clone())?,
         prune: config.prune.clone(),
         state: config.state.clone(),
-    })?;
+    })?
+    .with_targets(targets);
     let snapshot = Reconciler::fetch(&config.source).await?;
     let planned = reconciler
         .plan(&snapshot, &ProcessEnv)
@@ -150,7 +151,8 @@ async fn apply(reconciler: &Reconciler, planned: &Planned, output: Output) -> Re
 
 pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
     let config = args.config()?;
-    let (reconciler, planned) = plan(&config, true).await?;
+    let targets = args.target.targets()?;
+    let (reconciler, planned) = plan(&config, targets, true).await?;
     let plan = &planned.plan;
     write_plan(plan, args.output)?;
     if let Some(file) = &args.out {
@@ -164,6 +166,11 @@ pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
             source_id: Some(planned.desired.source.clone()),
             revision: planned.desired.revision.clone(),
             prune_kinds: planned.prune.kinds.iter().copied().collect(),
+            targets: reconciler
+                .targets()
+                .patterns()
+                .map(str::to_string)
+                .collect(),
             fingerprints: saved::fingerprints(plan, &planned.live),
             plan: plan.clone(),
         };
@@ -227,7 +234,11 @@ pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
     }
     let kinds: Vec<String> = saved.prune_kinds.iter().map(ToString::to_string).collect();
     let config = args.config(&saved.source, kinds)?;
-    let (reconciler, mut planned) = plan(&config, false).await?;
+    let targets = args.target.targets()?;
+    // The plan is made again as it was saved (cut by the same targets, if any) to check
+    // it is not stale; `apply --target` then narrows what is applied.
+    let saved_targets = Targets::parse(&saved.targets)?;
+    let (reconciler, mut planned) = plan(&config, saved_targets, false).await?;
     saved::check(
         &saved,
         &planned.desired.source,
@@ -235,8 +246,20 @@ pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
         &planned.plan,
         &planned.live,
     )?;
-    write_plan(&saved.plan, Output::Text)?;
-    planned.plan = saved.plan;
+    let mut chosen = saved.plan;
+    if !targets.is_empty() {
+        // The whole saved plan was checked for staleness; only the targeted part of it
+        // is applied.
+        for p in targets.unmatched(&chosen) {
+            print_note(&Note::TargetUnmatched(p));
+        }
+        targets.cut(&mut chosen, &planned.desired, &planned.live);
+        print_note(&Note::Targeted(
+            targets.patterns().map(str::to_string).collect(),
+        ));
+    }
+    write_plan(&chosen, Output::Text)?;
+    planned.plan = chosen;
     let changes = planned.plan.has_changes();
     let applied = apply(&reconciler, &planned, Output::Text).await?;
     Ok(if refused(&planned.plan) || !applied {

@@ -34,8 +34,11 @@ use crate::plan::{self, Plan};
 use crate::source::{self, Snapshot, SourceSpec};
 use crate::state::{self, Inventory, StateDir};
 
+pub mod target;
 #[cfg(test)]
 mod tests;
+
+pub use target::Targets;
 
 /// Why a reconcile stopped before it could apply.
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +168,10 @@ pub enum Note {
     Prune(prune::Note),
     /// The inventory could not be read: nothing is deleted this time.
     InventoryUnreadable(state::Error),
+    /// `--target` is in effect: the plan is partial.
+    Targeted(Vec<String>),
+    /// A `--target` pattern matches no object of Git or the tenant.
+    TargetUnmatched(String),
 }
 
 impl Note {
@@ -172,7 +179,7 @@ impl Note {
     pub fn is_warning(&self) -> bool {
         match self {
             Note::Prune(n) => n.is_warning(),
-            Note::InventoryUnreadable(_) => true,
+            Note::InventoryUnreadable(_) | Note::Targeted(_) | Note::TargetUnmatched(_) => true,
         }
     }
 }
@@ -183,6 +190,14 @@ impl std::fmt::Display for Note {
             Note::Prune(n) => n.fmt(f),
             Note::InventoryUnreadable(e) => {
                 write!(f, "prune disabled: {e}; nothing will be deleted")
+            }
+            Note::Targeted(patterns) => write!(
+                f,
+                "resource targeting is in effect ({}): this plan covers only the targeted objects and what they depend on, so it may be incomplete; changes outside them, deletes included, are neither shown nor applied. Use --target for exceptional cases, not routine operation",
+                patterns.join(", ")
+            ),
+            Note::TargetUnmatched(p) => {
+                write!(f, "--target {p} matches no object in Git or in Immuta")
             }
         }
     }
@@ -232,6 +247,7 @@ pub struct Applied {
 #[derive(Debug, Clone)]
 pub struct Reconciler {
     settings: Settings,
+    targets: Targets,
 }
 
 impl Reconciler {
@@ -243,7 +259,22 @@ impl Reconciler {
         if !settings.prune.kinds.is_empty() && settings.state.is_none() {
             return Err(Error::PruneNeedsStateDir);
         }
-        Ok(Reconciler { settings })
+        Ok(Reconciler {
+            settings,
+            targets: Targets::default(),
+        })
+    }
+
+    /// Plans only the objects `targets` select and their dependencies (`--target`).
+    #[must_use]
+    pub fn with_targets(mut self, targets: Targets) -> Reconciler {
+        self.targets = targets;
+        self
+    }
+
+    /// The `--target` patterns in effect.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
     }
 
     /// The client (without any revision's secrets).
@@ -301,6 +332,18 @@ impl Reconciler {
         let prune_notes =
             prune::add_deletes(&mut plan, &desired, &live, inventory.as_ref(), &prune)?;
         notes.extend(prune_notes.into_iter().map(Note::Prune));
+        if !self.targets.is_empty() {
+            notes.extend(
+                self.targets
+                    .unmatched(&plan)
+                    .into_iter()
+                    .map(Note::TargetUnmatched),
+            );
+            self.targets.cut(&mut plan, &desired, &live);
+            notes.push(Note::Targeted(
+                self.targets.patterns().map(str::to_string).collect(),
+            ));
+        }
         Ok(Planned {
             desired,
             live,
@@ -329,9 +372,22 @@ impl Reconciler {
                 inventory_error: None,
             };
         };
+        // Only what this plan covered becomes managed: a plan cut by `--target` never
+        // records the objects it left out.
+        let in_plan: BTreeSet<&crate::object::ObjectKey> =
+            planned.plan.changes.iter().map(|c| &c.key).collect();
+        let covered;
+        let desired = if planned.desired.objects.keys().all(|k| in_plan.contains(k)) {
+            &planned.desired
+        } else {
+            let mut d = planned.desired.clone();
+            d.objects.retain(|k, _| in_plan.contains(k));
+            covered = d;
+            &covered
+        };
         let inv = state::next_inventory(
             &planned.desired.revision,
-            &planned.desired,
+            desired,
             planned.inventory.as_ref(),
             &apply::deleted_keys(&report),
         );

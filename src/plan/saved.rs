@@ -47,6 +47,9 @@ pub struct SavedPlan {
     pub revision: String,
     /// Whether prune was on and for which kinds, so apply recomputes the same plan.
     pub prune_kinds: Vec<Kind>,
+    /// The `--target` patterns the plan was cut with, so apply recomputes the same cut.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// `kind/name` → digest of that object's live state when the plan was made.
     pub fingerprints: BTreeMap<String, String>,
     /// The plan itself (masked values only).
@@ -204,6 +207,7 @@ mod tests {
             }],
         };
         let saved = SavedPlan {
+            targets: Vec::new(),
             format_version: SAVED_FORMAT_VERSION,
             source: SavedSource {
                 repo: "o".into(),

@@ -297,3 +297,150 @@ async fn unknown_references_are_plan_errors_before_any_write() {
     assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
     assert!(real_writes(&emu) >= 3);
 }
+
+/// `--target`: only the targeted objects and their dependencies are planned and applied,
+/// with the partial-plan warning; a delete happens only for a key a pattern names.
+#[tokio::test(flavor = "multi_thread")]
+async fn target_plans_and_applies_only_the_targets_and_their_dependencies() {
+    let emu = emulator(None).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let state = state.to_string_lossy();
+    let purpose = |name: &str, d: &str| format!("name: {name}\ndescription: {d}\n");
+    // One source (the inventory belongs to it), rewritten between revisions.
+    let v1 = write_tree(
+        tmp.path(),
+        "repo",
+        &[
+            ("purpose/a.yaml", &purpose("Alpha", "a")),
+            ("purpose/b.yaml", &purpose("Beta", "b")),
+            ("purpose/g.yaml", &purpose("Gamma", "g")),
+        ],
+    );
+    let go = |dir: std::path::PathBuf, mode: &'static str, extra: Vec<String>| {
+        let url = emu.url();
+        let state = state.to_string();
+        async move {
+            let mut args: Vec<&str> = vec!["--state-dir", &state];
+            args.extend(extra.iter().map(String::as_str));
+            crate::common::reconcile(&url, mode, &dir.to_string_lossy(), &args, &[]).await
+        }
+    };
+    let out = go(v1, "--apply", vec![]).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(real_writes(&emu), 3);
+
+    let project =
+        "projectKey: p\nname: P\nsubscriptionPolicy:\n  type: anyone\npurposes:\n  - Delta\n";
+    std::fs::remove_dir_all(tmp.path().join("repo")).unwrap();
+    let v2 = write_tree(
+        tmp.path(),
+        "repo",
+        &[
+            ("purpose/a.yaml", &purpose("Alpha", "a")),
+            ("purpose/b.yaml", &purpose("Beta", "changed")),
+            ("purpose/d.yaml", &purpose("Delta", "d")),
+            ("project/p.yaml", project),
+        ],
+    );
+    let args = |t: &[&str]| -> Vec<String> {
+        let mut v = vec!["--prune".to_string()];
+        for p in t {
+            v.push("--target".into());
+            v.push((*p).into());
+        }
+        v
+    };
+    let out = go(v2.clone(), "--plan", args(&["project/p"])).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("+ project/p will be created"), "{stdout}");
+    assert!(
+        stdout.contains("+ purpose/Delta will be created"),
+        "a dependency: {stdout}"
+    );
+    assert!(
+        !stdout.contains("Beta") && !stdout.contains("Gamma"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Plan: 2 to add, 0 to change, 0 to destroy."),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("warning: resource targeting is in effect (project/p): this plan covers only the targeted objects"),
+        "{stderr}"
+    );
+
+    let out = go(v2.clone(), "--apply", args(&["project/p"])).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert_eq!(real_writes(&emu), 5, "project and purpose only");
+
+    // A glob names the delete; Beta's update stays out of the plan.
+    let out = go(v2.clone(), "--apply", args(&["purpose/G*", "policy/none"])).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("- purpose/Gamma will be destroyed"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("Beta"), "{stdout}");
+    assert!(
+        stderr.contains("warning: --target policy/none matches no object"),
+        "{stderr}"
+    );
+    assert_eq!(real_writes(&emu), 6, "{stdout}\n{stderr}");
+
+    // Without targets only Beta's update is left; Alpha (in scope of nothing so far) is
+    // unchanged, nothing else is planned.
+    let out = go(
+        v2,
+        "--plan",
+        vec!["--prune".into(), "--detailed-exitcode".into()],
+    )
+    .await;
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{stdout}"
+    );
+
+    // A plan saved with --target is re-made with the same cut when applied.
+    let file = tmp.path().join("beta.json");
+    let mut extra = args(&["purpose/Beta"]);
+    extra.extend(["--out".to_string(), file.to_string_lossy().into_owned()]);
+    let out = go(tmp.path().join("repo"), "--plan", extra).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let out = run_in(
+        tmp.path(),
+        &[
+            "apply",
+            &file.to_string_lossy(),
+            "--immuta-url",
+            &emu.url(),
+            "--state-dir",
+            &state,
+            "--detailed-exitcode",
+        ],
+        &[],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("resource targeting is in effect (purpose/Beta)"),
+        "{stderr}"
+    );
+    assert_eq!(real_writes(&emu), 7);
+
+    let bad = go(tmp.path().join("repo"), "--plan", args(&["policies/x"])).await;
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad)
+            .1
+            .contains("--target \"policies/x\": unknown kind"),
+        "{:?}",
+        text(&bad)
+    );
+}

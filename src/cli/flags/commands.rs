@@ -10,6 +10,7 @@ use immuta_gitops::plan::saved::SavedSource;
 
 use super::{
     Common, GitFlags, GuardFlags, ImmutaFlags, LimitFlags, PruneFlags, RepoFlags, StateFlags,
+    TargetFlags,
 };
 
 #[derive(Debug, Args)]
@@ -68,6 +69,8 @@ pub struct ReconcileArgs {
     pub prune: PruneFlags,
     #[command(flatten)]
     pub state: StateFlags,
+    #[command(flatten)]
+    pub target: TargetFlags,
 }
 
 impl ReconcileArgs {
@@ -108,6 +111,8 @@ pub struct ApplyArgs {
     pub guards: GuardFlags,
     #[command(flatten)]
     pub state: StateFlags,
+    #[command(flatten)]
+    pub target: TargetFlags,
 }
 
 impl ApplyArgs {

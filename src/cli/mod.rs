@@ -91,7 +91,12 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let (default, format) = match &cli.command {
-        Command::Run(args) => ("info", args.log_format),
+        Command::Run(args) => ("info", args.log.log_format),
+        // JSON logs are for machines reading the plan and the apply from them: `info`
+        // carries the plan, change and applied events.
+        Command::Reconcile(args) if args.log.log_format == LogFormat::Json => {
+            ("info", LogFormat::Json)
+        }
         #[cfg(feature = "emulator")]
         Command::Emulator(_) => ("info", LogFormat::Text),
         _ => ("warn", LogFormat::Text),

@@ -154,6 +154,7 @@ pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
     let targets = args.target.targets()?;
     let (reconciler, planned) = plan(&config, targets, true).await?;
     let plan = &planned.plan;
+    log_plan(plan);
     write_plan(plan, args.output)?;
     if let Some(file) = &args.out {
         let saved = SavedPlan {
@@ -192,6 +193,23 @@ pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The plan as log events (seen with `--log-format json`, or `--log info`): the counts,
+/// then one event per change.
+fn log_plan(plan: &Plan) {
+    let s = plan.summary();
+    tracing::info!(
+        revision = %plan.revision,
+        add = s.add,
+        change = s.change,
+        destroy = s.destroy,
+        unchanged = s.unchanged,
+        unmanaged = s.unmanaged,
+        refused = s.refused,
+        "plan"
+    );
+    plan.log_changes();
 }
 
 /// Prints one error line per refused data-source change; true when there is any.
@@ -258,6 +276,7 @@ pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
             targets.patterns().map(str::to_string).collect(),
         ));
     }
+    log_plan(&chosen);
     write_plan(&chosen, Output::Text)?;
     planned.plan = chosen;
     let changes = planned.plan.has_changes();

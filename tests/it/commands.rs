@@ -444,3 +444,75 @@ async fn target_plans_and_applies_only_the_targets_and_their_dependencies() {
         text(&bad)
     );
 }
+
+/// `reconcile --log-format json`: the plan as structured events (one `plan` event with
+/// the counts, one `change` per object) and each applied object logged once, with the
+/// JSON plan's action words.
+#[tokio::test(flavor = "multi_thread")]
+async fn reconcile_logs_the_plan_and_the_apply_as_json_events() {
+    let emu = emulator(None).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = write_tree(tmp.path(), "repo", PURPOSES);
+    let out = crate::common::reconcile(
+        &emu.url(),
+        "--apply",
+        &dir.to_string_lossy(),
+        &["--log-format", "json"],
+        &[],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Plan: 2 to add"),
+        "the plan is still printed: {stdout}"
+    );
+    let events: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let named = |m: &str| -> Vec<&serde_json::Value> {
+        events.iter().filter(|e| e["message"] == m).collect()
+    };
+    let plan = named("plan");
+    assert_eq!(plan.len(), 1, "{stderr}");
+    assert_eq!(
+        (
+            plan[0]["add"].as_u64(),
+            plan[0]["change"].as_u64(),
+            plan[0]["destroy"].as_u64()
+        ),
+        (Some(2), Some(0), Some(0))
+    );
+    let changes: Vec<(String, String)> = named("change")
+        .iter()
+        .map(|e| {
+            (
+                e["key"].as_str().unwrap().into(),
+                e["action"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("purpose/Alpha".into(), "create".into()),
+            ("purpose/Beta".into(), "create".into())
+        ]
+    );
+    let mut applied: Vec<(String, String)> = named("applied")
+        .iter()
+        .map(|e| {
+            (
+                e["key"].as_str().unwrap().into(),
+                e["action"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    applied.sort();
+    assert_eq!(applied, changes, "each applied object once: {stderr}");
+    assert!(
+        !stderr.contains("will be created"),
+        "no multi-line plan text in the log"
+    );
+}

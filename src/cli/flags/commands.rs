@@ -71,6 +71,8 @@ pub struct ReconcileArgs {
     pub state: StateFlags,
     #[command(flatten)]
     pub target: TargetFlags,
+    #[command(flatten)]
+    pub log: super::LogFlags,
 }
 
 impl ReconcileArgs {

@@ -228,6 +228,21 @@ pub struct StateFlags {
     pub state_dir: Option<PathBuf>,
 }
 
+/// `--log-format`, shared by `run` and `reconcile`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogFlags {
+    /// Log lines on stderr: text, or one JSON object per line (the plan as structured
+    /// fields: one `plan` event with the counts, one `change` event per object, one event
+    /// per applied object).
+    #[arg(
+        long,
+        env = "IMMUTA_GITOPS_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: immuta_gitops::daemon::LogFormat,
+}
+
 /// `--target`, shared by `reconcile` and `apply`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TargetFlags {

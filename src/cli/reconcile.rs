@@ -14,6 +14,7 @@ use immuta_gitops::manifest::{self, Diagnostic, OfflineEnv, ProcessEnv, Severity
 use immuta_gitops::plan::saved::{self, SavedPlan};
 use immuta_gitops::plan::{self, render, Plan};
 use immuta_gitops::source;
+use immuta_gitops::state::Drifted;
 use immuta_gitops::terminal::{escape, Escaped};
 
 use super::errors;
@@ -128,8 +129,15 @@ async fn apply(reconciler: &Reconciler, planned: &Planned, output: Output) -> Re
     let Applied {
         report,
         inventory_error,
+        objects_error,
         ..
     } = reconciler.apply(planned, CancellationToken::new()).await;
+    if let Some(e) = objects_error {
+        eprintln!(
+            "warning: {}; the next plan cannot tell drift from a change",
+            escape(&e.to_string())
+        );
+    }
     if planned.plan.has_changes() {
         let mut out = std::io::stdout().lock();
         if output == Output::Json {
@@ -156,6 +164,9 @@ pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
     let plan = &planned.plan;
     log_plan(plan);
     write_plan(plan, args.output)?;
+    if args.output != Output::Json {
+        write_drift(&planned.drift)?;
+    }
     if let Some(file) = &args.out {
         let saved = SavedPlan {
             format_version: saved::SAVED_FORMAT_VERSION,
@@ -193,6 +204,35 @@ pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The section naming the objects the plan writes although Git did not change them
+/// since the last apply: applying reverts someone's edit in Immuta.
+fn write_drift(drift: &[Drifted]) -> Result<()> {
+    if drift.is_empty() {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Objects changed outside Git since the last apply (applying reverts these edits):"
+    )?;
+    for d in drift {
+        let (sign, what) = match d.action {
+            plan::Action::Create => ("+", "deleted in Immuta since; it will be created again"),
+            _ => ("~", "edited in Immuta since; it will be set back to Git"),
+        };
+        writeln!(
+            out,
+            "  {sign} {}: last applied at {}, {what}",
+            escape(&d.key.to_string()),
+            escape(render::short_rev(&d.applied_at))
+        )?;
+        tracing::info!(key = %d.key, action = %d.action, applied_at = %d.applied_at, "drift");
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// The plan as log events (seen with `--log-format json`, or `--log info`): the counts,

@@ -219,8 +219,13 @@ pub struct Planned {
     pub repo: RepoSettings,
     /// The prune options in effect.
     pub prune: PruneOptions,
+    /// Objects the plan writes although Git did not change them since the last apply:
+    /// edited (or deleted) outside Git. Empty without a state directory.
+    pub drift: Vec<state::Drifted>,
     /// The inventory read for this plan (`None`: absent or unreadable).
     inventory: Option<Inventory>,
+    /// The per-object records read for this plan.
+    objects: Option<state::AppliedObjects>,
     /// The client, knowing this revision's secrets.
     client: Client,
 }
@@ -241,6 +246,8 @@ pub struct Applied {
     pub inventory: Option<Inventory>,
     /// Why the inventory could not be saved, if it could not.
     pub inventory_error: Option<state::Error>,
+    /// Why the per-object records (`objects.json`) could not be saved, if they could not.
+    pub objects_error: Option<state::Error>,
 }
 
 /// The pipeline, built once from [`Settings`].
@@ -344,6 +351,16 @@ impl Reconciler {
                 self.targets.patterns().map(str::to_string).collect(),
             ));
         }
+        // Unreadable records cost only the drift section, never the plan.
+        let objects = self
+            .settings
+            .state
+            .as_ref()
+            .and_then(|d| d.load_objects().ok().flatten());
+        let drift = objects
+            .as_ref()
+            .map(|o| state::objects::drifted(o, &desired, &plan))
+            .unwrap_or_default();
         Ok(Planned {
             desired,
             live,
@@ -351,7 +368,9 @@ impl Reconciler {
             notes,
             repo,
             prune,
+            drift,
             inventory,
+            objects,
             client,
         })
     }
@@ -370,6 +389,7 @@ impl Reconciler {
                 report,
                 inventory: None,
                 inventory_error: None,
+                objects_error: None,
             };
         };
         // Only what this plan covered becomes managed: a plan cut by `--target` never
@@ -392,10 +412,18 @@ impl Reconciler {
             &apply::deleted_keys(&report),
         );
         let inventory_error = dir.save_inventory(&inv).err();
+        let records = state::objects::next(
+            planned.objects.as_ref(),
+            &planned.desired,
+            &planned.plan,
+            &report,
+        );
+        let objects_error = dir.save_objects(&records).err();
         Applied {
             report,
             inventory: Some(inv),
             inventory_error,
+            objects_error,
         }
     }
 }

@@ -516,3 +516,88 @@ async fn reconcile_logs_the_plan_and_the_apply_as_json_events() {
         "no multi-line plan text in the log"
     );
 }
+
+/// The one-shot plan names, in its own section, the objects the tenant changed while
+/// Git did not since the last apply, apart from the objects Git changed.
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_since_the_last_apply_has_its_own_section() {
+    let emu = emulator(None).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    let state = state.to_string_lossy().into_owned();
+    let purpose = |name: &str, d: &str| format!("name: {name}\ndescription: {d}\n");
+    let files = |alpha: &str| {
+        vec![
+            ("purpose/a.yaml".to_string(), purpose("Alpha", alpha)),
+            ("purpose/b.yaml".to_string(), purpose("Beta", "b")),
+            ("purpose/c.yaml".to_string(), purpose("Gamma", "c")),
+        ]
+    };
+    let write = |alpha: &str| {
+        let owned = files(alpha);
+        let refs: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_str()))
+            .collect();
+        write_tree(tmp.path(), "repo", &refs)
+    };
+    let dir = write("a");
+    let go = |mode: &'static str| {
+        let (url, dir, state) = (emu.url(), dir.clone(), state.clone());
+        async move {
+            crate::common::reconcile(
+                &url,
+                mode,
+                &dir.to_string_lossy(),
+                &["--state-dir", &state],
+                &[],
+            )
+            .await
+        }
+    };
+    let out = go("--apply").await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    let records = std::fs::read_to_string(tmp.path().join("state/objects.json")).unwrap();
+    assert!(records.contains("purpose/Beta"), "{records}");
+
+    // Someone edits Beta in Immuta; Git changes Alpha.
+    let edit = reqwest::Client::new()
+        .post(format!("{}/api/v2/purpose", emu.url()))
+        .header("Authorization", KEY)
+        .json(&serde_json::json!({"name": "Beta", "description": "edited in the UI"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(edit.status().is_success());
+    write("changed in Git");
+    let out = go("--plan").await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("~ purpose/Alpha will be updated in place"),
+        "{stdout}"
+    );
+    let section = stdout
+        .split("Objects changed outside Git since the last apply (applying reverts these edits):\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no drift section: {stdout}"));
+    let lines: Vec<&str> = section.lines().collect();
+    assert_eq!(lines.len(), 1, "{section}");
+    assert!(
+        lines[0].starts_with("  ~ purpose/Beta: last applied at dir:"),
+        "{section}"
+    );
+    assert!(
+        lines[0].ends_with(", edited in Immuta since; it will be set back to Git"),
+        "{section}"
+    );
+
+    // Once applied, nothing is drift any more.
+    assert_eq!(go("--apply").await.status.code(), Some(0));
+    let out = go("--plan").await;
+    assert!(
+        !text(&out).0.contains("Objects changed outside Git"),
+        "{:?}",
+        text(&out)
+    );
+}

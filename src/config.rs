@@ -16,6 +16,7 @@ use crate::limits;
 use crate::object::Kind;
 use crate::redact::Secret;
 use crate::source::{GitAuth, SourceSpec};
+use crate::terminal::colour::{self, ColourChoice, ColourEnv};
 
 /// Environment variable holding the Immuta API key.
 pub const API_KEY_ENV: &str = "IMMUTA_API_KEY";
@@ -116,11 +117,23 @@ pub fn read_secret_file(what: &'static str, path: &Path) -> Result<Secret, Error
     Ok(Secret::new(value))
 }
 
-/// Whether text logs on stderr may use colour: stderr is a terminal and `NO_COLOR` is
-/// unset (<https://no-color.org>). Piped logs never carry escape sequences.
-pub fn stderr_colour() -> bool {
+/// What the environment says about colour: `NO_COLOR`, `CLICOLOR_FORCE`, `CLICOLOR`
+/// and `TERM` (see [`crate::terminal::colour`] for the rules).
+pub fn colour_env() -> ColourEnv {
+    let var = |name: &str| std::env::var_os(name);
+    ColourEnv {
+        no_color: var("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        force: var("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0"),
+        clicolor_off: var("CLICOLOR").is_some_and(|v| v == "0"),
+        dumb_term: var("TERM").is_some_and(|v| v == "dumb"),
+    }
+}
+
+/// Whether text logs on stderr may use colour: only when stderr is a terminal and
+/// `choice` and the environment allow it. Piped logs never carry escape sequences.
+pub fn stderr_colour(choice: ColourChoice) -> bool {
     use std::io::IsTerminal;
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    colour::log_colour(choice, colour_env(), std::io::stderr().is_terminal())
 }
 
 /// The API key: `--api-key-file` wins over `IMMUTA_API_KEY`.
@@ -178,26 +191,6 @@ pub fn client_config(a: &ImmutaArgs) -> Result<ClientConfig, Error> {
     Ok(cfg)
 }
 
-/// Parses `--prune` values: kind names, `all`, or an empty value (every kind).
-///
-/// # Errors
-/// [`Error::Invalid`] for an unknown kind.
-pub fn prune_kinds(values: &[String]) -> Result<BTreeSet<Kind>, Error> {
-    let mut set = BTreeSet::new();
-    for v in values {
-        let v = v.trim();
-        if v == "all" || v.is_empty() {
-            set.extend(Kind::ALL);
-        } else {
-            set.insert(v.parse::<Kind>().map_err(|message| Error::Invalid {
-                flag: "prune",
-                message,
-            })?);
-        }
-    }
-    Ok(set)
-}
-
 /// What the flags of a reconciling command said, before any file is read: the one input
 /// of [`Config::from_flags`]. The command line fills it in once per command.
 #[derive(Debug, Clone)]
@@ -206,8 +199,8 @@ pub struct Flags {
     pub source: SourceArgs,
     /// How to reach Immuta.
     pub immuta: ImmutaArgs,
-    /// `--prune` values (a saved plan's kinds for `apply`).
-    pub prune: Vec<String>,
+    /// The kinds `--prune` names (a saved plan's for `apply`); empty: prune off.
+    pub prune: BTreeSet<Kind>,
     /// `--allow-empty`.
     pub allow_empty: bool,
     /// `--max-deletions`.
@@ -231,15 +224,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Turns flags into settings: reads the Git credentials and the API key, parses the
-    /// prune kinds. Nothing is fetched and nothing is sent.
+    /// Turns flags into settings: reads the Git credentials and the API key. Nothing is
+    /// fetched and nothing is sent.
     ///
     /// # Errors
-    /// Unreadable credential files, a missing URL or key, an unknown `--prune` kind.
+    /// Unreadable credential files, a missing URL or key.
     pub fn from_flags(f: &Flags) -> Result<Config, Error> {
         let source = source_spec(&f.source)?;
         let prune = crate::cycle::PruneSettings {
-            kinds: prune_kinds(&f.prune)?,
+            kinds: f.prune.clone(),
             allow_empty: f.allow_empty,
             max_deletions: f.max_deletions,
         };
@@ -376,19 +369,6 @@ mod tests {
             let err = read_secret_file("API key", Path::new("/dev/zero")).unwrap_err();
             assert!(matches!(err, Error::SecretTooLarge { .. }), "{err}");
         }
-    }
-
-    #[test]
-    fn prune_kinds_parse_all_and_lists() {
-        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(prune_kinds(&[]).unwrap().is_empty());
-        assert_eq!(prune_kinds(&v(&["all"])).unwrap().len(), 4);
-        assert_eq!(
-            prune_kinds(&v(&["policy", "project"])).unwrap(),
-            [Kind::Policy, Kind::Project].into()
-        );
-        let err = prune_kinds(&v(&["policies"])).unwrap_err().to_string();
-        assert!(err.starts_with("invalid --prune: unknown kind"), "{err}");
     }
 }
 

@@ -17,7 +17,8 @@
 //!   apply writes a fresh one.
 //! - [`Reconciler::apply`] records the inventory after every apply (or in-sync plan) it
 //!   is given, whether or not every write landed: keys whose delete did not land stay in
-//!   it, so a later run can still delete them.
+//!   it, so a later run can still delete them. It records the digests of the data-source
+//!   credentials it applied too (issue 13), so the next plan can say whether one changed.
 
 use std::collections::BTreeSet;
 
@@ -26,13 +27,13 @@ use tokio_util::sync::CancellationToken;
 use crate::apply::{self, ApplyReport};
 use crate::client::Client;
 use crate::config::{self, RepoSettings};
-use crate::live::{self, LiveSet};
+use crate::live::{self, LiveSet, Refresh};
 use crate::manifest::{self, DesiredSet, Diagnostic, Env};
 use crate::object::Kind;
 use crate::plan::prune::{self, PruneOptions, Refusal};
 use crate::plan::{self, Plan};
 use crate::source::{self, Snapshot, SourceSpec};
-use crate::state::{self, Inventory, StateDir};
+use crate::state::{self, Inventory, SecretDigests, StateDir};
 
 pub mod target;
 #[cfg(test)]
@@ -122,27 +123,9 @@ impl PruneSettings {
 }
 
 /// Refuses the revision when a project names a purpose or data source that neither Git
-/// nor the tenant has. The tenant's data-source list is read only when a name is still
-/// unknown after the dry runs and the live projects.
-async fn check_references(
-    client: &Client,
-    desired: &DesiredSet,
-    live: &LiveSet,
-) -> Result<(), Error> {
-    let mut tenant = BTreeSet::new();
-    if !plan::references::unresolved_data(desired, live).is_empty() {
-        let list = client
-            .list_data_sources()
-            .await
-            .map_err(live::Error::from)?;
-        tenant.extend(
-            list.iter()
-                .filter(|d| d.get("deleted").and_then(serde_json::Value::as_bool) != Some(true))
-                .filter_map(|d| d.get("name").and_then(serde_json::Value::as_str))
-                .map(str::to_string),
-        );
-    }
-    let diags = plan::references::check(desired, live, &tenant);
+/// nor the tenant has.
+fn check_references(desired: &DesiredSet, live: &LiveSet) -> Result<(), Error> {
+    let diags = plan::references::check(desired, live);
     if diags.is_empty() {
         Ok(())
     } else {
@@ -172,6 +155,8 @@ pub enum Note {
     Targeted(Vec<String>),
     /// A `--target` pattern matches no object of Git or the tenant.
     TargetUnmatched(String),
+    /// The credential digests could not be read: credentials cannot be compared.
+    DigestsUnreadable(state::Error),
 }
 
 impl Note {
@@ -179,7 +164,10 @@ impl Note {
     pub fn is_warning(&self) -> bool {
         match self {
             Note::Prune(n) => n.is_warning(),
-            Note::InventoryUnreadable(_) | Note::Targeted(_) | Note::TargetUnmatched(_) => true,
+            Note::InventoryUnreadable(_)
+            | Note::DigestsUnreadable(_)
+            | Note::Targeted(_)
+            | Note::TargetUnmatched(_) => true,
         }
     }
 }
@@ -198,6 +186,9 @@ impl std::fmt::Display for Note {
             ),
             Note::TargetUnmatched(p) => {
                 write!(f, "--target {p} matches no object in Git or in Immuta")
+            }
+            Note::DigestsUnreadable(e) => {
+                write!(f, "{e}; connection credentials cannot be compared")
             }
         }
     }
@@ -226,6 +217,10 @@ pub struct Planned {
     inventory: Option<Inventory>,
     /// The per-object records read for this plan.
     objects: Option<state::AppliedObjects>,
+    /// The credential digests read for this plan (`None`: absent or unreadable).
+    secrets: Option<SecretDigests>,
+    /// How the data sources were read (a saved plan is re-checked the same way).
+    pub refresh: Refresh,
     /// The client, knowing this revision's secrets.
     client: Client,
 }
@@ -248,6 +243,9 @@ pub struct Applied {
     pub inventory_error: Option<state::Error>,
     /// Why the per-object records (`objects.json`) could not be saved, if they could not.
     pub objects_error: Option<state::Error>,
+    /// Why the credential digests could not be saved, if they could not (the next plan
+    /// then cannot compare those credentials, or compares them with older digests).
+    pub digests_error: Option<state::Error>,
 }
 
 /// The pipeline, built once from [`Settings`].
@@ -312,6 +310,21 @@ impl Reconciler {
     /// # Errors
     /// Any [`Error`] but [`Error::Source`] and [`Error::PruneNeedsStateDir`].
     pub async fn plan(&self, snapshot: &Snapshot, env: &dyn Env) -> Result<Planned, Error> {
+        self.plan_with(snapshot, env, Refresh::Changed).await
+    }
+
+    /// [`Reconciler::plan`], with the data sources read through V1 as `refresh` says
+    /// (`--refresh=full`, the daemon's drift check). The credentials of data sources are
+    /// compared with the digests of what was last applied ([`crate::plan::secrets`]).
+    ///
+    /// # Errors
+    /// As [`Reconciler::plan`].
+    pub async fn plan_with(
+        &self,
+        snapshot: &Snapshot,
+        env: &dyn Env,
+        refresh: Refresh,
+    ) -> Result<Planned, Error> {
         let repo = config::repo_settings(snapshot).map_err(Error::RepoSettings)?;
         let desired = manifest::load(snapshot, env).map_err(Error::Manifest)?;
         let prune = self.settings.prune.options(&repo);
@@ -333,9 +346,23 @@ impl Reconciler {
                 .map(|i| i.keys.iter().cloned().collect())
                 .unwrap_or_default()
         };
-        let live = live::read_live(&client, &desired, &probe).await?;
-        check_references(&client, &desired, &live).await?;
+        let live = live::read_live_with(&client, &desired, &probe, refresh).await?;
+        check_references(&desired, &live)?;
         let mut plan = plan::diff(&desired, &live);
+        let secrets = match self
+            .settings
+            .state
+            .as_ref()
+            .map(StateDir::load_secret_digests)
+        {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                notes.push(Note::DigestsUnreadable(e));
+                None
+            }
+            None => None,
+        };
+        plan::secrets::annotate(&mut plan, &desired, secrets.as_ref());
         let prune_notes =
             prune::add_deletes(&mut plan, &desired, &live, inventory.as_ref(), &prune)?;
         notes.extend(prune_notes.into_iter().map(Note::Prune));
@@ -371,6 +398,8 @@ impl Reconciler {
             drift,
             inventory,
             objects,
+            secrets,
+            refresh,
             client,
         })
     }
@@ -379,8 +408,25 @@ impl Reconciler {
     /// inventory in the state directory: every desired key, plus managed keys whose
     /// delete did not land. Objects not yet started when `cancel` fires are skipped.
     pub async fn apply(&self, planned: &Planned, cancel: CancellationToken) -> Applied {
+        self.apply_observed(planned, cancel, &apply::Quiet).await
+    }
+
+    /// [`Reconciler::apply`], telling `observer` about each object as it lands.
+    pub async fn apply_observed(
+        &self,
+        planned: &Planned,
+        cancel: CancellationToken,
+        observer: &dyn apply::Observer,
+    ) -> Applied {
         let report = if planned.plan.has_changes() {
-            apply::apply(&planned.client, &planned.plan, &planned.desired, &cancel).await
+            apply::apply_observed(
+                &planned.client,
+                &planned.plan,
+                &planned.desired,
+                &cancel,
+                observer,
+            )
+            .await
         } else {
             ApplyReport::default()
         };
@@ -390,6 +436,7 @@ impl Reconciler {
                 inventory: None,
                 inventory_error: None,
                 objects_error: None,
+                digests_error: None,
             };
         };
         // Only what this plan covered becomes managed: a plan cut by `--target` never
@@ -419,11 +466,25 @@ impl Reconciler {
             &report,
         );
         let objects_error = dir.save_objects(&records).err();
+        let mut digests_error = None;
+        if report.results.iter().any(|r| r.key.kind == Kind::Data) {
+            let digests = match planned.secrets.clone() {
+                Some(d) => Ok(d),
+                None => dir.new_secret_digests(),
+            };
+            digests_error = digests
+                .and_then(|mut d| {
+                    d.record(&planned.desired, &report);
+                    dir.save_secret_digests(&d)
+                })
+                .err();
+        }
         Applied {
             report,
             inventory: Some(inv),
             inventory_error,
             objects_error,
+            digests_error,
         }
     }
 }

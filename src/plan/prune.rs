@@ -191,8 +191,9 @@ pub fn add_deletes(
     };
     if opts.kinds.is_empty() {
         if let Some(inv) = trusted {
-            for c in &plan.changes {
+            for c in &mut plan.changes {
                 if c.action == Action::Unmanaged && inv.keys.contains(&c.key) {
+                    c.note = Some(super::NOTE_WOULD_PRUNE.into());
                     notes.push(Note::LeftGit {
                         key: c.key.clone(),
                         kind: None,
@@ -212,6 +213,7 @@ pub fn add_deletes(
     // Data sources cannot be listed by key: the live stage probed inventory keys.
     for (key, names) in &live.data_orphans {
         if !desired.objects.contains_key(key) && inv.keys.contains(key) {
+            plan.changes.retain(|c| &c.key != key);
             plan.changes.push(Change {
                 key: key.clone(),
                 action: Action::Unmanaged,
@@ -230,8 +232,14 @@ pub fn add_deletes(
         if c.action != Action::Unmanaged || !inv.keys.contains(&c.key) {
             continue;
         }
+        // A group of live data sources is named by its connection string, not by a
+        // connection key (issue 13): only a key the delete probe found is deletable.
+        if c.key.kind == Kind::Data && !live.data_orphans.contains_key(&c.key) {
+            continue;
+        }
         *managed_live.entry(c.key.kind).or_default() += 1;
         if !opts.kinds.contains(&c.key.kind) {
+            c.note = Some(super::NOTE_WOULD_PRUNE.into());
             notes.push(Note::LeftGit {
                 key: c.key.clone(),
                 kind: Some(c.key.kind),
@@ -468,7 +476,7 @@ mod tests {
             key(Kind::Project, "c"),
         ];
         let inv = inventory(&ks);
-        let mut o = opts(&Kind::ALL);
+        let mut o = opts(Kind::ALL);
         o.allow_empty = true;
         o.max_deletions = 100;
         let err = plan_for(&desired(&[]), &live(&ks), Some(&inv), &o).unwrap_err();

@@ -3,15 +3,15 @@
 //! write (Immuta would answer the project's write with an error halfway through the
 //! apply, after the objects before it were written).
 //!
-//! Input: the [`Reference`]s of a [`DesiredSet`], the [`LiveSet`], and the names of the
-//! tenant's data sources when any name is still unresolved. Output: one error
-//! [`Diagnostic`] per unresolved name, at the line it is written on.
+//! Input: the [`Reference`]s of a [`DesiredSet`] and the [`LiveSet`]. Output: one error
+//! [`Diagnostic`] per unresolved name, at the line it is written on. No request of its
+//! own: everything needed was read by the live stage.
 //!
 //! Known purposes: every purpose of Git (sub-purposes by their full name) and of the
 //! tenant. Known data sources: the names the dry runs of Git's data sources answered
 //! (created, updated or unchanged; not those being removed), the names the tenant's
-//! projects already hold, and the tenant's data-source list, read only when a name is
-//! still missing after the first two ([`unresolved_data`]).
+//! projects already hold, and the tenant's other data sources (`GET /dataSource`, the
+//! names no desired connection claims).
 
 use std::collections::BTreeSet;
 
@@ -46,10 +46,10 @@ fn known_purposes(desired: &DesiredSet, live: &LiveSet) -> BTreeSet<String> {
     known
 }
 
-/// The data-source names known without another read: Git's dry runs and the tenant's
-/// projects.
+/// The data-source names Git's dry runs, the tenant's projects and the tenant's list
+/// know.
 fn known_data(live: &LiveSet) -> BTreeSet<String> {
-    let mut known = BTreeSet::new();
+    let mut known: BTreeSet<String> = live.data_unmanaged.values().flatten().cloned().collect();
     for dry in live.data.values() {
         known.extend(dry.creating.iter().cloned());
         known.extend(dry.updating.iter().cloned());
@@ -71,25 +71,8 @@ fn known_data(live: &LiveSet) -> BTreeSet<String> {
     known
 }
 
-/// The data-source names referred to that neither Git's dry runs nor the tenant's
-/// projects know: only these need the tenant's data-source list.
-pub fn unresolved_data(desired: &DesiredSet, live: &LiveSet) -> BTreeSet<String> {
-    let known = known_data(live);
-    desired
-        .references
-        .iter()
-        .filter(|r| r.to == Kind::Data && !known.contains(&r.name))
-        .map(|r| r.name.clone())
-        .collect()
-}
-
-/// One error per reference that nothing resolves; `tenant_data` holds the names of the
-/// tenant's data sources (empty when they were not needed).
-pub fn check(
-    desired: &DesiredSet,
-    live: &LiveSet,
-    tenant_data: &BTreeSet<String>,
-) -> Vec<Diagnostic> {
+/// One error per reference that nothing resolves.
+pub fn check(desired: &DesiredSet, live: &LiveSet) -> Vec<Diagnostic> {
     let purposes = known_purposes(desired, live);
     let data = known_data(live);
     desired
@@ -97,7 +80,7 @@ pub fn check(
         .iter()
         .filter(|r| match r.to {
             Kind::Purpose => !purposes.contains(&r.name),
-            _ => !data.contains(&r.name) && !tenant_data.contains(&r.name),
+            _ => !data.contains(&r.name),
         })
         .map(diagnostic)
         .collect()

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::{canonical, Plan};
 use crate::live::LiveSet;
-use crate::object::Kind;
+use crate::object::{Kind, ObjectKey};
 use crate::source::SourceId;
 
 /// Version of the saved-plan file format.
@@ -50,8 +50,13 @@ pub struct SavedPlan {
     /// The `--target` patterns the plan was cut with, so apply recomputes the same cut.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
-    /// `kind/name` → digest of that object's live state when the plan was made.
-    pub fingerprints: BTreeMap<String, String>,
+    /// Object → digest of its live state when the plan was made (written `kind/name`).
+    #[serde(with = "crate::object::key_map")]
+    pub fingerprints: BTreeMap<ObjectKey, String>,
+    /// Made with `--refresh=full`: apply reads the data sources the same way, so it
+    /// recomputes the same plan (absent in files written before issue 13: `false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refresh_full: bool,
     /// The plan itself (masked values only).
     pub plan: Plan,
 }
@@ -71,7 +76,7 @@ pub enum Stale {
     #[error("plan is stale: {key} changed in Immuta since the plan was made; run reconcile --plan again")]
     Live {
         /// The object.
-        key: String,
+        key: ObjectKey,
     },
     /// The source read now is not the one the plan was made from.
     #[error(
@@ -87,20 +92,45 @@ pub enum Stale {
     #[error("plan is stale: the plan computed now differs from the saved one ({detail}); run reconcile --plan again")]
     Plan {
         /// What differs.
-        detail: String,
+        detail: Difference,
     },
     /// Unsupported file.
     #[error("unsupported plan file format version {0} (expected {SAVED_FORMAT_VERSION})")]
     Version(u32),
 }
 
+/// Where a recomputed plan first differs from the saved one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Difference {
+    /// The change for this object differs.
+    #[error("first difference at {0}")]
+    At(ObjectKey),
+    /// Every change both have is the same, but one has more.
+    #[error("{now} objects now, {saved} saved")]
+    Count {
+        /// Changes in the plan computed now.
+        now: usize,
+        /// Changes in the saved plan.
+        saved: usize,
+    },
+}
+
 /// Digest of every planned object's live state.
-pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<String, String> {
+pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<ObjectKey, String> {
     plan.changes
         .iter()
         .map(|c| {
             let state = match c.key.kind {
-                Kind::Data => serde_json::to_value((live.data.get(&c.key), live.data_orphans.get(&c.key))).unwrap_or_default(),
+                Kind::Data => match live.data_bodies.get(&c.key) {
+                    // What the V1 reads showed (issue 13), when they were read.
+                    Some(b) => serde_json::to_value((
+                        live.data.get(&c.key),
+                        live.data_orphans.get(&c.key),
+                        canonical(Kind::Data, b),
+                    )),
+                    None => serde_json::to_value((live.data.get(&c.key), live.data_orphans.get(&c.key))),
+                }
+                .unwrap_or_default(),
                 kind => live
                     .objects
                     .get(&c.key)
@@ -108,7 +138,7 @@ pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<String, String> {
                     .unwrap_or_default(),
             };
             let digest = Sha256::digest(serde_json::to_vec(&state).unwrap_or_default());
-            (c.key.to_string(), hex::encode(digest))
+            (c.key.clone(), hex::encode(digest))
         })
         .collect()
 }
@@ -148,20 +178,34 @@ pub fn check(
             return Err(Stale::Live { key: key.clone() });
         }
     }
-    if plan_now.changes != saved.plan.changes {
-        let detail = plan_now
-            .changes
+    // Credential lines come from the state directory, not from the tenant (a plan saved
+    // with --state-dir may be applied without it): they do not make a plan stale.
+    let without_credentials = |p: &Plan| -> Vec<super::Change> {
+        p.changes
             .iter()
-            .zip(&saved.plan.changes)
+            .cloned()
+            .map(|mut c| {
+                c.fields.retain(|f| f.note.is_none());
+                c
+            })
+            .collect()
+    };
+    let (now_changes, saved_changes) = (
+        without_credentials(plan_now),
+        without_credentials(&saved.plan),
+    );
+    if now_changes != saved_changes {
+        let detail = now_changes
+            .iter()
+            .zip(&saved_changes)
             .find(|(a, b)| a != b)
-            .map(|(a, _)| format!("first difference at {}", a.key))
-            .unwrap_or_else(|| {
-                format!(
-                    "{} objects now, {} saved",
-                    plan_now.changes.len(),
-                    saved.plan.changes.len()
-                )
-            });
+            .map_or(
+                Difference::Count {
+                    now: plan_now.changes.len(),
+                    saved: saved.plan.changes.len(),
+                },
+                |(a, _)| Difference::At(a.key.clone()),
+            );
         return Err(Stale::Plan { detail });
     }
     Ok(())
@@ -171,7 +215,6 @@ pub fn check(
 mod tests {
     use super::*;
     use crate::live::LiveObject;
-    use crate::object::ObjectKey;
     use crate::plan::{Action, Change};
     use serde_json::json;
 
@@ -218,6 +261,7 @@ mod tests {
             revision: "r1".into(),
             prune_kinds: vec![],
             fingerprints: fingerprints(&plan, &live),
+            refresh_full: false,
             plan,
         };
         (saved, live)
@@ -258,9 +302,35 @@ mod tests {
         assert_eq!(
             err,
             Stale::Live {
-                key: "purpose/P".into()
+                key: ObjectKey::new(Kind::Purpose, "P")
             }
         );
         assert!(err.to_string().contains("plan is stale"));
+    }
+
+    #[test]
+    fn a_recomputed_plan_names_its_first_difference() {
+        let (saved, live) = setup();
+        let o = src("/srv/o");
+        let mut now = saved.plan.clone();
+        now.changes[0].action = Action::Create;
+        let err = check(&saved, &o, "r1", &now, &live).unwrap_err();
+        assert_eq!(
+            err,
+            Stale::Plan {
+                detail: Difference::At(ObjectKey::new(Kind::Purpose, "P"))
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "plan is stale: the plan computed now differs from the saved one (first difference at purpose/P); run reconcile --plan again"
+        );
+        now.changes = saved.plan.changes.clone();
+        now.changes.push(now.changes[0].clone());
+        let err = check(&saved, &o, "r1", &now, &live).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "plan is stale: the plan computed now differs from the saved one (2 objects now, 1 saved); run reconcile --plan again"
+        );
     }
 }

@@ -9,6 +9,9 @@
 //! - `objects.json` ([`AppliedObjects`]): per object, the revision and the (secret-free)
 //!   digest of the document it was last applied with, which tells drift from a change
 //!   (see [`objects`]).
+//! - `secret-digests.json` and `secret-digest-key.json` ([`SecretDigests`]): keyed
+//!   digests of the connection credentials last applied, so a plan can say whether one
+//!   changed (see [`secrets`]). They hold digests and a key, never a credential.
 //!
 //! Every file is JSON carrying its format version (`format_version` in `inventory.json`,
 //! `version` in `state.json`: the names files already on disk use, so existing state
@@ -18,7 +21,8 @@
 //! (one full plan). Every write is atomic: a temp file
 //! in the same directory, fsync, rename over the old file, fsync of the directory. A
 //! crash leaves the old or the new file, never half of one. Every error names the file.
-//! No file holds a secret (origins are stored without credentials).
+//! No file holds a secret (origins are stored without credentials, credentials only as
+//! keyed digests).
 //!
 //! A new kind of per-object record gets its own file here, with its own typed pair of
 //! methods on [`StateDir`]: the directory is not a key-value store.
@@ -32,10 +36,12 @@ use serde::Serialize;
 pub mod applied;
 pub mod inventory;
 pub mod objects;
+pub mod secrets;
 
 pub use applied::AppliedState;
 pub use inventory::{next_inventory, Inventory, InventoryError, INVENTORY_FORMAT_VERSION};
 pub use objects::{AppliedObjects, Drifted};
+pub use secrets::SecretDigests;
 
 /// File name of the inventory inside the state directory.
 pub const INVENTORY_FILE: &str = "inventory.json";

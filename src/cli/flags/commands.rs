@@ -1,11 +1,13 @@
 //! The flags of `validate`, `reconcile` and `apply`; the groups they share with `run`
 //! are flattened from [`super`].
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
 use immuta_gitops::config::{self, Config};
+use immuta_gitops::object::Kind;
 use immuta_gitops::plan::saved::SavedSource;
 
 use super::{
@@ -37,6 +39,25 @@ pub struct Mode {
     pub apply: bool,
 }
 
+/// Which data sources are read through the V1 reads for their field-level diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RefreshArg {
+    /// Only those whose dry run reports a change.
+    Changed,
+    /// Every desired connection (finds changes made outside Git that the dry run misses).
+    Full,
+}
+
+impl RefreshArg {
+    /// The live stage's setting.
+    pub fn live(self) -> immuta_gitops::live::Refresh {
+        match self {
+            RefreshArg::Changed => immuta_gitops::live::Refresh::Changed,
+            RefreshArg::Full => immuta_gitops::live::Refresh::Full,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Text,
@@ -62,9 +83,22 @@ pub struct ReconcileArgs {
     /// Exit 2 when the plan has changes, 0 when it has none, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// With --apply: apply without asking. The question is asked only when stdin,
+    /// stdout and stderr are terminals; in CI and scripts --apply never asks.
+    #[arg(long, env = "IMMUTA_GITOPS_AUTO_APPROVE")]
+    pub auto_approve: bool,
     /// Save the plan to FILE (with --plan) for `immuta-gitops apply FILE`.
     #[arg(long, env = "IMMUTA_GITOPS_OUT")]
     pub out: Option<PathBuf>,
+    /// Data sources read through V1 for the field-level diff: `changed` (those whose
+    /// dry run reports a change) or `full` (every desired connection).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "changed",
+        env = "IMMUTA_GITOPS_REFRESH"
+    )]
+    pub refresh: RefreshArg,
     #[command(flatten)]
     pub prune: PruneFlags,
     #[command(flatten)]
@@ -90,7 +124,7 @@ impl ReconcileArgs {
             r.repo.clone(),
             r.reference.clone(),
             r.path.clone(),
-            self.prune.prune.clone(),
+            self.prune.kinds(),
         ))
     }
 }
@@ -122,7 +156,7 @@ impl ApplyArgs {
     pub fn config(
         &self,
         source: &SavedSource,
-        prune: Vec<String>,
+        prune: BTreeSet<Kind>,
     ) -> Result<Config, config::Error> {
         let common = Common {
             git: &self.git,

@@ -17,6 +17,7 @@ mod limits;
 mod markdown;
 mod ownership;
 mod pipeline;
+mod plan_scope;
 mod prune;
 mod replay;
 mod saved_plan;

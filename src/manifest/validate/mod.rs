@@ -16,6 +16,8 @@ use super::schema::{self, Enum, Field, Obj, Ty};
 use super::{Diagnostic, Severity, Span};
 use crate::object::{Kind, ObjectKey};
 use crate::redact::{Redactor, MASK};
+use suggest::hint;
+pub use suggest::nearest;
 
 /// What validation found wrong. Each variant is one message; the place is in the
 /// diagnostic's span, the field in the message.
@@ -111,35 +113,6 @@ pub enum Problem {
 /// What every unknown-field message says after the field's path: how
 /// [`Diagnostic::is_unknown_field`] tells them from other warnings.
 pub const UNMODELLED: &str = "is not modelled; it is sent unchanged";
-
-fn hint(suggestion: Option<&str>) -> String {
-    suggestion.map_or_else(String::new, |s| format!(" (did you mean {s}?)"))
-}
-
-/// The known field spelled closest to `unknown`, when exactly one is close: at most two
-/// edits (transpositions count as one, case is ignored) and fewer than a third of the
-/// name's letters, so short names are not "corrected" into unrelated ones.
-pub fn nearest<'k>(unknown: &str, known: &[&'k str]) -> Option<&'k str> {
-    let lower = unknown.to_lowercase();
-    let limit = (lower.chars().count() / 3).clamp(1, 2);
-    let mut best: Option<(usize, &'k str)> = None;
-    let mut tie = false;
-    for k in known {
-        let d = strsim::damerau_levenshtein(&lower, &k.to_lowercase());
-        if d > limit {
-            continue;
-        }
-        match best {
-            Some((b, _)) if d > b => {}
-            Some((b, _)) if d == b => tie = true,
-            _ => {
-                best = Some((d, k));
-                tie = false;
-            }
-        }
-    }
-    best.filter(|_| !tie).map(|(_, k)| k)
-}
 
 /// The outcome of validating one document.
 #[derive(Debug, Default)]
@@ -632,6 +605,7 @@ impl Checker<'_> {
 }
 
 pub mod names;
+mod suggest;
 
 #[cfg(test)]
 mod tests;

@@ -25,6 +25,8 @@ use crate::plan::saved::{self, SavedPlan};
 use crate::source;
 use crate::terminal::{escape, Escaped};
 
+mod export;
+
 /// GitOps for Immuta: keep a tenant equal to a Git repository of V2 YAML files.
 #[derive(Debug, Parser)]
 #[command(name = "immuta-gitops", version, about, long_about = None)]
@@ -60,6 +62,11 @@ enum Command {
     /// Refused ("plan is stale") when the source ref or the live state of any object in
     /// the plan changed since it was made.
     Apply(ApplyArgs),
+    /// Write the live tenant as manifests in the repository layout, one file per object.
+    ///
+    /// Only objects users made (never system ones). Exit 1 when any selected object could
+    /// not be exported (the others are still written).
+    Export(export::ExportArgs),
     /// Run as a daemon: follow the source, plan and apply on a schedule, on webhooks
     /// and on file changes; serve /healthz, /readyz, /metrics and /status.
     Run(crate::daemon::RunArgs),
@@ -192,6 +199,7 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         Command::Validate { dir, limits } => validate(dir, &limits.limits()),
         Command::Reconcile(args) => reconcile(args).await,
         Command::Apply(args) => apply_saved(args).await,
+        Command::Export(args) => export::run(args).await,
         Command::Run(args) => {
             crate::daemon::run(args, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

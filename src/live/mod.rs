@@ -23,6 +23,7 @@ use crate::manifest::DesiredSet;
 use crate::object::{Kind, ObjectKey};
 
 pub mod normalize;
+pub mod tenant;
 
 /// One object as it exists in the tenant, in V2 shape.
 #[derive(Debug, Clone, PartialEq)]

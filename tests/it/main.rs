@@ -8,6 +8,7 @@ mod bad_input;
 mod converge;
 mod daemon;
 mod examples;
+mod export;
 mod faults;
 mod golden;
 mod limits;

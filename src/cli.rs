@@ -278,7 +278,9 @@ async fn prepare(
     let client_cfg = config::client_config(&immuta)?;
     let snapshot = cycle::fetch(&spec).await?;
     let settings = config::repo_settings(&snapshot).map_err(|e| anyhow::anyhow!(e))?;
-    let desired = cycle::load(&snapshot, &ProcessEnv)?;
+    let mut desired = cycle::load(&snapshot, &ProcessEnv)?;
+    let moves = settings.moves().map_err(|e| anyhow::anyhow!(e))?;
+    crate::plan::moves::attach(&mut desired, moves).map_err(|e| anyhow::anyhow!(e))?;
     for w in &desired.warnings {
         eprintln!("{}", Escaped(w));
     }
@@ -348,7 +350,7 @@ async fn run_apply(
             &p.desired.revision,
             &p.desired,
             p.inventory.as_ref(),
-            &deleted_keys(&report),
+            &deleted_keys(&report, plan),
         );
         save_inventory(dir, &inv)
             .with_context(|| format!("cannot save the inventory in {}", dir.display()))?;

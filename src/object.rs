@@ -87,6 +87,33 @@ impl ObjectKey {
     }
 }
 
+impl std::str::FromStr for ObjectKey {
+    type Err = String;
+    /// Parses `kind/name` (the name may itself hold `/`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, name) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not kind/name (e.g. policy/mask-ssn)"))?;
+        let kind: Kind = kind.parse()?;
+        if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
+            return Err(format!(
+                "{s:?}: the name must not be empty, carry surrounding whitespace or control characters"
+            ));
+        }
+        Ok(ObjectKey::new(kind, name))
+    }
+}
+
+/// A `moved` entry of `.immuta-gitops.yaml` (Terraform's `moved` block): the object Immuta
+/// knows as `from` is `to` in Git, and is renamed instead of deleted and created anew.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Move {
+    /// The key in Immuta before the rename.
+    pub from: ObjectKey,
+    /// The key in Git.
+    pub to: ObjectKey,
+}
+
 impl fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.kind, self.name)
@@ -102,6 +129,21 @@ mod tests {
         let mut v = vec![Kind::Project, Kind::Policy, Kind::Data, Kind::Purpose];
         v.sort();
         assert_eq!(v, Kind::ALL.to_vec());
+    }
+
+    #[test]
+    fn keys_parse_from_kind_slash_name() {
+        let k: ObjectKey = "policy/a/b".parse().unwrap();
+        assert_eq!(k, ObjectKey::new(Kind::Policy, "a/b"));
+        for bad in [
+            "policy",
+            "policies/x",
+            "policy/",
+            "policy/ x",
+            "policy/a\nb",
+        ] {
+            assert!(bad.parse::<ObjectKey>().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ use body::Body;
 mod body;
 pub mod error;
 pub mod paging;
+mod policy;
 pub mod retry;
 
 pub use error::Error;

@@ -179,7 +179,9 @@ impl Cycle {
 
         let settings =
             config::repo_settings(&snapshot).map_err(|e| self.cfg.redactor.redact(&e))?;
-        let desired = cycle::load(&snapshot, &ProcessEnv).map_err(|e| self.redact(&e, None))?;
+        let mut desired = cycle::load(&snapshot, &ProcessEnv).map_err(|e| self.redact(&e, None))?;
+        let moves = settings.moves()?;
+        crate::plan::moves::attach(&mut desired, moves)?;
         for w in &desired.warnings {
             tracing::warn!(warning = %self.cfg.redactor.redact(&w.to_string()), "manifest warning");
         }
@@ -296,7 +298,7 @@ impl Cycle {
         }
         self.cfg.shared.update_status(|s| s.last_apply = Some(st));
         self.set_objects(plan, Some(report));
-        self.save_inventory(desired, Some(report));
+        self.save_inventory(desired, Some((report, plan)));
         if report.is_success() {
             self.mark_checked(rev);
             self.mark_applied(rev);
@@ -447,11 +449,15 @@ impl Cycle {
     /// Records what this revision's apply manages: every desired key, plus earlier
     /// managed keys whose delete did not land. Only called once a revision was written
     /// (or found in sync) in apply mode.
-    fn save_inventory(&mut self, desired: &DesiredSet, report: Option<&ApplyReport>) {
+    fn save_inventory(
+        &mut self,
+        desired: &DesiredSet,
+        report: Option<(&ApplyReport, &crate::plan::Plan)>,
+    ) {
         let Some(dir) = self.cfg.state_dir.as_deref() else {
             return;
         };
-        let deleted = report.map(deleted_keys).unwrap_or_default();
+        let deleted = report.map(|(r, p)| deleted_keys(r, p)).unwrap_or_default();
         let inv = prune::next_inventory(
             &desired.revision,
             desired,

@@ -16,6 +16,7 @@ mod markdown;
 mod ownership;
 mod pipeline;
 mod prune;
+mod rename;
 mod replay;
 mod saved_plan;
 mod secrets;

@@ -25,6 +25,7 @@ use crate::plan::saved::{self, SavedPlan};
 use crate::source;
 use crate::terminal::{escape, Escaped};
 
+mod adopt;
 mod export;
 
 /// GitOps for Immuta: keep a tenant equal to a Git repository of V2 YAML files.
@@ -67,6 +68,12 @@ enum Command {
     /// Only objects users made (never system ones). Exit 1 when any selected object could
     /// not be exported (the others are still written).
     Export(export::ExportArgs),
+    /// Record live objects that match the source in the inventory, so that prune may
+    /// later delete them (Argo CD's adoption). Writes nothing to Immuta.
+    ///
+    /// An object whose live state differs from Git is adopted only with --force; the
+    /// plan shows the difference first. Exit 1 when a named object could not be adopted.
+    Adopt(adopt::AdoptArgs),
     /// Run as a daemon: follow the source, plan and apply on a schedule, on webhooks
     /// and on file changes; serve /healthz, /readyz, /metrics and /status.
     Run(crate::daemon::RunArgs),
@@ -200,6 +207,7 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         Command::Reconcile(args) => reconcile(args).await,
         Command::Apply(args) => apply_saved(args).await,
         Command::Export(args) => export::run(args).await,
+        Command::Adopt(args) => adopt::run(args).await,
         Command::Run(args) => {
             crate::daemon::run(args, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod adopt;
 mod bad_input;
 mod converge;
 mod daemon;

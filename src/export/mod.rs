@@ -121,13 +121,17 @@ fn globs(patterns: &[String]) -> Result<Option<GlobSet>, Error> {
     })
 }
 
-/// Whether `o` is a sub-purpose of another live purpose (it belongs to that document).
-fn is_sub_purpose(o: &LiveObject, purposes: &BTreeSet<&str>) -> bool {
-    o.key.kind == Kind::Purpose
-        && o.key
-            .name
-            .match_indices('.')
-            .any(|(i, _)| o.key.name.get(..i).is_some_and(|p| purposes.contains(p)))
+/// The live purpose whose document holds `o` (its topmost live ancestor), if any.
+fn root_purpose<'a>(o: &LiveObject, purposes: &BTreeMap<&'a str, bool>) -> Option<(&'a str, bool)> {
+    if o.key.kind != Kind::Purpose {
+        return None;
+    }
+    o.key.name.match_indices('.').find_map(|(i, _)| {
+        let prefix = o.key.name.get(..i)?;
+        purposes
+            .get_key_value(prefix)
+            .map(|(k, system)| (*k, *system))
+    })
 }
 
 /// Chooses, names and renders the objects to export. Pure.
@@ -136,16 +140,16 @@ fn is_sub_purpose(o: &LiveObject, purposes: &BTreeSet<&str>) -> bool {
 /// [`Error::BadPattern`].
 pub fn build(read: &TenantRead, opts: &Options) -> Result<Export, Error> {
     let matcher = globs(&opts.matches)?;
-    let purposes: BTreeSet<&str> = read
+    let purposes: BTreeMap<&str, bool> = read
         .objects
         .iter()
         .filter(|o| o.key.kind == Kind::Purpose)
-        .map(|o| o.key.name.as_str())
+        .map(|o| (o.key.name.as_str(), o.system))
         .collect();
     let mut out = Export::default();
     let mut chosen: Vec<&LiveObject> = Vec::new();
     for o in &read.objects {
-        if o.system || !opts.kinds.contains(&o.key.kind) || is_sub_purpose(o, &purposes) {
+        if o.system || !opts.kinds.contains(&o.key.kind) {
             continue;
         }
         if matcher
@@ -153,6 +157,22 @@ pub fn build(read: &TenantRead, opts: &Options) -> Result<Export, Error> {
             .is_some_and(|m| !m.is_match(o.key.to_string()))
         {
             continue;
+        }
+        match root_purpose(o, &purposes) {
+            // Written inside its root's document.
+            Some((_, false)) => continue,
+            // A purpose a user added under one of Immuta's: only the root's document
+            // could hold it, and that document is not the tool's to write.
+            Some((root, true)) => {
+                out.failed.push(Skipped {
+                    object: o.key.to_string(),
+                    reason: format!(
+                        "it is a sub-purpose of the built-in purpose {root:?}, which only that purpose's document can declare; it is not exported"
+                    ),
+                });
+                continue;
+            }
+            None => {}
         }
         chosen.push(o);
     }
@@ -199,6 +219,7 @@ pub fn build(read: &TenantRead, opts: &Options) -> Result<Export, Error> {
         }
     }
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    out.failed.sort_by(|a, b| a.object.cmp(&b.object));
     Ok(out)
 }
 

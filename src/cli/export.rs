@@ -1,43 +1,20 @@
-//! `immuta-gitops export`: flags, and the run that reads the tenant, writes the files and
-//! prints what was written. Part of the command line (`cli.rs`): the only code here that
-//! prints.
+//! `immuta-gitops export`: the run that reads the tenant, writes the files and
+//! prints what was written. Part of the command line ([`super`]).
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Args;
 
-use crate::client::Client;
-use crate::config::{self, ImmutaFlags};
-use crate::export::{self, Options};
-use crate::limits::LimitFlags;
-use crate::live::tenant::read_tenant;
-use crate::object::Kind;
-use crate::terminal::{escape, Escaped};
+use immuta_gitops::client::Client;
+use immuta_gitops::config;
+use immuta_gitops::export::{self, Options};
+use immuta_gitops::live::tenant::read_tenant;
+use immuta_gitops::object::Kind;
+use immuta_gitops::terminal::{escape, Escaped};
 
-/// Flags of `export`.
-#[derive(Debug, Args)]
-pub struct ExportArgs {
-    /// Directory to write into (data/, policy/, project/, purpose/ are made under it).
-    #[arg(long)]
-    out: PathBuf,
-    /// Only these kinds (repeatable, or comma-separated): purpose, data, policy, project.
-    #[arg(long, value_delimiter = ',')]
-    kind: Vec<Kind>,
-    /// Only objects whose `kind/name` matches this glob (repeatable; any may match).
-    #[arg(long = "match")]
-    matches: Vec<String>,
-    /// Overwrite files that already exist.
-    #[arg(long)]
-    force: bool,
-    #[command(flatten)]
-    immuta: ImmutaFlags,
-    #[command(flatten)]
-    limits: LimitFlags,
-}
+use super::flags::adopt::ExportArgs;
 
 /// Runs `export`: exit 0 when every selected object was written, 1 otherwise (after
 /// writing the others).

@@ -16,11 +16,11 @@
 
 use std::collections::BTreeSet;
 
-use super::inventory::{Inventory, InventoryError};
 use super::{Action, Change, Plan};
 use crate::live::LiveSet;
 use crate::manifest::DesiredSet;
 use crate::object::ObjectKey;
+use crate::state::{Inventory, InventoryError};
 
 /// What to adopt.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,7 +19,6 @@ use crate::redact::MASK;
 pub use crate::canonical::canonical;
 
 pub mod adopt;
-pub mod inventory;
 pub mod moves;
 pub mod prune;
 pub mod render;

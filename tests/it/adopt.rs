@@ -157,3 +157,40 @@ async fn issue_13_adopt_all_with_force_takes_drifted_objects_too() {
     assert_eq!(real_writes(&emu), 0);
     emu.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_13_adopt_never_replaces_an_inventory_it_cannot_trust() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed = write_tree(tmp.path(), "seed", &[("policy/a.yaml", &policy("a", "x"))]);
+    let emu = emulator(Some(&seed)).await;
+    let repo = write_tree(tmp.path(), "repo", &[("policy/a.yaml", &policy("a", "x"))]);
+    let other = write_tree(tmp.path(), "other", &[("policy/a.yaml", &policy("a", "x"))]);
+
+    // A corrupt inventory stays as it is.
+    let state = tmp.path().join("corrupt");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("inventory.json"), "{not json").unwrap();
+    let out = adopt(&emu.url(), &repo, &state, &["--all"]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("adopt never replaces it"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(state.join("inventory.json")).unwrap(),
+        "{not json"
+    );
+
+    // Another source's inventory stays as it is.
+    let state = tmp.path().join("foreign");
+    let first = adopt(&emu.url(), &other, &state, &["policy/a"]).await;
+    assert_eq!(first.status.code(), Some(0), "{:?}", text(&first));
+    let before = std::fs::read_to_string(state.join("inventory.json")).unwrap();
+    let out = adopt(&emu.url(), &repo, &state, &["policy/a"]).await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("is not this source's"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(state.join("inventory.json")).unwrap(),
+        before
+    );
+    emu.shutdown().await;
+}

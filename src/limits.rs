@@ -13,6 +13,7 @@
 //! | YAML nesting depth | 64 | `--max-yaml-depth` |
 //! | HTTP response body | 16 MiB | `--max-response-bytes` |
 //! | secret file (API key, Git token, passphrase, webhook secret) | 64 KiB | fixed |
+//! | state-directory file (`inventory.json`, `state.json`) | 64 MiB | fixed |
 //! | object key or name | 255 characters | fixed |
 //!
 //! This module never reads anything itself: it holds the numbers and the value parsers
@@ -23,6 +24,11 @@ use std::time::Duration;
 /// The most bytes a secret file (API key, Git token, SSH passphrase, webhook secret) may
 /// hold: a secret is one line; anything larger is the wrong file.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+/// The largest file of the state directory (`inventory.json`, `state.json`) read: far
+/// above any real inventory, so a wrong directory (a device, a huge log named
+/// `state.json`) cannot exhaust memory.
+pub const MAX_STATE_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The longest object key or name (`policyKey`, `connectionKey`, `projectKey`, a
 /// purpose's full dotted name, a policy's or project's `name`), in characters. The Immuta

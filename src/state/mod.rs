@@ -7,7 +7,12 @@
 //! - `state.json` ([`AppliedState`]): the daemon's last applied revision and when the
 //!   tenant was last checked against it (see [`applied`]).
 //!
-//! Every file is JSON carrying its format version, and every write is atomic: a temp file
+//! Every file is JSON carrying its format version (`format_version` in `inventory.json`,
+//! `version` in `state.json`: the names files already on disk use, so existing state
+//! directories keep working), read through one bounded reader and written through one
+//! atomic writer. A file of another version is never trusted: an inventory is refused by
+//! [`Inventory::check`] (nothing is deleted, a note says why), a `state.json` is ignored
+//! (one full plan). Every write is atomic: a temp file
 //! in the same directory, fsync, rename over the old file, fsync of the directory. A
 //! crash leaves the old or the new file, never half of one. Every error names the file.
 //! No file holds a secret (origins are stored without credentials).
@@ -32,9 +37,8 @@ pub const INVENTORY_FILE: &str = "inventory.json";
 /// File name of the applied state inside the state directory.
 pub const APPLIED_FILE: &str = "state.json";
 
-/// Largest state file read: far above any real inventory, so a wrong directory (a
-/// device, a huge log named `state.json`) cannot exhaust memory.
-pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest state file read ([`crate::limits::MAX_STATE_FILE_BYTES`]).
+pub const MAX_FILE_BYTES: u64 = crate::limits::MAX_STATE_FILE_BYTES;
 
 /// A state-directory failure; every variant names the file.
 #[derive(Debug, thiserror::Error)]

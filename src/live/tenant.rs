@@ -43,23 +43,33 @@ pub struct ReadFailure {
 /// # Errors
 /// [`Error::Client`] when a list itself cannot be read.
 pub async fn read_tenant(client: &Client, kinds: &BTreeSet<Kind>) -> Result<TenantRead, Error> {
+    // The three lists are read concurrently, as a plan reads them.
+    let (purposes, policies, projects) = tokio::try_join!(
+        purposes(client, kinds.contains(&Kind::Purpose)),
+        policies(client, kinds.contains(&Kind::Policy)),
+        projects(client, kinds.contains(&Kind::Project)),
+    )?;
     let mut out = TenantRead::default();
-    if kinds.contains(&Kind::Purpose) {
-        purposes(client, &mut out).await?;
+    for part in [purposes, policies, projects] {
+        out.objects.extend(part.objects);
+        out.failures.extend(part.failures);
     }
-    if kinds.contains(&Kind::Policy) {
-        for p in client.list_policies().await? {
-            if p.get("deleted").and_then(Value::as_bool) == Some(true) {
-                continue;
-            }
-            match normalize::policy(&p) {
-                Ok(n) => out.objects.push(to_live(Kind::Policy, n)),
-                Err(e) => out.failures.push(failure(Kind::Policy, &p, &e.to_string())),
-            }
+    Ok(out)
+}
+
+async fn policies(client: &Client, wanted: bool) -> Result<TenantRead, Error> {
+    let mut out = TenantRead::default();
+    if !wanted {
+        return Ok(out);
+    }
+    for p in client.list_policies().await? {
+        if p.get("deleted").and_then(Value::as_bool) == Some(true) {
+            continue;
         }
-    }
-    if kinds.contains(&Kind::Project) {
-        projects(client, &mut out).await?;
+        match normalize::policy(&p) {
+            Ok(n) => out.objects.push(to_live(Kind::Policy, n)),
+            Err(e) => out.failures.push(failure(Kind::Policy, &p, &e.to_string())),
+        }
     }
     Ok(out)
 }
@@ -80,7 +90,11 @@ fn failure(kind: Kind, v1: &Value, message: &str) -> ReadFailure {
     }
 }
 
-async fn purposes(client: &Client, out: &mut TenantRead) -> Result<(), Error> {
+async fn purposes(client: &Client, wanted: bool) -> Result<TenantRead, Error> {
+    let mut out = TenantRead::default();
+    if !wanted {
+        return Ok(out);
+    }
     let (named, unnamed): (Vec<Value>, Vec<Value>) = client
         .list_purposes()
         .await?
@@ -100,10 +114,14 @@ async fn purposes(client: &Client, out: &mut TenantRead) -> Result<(), Error> {
     })?;
     out.objects
         .extend(normalized.into_iter().map(|n| to_live(Kind::Purpose, n)));
-    Ok(())
+    Ok(out)
 }
 
-async fn projects(client: &Client, out: &mut TenantRead) -> Result<(), Error> {
+async fn projects(client: &Client, wanted: bool) -> Result<TenantRead, Error> {
+    let mut out = TenantRead::default();
+    if !wanted {
+        return Ok(out);
+    }
     let hits = client.list_projects().await?;
     let listed: Vec<&Value> = hits
         .iter()
@@ -124,7 +142,7 @@ async fn projects(client: &Client, out: &mut TenantRead) -> Result<(), Error> {
             Err(f) => out.failures.push(f),
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 async fn project(client: &Client, hit: &Value) -> Result<Option<LiveObject>, ReadFailure> {

@@ -35,6 +35,17 @@ async fn export_of(tenant: &Tenant) -> Export {
     let kinds: BTreeSet<Kind> = [Kind::Purpose, Kind::Policy, Kind::Project].into();
     let read = read_tenant(&client, &kinds).await.unwrap();
     assert_eq!(replay.writes(), Vec::<String>::new(), "export only reads");
+    // Each list once, paged (two items a page): 3 purpose pages (6 purposes), 3 policy
+    // pages and the closing empty page of the bare array (5 policies), 1 project list
+    // page, and per project its object and 2 pages of data sources (3 sources).
+    if tenant.cap == 2 && tenant.policies.len() == 5 {
+        assert_eq!(
+            replay.reads().len(),
+            3 + 4 + 1 + 1 + 2,
+            "{:#?}",
+            replay.reads()
+        );
+    }
     let opts = Options {
         kinds,
         matches: Vec::new(),

@@ -49,10 +49,14 @@ async fn assert_round_trip(emu: &immuta_emulator::Handle, tmp: &Path) -> Vec<Str
     let (pout, perr) = text(&plan);
     assert_eq!(plan.status.code(), Some(0), "{pout}\n{perr}");
     assert!(pout.contains("No changes."), "{pout}\n{perr}");
-    assert!(
-        !pout.contains("exists in Immuta but not in the source"),
-        "{pout}"
-    );
+    // Nothing exported is left out of the source (data connections are not exported yet:
+    // their keys are not readable through V1).
+    for line in pout
+        .lines()
+        .filter(|l| l.contains("exists in Immuta but not in the source"))
+    {
+        assert!(line.trim_start().starts_with("? data/"), "{pout}");
+    }
     assert_eq!(real_writes(emu), writes);
     files(&dir)
 }

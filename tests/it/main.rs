@@ -8,6 +8,7 @@ mod adopt;
 mod bad_input;
 mod converge;
 mod daemon;
+mod data_diff;
 mod examples;
 mod export;
 mod faults;

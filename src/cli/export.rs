@@ -56,12 +56,17 @@ pub async fn run(args: ExportArgs) -> Result<ExitCode> {
             format!("; {incomplete} incomplete (marked `!`: validate refuses them until they are filled in)")
         }
     )?;
+    if !built.variables.is_empty() {
+        writeln!(
+            out,
+            "\nSet these environment variables before validate or reconcile (no value was read or written):"
+        )?;
+        for (name, what) in &built.variables {
+            writeln!(out, "  {}  ({})", escape(name), escape(what))?;
+        }
+    }
     out.flush()?;
     let mut failed = false;
-    if kinds.contains(&Kind::Data) {
-        eprintln!("note: data sources are not exported yet: their V2 documents need the data-source reads (issue 13)");
-        failed |= !args.kind.is_empty();
-    }
     for s in &built.failed {
         eprintln!(
             "error: {} was not exported: {}",

@@ -1,4 +1,4 @@
-//! Export: the live tenant written in the repository layout (`policy/ project/
+//! Export: the live tenant written in the repository layout (`data/ policy/ project/
 //! purpose/`, one file per object), so a team can start from what it already has.
 //!
 //! Input: a [`TenantRead`] (the whole-tenant read of `live::tenant`). Output: an
@@ -17,8 +17,9 @@
 //! - Nothing is overwritten without `force`; files are written atomically, each within
 //!   the manifest size limit.
 //!
-//! Data sources are not exported yet: their V2 shape (connection, sources, tags) needs
-//! the data-source reads of issue 13's first part.
+//! Data connections ([`data`]) are exported from the V1 data-source reads with their
+//! credentials as `{{EnvVar}}` placeholders, and always marked incomplete: V1 does not
+//! give their connection keys.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -30,6 +31,7 @@ use crate::live::tenant::{ReadFailure, TenantRead};
 use crate::live::LiveObject;
 use crate::object::{Kind, ObjectKey};
 
+pub mod data;
 pub mod names;
 pub mod render;
 
@@ -73,6 +75,8 @@ pub struct Export {
     pub files: Vec<ExportFile>,
     /// Objects that could not be exported.
     pub failed: Vec<Skipped>,
+    /// `{{EnvVar}}` variables the files use, and what each must hold.
+    pub variables: Vec<(String, String)>,
 }
 
 /// Export failures.
@@ -197,7 +201,15 @@ pub fn build(read: &TenantRead, opts: &Options) -> Result<Export, Error> {
             continue;
         }
         let size = |text: &str| u64::try_from(text.len()).unwrap_or(u64::MAX);
-        match render::render(o, path) {
+        let rendered = if o.key.kind == Kind::Data {
+            let p = data::prepare(o);
+            let vars: Vec<String> = p.variables.iter().map(|(v, _)| v.clone()).collect();
+            out.variables.extend(p.variables.iter().cloned());
+            render::render_with(&p.object, path, &p.missing, &vars)
+        } else {
+            render::render(o, path)
+        };
+        match rendered {
             Ok(r) if size(&r.text) > opts.max_file_bytes => out.failed.push(Skipped {
                 object: o.key.to_string(),
                 reason: format!(

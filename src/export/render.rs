@@ -78,11 +78,26 @@ fn ordered_value(ty: &'static Ty, v: &Value) -> Value {
 /// # Errors
 /// A message when the body cannot be written as YAML (it always can be: it is JSON).
 pub fn render(object: &LiveObject, path: &str) -> Result<Rendered, String> {
+    render_with(object, path, &[], &[])
+}
+
+/// [`render`], with what is already known to be missing and the `{{EnvVar}}` variables
+/// the body uses (given stand-in values for the completeness check only).
+///
+/// # Errors
+/// As [`render`].
+pub fn render_with(
+    object: &LiveObject,
+    path: &str,
+    known_missing: &[String],
+    variables: &[String],
+) -> Result<Rendered, String> {
     let body = object.body.as_ref().cloned().unwrap_or(Value::Null);
     let body = ordered(schema::root(object.key.kind), &body);
     let yaml = serde_yaml::to_string(&body).map_err(|e| e.to_string())?;
     let header = header(&object.key, object.id);
-    let missing = diagnostics(path, &format!("{header}{yaml}"));
+    let mut missing = known_missing.to_vec();
+    missing.extend(diagnostics(path, &format!("{header}{yaml}"), variables));
     if missing.is_empty() {
         return Ok(Rendered {
             text: format!("{header}{yaml}"),
@@ -117,9 +132,12 @@ fn header(key: &ObjectKey, id: Option<u64>) -> String {
 
 /// Every problem the manifest stage finds in `text`, without its place (the file is one
 /// document; the messages name the field).
-fn diagnostics(path: &str, text: &str) -> Vec<String> {
+fn diagnostics(path: &str, text: &str, variables: &[String]) -> Vec<String> {
     let files = BTreeMap::from([(path.to_string(), FileEntry::Blob(text.as_bytes().to_vec()))]);
-    let env: BTreeMap<String, String> = BTreeMap::new();
+    let env: BTreeMap<String, String> = variables
+        .iter()
+        .map(|v| (v.clone(), "stand-in-for-the-completeness-check".to_string()))
+        .collect();
     let snapshot = Snapshot::new("export", "export", files);
     let found = match manifest::load(&snapshot, &env) {
         Ok(set) => set.warnings,
@@ -173,7 +191,7 @@ mod tests {
             r.text
         );
         // Validation refuses it at the marker's line, naming file and key.
-        let diags = diagnostics("policy/rows.yaml", &r.text);
+        let diags = diagnostics("policy/rows.yaml", &r.text, &[]);
         assert!(
             diags.iter().any(|d| d.starts_with("incomplete export: ")),
             "{diags:#?}"

@@ -1,5 +1,5 @@
-//! Stage 3, whole-tenant read (for `export` and `adopt`): every policy, project and
-//! purpose the tenant holds, in V2 shape, one object at a time.
+//! Stage 3, whole-tenant read (for `export`): every policy, project, purpose and data
+//! connection the tenant holds, in V2 shape, one object at a time.
 //!
 //! Input: a [`Client`] and the kinds asked for. Output: [`TenantRead`]. Unlike
 //! [`super::read_live`], which refuses a partial live set (a plan built on one could
@@ -37,23 +37,70 @@ pub struct ReadFailure {
     pub message: String,
 }
 
-/// Reads every object of `kinds` (data sources are not read here: their V2 shape is not
-/// readable through the lists this stage uses).
+/// Reads every object of `kinds`.
 ///
 /// # Errors
 /// [`Error::Client`] when a list itself cannot be read.
 pub async fn read_tenant(client: &Client, kinds: &BTreeSet<Kind>) -> Result<TenantRead, Error> {
     // The three lists are read concurrently, as a plan reads them.
-    let (purposes, policies, projects) = tokio::try_join!(
+    let (purposes, policies, projects, data) = tokio::try_join!(
         purposes(client, kinds.contains(&Kind::Purpose)),
         policies(client, kinds.contains(&Kind::Policy)),
         projects(client, kinds.contains(&Kind::Project)),
+        data(client, kinds.contains(&Kind::Data)),
     )?;
     let mut out = TenantRead::default();
-    for part in [purposes, policies, projects] {
+    for part in [purposes, data, policies, projects] {
         out.objects.extend(part.objects);
         out.failures.extend(part.failures);
     }
+    Ok(out)
+}
+
+/// Every live connection, grouped the way V1 groups one (by `schemaEvolutionId`, else by
+/// connection string: [`super::data::unclaimed_groups`]) and read through the documented
+/// V1 data-source reads ([`super::data::read_connection`]). V1 does not expose connection
+/// keys, so each object is keyed by its group's name (the connection string); export
+/// marks that key as one a person must fill in.
+async fn data(client: &Client, wanted: bool) -> Result<TenantRead, Error> {
+    let mut out = TenantRead::default();
+    if !wanted {
+        return Ok(out);
+    }
+    let hits = client.list_data_sources().await?;
+    let groups = super::data::unclaimed_groups(&hits, &BTreeSet::new());
+    let read: Vec<(String, Result<Value, crate::client::Error>)> = stream::iter(groups)
+        .map(|(group, names)| {
+            let members: Vec<Value> = hits
+                .iter()
+                .filter(|h| super::data::hit_is_live(h))
+                .filter(|h| super::data::hit_name(h).is_some_and(|n| names.iter().any(|m| m == n)))
+                .cloned()
+                .collect();
+            async move {
+                let body = super::data::read_connection(client, &group, &members).await;
+                (group, body)
+            }
+        })
+        .buffer_unordered(client.concurrency().max(1))
+        .collect()
+        .await;
+    for (group, body) in read {
+        match body {
+            Ok(body) => out.objects.push(LiveObject {
+                key: crate::object::ObjectKey::new(Kind::Data, group),
+                id: None,
+                system: false,
+                body: Some(body),
+            }),
+            Err(e) => out.failures.push(ReadFailure {
+                kind: Kind::Data,
+                object: format!("data sources of {group:?}"),
+                message: e.to_string(),
+            }),
+        }
+    }
+    out.objects.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(out)
 }
 

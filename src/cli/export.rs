@@ -23,7 +23,7 @@ use super::flags::adopt::ExportArgs;
 /// Bad flags, an unreachable or refusing Immuta, an unwritable output directory.
 pub async fn run(args: ExportArgs) -> Result<ExitCode> {
     let kinds: BTreeSet<Kind> = if args.kind.is_empty() {
-        Kind::ALL.into_iter().collect()
+        Kind::ALL.iter().copied().collect()
     } else {
         args.kind.iter().copied().collect()
     };

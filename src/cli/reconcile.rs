@@ -215,8 +215,7 @@ pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
             escape(&saved.source.repo)
         );
     }
-    let kinds: Vec<String> = saved.prune_kinds.iter().map(ToString::to_string).collect();
-    let config = args.config(&saved.source, kinds)?;
+    let config = args.config(&saved.source, saved.prune_kinds.iter().copied().collect())?;
     // Read the data sources as the plan did, so the same plan is recomputed.
     let refresh = if saved.refresh_full {
         Refresh::Full

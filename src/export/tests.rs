@@ -90,7 +90,7 @@ fn paths(e: &Export) -> Vec<&str> {
 
 #[test]
 fn only_user_objects_are_exported_and_sub_purposes_stay_in_their_root() {
-    let e = build(&tenant(), &opts(&Kind::ALL, &[])).unwrap();
+    let e = build(&tenant(), &opts(Kind::ALL, &[])).unwrap();
     assert_eq!(
         paths(&e),
         [
@@ -112,9 +112,9 @@ fn kind_and_match_filters_select() {
     assert_eq!(paths(&e), ["purpose/Research.yaml"]);
     // A failure of a kind not asked for is not reported.
     assert_eq!(e.failed.len(), 1, "{:?}", e.failed);
-    let e = build(&tenant(), &opts(&Kind::ALL, &["policy/mask-*"])).unwrap();
+    let e = build(&tenant(), &opts(Kind::ALL, &["policy/mask-*"])).unwrap();
     assert_eq!(paths(&e), ["policy/mask-ssn.yaml"]);
-    let err = build(&tenant(), &opts(&Kind::ALL, &["policy/[x"])).unwrap_err();
+    let err = build(&tenant(), &opts(Kind::ALL, &["policy/[x"])).unwrap_err();
     assert!(
         err.to_string().starts_with("invalid --match pattern"),
         "{err}"
@@ -125,7 +125,7 @@ fn kind_and_match_filters_select() {
 fn files_are_not_overwritten_without_force_and_never_leave_the_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("export");
-    let e = build(&tenant(), &opts(&Kind::ALL, &[])).unwrap();
+    let e = build(&tenant(), &opts(Kind::ALL, &[])).unwrap();
     let written = write(&out, &e.files, false).unwrap();
     assert_eq!(written.len(), 3);
     for w in &written {

@@ -12,6 +12,7 @@ mod data_diff;
 mod examples;
 mod export;
 mod faults;
+mod flags;
 mod golden;
 mod limits;
 mod markdown;

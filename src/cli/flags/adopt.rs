@@ -34,6 +34,7 @@ pub struct AdoptArgs {
     /// Objects to adopt, as `kind/name` (e.g. `policy/mask-ssn`).
     #[arg(
         value_name = "KIND/NAME",
+        value_parser = ObjectKey::parse_written,
         conflicts_with = "all",
         required_unless_present = "all"
     )]
@@ -79,7 +80,7 @@ impl AdoptArgs {
             r.repo.clone(),
             r.reference.clone(),
             r.path.clone(),
-            Vec::new(),
+            std::collections::BTreeSet::new(),
         ))
     }
 }

@@ -5,12 +5,15 @@
 //! cargo run --release --example bench -- 500     # a smaller N
 //! cargo run --release --example bench -- --parse-only   # step 3 alone, five times
 //! cargo run --release --example bench -- --daemon-only 2000   # daemon idle RSS alone
+//! cargo run --example bench -- --data-reads-only 200   # step 1 alone (debug is fine)
 //! ```
 //!
 //! Generates N objects (60 % data sources, 25 % policies, 10 % projects, 5 % purposes),
 //! starts the emulator with 50 ms latency on 127.0.0.1 and prints, from one run:
 //! 1. no-op reconcile time ÷ network floor (requests made ÷ concurrency × 50 ms), and
-//!    the minimum requests the API needs for the live read;
+//!    the minimum requests the API needs for the live read; then the V1 data-source
+//!    detail reads (issue 13): the extra requests per data source of `--refresh=full`
+//!    and of a plan in which every connection changed (a no-op plan makes none);
 //! 2. first full apply at concurrency 16 vs the sequential one-request-at-a-time loop
 //!    (the CLI's way: one POST per file, no plan), and the same apply at concurrency 64;
 //! 3. parse + validate + diff of 10,000 manifests, CPU only;

@@ -257,7 +257,7 @@ fn forms(want: &Value, have: &Value) -> (Value, Value) {
         if Some(i) == w_all {
             let mut wt = Map::new();
             let mut ht = Map::new();
-            for l in live.drain(..) {
+            for l in live.drain(..).filter(|l| l.get("table").is_some()) {
                 let label = table_label(&l);
                 let base = json!({"table": l.get("table"), "schema": l.get("schema")});
                 let we = want_entry(&base);
@@ -281,8 +281,10 @@ fn forms(want: &Value, have: &Value) -> (Value, Value) {
             }
         }
     }
-    // Live data sources no entry covers: the dry run deletes or disables them.
-    have_list.extend(live);
+    // Live data sources no entry covers: the dry run deletes or disables them. One whose
+    // hit names no remote table (a query source, or a hit without `remoteTable`) cannot be
+    // told apart from a source the document names another way: not shown as removed.
+    have_list.extend(live.into_iter().filter(|l| l.get("table").is_some()));
     w.insert("sources".into(), Value::Array(want_list));
     h.insert("sources".into(), Value::Array(have_list));
     (Value::Object(w), Value::Object(h))
@@ -369,10 +371,13 @@ impl Ctx<'_> {
         have: &[Value],
         want: &[Value],
     ) {
-        let keyed = want
-            .iter()
-            .chain(have)
-            .all(|v| v.is_null() || item_key(name, v).is_some());
+        // `sources` are aligned by `forms`; other lists are keyed when every item has an
+        // identity.
+        let keyed = name == "sources"
+            || want
+                .iter()
+                .chain(have)
+                .all(|v| v.is_null() || item_key(name, v).is_some());
         let mut pairs: Vec<(Option<&Value>, Option<&Value>)> = Vec::new();
         if keyed {
             // Live items not yet paired, by position.

@@ -2,9 +2,12 @@
 //! apply would do.
 //!
 //! Input: [`DesiredSet`] × [`LiveSet`]. Output: [`Plan`]. [`diff`] is a pure function:
-//! it does no I/O (the data-source dry-run answers were fetched by `live`), so it is
-//! tested with literals. Renderers live in [`render`]: text (Terraform's shape) and a
-//! versioned JSON document.
+//! it does no I/O (the data-source dry-run answers and V1 reads were fetched by `live`),
+//! so it is tested with literals. A data source's action comes from its dry run (or from
+//! its V1 reads when only they differ); its fields from [`data`], which compares the
+//! document with what the V1 reads showed; [`secrets`] adds what can be said of its
+//! credentials. Renderers live in [`render`]: text (Terraform's shape) and a versioned
+//! JSON document.
 
 use std::collections::BTreeSet;
 

@@ -439,3 +439,47 @@ async fn the_binary_records_credentials_in_the_state_directory() {
     );
     assert!(!stdout.contains("pw-two-9c3a") && !stdout.contains("pw-one-4e1f"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_json_plan_carries_the_fields_of_a_data_source() {
+    let emu = common::emulator(None).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = common::TestRepo::new(tmp.path(), "repo");
+    repo.commit(&[("data/billing.yaml", Some(BILLING))]);
+    let env = [("BILLING_PW", "pw-one-4e1f")];
+    let out = common::reconcile(&emu.url(), "--apply", &repo.url(), &[], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{:?}", common::text(&out));
+    let tagged = BILLING.replace("table: [Billing]", "table: [Billing, PCI]");
+    repo.commit(&[("data/billing.yaml", Some(tagged.as_str()))]);
+    let flags = ["--output", "json"];
+    let out = common::reconcile(&emu.url(), "--plan", &repo.url(), &flags, &env).await;
+    let (stdout, stderr) = common::text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    let c = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"]["name"] == "billing")
+        .unwrap();
+    assert_eq!(c["action"], "update");
+    let fields: Vec<(&str, &Value, Option<&str>)> = c["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), &f["after"], f["note"].as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            (
+                "connection.password",
+                &json!("(sensitive)"),
+                Some("sensitive, cannot compare")
+            ),
+            ("sources[0].tags.table[1]", &json!("PCI"), None),
+        ]
+    );
+    assert_eq!(c["data"]["updating"], json!(["Public Invoices"]), "{c:#}");
+    assert!(!stdout.contains("pw-one-4e1f"));
+}

@@ -308,44 +308,64 @@ fn source(r: &SourceReads, owners: Vec<Value>) -> Value {
     Value::Object(e)
 }
 
-/// Live data sources that no desired connection claims, grouped the way V1 groups a
-/// connection (issue 13): by `schemaEvolutionId` (001:323), else by `connectionString`.
-/// V1 does not expose connection keys, so each group is named by its connection string
-/// (with `#<schemaEvolutionId>` when two groups share one). Returns name → data source
-/// names.
-pub fn unclaimed_groups(
-    hits: &[Value],
-    claimed: &BTreeSet<String>,
-) -> BTreeMap<String, Vec<String>> {
-    let mut groups: BTreeMap<(String, Option<u64>), Vec<String>> = BTreeMap::new();
-    for h in hits.iter().filter(|h| hit_is_live(h)) {
-        let Some(name) = hit_name(h) else { continue };
-        if claimed.contains(name) {
+/// Live data sources grouped the way V1 groups a connection (issue 13): by
+/// `schemaEvolutionId` (001:323), else by `connectionString` (001:329). V1 does not expose
+/// connection keys, so each group is named by its connection string (with
+/// `#<schemaEvolutionId>` when two groups share one). Disabled data sources are left
+/// out. Returns name → hits, each group in name order: what [`read_connection`] reads.
+pub fn connection_groups<'a>(
+    hits: impl IntoIterator<Item = &'a Value>,
+) -> BTreeMap<String, Vec<Value>> {
+    let mut groups: BTreeMap<(String, Option<u64>), Vec<Value>> = BTreeMap::new();
+    for h in hits.into_iter().filter(|h| hit_is_live(h)) {
+        if hit_name(h).is_none() {
             continue;
         }
         let cs = s(h, "connectionString").unwrap_or("").to_string();
         let evo = h.get("schemaEvolutionId").and_then(Value::as_u64);
-        groups.entry((cs, evo)).or_default().push(name.to_string());
+        groups.entry((cs, evo)).or_default().push(h.clone());
     }
-    let mut per_string: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut per_string: BTreeMap<String, usize> = BTreeMap::new();
     for (cs, _) in groups.keys() {
-        *per_string.entry(cs.as_str()).or_default() += 1;
+        *per_string.entry(cs.clone()).or_default() += 1;
     }
-    let mut out = BTreeMap::new();
-    for ((cs, evo), mut names) in groups.clone() {
-        names.sort();
+    let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for ((cs, evo), mut members) in groups {
+        members.sort_by(|a, b| hit_name(a).cmp(&hit_name(b)));
         let base = if cs.is_empty() {
             "(no connection string)".to_string()
         } else {
             cs.clone()
         };
-        let name = match (per_string.get(cs.as_str()).copied().unwrap_or(0) > 1, evo) {
+        let name = match (per_string.get(&cs).copied().unwrap_or(0) > 1, evo) {
             (true, Some(e)) => format!("{base}#{e}"),
             _ => base,
         };
-        out.entry(name).or_insert_with(Vec::new).extend(names);
+        out.entry(name).or_default().extend(members);
     }
     out
+}
+
+/// The [`connection_groups`] of the live data sources that no desired connection
+/// claims (`claimed`: data source names): group name → data source names.
+pub fn unclaimed_groups(
+    hits: &[Value],
+    claimed: &BTreeSet<String>,
+) -> BTreeMap<String, Vec<String>> {
+    let unclaimed = hits
+        .iter()
+        .filter(|h| hit_name(h).is_some_and(|n| !claimed.contains(n)));
+    connection_groups(unclaimed)
+        .into_iter()
+        .map(|(g, members)| {
+            let names = members
+                .iter()
+                .filter_map(hit_name)
+                .map(str::to_string)
+                .collect();
+            (g, names)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -142,3 +142,11 @@ fn column_descriptions_are_one_list() {
         )]
     );
 }
+
+#[test]
+fn a_live_source_without_remote_table_is_not_claimed_removed() {
+    let want = json!({"connectionKey": "k", "connection": conn(), "sources": [{"table": "T", "schema": "S"}]});
+    let have = json!({"connectionKey": "k", "connection": conn(), "sources": [
+        {"table": "T", "schema": "S"}, {"naming": {"datasource": "Made Elsewhere"}}]});
+    assert_eq!(paths(want, have), []);
+}

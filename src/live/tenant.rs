@@ -58,7 +58,7 @@ pub async fn read_tenant(client: &Client, kinds: &BTreeSet<Kind>) -> Result<Tena
 }
 
 /// Every live connection, grouped the way V1 groups one (by `schemaEvolutionId`, else by
-/// connection string: [`super::data::unclaimed_groups`]) and read through the documented
+/// connection string: [`super::data::connection_groups`]) and read through the documented
 /// V1 data-source reads ([`super::data::read_connection`]). V1 does not expose connection
 /// keys, so each object is keyed by its group's name (the connection string); export
 /// marks that key as one a person must fill in.
@@ -68,19 +68,11 @@ async fn data(client: &Client, wanted: bool) -> Result<TenantRead, Error> {
         return Ok(out);
     }
     let hits = client.list_data_sources().await?;
-    let groups = super::data::unclaimed_groups(&hits, &BTreeSet::new());
+    let groups = super::data::connection_groups(&hits);
     let read: Vec<(String, Result<Value, crate::client::Error>)> = stream::iter(groups)
-        .map(|(group, names)| {
-            let members: Vec<Value> = hits
-                .iter()
-                .filter(|h| super::data::hit_is_live(h))
-                .filter(|h| super::data::hit_name(h).is_some_and(|n| names.iter().any(|m| m == n)))
-                .cloned()
-                .collect();
-            async move {
-                let body = super::data::read_connection(client, &group, &members).await;
-                (group, body)
-            }
+        .map(|(group, members)| async move {
+            let body = super::data::read_connection(client, &group, &members).await;
+            (group, body)
         })
         .buffer_unordered(client.concurrency().max(1))
         .collect()

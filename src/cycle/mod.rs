@@ -35,10 +35,12 @@ use crate::plan::{self, Plan};
 use crate::source::{self, Snapshot, SourceSpec};
 use crate::state::{self, Inventory, SecretDigests, StateDir};
 
+mod adopt;
 pub mod target;
 #[cfg(test)]
 mod tests;
 
+pub use adopt::{AdoptError, Adopted};
 pub use target::Targets;
 
 /// Why a reconcile stopped before it could apply.
@@ -326,7 +328,9 @@ impl Reconciler {
         refresh: Refresh,
     ) -> Result<Planned, Error> {
         let repo = config::repo_settings(snapshot).map_err(Error::RepoSettings)?;
-        let desired = manifest::load(snapshot, env).map_err(Error::Manifest)?;
+        let mut desired = manifest::load(snapshot, env).map_err(Error::Manifest)?;
+        let moves = repo.moves().map_err(Error::RepoSettings)?;
+        plan::moves::attach(&mut desired, moves).map_err(Error::RepoSettings)?;
         let prune = self.settings.prune.options(&repo);
         let mut notes = Vec::new();
         let inventory = match self.settings.state.as_ref().map(StateDir::load_inventory) {
@@ -456,7 +460,7 @@ impl Reconciler {
             &planned.desired.revision,
             desired,
             planned.inventory.as_ref(),
-            &apply::deleted_keys(&report),
+            &apply::deleted_keys(&report, &planned.plan),
         );
         let inventory_error = dir.save_inventory(&inv).err();
         let records = state::objects::next(

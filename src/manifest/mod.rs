@@ -121,6 +121,9 @@ pub struct DesiredSet {
     pub redactor: Redactor,
     /// Warnings found while loading (the set is still valid).
     pub warnings: Vec<Diagnostic>,
+    /// Renames the revision declares (`moved:` in `.immuta-gitops.yaml`), each checked
+    /// against the objects by `plan::moves::attach`.
+    pub moved: Vec<crate::object::Move>,
     /// Every purpose and data source a project names, with where it is written: checked
     /// against Git and the tenant when the plan is made (`crate::plan::references`).
     pub references: Vec<Reference>,
@@ -294,6 +297,7 @@ pub fn load_filtered(
         redactor,
         warnings: diagnostics,
         references,
+        moved: Vec::new(),
     })
 }
 

@@ -247,6 +247,7 @@ mod tests {
                 data: None,
                 id: Some(1),
                 note: None,
+                moved_from: None,
             }],
         };
         let saved = SavedPlan {

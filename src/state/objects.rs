@@ -173,6 +173,7 @@ mod tests {
                 data: None,
                 id: None,
                 note: None,
+                moved_from: None,
             }],
             ..Default::default()
         };

@@ -4,12 +4,14 @@
 
 mod common;
 
+mod adopt;
 mod bad_input;
 mod commands;
 mod converge;
 mod daemon;
 mod data_diff;
 mod examples;
+mod export;
 mod faults;
 mod flags;
 mod golden;
@@ -19,6 +21,7 @@ mod ownership;
 mod pipeline;
 mod plan_scope;
 mod prune;
+mod rename;
 mod replay;
 mod saved_plan;
 mod secrets;

@@ -33,6 +33,7 @@ use crate::source::{self, SourceSpec};
 use crate::state::{applied, AppliedState, StateDir};
 
 pub mod decide;
+pub mod events;
 pub mod memory;
 pub mod metrics;
 pub mod reconcile;
@@ -330,6 +331,10 @@ impl Daemon {
             metrics,
             triggers: queue.clone(),
             webhook_secret: self.webhook_secret.clone(),
+            follow: events::Follow::of(
+                source::git::is_remote(&self.spec.repo),
+                self.spec.reference.as_deref(),
+            ),
         });
 
         {

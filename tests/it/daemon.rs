@@ -33,6 +33,21 @@ impl Repo {
         format!("file://{}", self.dir.display())
     }
 
+    /// The branch HEAD names (after the first commit).
+    fn branch(&self) -> String {
+        self.git.head().unwrap().shorthand().unwrap().to_string()
+    }
+
+    /// A GitHub push event body for `branch` of this repository.
+    fn push_event(&self, branch: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "ref": format!("refs/heads/{branch}"),
+            "after": "0000000000000000000000000000000000000000",
+            "repository": {"default_branch": self.branch()},
+        }))
+        .unwrap()
+    }
+
     /// Writes (`Some`) or deletes (`None`) files and commits; returns the commit SHA.
     fn commit(&self, files: &[(&str, Option<&str>)]) -> String {
         for (rel, content) in files {
@@ -439,7 +454,7 @@ async fn webhook_with_bad_signature_is_refused_and_a_good_one_runs_at_once() {
     let cycles = status(&d.base).await["cycles"].as_u64().unwrap();
 
     let b = repo.commit(&[("purpose/alpha.yaml", Some(&purpose("Alpha", "changed")))]);
-    let body = br#"{"ref":"refs/heads/master","after":"x"}"#.to_vec();
+    let body = repo.push_event(&repo.branch());
     let http = reqwest::Client::new();
     let url = format!("{}/hook", d.base);
     for (header, value) in [
@@ -462,6 +477,47 @@ async fn webhook_with_bad_signature_is_refused_and_a_good_one_runs_at_once() {
     let r = http.post(&url).body(body.clone()).send().await.unwrap();
     assert_eq!(r.status(), 401, "no signature");
 
+    // Signed, but not a push to the followed branch: answered, and no cycle runs.
+    let signed = |event: &'static str, body: Vec<u8>| {
+        let sig = webhook::github_signature(&Secret::new(HOOK_SECRET), &body);
+        http.post(&url)
+            .header("X-GitHub-Event", event)
+            .header("X-Hub-Signature-256", sig)
+            .body(body)
+            .send()
+    };
+    let ping = signed(
+        "ping",
+        br#"{"zen":"Speak like a human.","hook_id":1}"#.to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ping.status(), 200);
+    let other = signed("push", repo.push_event("feature")).await.unwrap();
+    assert_eq!(other.status(), 202);
+    assert!(other
+        .text()
+        .await
+        .unwrap()
+        .starts_with("ignored: push to refs/heads/feature"));
+    let pr = signed("pull_request", body.clone()).await.unwrap();
+    assert_eq!(pr.status(), 202);
+    assert!(pr.text().await.unwrap().starts_with("ignored: "));
+    let gl_other = http
+        .post(&url)
+        .header("X-Gitlab-Token", HOOK_SECRET)
+        .header("X-Gitlab-Event", "Push Hook")
+        .body(repo.push_event("feature"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gl_other.status(), 202);
+    assert_eq!(
+        status(&d.base).await["cycles"].as_u64().unwrap(),
+        cycles,
+        "ignored deliveries ran nothing"
+    );
+
     let sig = webhook::github_signature(&Secret::new(HOOK_SECRET), &body);
     let r = http
         .post(&url)
@@ -476,7 +532,7 @@ async fn webhook_with_bad_signature_is_refused_and_a_good_one_runs_at_once() {
     assert_eq!(
         s["cycles"].as_u64().unwrap(),
         cycles + 1,
-        "refused hooks ran nothing"
+        "refused and ignored hooks ran nothing"
     );
     assert_eq!(real_writes(&emu), 2);
 
@@ -484,7 +540,8 @@ async fn webhook_with_bad_signature_is_refused_and_a_good_one_runs_at_once() {
     let r = http
         .post(&url)
         .header("X-Gitlab-Token", HOOK_SECRET)
-        .body("{}")
+        .header("X-Gitlab-Event", "Push Hook")
+        .body(body.clone())
         .send()
         .await
         .unwrap();
@@ -648,6 +705,8 @@ async fn readyz_turns_ready_after_the_first_sync_and_unready_after_three_failure
     let hook = || {
         http.post(format!("{}/hook", d.base))
             .header("X-Gitlab-Token", HOOK_SECRET)
+            .header("X-Gitlab-Event", "Push Hook")
+            .body(repo.push_event(&repo.branch()))
             .send()
     };
     assert_eq!(get(&d.base, "/healthz").await.status(), 200);

@@ -183,6 +183,60 @@ pub struct PlanStatus {
     pub changes_by_kind: BTreeMap<Kind, usize>,
     /// The revision was already applied, so the changes are drift made outside Git.
     pub drift: bool,
+    /// When `drift`: the objects that differ from the applied revision (empty otherwise).
+    pub drifted: Vec<DriftedObject>,
+}
+
+/// One object changed outside Git since its revision was applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriftedObject {
+    /// `kind/name`.
+    pub key: String,
+    /// What the plan would do to bring it back to Git.
+    pub action: Action,
+}
+
+/// The objects of a drift plan: every write and every refused update (all of them
+/// differ from Git), in plan order.
+pub fn drifted_objects(plan: &Plan) -> Vec<DriftedObject> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action.is_write() || c.action == Action::Refused)
+        .map(|c| DriftedObject {
+            key: c.key.to_string(),
+            action: c.action,
+        })
+        .collect()
+}
+
+/// At most this many names go into the drift warning's `objects` field; the rest are
+/// counted (`/status` lists all).
+pub const DRIFT_NAMES_LOGGED: usize = 20;
+
+/// The JSON plan's word for an action.
+fn action_word(a: Action) -> &'static str {
+    match a {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::NoOp => "no-op",
+        Action::Unmanaged => "unmanaged",
+        Action::Delete => "delete",
+        Action::Refused => "refused",
+    }
+}
+
+/// The drift warning's `objects` field: `kind/name (action)`, comma-separated, at most
+/// [`DRIFT_NAMES_LOGGED`] of them, then `and N more`.
+pub fn drift_summary(drifted: &[DriftedObject]) -> String {
+    let mut parts: Vec<String> = drifted
+        .iter()
+        .take(DRIFT_NAMES_LOGGED)
+        .map(|d| format!("{} ({})", d.key, action_word(d.action)))
+        .collect();
+    if drifted.len() > DRIFT_NAMES_LOGGED {
+        parts.push(format!("and {} more", drifted.len() - DRIFT_NAMES_LOGGED));
+    }
+    parts.join(", ")
 }
 
 /// One object of the last apply.
@@ -388,6 +442,36 @@ mod tests {
         assert_eq!(st.results[1].result, "failed");
         assert_eq!(st.results[1].error.as_deref(), Some("boom"));
         assert_eq!(st.at, "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn drift_names_the_objects_and_bounds_the_log_line() {
+        let mut plan = Plan {
+            changes: vec![
+                change(Kind::Purpose, "a", Action::NoOp),
+                change(Kind::Purpose, "b", Action::Update),
+                change(Kind::Project, "x", Action::Unmanaged),
+                change(Kind::Policy, "p", Action::Delete),
+                change(Kind::Project, "r", Action::Refused),
+            ],
+            ..Default::default()
+        };
+        let d = drifted_objects(&plan);
+        let keys: Vec<&str> = d.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, ["purpose/b", "policy/p", "project/r"]);
+        assert_eq!(
+            drift_summary(&d),
+            "purpose/b (update), policy/p (delete), project/r (refused)"
+        );
+        for i in 0..30 {
+            plan.changes
+                .push(change(Kind::Purpose, &format!("n{i}"), Action::Create));
+        }
+        let d = drifted_objects(&plan);
+        assert_eq!(d.len(), 33);
+        let line = drift_summary(&d);
+        assert!(line.ends_with(", and 13 more"), "{line}");
+        assert_eq!(line.matches(" (").count(), DRIFT_NAMES_LOGGED);
     }
 
     #[test]

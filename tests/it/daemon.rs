@@ -594,6 +594,11 @@ async fn drift_is_reported_without_writes_then_healed_after_a_restart() {
     })
     .await;
     assert_eq!(s["last_plan"]["drift"], true);
+    assert_eq!(
+        s["last_plan"]["drifted"],
+        serde_json::json!([{"key": "purpose/Drift Test", "action": "update"}]),
+        "/status names what drifted"
+    );
     wait_cycles(&d.base, 2).await;
     let s = status(&d.base).await;
     assert_eq!(s["last_cycle"]["result"], "reported");

@@ -18,6 +18,7 @@ use crate::redact::MASK;
 
 pub use crate::canonical::canonical;
 
+pub mod comment;
 pub mod prune;
 pub mod render;
 pub mod saved;

@@ -5,6 +5,7 @@
 mod common;
 
 mod bad_input;
+mod ci_recipe;
 mod converge;
 mod daemon;
 mod examples;

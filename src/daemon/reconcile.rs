@@ -180,6 +180,10 @@ impl Cycle {
             result,
         };
         shared.update_status(|s| s.record_cycle(c, error));
+        let st = shared.status();
+        shared
+            .metrics
+            .set_sync(st.sync_healthy, st.consecutive_failures);
         result
     }
 

@@ -8,7 +8,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /healthz` | 200 while the process serves |
-//! | `GET /readyz` | 200 after the first successful sync; 503 before it and after 3 failures in a row |
+//! | `GET /readyz` | 200 while serving; 503 once shutdown began (sync health is in `/status` and `immuta_gitops_sync_healthy`, never here: an unready pod would not receive the webhook that fixes it) |
 //! | `GET /metrics` | OpenMetrics text |
 //! | `GET /status` | JSON [`Status`] |
 //! | `POST /hook` | 202 and a cycle at once for a push to the followed ref; 200 for GitHub's `ping`; 202 "ignored" for other refs and events (no cycle); 400 for an unreadable push body; 401 bad or missing signature; 503 while shutting down; 404 when no secret is configured |
@@ -77,10 +77,10 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(s): State<Arc<Shared>>) -> Response {
-    if s.status().is_ready() {
-        (StatusCode::OK, "ready\n").into_response()
+    if s.triggers.is_closed() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+        (StatusCode::OK, "ready\n").into_response()
     }
 }
 
@@ -169,9 +169,10 @@ mod tests {
         let http = reqwest::Client::new();
         let get = |p: &str| http.get(format!("{base}{p}")).send();
         assert_eq!(get("/healthz").await.unwrap().status(), 200);
-        assert_eq!(get("/readyz").await.unwrap().status(), 503);
+        // Ready means serving: before any sync, and whatever the sync health.
+        assert_eq!(get("/readyz").await.unwrap().status(), 200);
         shared.update_status(|s| {
-            s.last_success_at = Some("now".into());
+            s.consecutive_failures = 10;
         });
         assert_eq!(get("/readyz").await.unwrap().status(), 200);
         let m = get("/metrics").await.unwrap();
@@ -195,6 +196,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(post.status(), 404, "no secret configured: no hook endpoint");
+        shared.triggers.close();
+        assert_eq!(
+            get("/readyz").await.unwrap().status(),
+            503,
+            "draining: out of the Service"
+        );
+        assert_eq!(get("/healthz").await.unwrap().status(), 200);
     }
 
     #[tokio::test]

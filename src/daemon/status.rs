@@ -1,4 +1,7 @@
-//! The daemon's view of itself, served as `GET /status` and used for `GET /readyz`.
+//! The daemon's view of itself, served as `GET /status`, with its sync health (also the
+//! `immuta_gitops_sync_healthy` gauge). `GET /readyz` does not read it: readiness means
+//! "serving" (see [`super::server`]), so a failing sync never takes the pod out of the
+//! Service while a webhook is what would fix it.
 //!
 //! Input: what the loop records after each cycle (plans, apply reports, errors). Output:
 //! [`Status`] (serialized as JSON) and [`object_states`] for the `objects` gauge. Holds no
@@ -14,8 +17,8 @@ use crate::apply::{ApplyReport, Outcome};
 use crate::object::Kind;
 use crate::plan::{Action, Plan, Summary};
 
-/// `/readyz` answers 503 once this many cycles in a row failed.
-pub const FAILURES_UNTIL_UNREADY: u32 = 3;
+/// The sync is unhealthy once this many cycles in a row failed.
+pub const FAILURES_UNTIL_UNHEALTHY: u32 = 3;
 
 /// How one cycle ended; also the `result` label of `immuta_gitops_reconcile_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -316,8 +319,9 @@ pub struct Status {
     pub source: SourceStatus,
     /// The settings.
     pub settings: Settings,
-    /// Whether `/readyz` answers 200.
-    pub ready: bool,
+    /// Whether the sync is healthy: one successful cycle seen, and fewer than
+    /// [`FAILURES_UNTIL_UNHEALTHY`] failures in a row since.
+    pub sync_healthy: bool,
     /// Cycles run since start.
     pub cycles: u64,
     /// The last cycle.
@@ -343,13 +347,13 @@ pub struct Status {
 }
 
 impl Status {
-    /// Whether the daemon is ready: one successful sync seen, and fewer than
-    /// [`FAILURES_UNTIL_UNREADY`] failures in a row since.
-    pub fn is_ready(&self) -> bool {
-        self.last_success_at.is_some() && self.consecutive_failures < FAILURES_UNTIL_UNREADY
+    /// Whether the sync is healthy: one successful sync seen, and fewer than
+    /// [`FAILURES_UNTIL_UNHEALTHY`] failures in a row since.
+    pub fn is_sync_healthy(&self) -> bool {
+        self.last_success_at.is_some() && self.consecutive_failures < FAILURES_UNTIL_UNHEALTHY
     }
 
-    /// Records how a cycle ended and refreshes `ready`.
+    /// Records how a cycle ended and refreshes `sync_healthy`.
     pub fn record_cycle(&mut self, c: CycleStatus, error: Option<String>) {
         self.cycles += 1;
         if c.result.is_success() {
@@ -363,7 +367,7 @@ impl Status {
             self.last_error = error;
         }
         self.last_cycle = Some(c);
-        self.ready = self.is_ready();
+        self.sync_healthy = self.is_sync_healthy();
     }
 }
 
@@ -475,22 +479,22 @@ mod tests {
     }
 
     #[test]
-    fn readiness_needs_one_success_and_fewer_than_three_failures() {
+    fn sync_health_needs_one_success_and_fewer_than_three_failures() {
         let mut s = Status::default();
-        assert!(!s.is_ready());
+        assert!(!s.is_sync_healthy());
         s.record_cycle(cycle(CycleResult::Failed), Some("e1".into()));
-        assert!(!s.ready, "never synced");
+        assert!(!s.sync_healthy, "never synced");
         s.record_cycle(cycle(CycleResult::InSync), None);
-        assert!(s.ready);
+        assert!(s.sync_healthy);
         assert_eq!(s.last_error, None);
         s.record_cycle(cycle(CycleResult::Failed), Some("e".into()));
         s.record_cycle(cycle(CycleResult::Failed), Some("e".into()));
-        assert!(s.ready, "two failures in a row: still ready");
+        assert!(s.sync_healthy, "two failures in a row: still healthy");
         s.record_cycle(cycle(CycleResult::Failed), Some("e3".into()));
-        assert!(!s.ready, "three failures in a row");
+        assert!(!s.sync_healthy, "three failures in a row");
         assert_eq!(s.last_error.as_deref(), Some("e3"));
         s.record_cycle(cycle(CycleResult::Skipped), None);
-        assert!(s.ready);
+        assert!(s.sync_healthy);
         assert_eq!(s.cycles, 6);
     }
 

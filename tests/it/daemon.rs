@@ -166,6 +166,7 @@ impl Env {
             drift: daemon::DriftPolicy::Report,
             listen: "127.0.0.1:0".into(),
             webhook_secret_file: None,
+            credentials_dir: None,
             grace_period: Duration::from_secs(10),
             debounce: Duration::from_secs(2),
         };
@@ -695,7 +696,7 @@ async fn shutdown_mid_apply_exits_cleanly_and_the_next_start_converges() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn readyz_turns_ready_after_the_first_sync_and_unready_after_three_failures() {
+async fn readyz_means_serving_and_sync_health_is_in_status_and_metrics() {
     let emu = emulator(None).await;
     let env = Env::new();
     let repo = Repo::new(env.tmp.path());
@@ -723,17 +724,27 @@ async fn readyz_turns_ready_after_the_first_sync_and_unready_after_three_failure
     );
     assert_eq!(
         get(&d.base, "/readyz").await.status(),
-        503,
-        "not ready before a sync"
+        200,
+        "ready (serving) before any sync: the webhook that fixes it must reach the pod"
     );
+    assert_eq!(s["sync_healthy"], false, "never synced");
+    let healthy = |m: &str, v: u8| m.contains(&format!("\nimmuta_gitops_sync_healthy {v}\n"));
+    assert!(healthy(
+        &get(&d.base, "/metrics").await.text().await.unwrap(),
+        0
+    ));
 
     let good = repo.commit(&[
         ("purpose/bad.yaml", None),
         ("purpose/ok.yaml", Some(&purpose("Ok", "fine"))),
     ]);
     assert_eq!(hook().await.unwrap().status(), 202);
-    wait_applied(&d.base, &good).await;
-    assert_eq!(get(&d.base, "/readyz").await.status(), 200);
+    let s = wait_applied(&d.base, &good).await;
+    assert_eq!(s["sync_healthy"], true);
+    assert!(healthy(
+        &get(&d.base, "/metrics").await.text().await.unwrap(),
+        1
+    ));
 
     repo.commit(&[("purpose/bad.yaml", Some(broken))]);
     for i in 1..=3u64 {
@@ -744,11 +755,17 @@ async fn readyz_turns_ready_after_the_first_sync_and_unready_after_three_failure
         })
         .await;
         assert_eq!(s["consecutive_failures"], i);
-        let want = if i < 3 { 200 } else { 503 };
+        assert_eq!(s["sync_healthy"], i < 3, "after {i} failures");
+        let m = get(&d.base, "/metrics").await.text().await.unwrap();
+        assert!(healthy(&m, u8::from(i < 3)), "after {i} failures:\n{m}");
+        assert!(
+            m.contains(&format!("\nimmuta_gitops_consecutive_failures {i}\n")),
+            "{m}"
+        );
         assert_eq!(
             get(&d.base, "/readyz").await.status(),
-            want,
-            "after {i} failures"
+            200,
+            "still serving after {i} failures"
         );
     }
     assert_eq!(
@@ -789,5 +806,59 @@ async fn a_local_directory_is_watched_and_changes_apply_without_waiting_for_the_
     .await;
     assert_eq!(s["last_apply"]["results"][0]["key"], "purpose/Beta");
     assert_eq!(real_writes(&emu), 2);
+    d.shutdown().await.0.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credentials_dir_without_files_starts_and_one_with_a_webhook_secret_enables_the_hook() {
+    let emu = emulator(None).await;
+    let env = Env::new();
+    let repo = Repo::new(env.tmp.path());
+    let a = repo.commit(&[("purpose/alpha.yaml", Some(&purpose("Alpha", "first")))]);
+    // The Secret is not there at all (an optional volume that is empty).
+    let creds = env.tmp.path().join("git-credentials");
+    std::fs::create_dir_all(&creds).unwrap();
+    let dir = creds.clone();
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_secs(3600);
+        o.credentials_dir = Some(dir);
+    });
+    wait_applied(&d.base, &a).await;
+    let http = reqwest::Client::new();
+    let post = http
+        .post(format!("{}/hook", d.base))
+        .body(repo.push_event(&repo.branch()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 404, "no webhook secret: no hook endpoint");
+    d.shutdown().await.0.unwrap();
+
+    // The Secret gained a webhook-secret key: the next start serves the hook.
+    std::fs::write(creds.join("webhook-secret"), format!("{HOOK_SECRET}\n")).unwrap();
+    let dir = creds.clone();
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_secs(3600);
+        o.credentials_dir = Some(dir);
+    });
+    wait_applied(&d.base, &a).await;
+    let body = repo.push_event(&repo.branch());
+    let r = http
+        .post(format!("{}/hook", d.base))
+        .header("X-GitHub-Event", "push")
+        .header(
+            "X-Hub-Signature-256",
+            webhook::github_signature(&Secret::new(HOOK_SECRET), &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let s = wait_status(&d.base, "a hook cycle", |s| {
+        s["last_cycle"]["trigger"] == "hook"
+    })
+    .await;
+    assert_eq!(s["settings"]["webhook"], true);
     d.shutdown().await.0.unwrap();
 }

@@ -8,6 +8,7 @@ mod bad_input;
 mod ci_recipe;
 mod converge;
 mod daemon;
+mod deploy;
 mod examples;
 mod faults;
 mod golden;

@@ -232,7 +232,7 @@ pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         escape(short_rev(&plan.revision))
     ));
     let mut sections = Vec::new();
-    for kind in crate::object::Kind::ALL {
+    for &kind in crate::object::Kind::ALL {
         let shown: Vec<&Change> = plan
             .changes
             .iter()

@@ -11,6 +11,7 @@ mod daemon;
 mod deploy;
 mod examples;
 mod faults;
+mod flags;
 mod golden;
 mod limits;
 mod markdown;

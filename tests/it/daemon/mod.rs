@@ -552,3 +552,90 @@ async fn a_credentials_dir_without_files_starts_and_one_with_a_webhook_secret_en
     assert_eq!(s["settings"]["webhook"], true);
     d.shutdown().await.0.unwrap();
 }
+
+/// The drift warning in the daemon's own log names what drifted (JSON fields `drifted`
+/// and `objects`, and the message), and so does `/status`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_drift_warning_names_the_objects_that_drifted() {
+    let emu = emulator(None).await;
+    let env = Env::new();
+    let repo = Repo::new(env.tmp.path());
+    let a = repo.commit(&[
+        ("purpose/kept.yaml", Some(&purpose("Kept", "unchanged"))),
+        (
+            "purpose/edited.yaml",
+            Some(&purpose("Edited By Hand", "from git")),
+        ),
+    ]);
+    let p = |x: &std::path::Path| x.to_string_lossy().to_string();
+    let (url, emu_url) = (repo.url(), emu.url());
+    let (key, hook) = (p(&env.key_file), p(&env.hook_file));
+    let (cache, state) = (
+        p(&env.tmp.path().join("cache")),
+        p(&env.tmp.path().join("state")),
+    );
+    let args = [
+        "--repo",
+        &url,
+        "--immuta-url",
+        &emu_url,
+        "--api-key-file",
+        &key,
+        "--cache-dir",
+        &cache,
+        "--state-dir",
+        &state,
+        "--webhook-secret-file",
+        &hook,
+    ];
+    let d = common::daemon_proc::DaemonChild::start(&args, &[]);
+    d.wait_status("applied", |s| s["last_applied_revision"] == a.as_str())
+        .await;
+    let r = http()
+        .post(format!("{}/api/v2/purpose", emu.url()))
+        .header("Authorization", KEY)
+        .json(&serde_json::json!({"name": "Edited By Hand", "description": "changed by hand"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let body = repo.push_event(&repo.branch());
+    let r = http()
+        .post(format!("{}/hook", d.base))
+        .header("X-GitHub-Event", "push")
+        .header(
+            "X-Hub-Signature-256",
+            webhook::github_signature(&Secret::new(HOOK_SECRET), &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let status = d
+        .wait_status("drift", |s| s["drift_detected"].as_u64() >= Some(1))
+        .await;
+    let log = d.stop();
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(
+        v["last_plan"]["drifted"],
+        serde_json::json!([{"key": "purpose/Edited By Hand", "action": "update"}])
+    );
+    let warning = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("drift: the tenant was changed outside Git"))
+        })
+        .unwrap_or_else(|| panic!("no drift warning in:\n{log}"));
+    assert_eq!(warning["level"], "WARN");
+    assert_eq!(warning["drifted"], 1);
+    assert_eq!(warning["objects"], "purpose/Edited By Hand (update)");
+    assert_eq!(
+        warning["message"],
+        "drift: the tenant was changed outside Git: purpose/Edited By Hand (update)"
+    );
+    assert!(!warning.to_string().contains("Kept"), "{warning}");
+}

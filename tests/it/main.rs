@@ -8,6 +8,7 @@ mod bad_input;
 mod ci_recipe;
 mod converge;
 mod daemon;
+mod data_diff;
 mod deploy;
 mod examples;
 mod faults;

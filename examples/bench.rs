@@ -538,7 +538,12 @@ fn child_daemon(args: &[String]) {
         grace_period: Duration::from_secs(30),
         debounce: Duration::from_secs(2),
     };
-    daemon::init_tracing("info", "info", LogFormat::Text);
+    daemon::init_tracing(
+        "info",
+        "info",
+        LogFormat::Text,
+        immuta_gitops::terminal::colour::ColourChoice::Auto,
+    );
     runtime()
         .block_on(daemon::run(options, std::future::pending()))
         .unwrap();

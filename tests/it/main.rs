@@ -24,3 +24,4 @@ mod saved_plan;
 mod secrets;
 mod table_removal;
 mod terminal;
+mod tty;

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod adopt;
 mod bad_input;
 mod ci_recipe;
 mod converge;
@@ -11,6 +12,7 @@ mod daemon;
 mod data_diff;
 mod deploy;
 mod examples;
+mod export;
 mod faults;
 mod flags;
 mod golden;
@@ -19,6 +21,7 @@ mod markdown;
 mod ownership;
 mod pipeline;
 mod prune;
+mod rename;
 mod replay;
 mod saved_plan;
 mod secrets;

@@ -181,6 +181,10 @@ impl Cycle {
             result,
         };
         shared.update_status(|s| s.record_cycle(c, error));
+        let st = shared.status();
+        shared
+            .metrics
+            .set_sync(st.sync_healthy, st.consecutive_failures);
         result
     }
 
@@ -267,7 +271,14 @@ impl Cycle {
             summary: plan.summary(),
             changes_by_kind: writes_by_kind(plan),
             drift,
+            drifted: if drift {
+                status::drifted_objects(plan)
+            } else {
+                Vec::new()
+            },
         };
+        let drifted = plan_status.drifted.len();
+        let names = status::drift_summary(&plan_status.drifted);
         self.cfg.shared.update_status(|s| {
             s.last_plan = Some(plan_status);
             if drift {
@@ -279,7 +290,10 @@ impl Cycle {
             tracing::warn!(
                 revision = %rev,
                 policy = self.cfg.drift.as_str(),
-                "drift: the tenant was changed outside Git"
+                drifted,
+                objects = %self.secrets.redact(&names),
+                "drift: the tenant was changed outside Git: {}",
+                self.secrets.redact(&names)
             );
         }
 

@@ -6,10 +6,12 @@ mod common;
 
 mod adopt;
 mod bad_input;
+mod ci_recipe;
 mod commands;
 mod converge;
 mod daemon;
 mod data_diff;
+mod deploy;
 mod examples;
 mod export;
 mod faults;

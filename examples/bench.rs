@@ -536,6 +536,7 @@ fn child_daemon(args: &[String]) {
         weakening: daemon::WeakeningPolicy::Allow,
         listen: listen.clone(),
         webhook_secret_file: None,
+        credentials_dir: None,
         grace_period: Duration::from_secs(30),
         debounce: Duration::from_secs(2),
     };

@@ -26,6 +26,11 @@
 //!    (`plan::risk::hold`), reported as held: what names it is held with it, and no
 //!    delete runs after it.
 //!
+//! 7. A rename (`moved` in `.immuta-gitops.yaml`, policies only) is one
+//!    `PUT /policy/global/{id}` before the object's upsert, after checking that the id
+//!    still holds the old key; if the upsert then fails, the next plan sees the new key
+//!    live and updates it as usual.
+//!
 //! Assumptions: every V2 POST is a full-state upsert, so re-sending one is safe.
 
 use std::collections::BTreeSet;
@@ -351,7 +356,12 @@ fn held(
                 },
             })
         })
-        .inspect(|r| observer.landed(r))
+        .inspect(|r| {
+            if let Outcome::Held { reason } = &r.outcome {
+                log_held(&r.key, r.action, reason);
+            }
+            observer.landed(r);
+        })
         .collect()
 }
 
@@ -372,9 +382,10 @@ async fn run_level(
                     reason: "shutdown requested before this object started".into(),
                 }
             } else {
-                let span = tracing::info_span!("object", key = %c.key, action = ?c.action);
+                let span = tracing::info_span!("object", key = %c.key, action = %c.action);
                 apply_one(client, c, desired, failed).instrument(span).await
             };
+            log_outcome(c, &outcome);
             ObjectResult {
                 key: c.key.clone(),
                 action: c.action,
@@ -387,6 +398,28 @@ async fn run_level(
         .await;
     results.sort_by(|a, b| a.key.cmp(&b.key));
     results
+}
+
+/// The one log event per object, as its result lands: `key` and `action` (the JSON
+/// plan's words), and the error (already redacted) or the reason it was skipped.
+fn log_outcome(c: &Change, outcome: &Outcome) {
+    match outcome {
+        Outcome::Applied { .. } => {
+            tracing::info!(key = %c.key, action = %c.action, result = "applied", "applied");
+        }
+        Outcome::Failed { error } => {
+            tracing::warn!(key = %c.key, action = %c.action, result = "failed", error = %error, "write failed");
+        }
+        Outcome::Skipped { reason } => {
+            tracing::warn!(key = %c.key, action = %c.action, result = "skipped", reason = %reason, "skipped");
+        }
+        Outcome::Held { reason } => log_held(&c.key, c.action, reason),
+    }
+}
+
+/// The log event of an object held for approval (or waiting for one that is).
+fn log_held(key: &ObjectKey, action: Action, reason: &str) {
+    tracing::warn!(key = %key, action = %action, result = "held", reason = %reason, "held for approval");
 }
 
 async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &Failed) -> Outcome {
@@ -408,20 +441,56 @@ async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &F
             reason: format!("depends on {dep}, which was not applied"),
         };
     }
-    match client.upsert(&c.key, &m.body, false).await {
-        Ok(response) => {
-            tracing::info!("applied");
-            Outcome::Applied {
-                response: summarize(&response),
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "apply failed");
-            Outcome::Failed {
-                error: desired.redactor.redact(&e.to_string()),
-            }
+    if let Some(from) = &c.moved_from {
+        if let Err(error) = rename(client, c, from).await {
+            tracing::warn!(error = %error, "rename failed");
+            return Outcome::Failed {
+                error: desired.redactor.redact(&error),
+            };
         }
     }
+    match client.upsert(&c.key, &m.body, false).await {
+        Ok(response) => Outcome::Applied {
+            response: summarize(&response),
+        },
+        Err(e) => Outcome::Failed {
+            error: desired.redactor.redact(&e.to_string()),
+        },
+    }
+}
+
+/// Renames the live policy `from` to the change's key through `PUT /policy/global/{id}`
+/// (the policy object as `GET /policy/global/{id}` answers it, with the new `policyKey`),
+/// so the upsert that follows updates it, keeping its id (issue 13). Only policies have
+/// such a call; the plan refuses other renames.
+async fn rename(client: &Client, c: &Change, from: &ObjectKey) -> Result<(), String> {
+    let Some(id) = c.id else {
+        return Err(format!("no Immuta id known to rename {from}"));
+    };
+    if c.key.kind != Kind::Policy {
+        return Err(format!("{from} cannot be renamed: only policy keys can"));
+    }
+    let mut v1 = client
+        .get_policy(from, id)
+        .await
+        .map_err(|e| format!("reading {from} (policy {id}) to rename it: {e}"))?;
+    // The id must still be the object the plan saw under the old key.
+    let at_id = v1.get("policyKey").and_then(Value::as_str);
+    if at_id != Some(from.name.as_str()) {
+        return Err(format!(
+            "policy {id} is no longer {from} (it is {}); plan again",
+            at_id.map_or_else(|| "unnamed".to_string(), |k| format!("{k:?}"))
+        ));
+    }
+    if let Some(o) = v1.as_object_mut() {
+        o.insert("policyKey".into(), Value::String(c.key.name.clone()));
+    }
+    client
+        .put_policy(from, id, &v1)
+        .await
+        .map_err(|e| format!("renaming {from} to {}: {e}", c.key))?;
+    tracing::info!(from = %from, "renamed");
+    Ok(())
 }
 
 async fn delete_one(client: &Client, c: &Change, desired: &DesiredSet) -> Outcome {
@@ -437,31 +506,35 @@ async fn delete_one(client: &Client, c: &Change, desired: &DesiredSet) -> Outcom
         }
     };
     match result {
-        Ok(response) => {
-            tracing::info!("deleted");
-            Outcome::Applied {
-                response: summarize(&response),
-            }
-        }
+        Ok(response) => Outcome::Applied {
+            response: summarize(&response),
+        },
         Err(e) if e.is_not_found() => Outcome::Applied {
             response: Value::String("already absent".into()),
         },
-        Err(e) => {
-            tracing::warn!(error = %e, "delete failed");
-            Outcome::Failed {
-                error: desired.redactor.redact(&e.to_string()),
-            }
-        }
+        Err(e) => Outcome::Failed {
+            error: desired.redactor.redact(&e.to_string()),
+        },
     }
 }
 
-/// Keys whose delete landed.
-pub fn deleted_keys(report: &ApplyReport) -> BTreeSet<ObjectKey> {
+/// Keys no longer in Immuta after `report`: deletes that landed, and the old keys of
+/// renames that landed (the inventory follows a rename, issue 13).
+pub fn deleted_keys(report: &ApplyReport, plan: &Plan) -> BTreeSet<ObjectKey> {
+    let applied = |r: &&ObjectResult| matches!(r.outcome, Outcome::Applied { .. });
+    let renamed = report
+        .results
+        .iter()
+        .filter(applied)
+        .filter_map(|r| plan.changes.iter().find(|c| c.key == r.key))
+        .filter_map(|c| c.moved_from.clone());
     report
         .results
         .iter()
-        .filter(|r| r.action == Action::Delete && matches!(r.outcome, Outcome::Applied { .. }))
+        .filter(applied)
+        .filter(|r| r.action == Action::Delete)
         .map(|r| r.key.clone())
+        .chain(renamed)
         .collect()
 }
 

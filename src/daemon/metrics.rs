@@ -14,6 +14,8 @@
 //! | `immuta_gitops_pending_weakening` | gauge | |
 //! | `immuta_gitops_last_applied_revision_info` | info | `revision` |
 //! | `immuta_gitops_api_requests_total` | counter | `endpoint`, `code` |
+//! | `immuta_gitops_sync_healthy` | gauge | (1 healthy, 0 not: see [`super::status::Status::is_sync_healthy`]) |
+//! | `immuta_gitops_consecutive_failures` | gauge | |
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -101,6 +103,8 @@ pub struct Metrics {
     drift: Counter,
     pending_weakening: Gauge,
     revision: Arc<RevisionCollector>,
+    sync_healthy: Gauge,
+    failures: Gauge,
 }
 
 impl Metrics {
@@ -141,6 +145,18 @@ impl Metrics {
             "Changes that weaken data protection, held until a commit approves them.",
             pending_weakening.clone(),
         );
+        let sync_healthy = Gauge::default();
+        registry.register(
+            "immuta_gitops_sync_healthy",
+            "1 when a sync succeeded and fewer than 3 cycles in a row failed since, else 0.",
+            sync_healthy.clone(),
+        );
+        let failures = Gauge::default();
+        registry.register(
+            "immuta_gitops_consecutive_failures",
+            "Cycles in a row that failed (0 after a success).",
+            failures.clone(),
+        );
         let revision = Arc::new(RevisionCollector::default());
         registry.register_collector(Box::new(revision.clone()));
         if let Some(client) = client {
@@ -154,6 +170,8 @@ impl Metrics {
             drift,
             pending_weakening,
             revision,
+            sync_healthy,
+            failures,
         }
     }
 
@@ -161,6 +179,12 @@ impl Metrics {
     pub fn set_pending_weakening(&self, n: usize) {
         self.pending_weakening
             .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Sets the sync-health gauges.
+    pub fn set_sync(&self, healthy: bool, consecutive_failures: u32) {
+        self.sync_healthy.set(i64::from(healthy));
+        self.failures.set(i64::from(consecutive_failures));
     }
 
     /// Counts one cycle and its duration.
@@ -229,7 +253,12 @@ mod tests {
         m.set_objects(&states);
         let before = m.encode().unwrap();
         assert!(!before.contains("last_applied_revision_info{"), "{before}");
+        assert!(
+            before.contains("immuta_gitops_sync_healthy 0\n"),
+            "{before}"
+        );
         m.set_revision("0123abcd");
+        m.set_sync(true, 0);
         let text = m.encode().unwrap();
         for want in [
             "# TYPE immuta_gitops_reconcile counter",
@@ -242,6 +271,9 @@ mod tests {
             "# TYPE immuta_gitops_last_applied_revision info",
             "immuta_gitops_last_applied_revision_info{revision=\"0123abcd\"} 1",
             "# TYPE immuta_gitops_api_requests counter",
+            "# TYPE immuta_gitops_sync_healthy gauge",
+            "immuta_gitops_sync_healthy 1\n",
+            "immuta_gitops_consecutive_failures 0\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
         }

@@ -36,7 +36,7 @@ use crate::cycle::{self, Planned, Reconciler};
 use crate::live::Refresh;
 use crate::manifest::ProcessEnv;
 use crate::object::Kind;
-use crate::plan::{render, Plan};
+use crate::plan::Plan;
 use crate::redact::Redactor;
 use crate::source::{SourceId, SourceSpec};
 use crate::state::{applied, AppliedState};
@@ -187,6 +187,10 @@ impl Cycle {
             result,
         };
         shared.update_status(|s| s.record_cycle(c, error));
+        let st = shared.status();
+        shared
+            .metrics
+            .set_sync(st.sync_healthy, st.consecutive_failures);
         result
     }
 
@@ -300,7 +304,14 @@ impl Cycle {
             summary: plan.summary(),
             changes_by_kind: writes_by_kind(plan),
             drift,
+            drifted: if drift {
+                status::drifted_objects(plan)
+            } else {
+                Vec::new()
+            },
         };
+        let drifted = plan_status.drifted.len();
+        let names = status::drift_summary(&plan_status.drifted);
         self.cfg.shared.update_status(|s| {
             s.last_plan = Some(plan_status);
             if drift {
@@ -312,7 +323,10 @@ impl Cycle {
             tracing::warn!(
                 revision = %rev,
                 policy = self.cfg.drift.as_str(),
-                "drift: the tenant was changed outside Git"
+                drifted,
+                objects = %self.secrets.redact(&names),
+                "drift: the tenant was changed outside Git: {}",
+                self.secrets.redact(&names)
             );
         }
 
@@ -360,22 +374,7 @@ impl Cycle {
     ) -> Ended {
         let rev = &plan.revision;
         let redactor = &self.secrets;
-        for r in &report.results {
-            match &r.outcome {
-                Outcome::Applied { .. } => {
-                    tracing::info!(key = %r.key, action = ?r.action, "applied")
-                }
-                Outcome::Failed { error } => {
-                    tracing::warn!(key = %r.key, action = ?r.action, error = %redactor.redact(error), "write failed")
-                }
-                Outcome::Skipped { reason } => {
-                    tracing::warn!(key = %r.key, action = ?r.action, reason = %reason, "skipped")
-                }
-                Outcome::Held { reason } => {
-                    tracing::warn!(key = %r.key, action = ?r.action, reason = %reason, "held for approval")
-                }
-            }
-        }
+        // Each object's result was logged once by apply, as it landed.
         let mut st = ApplyStatus::from_report(rev, SystemTime::now(), report);
         for o in &mut st.results {
             o.error = o.error.as_deref().map(|e| redactor.redact(e));
@@ -418,13 +417,8 @@ impl Cycle {
         }
     }
 
+    /// The plan as structured events: the counts, then one event per change.
     fn log_plan(&self, plan: &Plan, drift: bool) {
-        let mut buf = Vec::new();
-        let text = match render::text(plan, &mut buf) {
-            Ok(()) => String::from_utf8_lossy(&buf).into_owned(),
-            Err(e) => format!("(plan could not be rendered: {e})"),
-        };
-        let text = self.secrets.redact(&text);
         let s = plan.summary();
         let by_kind = writes_by_kind(plan);
         let n = |k: Kind| by_kind.get(&k).copied().unwrap_or(0);
@@ -441,9 +435,11 @@ impl Cycle {
             writes.data = n(Kind::Data),
             writes.policy = n(Kind::Policy),
             writes.project = n(Kind::Project),
+            refused = s.refused,
             drift,
-            "plan\n{text}"
+            "plan"
         );
+        plan.log_changes();
     }
 
     fn set_objects(&self, plan: &Plan, report: Option<&ApplyReport>) {

@@ -184,6 +184,7 @@ mod tests {
             metrics: Metrics::new(None),
             triggers: queue.clone(),
             webhook_secret: None,
+            follow: crate::daemon::events::Follow::AnyPush,
         });
         let runner = Runner {
             schedule: Schedule::seeded(interval, 0.0, interval, 1),

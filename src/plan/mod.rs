@@ -14,15 +14,19 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::live::{DataDryRun, LiveSet};
+use crate::live::{DataDryRun, LiveObject, LiveSet};
 use crate::manifest::{DesiredSet, Manifest};
 use crate::object::{Kind, ObjectKey};
 use crate::redact::MASK;
 
 pub use crate::canonical::canonical;
 
+pub mod adopt;
+pub mod comment;
 pub mod data;
+pub mod moves;
 pub mod prune;
+pub mod references;
 pub mod render;
 pub mod risk;
 pub mod saved;
@@ -52,9 +56,28 @@ pub enum Action {
 }
 
 impl Action {
+    /// The word the JSON plan uses (`create`, `update`, `no-op`, `unmanaged`, `delete`,
+    /// `refused`), also in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::NoOp => "no-op",
+            Action::Unmanaged => "unmanaged",
+            Action::Delete => "delete",
+            Action::Refused => "refused",
+        }
+    }
+
     /// Whether apply sends anything for it.
     pub fn is_write(self) -> bool {
         matches!(self, Action::Create | Action::Update | Action::Delete)
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -92,6 +115,10 @@ pub struct Change {
     /// matches no tables). Shown next to the object; never changes the action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The key this object had in Immuta before a `moved` entry of `.immuta-gitops.yaml`
+    /// renamed it: apply renames the live object first, then updates it (issue 13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<ObjectKey>,
 }
 
 /// The note on a data source whose dry run lists nothing at all (issue 10).
@@ -199,6 +226,20 @@ impl Plan {
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action.is_write())
     }
+
+    /// Logs one `change` event per object that is not in sync (`key`, `action` in the
+    /// JSON plan's words, the number of changed fields): the plan as structured log
+    /// fields, never as one multi-line string. Field values are not logged.
+    pub fn log_changes(&self) {
+        for c in self.changes.iter().filter(|c| c.action != Action::NoOp) {
+            tracing::info!(
+                key = %c.key,
+                action = %c.action,
+                fields = c.fields.len(),
+                "change"
+            );
+        }
+    }
 }
 
 /// Compares desired with live.
@@ -232,6 +273,7 @@ pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
             }),
             id: None,
             note: Some(NOTE_UNREAD_KEY.to_string()),
+            moved_from: None,
         });
     }
     for (key, obj) in &live.objects {
@@ -245,8 +287,10 @@ pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
             data: None,
             id: obj.id,
             note: None,
+            moved_from: None,
         });
     }
+    moves::resolve(&mut changes, desired, live);
     changes.sort_by(|a, b| a.key.cmp(&b.key));
     Plan {
         origin: desired.origin.clone(),
@@ -344,6 +388,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             data: Some(dry),
             id: None,
             note,
+            moved_from: None,
         };
     }
     let Some(obj) = live.objects.get(key) else {
@@ -354,8 +399,15 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             data: None,
             id: None,
             note: None,
+            moved_from: None,
         };
     };
+    compare(key, m, obj)
+}
+
+/// The change that brings the live object `obj` to manifest `m` (a policy, project or
+/// purpose; `obj` may have been read under another key, see [`moves`]).
+fn compare(key: &ObjectKey, m: &Manifest, obj: &LiveObject) -> Change {
     if obj.system {
         // Immuta generates these itself; writing them is never this tool's job.
         tracing::warn!(key = %key, "desired object matches a system-generated object in Immuta; it is not written");
@@ -366,6 +418,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             data: None,
             id: obj.id,
             note: None,
+            moved_from: None,
         };
     }
     let want = canonical(key.kind, &m.body);
@@ -395,6 +448,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
         data: None,
         id: obj.id,
         note: None,
+        moved_from: None,
     }
 }
 

@@ -8,6 +8,9 @@
 //!   tenant was last checked against it (see [`applied`]).
 //! - `approvals.json` ([`Approvals`]): which `Immuta-Approve` trailer approved which
 //!   weakening change (see [`approvals`]).
+//! - `objects.json` ([`AppliedObjects`]): per object, the revision and the (secret-free)
+//!   digest of the document it was last applied with, which tells drift from a change
+//!   (see [`objects`]).
 //! - `secret-digests.json` and `secret-digest-key.json` ([`SecretDigests`]): keyed
 //!   digests of the connection credentials last applied, so a plan can say whether one
 //!   changed (see [`secrets`]). They hold digests and a key, never a credential.
@@ -35,11 +38,13 @@ use serde::Serialize;
 pub mod applied;
 pub mod approvals;
 pub mod inventory;
+pub mod objects;
 pub mod secrets;
 
 pub use applied::AppliedState;
 pub use approvals::Approvals;
 pub use inventory::{next_inventory, Inventory, InventoryError, INVENTORY_FORMAT_VERSION};
+pub use objects::{AppliedObjects, Drifted};
 pub use secrets::SecretDigests;
 
 /// File name of the inventory inside the state directory.
@@ -48,6 +53,8 @@ pub const INVENTORY_FILE: &str = "inventory.json";
 pub const APPLIED_FILE: &str = "state.json";
 /// File name of the approval uses inside the state directory.
 pub const APPROVALS_FILE: &str = "approvals.json";
+/// File name of the per-object records inside the state directory.
+pub const OBJECTS_FILE: &str = "objects.json";
 
 /// Largest state file read ([`crate::limits::MAX_STATE_FILE_BYTES`]).
 pub const MAX_FILE_BYTES: u64 = crate::limits::MAX_STATE_FILE_BYTES;
@@ -162,6 +169,22 @@ impl StateDir {
     /// [`Error::Write`].
     pub fn save_approvals(&self, approvals: &Approvals) -> Result<(), Error> {
         self.write(APPROVALS_FILE, approvals)
+    }
+
+    /// Reads `objects.json` (`None` when absent).
+    ///
+    /// # Errors
+    /// [`Error::Read`] or [`Error::Corrupt`]; callers then report no drift.
+    pub fn load_objects(&self) -> Result<Option<AppliedObjects>, Error> {
+        self.read(OBJECTS_FILE)
+    }
+
+    /// Writes `objects.json` atomically.
+    ///
+    /// # Errors
+    /// [`Error::Write`].
+    pub fn save_objects(&self, objects: &AppliedObjects) -> Result<(), Error> {
+        self.write(OBJECTS_FILE, objects)
     }
 
     fn read<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, Error> {

@@ -4,11 +4,16 @@
 
 mod common;
 
+mod adopt;
 mod bad_input;
+mod ci_recipe;
+mod commands;
 mod converge;
 mod daemon;
 mod data_diff;
+mod deploy;
 mod examples;
+mod export;
 mod faults;
 mod flags;
 mod golden;
@@ -16,7 +21,9 @@ mod limits;
 mod markdown;
 mod ownership;
 mod pipeline;
+mod plan_scope;
 mod prune;
+mod rename;
 mod replay;
 mod risk;
 mod saved_plan;

@@ -13,6 +13,7 @@ use immuta_gitops::limits::{self, Limits, DEFAULT_YAML_DEPTH, DEFAULT_YAML_NODES
 use immuta_gitops::object::{Kind, KindChoice};
 use immuta_gitops::terminal::colour::ColourChoice;
 
+pub mod adopt;
 pub mod commands;
 pub mod run;
 
@@ -234,6 +235,43 @@ pub struct StateFlags {
     /// --prune) and, for `run`, the last applied revision (state.json), across restarts.
     #[arg(long, env = "IMMUTA_GITOPS_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+}
+
+/// `--log-format`, shared by `run` and `reconcile`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogFlags {
+    /// Log lines on stderr: text, or one JSON object per line (the plan as structured
+    /// fields: one `plan` event with the counts, one `change` event per object, one event
+    /// per applied object).
+    #[arg(
+        long,
+        env = "IMMUTA_GITOPS_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: immuta_gitops::daemon::LogFormat,
+}
+
+/// `--target`, shared by `reconcile` and `apply`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TargetFlags {
+    /// Plan and apply only this object (`kind/name`; globs allowed, e.g. `policy/mask-*`)
+    /// and what it depends on; repeatable. The plan is partial: nothing outside the
+    /// targets is shown, written or deleted.
+    #[arg(long = "target", value_name = "KIND/NAME")]
+    pub targets: Vec<String>,
+}
+
+impl TargetFlags {
+    /// The parsed patterns.
+    ///
+    /// # Errors
+    /// A malformed pattern.
+    pub fn targets(
+        &self,
+    ) -> Result<immuta_gitops::cycle::Targets, immuta_gitops::cycle::target::Error> {
+        immuta_gitops::cycle::Targets::parse(&self.targets)
+    }
 }
 
 /// The groups every reconciling command has, borrowed from its parsed arguments.

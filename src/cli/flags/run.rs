@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use immuta_gitops::daemon::{DriftPolicy, LogFormat, Mode, Options, WeakeningPolicy};
+use immuta_gitops::daemon::{DriftPolicy, Mode, Options, WeakeningPolicy};
 use immuta_gitops::limits;
 
 use super::{Common, GitFlags, ImmutaFlags, LimitFlags, PruneFlags, RepoFlags, StateFlags};
@@ -63,17 +63,17 @@ pub struct RunArgs {
     /// File holding the webhook secret (GitHub HMAC secret or GitLab token); enables POST /hook.
     #[arg(long, env = "IMMUTA_GITOPS_WEBHOOK_SECRET_FILE")]
     pub webhook_secret_file: Option<PathBuf>,
+    /// Directory of optional credential files `token`, `ssh-key`, `ssh-passphrase`,
+    /// `webhook-secret` (a mounted Secret): each present file is used, each missing one
+    /// leaves its feature off. Explicit --*-file flags win.
+    #[arg(long, env = "IMMUTA_GITOPS_CREDENTIALS_DIR")]
+    pub credentials_dir: Option<PathBuf>,
     /// Where the last applied revision and the inventory are remembered.
     #[command(flatten)]
     pub state: StateFlags,
     /// Log format.
-    #[arg(
-        long,
-        env = "IMMUTA_GITOPS_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub log: super::LogFlags,
     /// On SIGTERM/SIGINT, how long a running apply may take to finish its writes in flight.
     #[arg(long, env = "IMMUTA_GITOPS_GRACE_PERIOD", default_value = "30s", value_parser = limits::parse_wait)]
     pub grace_period: Duration,
@@ -108,6 +108,7 @@ impl RunArgs {
             weakening: self.weakening,
             listen: self.listen.clone(),
             webhook_secret_file: self.webhook_secret_file.clone(),
+            credentials_dir: self.credentials_dir.clone(),
             grace_period: self.grace_period,
             debounce: self.debounce,
         }

@@ -16,6 +16,8 @@ use super::schema::{self, Enum, Field, Obj, Ty};
 use super::{Diagnostic, Severity, Span};
 use crate::object::{Kind, ObjectKey};
 use crate::redact::{Redactor, MASK};
+use suggest::hint;
+pub use suggest::nearest;
 
 /// What validation found wrong. Each variant is one message; the place is in the
 /// diagnostic's span, the field in the message.
@@ -63,9 +65,14 @@ pub enum Problem {
         /// The documented values.
         allowed: String,
     },
-    /// A field the schema does not know (warning).
-    #[error("field {0} is not modelled; it is sent unchanged")]
-    Unmodelled(String),
+    /// A field the schema does not know (warning; an error under `validate --strict`).
+    #[error("field {path} {UNMODELLED}{}", hint(.suggestion.as_deref()))]
+    Unmodelled {
+        /// Dotted path of the field.
+        path: String,
+        /// The one known field of that object spelled closest to it, if unique.
+        suggestion: Option<&'static str>,
+    },
     /// A field documented for the handler is missing (warning).
     #[error("{field} is documented as required for handler {handler} but is missing")]
     Expected {
@@ -91,6 +98,10 @@ pub enum Problem {
     /// in every plan a reviewer reads, so it cannot be secret.
     #[error("{0} must be written literally, not built from ${{VAR}}, {{{{EnvVar}}}} or {{{{ReadFile}}}}: keys and names are shown in every plan and apply result, and templated values are secret")]
     TemplatedName(String),
+    /// A document `export` wrote without everything the object holds (the documented
+    /// reads could not give it): a person must fill it in first.
+    #[error("incomplete export: {0}; fill in what is missing, then delete the {INCOMPLETE_MARKER} field")]
+    IncompleteExport(String),
     /// The same identity twice.
     #[error("duplicate {kind} key {name:?}: also declared at {first}")]
     Duplicate {
@@ -102,6 +113,14 @@ pub enum Problem {
         first: String,
     },
 }
+
+/// What every unknown-field message says after the field's path: how
+/// [`Diagnostic::is_unknown_field`] tells them from other warnings.
+pub const UNMODELLED: &str = "is not modelled; it is sent unchanged";
+/// The top-level field `export` writes into a document it could not reconstruct
+/// faithfully. Validation refuses any document holding it, at its line, so such a file is
+/// never applied until a person has filled in what is missing and deleted the field.
+pub const INCOMPLETE_MARKER: &str = "x-immuta-gitops-incomplete";
 
 /// The outcome of validating one document.
 #[derive(Debug, Default)]
@@ -166,6 +185,17 @@ pub fn validate(
                     Severity::Error,
                     &format!("/{field}"),
                     Problem::EmptyIdentity(field),
+                );
+            }
+            if let Some(what) = map.get(INCOMPLETE_MARKER) {
+                let what = what.as_str().map_or_else(
+                    || "see the comments above it".to_string(),
+                    |s| s.chars().take(400).collect(),
+                );
+                c.push(
+                    Severity::Error,
+                    &format!("/{INCOMPLETE_MARKER}"),
+                    Problem::IncompleteExport(what),
                 );
             }
             c.object(schema::root(doc.kind), map, "", "");
@@ -417,18 +447,26 @@ impl Checker<'_> {
     fn object(&mut self, o: &Obj, map: &Map<String, Value>, ptr: &str, path: &str) {
         let (variant_fields, tag_known) = self.variant(o, map);
         let fields = o.fields.iter().chain(variant_fields.iter());
-        let mut known: Vec<&str> = Vec::new();
+        let mut known: Vec<&'static str> = Vec::new();
         for f in fields {
             known.push(f.name);
             self.field(f, map, ptr, path);
         }
         if tag_known {
-            for k in map.keys().filter(|k| !known.contains(&k.as_str())) {
+            let unknown = map
+                .keys()
+                .filter(|k| !known.contains(&k.as_str()))
+                .filter(|k| !(ptr.is_empty() && k.as_str() == INCOMPLETE_MARKER));
+            for k in unknown {
                 let child = format!("{ptr}/{}", escape_token(k));
+                let suggestion = nearest(k, &known);
                 self.push(
                     Severity::Warning,
                     &child,
-                    Problem::Unmodelled(join(path, k)),
+                    Problem::Unmodelled {
+                        path: join(path, k),
+                        suggestion,
+                    },
                 );
             }
         }
@@ -590,6 +628,7 @@ impl Checker<'_> {
 }
 
 pub mod names;
+mod suggest;
 
 #[cfg(test)]
 mod tests;

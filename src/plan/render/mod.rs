@@ -120,7 +120,8 @@ pub(super) fn prunable(n: usize) -> String {
     )
 }
 
-pub(super) fn short_rev(rev: &str) -> &str {
+/// A full commit id cut to 12 hex digits; any other revision as it is.
+pub fn short_rev(rev: &str) -> &str {
     if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) {
         rev.get(..12).unwrap_or(rev)
     } else {
@@ -152,11 +153,23 @@ pub(super) fn change(plan: &Plan, c: &Change, out: &mut dyn Write) -> io::Result
             "will NOT be updated: nothing is sent for it, the update would remove data sources",
         ),
     };
-    let key = c.key.to_string();
+    let key = match &c.moved_from {
+        Some(from) => format!("{from} \u{2192} {}", c.key),
+        None => c.key.to_string(),
+    };
     let key = escape(&key);
-    let what = match held {
-        Some(_) => format!("is HELD for approval: it {what} once approved"),
-        None => what.to_string(),
+    if let (Some(_), Action::Refused) = (&c.moved_from, c.action) {
+        writeln!(out, "  ! {key} will NOT be renamed: nothing is sent for it")?;
+        writeln!(out, "      {}", escape(&super::refusal_reason(c)))?;
+        return writeln!(out);
+    }
+    let what = match (held, &c.moved_from, c.action) {
+        (Some(_), Some(_), Action::Update) => {
+            "is HELD for approval: it will be renamed once approved".to_string()
+        }
+        (None, Some(_), Action::Update) => "will be renamed".to_string(),
+        (Some(_), _, _) => format!("is HELD for approval: it {what} once approved"),
+        (None, _, _) => what.to_string(),
     };
     match &c.note {
         Some(note) if c.action == Action::Unmanaged && note == super::NOTE_WOULD_PRUNE => {
@@ -408,6 +421,7 @@ pub(super) mod tests {
                     data: None,
                     id: None,
                     note: None,
+                    moved_from: None,
                 },
                 Change {
                     key: ObjectKey::new(Kind::Policy, "mask"),
@@ -422,6 +436,7 @@ pub(super) mod tests {
                     data: None,
                     id: Some(3),
                     note: None,
+                    moved_from: None,
                 },
             ],
             held: Vec::new(),
@@ -484,6 +499,7 @@ pub(super) mod tests {
                 data: None,
                 id: None,
                 note: None,
+                moved_from: None,
             }],
             held: Vec::new(),
         };
@@ -545,13 +561,62 @@ pub(super) mod tests {
             "{s}"
         );
         assert!(
-            s.contains("```diff\n+ purpose/Marketing will be created\n"),
+            s.contains(
+                "```diff\n+ purpose/Marketing will be created\n+     name = \"Marketing\"\n"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("\n! policy/mask will be updated in place\n!     description:\n          a\n-         b\n+         c\n"),
             "{s}"
         );
         assert_eq!(
             s.matches("<details>").count(),
             s.matches("</details>").count()
         );
+    }
+
+    #[test]
+    fn markdown_of_a_huge_plan_fits_one_comment_with_its_counts() {
+        let mut p = plan();
+        for i in 0..5_000 {
+            p.changes.push(Change {
+                key: ObjectKey::new(Kind::Purpose, format!("Purpose {i}")),
+                action: Action::Create,
+                fields: vec![FieldChange {
+                    path: "description".into(),
+                    before: None,
+                    after: Some(json!("x".repeat(40))),
+                    sensitive: false,
+                    note: None,
+                }],
+                data: None,
+                id: None,
+                note: None,
+                moved_from: None,
+            });
+        }
+        let mut buf = Vec::new();
+        markdown(&p, &mut buf).unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        assert!(
+            s.len() <= super::super::comment::MAX_COMMENT_CHARS,
+            "{}",
+            s.len()
+        );
+        assert!(
+            s.starts_with("**Plan: 5001 to add, 1 to change, 0 to destroy.**"),
+            "{}",
+            &s[..200]
+        );
+        assert!(s.contains("<b>purpose</b>: 5001 to add</summary>"));
+        assert!(
+            s.contains("of 10002 lines of this section are not shown"),
+            "{}",
+            &s[s.len() - 400..]
+        );
+        // The small policy section is whole.
+        assert!(s.contains("! policy/mask will be updated in place\n!     description:\n"));
     }
 
     #[test]
@@ -581,6 +646,7 @@ pub(super) mod tests {
             data: None,
             id: Some(1),
             note: None,
+            moved_from: None,
         };
         Plan {
             origin: "repo".into(),

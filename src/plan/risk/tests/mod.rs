@@ -31,6 +31,7 @@ pub(super) fn change(kind: Kind, action: Action, fields: &[F]) -> Change {
         data: None,
         id: Some(1),
         note: None,
+        moved_from: None,
     }
 }
 

@@ -40,6 +40,7 @@ pub mod status;
 pub mod trigger;
 pub mod watch;
 pub mod webhook;
+pub mod window;
 
 /// Whether cycles write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -28,6 +28,7 @@ pub mod demo;
 pub mod limits;
 pub mod live;
 pub mod manifest;
+pub mod notify;
 pub mod object;
 pub mod plan;
 pub mod redact;

@@ -14,6 +14,7 @@
 //! | HTTP response body | 16 MiB | `--max-response-bytes` |
 //! | secret file (API key, Git token, passphrase, webhook secret) | 64 KiB | fixed |
 //! | object key or name | 255 characters | fixed |
+//! | commit subject in a notification | 200 characters | fixed |
 //!
 //! This module never reads anything itself: it holds the numbers and parses the flags.
 
@@ -28,6 +29,10 @@ pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 /// documentation gives no maximum; 255 is our choice (the common bound of a database
 /// `varchar` name column), written down in the README's Limits table.
 pub const MAX_NAME_CHARS: usize = 255;
+
+/// The most characters of a commit subject carried into notifications (issue 16); the
+/// rest is cut (after redaction, so a cut never leaves part of a secret).
+pub const MAX_SUBJECT_CHARS: usize = 200;
 
 /// Default of `--max-manifest-bytes`.
 pub const DEFAULT_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;

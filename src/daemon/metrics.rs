@@ -13,6 +13,8 @@
 //! | `immuta_gitops_drift_total` | counter | |
 //! | `immuta_gitops_last_applied_revision_info` | info | `revision` |
 //! | `immuta_gitops_api_requests_total` | counter | `endpoint`, `code` |
+//! | `immuta_gitops_notifications_sent_total` | counter | |
+//! | `immuta_gitops_notifications_failed_total` | counter | |
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -99,6 +101,7 @@ pub struct Metrics {
     objects: Family<ObjectLabels, Gauge>,
     drift: Counter,
     revision: Arc<RevisionCollector>,
+    notifications: crate::notify::send::Counters,
 }
 
 impl Metrics {
@@ -133,6 +136,17 @@ impl Metrics {
             "Drift checks that found the tenant changed outside Git.",
             drift.clone(),
         );
+        let notifications = crate::notify::send::Counters::default();
+        registry.register(
+            "immuta_gitops_notifications_sent",
+            "Notifications a receiver accepted.",
+            notifications.sent.clone(),
+        );
+        registry.register(
+            "immuta_gitops_notifications_failed",
+            "Notifications dropped (queue full) or not accepted after their retries.",
+            notifications.failed.clone(),
+        );
         let revision = Arc::new(RevisionCollector::default());
         registry.register_collector(Box::new(revision.clone()));
         if let Some(client) = client {
@@ -145,7 +159,13 @@ impl Metrics {
             objects,
             drift,
             revision,
+            notifications,
         }
+    }
+
+    /// The notification counters, shared with the notifier.
+    pub fn notification_counters(&self) -> crate::notify::send::Counters {
+        self.notifications.clone()
     }
 
     /// Counts one cycle and its duration.
@@ -227,6 +247,8 @@ mod tests {
             "# TYPE immuta_gitops_last_applied_revision info",
             "immuta_gitops_last_applied_revision_info{revision=\"0123abcd\"} 1",
             "# TYPE immuta_gitops_api_requests counter",
+            "immuta_gitops_notifications_failed_total 0",
+            "immuta_gitops_notifications_sent_total 0",
         ] {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
         }

@@ -9,7 +9,9 @@
 //! - [`runner`]: the loop (one cycle at a time, backoff, graceful shutdown);
 //! - [`reconcile`]: one cycle — fetch, decide, plan, log the plan, apply or report drift;
 //! - [`server`], [`webhook`], [`metrics`], [`status`]: the HTTP side;
-//! - [`watch`]: file changes of a local `--repo`; [`state`]: what a restart remembers.
+//! - [`watch`]: file changes of a local `--repo`; [`state`]: what a restart remembers;
+//! - [`window`]: apply windows (when writes are allowed); [`announce`]: what the
+//!   notifications say (through [`crate::notify`]).
 //!
 //! It never writes to Immuta when the plan could not be completed, never logs a secret
 //! (API key, Git token, webhook secret, templated values), and never prints to stdout.
@@ -29,6 +31,7 @@ use crate::config::{self, ImmutaArgs, SourceArgs};
 use crate::redact::{Redactor, Secret};
 use crate::source::{self, SourceSpec};
 
+pub mod announce;
 pub mod memory;
 pub mod metrics;
 pub mod reconcile;
@@ -41,6 +44,9 @@ pub mod trigger;
 pub mod watch;
 pub mod webhook;
 pub mod window;
+
+/// The longest wait for queued notifications at shutdown.
+const NOTIFY_DRAIN: Duration = Duration::from_secs(5);
 
 /// Whether cycles write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -152,6 +158,41 @@ pub struct RunArgs {
     /// Quiet time after a burst of file changes (local --repo) before a cycle starts.
     #[arg(long, env = "IMMUTA_GITOPS_DEBOUNCE", default_value = "2s", value_parser = crate::limits::parse_wait)]
     pub debounce: Duration,
+    /// An apply window, `allow|deny <cron> <duration>` (e.g. `allow 0 22 * * 1-5 4h`):
+    /// outside every allow window, or inside a deny window, cycles plan but do not write.
+    /// Repeatable; in the environment variable, separated by `;`.
+    #[arg(
+        long = "apply-window",
+        env = "IMMUTA_GITOPS_APPLY_WINDOW",
+        value_name = "SPEC",
+        value_delimiter = ';'
+    )]
+    pub apply_windows: Vec<String>,
+    /// The IANA time zone of the apply windows' cron expressions.
+    #[arg(
+        long,
+        env = "IMMUTA_GITOPS_APPLY_WINDOW_TZ",
+        value_name = "ZONE",
+        default_value = "UTC"
+    )]
+    pub apply_window_tz: String,
+    /// Where to post notifications: a URL for the generic JSON body, `slack:<URL>` for
+    /// Slack's incoming-webhook format. Repeatable; in the environment variable (better:
+    /// a URL may hold a token), separated by spaces. Never logged.
+    #[arg(
+        long = "notify",
+        env = "IMMUTA_GITOPS_NOTIFY",
+        value_name = "URL",
+        value_delimiter = ' ',
+        value_parser = parse_secret,
+        hide_env_values = true
+    )]
+    pub notify: Vec<Secret>,
+}
+
+/// Keeps a flag value that may hold a token out of `Debug` output.
+fn parse_secret(s: &str) -> Result<Secret, String> {
+    Ok(Secret::new(s))
 }
 
 impl RunArgs {
@@ -275,6 +316,10 @@ pub struct Daemon {
     saved: Option<state::SavedState>,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
+    windows: window::Windows,
+    clock: window::Clock,
+    receivers: Vec<crate::notify::Receiver>,
+    delivery: crate::notify::send::Delivery,
 }
 
 impl Daemon {
@@ -296,6 +341,27 @@ impl Daemon {
                 message: "needs --state-dir, where the inventory of applied objects is kept (without it nothing could ever be deleted)".into(),
             });
         }
+        let windows =
+            window::Windows::parse(&args.apply_windows, &args.apply_window_tz).map_err(|e| {
+                Error::Invalid {
+                    flag: match e {
+                        window::Error::TimeZone(_) => "apply-window-tz",
+                        window::Error::Syntax { .. } => "apply-window",
+                    },
+                    message: e.to_string(),
+                }
+            })?;
+        let receivers = args
+            .notify
+            .iter()
+            .filter(|u| !u.expose().trim().is_empty())
+            .enumerate()
+            .map(|(i, u)| crate::notify::Receiver::parse(i + 1, u.expose()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Invalid {
+                flag: "notify",
+                message: e.to_string(),
+            })?;
         let spec = config::source_spec(&args.source_args())?;
         let cfg = config::client_config(&args.immuta_args())?;
         let webhook_secret = args
@@ -315,6 +381,9 @@ impl Daemon {
             .into_iter()
             .chain(crate::redact::url::secrets(&cfg.base_url))
         {
+            redactor.add(&s);
+        }
+        for s in receivers.iter().flat_map(|r| r.secrets()) {
             redactor.add(&s);
         }
         let client = Client::new(cfg)?;
@@ -344,7 +413,25 @@ impl Daemon {
             saved,
             listener,
             addr,
+            windows,
+            clock: window::Clock::System,
+            receivers,
+            delivery: crate::notify::send::Delivery::default(),
         })
+    }
+
+    /// Delivers notifications with `delivery` instead of the defaults (4 attempts from
+    /// 1 s, 10 s per attempt); tests shorten them.
+    pub fn with_delivery(mut self, delivery: crate::notify::send::Delivery) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// Reads window time from `clock` instead of the system clock (tests run the daemon
+    /// on a paused Tokio clock with [`window::Clock::anchored`]).
+    pub fn with_clock(mut self, clock: window::Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The address the HTTP endpoints listen on (useful with port 0).
@@ -374,6 +461,7 @@ impl Daemon {
                 jitter_percent: a.jitter * 100.0,
                 webhook: self.webhook_secret.is_some(),
                 watch: self.watches(),
+                notify_receivers: self.receivers.len(),
             },
             last_applied_revision: self.saved.as_ref().map(|s| s.revision.clone()),
             last_applied_at: self
@@ -391,7 +479,7 @@ impl Daemon {
     /// # Errors
     /// [`Error::Watch`] when a local repository cannot be watched.
     pub async fn run(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
         let queue = trigger::TriggerQueue::new();
@@ -401,11 +489,25 @@ impl Daemon {
         if let Some(s) = &self.saved {
             metrics.set_revision(&s.revision);
         }
+        let initial = self.initial_status();
+        let notifier = crate::notify::Notifier::start(
+            std::mem::take(&mut self.receivers),
+            self.delivery.clone(),
+            metrics.notification_counters(),
+        )
+        .map_err(|e| Error::Invalid {
+            flag: "notify",
+            message: format!("cannot build the HTTP client: {}", e.without_url()),
+        })?;
         let shared = Arc::new(server::Shared {
-            status: Mutex::new(self.initial_status()),
+            status: Mutex::new(initial),
             metrics,
             triggers: queue.clone(),
             webhook_secret: self.webhook_secret.clone(),
+            gate: window::Gate {
+                windows: self.windows.clone(),
+                clock: self.clock.clone(),
+            },
         });
 
         {
@@ -478,8 +580,13 @@ impl Daemon {
             saved: self.saved,
             redactor: self.redactor,
             shared,
+            announcer: announce::Announcer::new(notifier),
         });
         runner.run(&mut step).await;
+        // Messages of the last cycles may still be queued: a bounded wait, then drop them.
+        step.into_announcer()
+            .close(self.args.grace_period.min(NOTIFY_DRAIN))
+            .await;
 
         // The server has been draining since the shutdown signal; give it one more second.
         match tokio::time::timeout(Duration::from_secs(1), server).await {

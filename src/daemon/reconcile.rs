@@ -10,6 +10,11 @@
 //!   `--drift report` it is logged and counted, never written; with `--drift heal` it is
 //!   applied. A new revision is always applied (unless `--mode plan-only`).
 //! - Any error before the plan is complete means no write in this cycle (Flux's rule).
+//! - A plan that would write while an apply window blocks writes (`--apply-window`) is
+//!   [`CycleResult::Blocked`]: logged and reported, nothing written, and planned again on
+//!   the next trigger (the revision is not marked as checked).
+//! - Every cycle ends by telling the [`announce::Announcer`] what it found; the
+//!   notifications are queued, never waited for.
 //! - The rendered plan is logged at info before anything is applied.
 //! - With `--prune`, deletes are planned from the inventory in `--state-dir`; a plan the
 //!   prune guards refuse fails the cycle with the reason logged, and nothing is written.
@@ -23,6 +28,7 @@ use std::time::{Instant, SystemTime};
 
 use tracing::Instrument;
 
+use super::announce::{self, Announcer};
 use super::runner::Reconcile;
 use super::schedule::DriftRule;
 use super::server::Shared;
@@ -35,6 +41,7 @@ use crate::client::Client;
 use crate::config::{self, PruneFlags};
 use crate::cycle;
 use crate::manifest::{DesiredSet, ProcessEnv};
+use crate::notify::track::{Blocked, Facts};
 use crate::object::Kind;
 use crate::plan::prune::{self, Inventory};
 use crate::plan::{render, Plan};
@@ -62,8 +69,10 @@ pub struct CycleConfig {
     pub saved: Option<SavedState>,
     /// Masks the API key, Git token and webhook secret in error texts.
     pub redactor: Redactor,
-    /// Status and metrics.
+    /// Status and metrics (and the apply windows, `shared.gate`).
     pub shared: Arc<Shared>,
+    /// Where notifications go.
+    pub announcer: Announcer,
 }
 
 /// A revision and when something happened to it.
@@ -87,6 +96,14 @@ pub struct Cycle {
     inventory: Option<Inventory>,
     /// The canonical identity of the source last fetched (recorded in `state.json`).
     source: Option<SourceId>,
+    /// What the running cycle found, for the notifications.
+    facts: Facts,
+    /// The commit subject of the running cycle's revision.
+    subject: Option<String>,
+    /// Whether the running cycle re-plans an unchanged revision on the timer.
+    drift_check: bool,
+    /// Every secret the running cycle knows (the daemon's and the revision's).
+    cycle_redactor: Option<Redactor>,
 }
 
 /// How a cycle ended, before it is recorded.
@@ -102,12 +119,25 @@ impl Cycle {
             fetched: None,
             inventory: None,
             source: None,
+            facts: Facts::default(),
+            subject: None,
+            drift_check: false,
+            cycle_redactor: None,
         }
+    }
+
+    /// The announcer, to drain its queue at shutdown.
+    pub fn into_announcer(self) -> Announcer {
+        self.cfg.announcer
     }
 
     async fn run(&mut self, trigger: Trigger, stop: Arc<AtomicBool>) -> CycleResult {
         let started = Instant::now();
         self.fetched = None;
+        self.facts = Facts::default();
+        self.subject = None;
+        self.drift_check = false;
+        self.cycle_redactor = None;
         let span =
             tracing::info_span!("reconcile", rev = tracing::field::Empty, trigger = %trigger);
         let ended = self
@@ -142,8 +172,30 @@ impl Cycle {
             duration_seconds: took.as_secs_f64(),
             result,
         };
-        shared.update_status(|s| s.record_cycle(c, error));
+        let revision = c.revision.clone();
+        shared.update_status(|s| s.record_cycle(c, error.clone()));
+        self.announce(trigger, revision, error);
         result
+    }
+
+    /// Hands what this cycle found to the announcer.
+    fn announce(&mut self, trigger: Trigger, revision: Option<String>, error: Option<String>) {
+        let mut facts = std::mem::take(&mut self.facts);
+        // An incomplete apply left its results here; the error text is the cycle's.
+        let objects = facts.failed.take().map(|(_, o)| o).unwrap_or_default();
+        facts.failed = error.map(|e| (e, objects));
+        let redactor = self
+            .cycle_redactor
+            .take()
+            .unwrap_or_else(|| self.cfg.redactor.clone());
+        let c = announce::Cycle {
+            trigger: announce::trigger(trigger, self.drift_check),
+            origin: self.cfg.shared.status().source.origin,
+            revision,
+            subject: self.subject.take(),
+            facts,
+        };
+        self.cfg.announcer.cycle(c, &redactor);
     }
 
     async fn cycle(
@@ -157,6 +209,7 @@ impl Cycle {
             .map_err(|e| self.redact(&e, None))?;
         span.record("rev", snapshot.revision.as_str());
         self.fetched = Some(snapshot.revision.clone());
+        self.subject = snapshot.subject.clone();
         self.adopt_saved(&snapshot.id);
         self.source = Some(snapshot.id.clone());
         let (origin, revision) = (snapshot.origin.clone(), snapshot.revision.clone());
@@ -176,10 +229,14 @@ impl Cycle {
         if planned_before && !self.cfg.drift_rule.is_due(since) && !trigger.forces_plan() {
             return Ok(CycleResult::Skipped);
         }
+        self.drift_check = planned_before && trigger == Trigger::Schedule;
 
         let settings =
             config::repo_settings(&snapshot).map_err(|e| self.cfg.redactor.redact(&e))?;
         let desired = cycle::load(&snapshot, &ProcessEnv).map_err(|e| self.redact(&e, None))?;
+        let mut known = self.cfg.redactor.clone();
+        known.extend(&desired.redactor);
+        self.cycle_redactor = Some(known);
         for w in &desired.warnings {
             tracing::warn!(warning = %self.cfg.redactor.redact(&w.to_string()), "manifest warning");
         }
@@ -213,6 +270,8 @@ impl Cycle {
         stop: &Arc<AtomicBool>,
     ) -> Ended {
         let rev = plan.revision.clone();
+        self.facts.planned = true;
+        self.facts.revision = Some(rev.clone());
         let drift = plan.has_changes() && self.applied.as_ref().is_some_and(|a| a.revision == rev);
         self.log_plan(plan, drift, desired);
         let plan_status = PlanStatus {
@@ -252,6 +311,9 @@ impl Cycle {
             return Ok(CycleResult::InSync);
         }
         let write = self.cfg.mode == Mode::Apply && (!drift || self.cfg.drift == DriftPolicy::Heal);
+        if drift && !write {
+            self.facts.drift = announce::pending(plan);
+        }
         if !write {
             self.set_objects(plan, None);
             if plan.summary().refused > 0 {
@@ -262,6 +324,23 @@ impl Cycle {
         }
         if stop.load(Ordering::SeqCst) {
             return Ok(CycleResult::Interrupted);
+        }
+        let verdict = self.cfg.shared.gate.verdict();
+        if let Some(reason) = verdict.reason {
+            self.set_objects(plan, None);
+            let next = verdict.next_change.map(super::window::timestamp);
+            tracing::warn!(
+                revision = %rev,
+                reason = %reason,
+                next_change_at = next.as_deref().unwrap_or("unknown"),
+                "apply window: writes blocked; the plan waits"
+            );
+            self.facts.blocked = Some(Blocked {
+                reason,
+                next_change_at: next,
+                pending: announce::pending(plan),
+            });
+            return Ok(CycleResult::Blocked);
         }
         let report = cycle::apply(client, plan, desired, Some(stop.clone())).await;
         self.after_apply(plan, desired, &report, stop)
@@ -297,11 +376,15 @@ impl Cycle {
         self.cfg.shared.update_status(|s| s.last_apply = Some(st));
         self.set_objects(plan, Some(report));
         self.save_inventory(desired, Some(report));
+        let facts = announce::applied(rev, report);
         if report.is_success() {
+            self.facts.applied = facts.applied;
             self.mark_checked(rev);
             self.mark_applied(rev);
             return Ok(CycleResult::Applied);
         }
+        // The error text is filled in when the cycle is recorded.
+        self.facts.failed = facts.applied.map(|a| (String::new(), a.objects));
         let (applied, failed, skipped) = report.counts();
         if failed == 0 && stop.load(Ordering::SeqCst) {
             tracing::warn!(

@@ -86,12 +86,18 @@ impl Runner {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
-            let wait = if result == CycleResult::Failed {
+            let mut wait = if result == CycleResult::Failed {
                 self.backoff.next().unwrap_or(super::schedule::BACKOFF_MAX)
             } else {
                 self.backoff.reset();
                 self.schedule.next_poll()
             };
+            if result == CycleResult::Blocked {
+                // Changes wait for a window: plan again the moment it opens.
+                if let Some(open) = self.shared.gate.until_next_change() {
+                    wait = wait.min(open);
+                }
+            }
             next_at = Instant::now() + wait;
             let when = status::timestamp(SystemTime::now() + wait);
             self.shared.update_status(|s| s.next_run_at = Some(when));
@@ -186,6 +192,7 @@ mod tests {
             metrics: Metrics::new(None),
             triggers: queue.clone(),
             webhook_secret: None,
+            gate: Default::default(),
         });
         let runner = Runner {
             schedule: Schedule::seeded(interval, 0.0, interval, 1),

@@ -33,17 +33,20 @@ pub enum CycleResult {
     Failed,
     /// Shutdown stopped the apply before every object was written.
     Interrupted,
+    /// The plan had changes and an apply window kept them back (issue 16).
+    Blocked,
 }
 
 impl CycleResult {
     /// Every result, for zero-initialised metric series.
-    pub const ALL: [CycleResult; 6] = [
+    pub const ALL: [CycleResult; 7] = [
         CycleResult::Applied,
         CycleResult::InSync,
         CycleResult::Skipped,
         CycleResult::Reported,
         CycleResult::Failed,
         CycleResult::Interrupted,
+        CycleResult::Blocked,
     ];
 
     /// The label / JSON value.
@@ -55,6 +58,7 @@ impl CycleResult {
             CycleResult::Reported => "reported",
             CycleResult::Failed => "failed",
             CycleResult::Interrupted => "interrupted",
+            CycleResult::Blocked => "blocked",
         }
     }
 
@@ -168,6 +172,23 @@ pub struct Settings {
     pub webhook: bool,
     /// Whether local file changes trigger cycles.
     pub watch: bool,
+    /// How many `--notify` receivers are configured (their URLs are never shown).
+    pub notify_receivers: usize,
+}
+
+/// The apply windows now (issue 16), computed when `/status` is read.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WindowStatus {
+    /// Every window as configured (`allow 0 22 * * 1-5 4h`).
+    pub windows: Vec<String>,
+    /// The time zone of their cron expressions.
+    pub time_zone: String,
+    /// Whether writes are blocked now.
+    pub writes_blocked: bool,
+    /// Why, when blocked.
+    pub reason: Option<String>,
+    /// When `writes_blocked` next changes (RFC 3339), if within about a year.
+    pub next_change_at: Option<String>,
 }
 
 /// The last plan, as counts.
@@ -286,6 +307,8 @@ pub struct Status {
     pub drift_detected: u64,
     /// When the next scheduled cycle runs (webhooks and file changes may come sooner).
     pub next_run_at: Option<String>,
+    /// The apply windows, when any is configured.
+    pub window: Option<WindowStatus>,
 }
 
 impl Status {
@@ -421,8 +444,13 @@ mod tests {
                 "skipped",
                 "reported",
                 "failed",
-                "interrupted"
+                "interrupted",
+                "blocked"
             ]
+        );
+        assert!(
+            CycleResult::Blocked.is_success(),
+            "a window is not a failure"
         );
         assert!(!CycleResult::Interrupted.is_success());
     }

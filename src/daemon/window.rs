@@ -221,6 +221,87 @@ pub struct Verdict {
     pub next_change: Option<Timestamp>,
 }
 
+/// Where the daemon reads the wall clock for window decisions. [`Windows::at`] stays
+/// pure; this is the one place that reads a clock.
+#[derive(Debug, Clone, Default)]
+pub enum Clock {
+    /// The system clock.
+    #[default]
+    System,
+    /// A wall-clock instant at a moment of Tokio's clock, moving with Tokio's clock: on a
+    /// paused test runtime, window time moves only when the test advances it.
+    Anchored {
+        /// The wall-clock time at `at`.
+        wall: Timestamp,
+        /// Tokio's time at `wall`.
+        at: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    /// A clock that reads `wall` now and moves with Tokio's clock.
+    pub fn anchored(wall: Timestamp) -> Clock {
+        Clock::Anchored {
+            wall,
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    /// The current wall-clock instant.
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Clock::System => Timestamp::now(),
+            Clock::Anchored { wall, at } => SignedDuration::try_from(at.elapsed())
+                .ok()
+                .and_then(|d| wall.checked_add(d).ok())
+                .unwrap_or(*wall),
+        }
+    }
+}
+
+/// The windows and the clock they are read with: what the daemon asks before a write.
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
+    /// The configured windows (none: never blocked).
+    pub windows: Windows,
+    /// Where "now" comes from.
+    pub clock: Clock,
+}
+
+impl Gate {
+    /// The verdict now.
+    pub fn verdict(&self) -> Verdict {
+        self.windows.at(self.clock.now())
+    }
+
+    /// How long until the verdict next changes, if it does within the horizon.
+    pub fn until_next_change(&self) -> Option<Duration> {
+        let now = self.clock.now();
+        let next = self.windows.at(now).next_change?;
+        Duration::try_from(now.duration_until(next)).ok()
+    }
+
+    /// What `/status` shows; `None` when no window is configured.
+    pub fn status(&self) -> Option<super::status::WindowStatus> {
+        if self.windows.is_empty() {
+            return None;
+        }
+        let v = self.verdict();
+        Some(super::status::WindowStatus {
+            windows: self.windows.specs(),
+            time_zone: self.windows.time_zone().to_string(),
+            writes_blocked: v.blocked,
+            reason: v.reason,
+            next_change_at: v.next_change.map(timestamp),
+        })
+    }
+}
+
+/// RFC 3339 UTC, seconds precision (as `/status` writes every time).
+pub fn timestamp(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// Every configured window, in one time zone.
 #[derive(Debug, Clone)]
 pub struct Windows {
@@ -505,6 +586,14 @@ mod tests {
         let v = w.at(ts("2026-10-25T01:45:00Z"));
         assert!(!v.blocked, "the repeated 02:30 starts no second window");
         assert_eq!(v.next_change, Some(ts("2026-10-26T01:30:00Z")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_anchored_clock_moves_with_tokio_time() {
+        let c = Clock::anchored(ts("2026-03-02T21:59:00Z"));
+        assert_eq!(timestamp(c.now()), "2026-03-02T21:59:00Z");
+        tokio::time::advance(Duration::from_secs(90)).await;
+        assert_eq!(timestamp(c.now()), "2026-03-02T22:00:30Z");
     }
 
     #[test]

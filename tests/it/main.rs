@@ -12,6 +12,7 @@ mod faults;
 mod golden;
 mod limits;
 mod markdown;
+mod notify;
 mod ownership;
 mod pipeline;
 mod prune;

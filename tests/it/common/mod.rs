@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod daemon_proc;
+pub mod receiver;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -372,6 +373,11 @@ impl TestRepo {
     /// Writes (`Some`) or removes (`None`) files or whole directories, then commits
     /// everything in the work tree; returns the commit SHA.
     pub fn commit(&self, files: &[(&str, Option<&str>)]) -> String {
+        self.commit_with_message("change", files)
+    }
+
+    /// [`TestRepo::commit`] with the commit message `message`.
+    pub fn commit_with_message(&self, message: &str, files: &[(&str, Option<&str>)]) -> String {
         for (rel, content) in files {
             let p = self.dir.join(rel);
             match content {
@@ -394,7 +400,7 @@ impl TestRepo {
         let parent = self.git.head().ok().and_then(|h| h.peel_to_commit().ok());
         let parents: Vec<&git2::Commit> = parent.iter().collect();
         self.git
-            .commit(Some("HEAD"), &sig, &sig, "change", &tree, &parents)
+            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
             .unwrap()
             .to_string()
     }

@@ -9,7 +9,8 @@
 //! 1. Cycles never overlap; triggers that arrive during one coalesce into exactly one
 //!    follow-up, started as soon as it ends.
 //! 2. After a failure the next timed cycle waits for the backoff (10 s → 10 min); after a
-//!    success, for the jittered interval. Webhooks and file changes do not wait.
+//!    success, for the jittered interval. Webhooks and file changes do not wait. After a
+//!    cycle an apply window blocked, no longer than until the window opens.
 //! 3. On shutdown no new cycle starts, the step's stop flag is raised (apply starts no new
 //!    object), and a running cycle gets up to `grace` to finish before it is dropped.
 

@@ -42,13 +42,14 @@ use std::time::{Duration, Instant};
 
 use immuta_emulator::{self as emulator, Options};
 use immuta_gitops::client::{Client, ClientConfig};
-use immuta_gitops::daemon::{self, LogFormat, RunArgs};
+use immuta_gitops::config;
+use immuta_gitops::daemon::{self, LogFormat};
 use immuta_gitops::live::{LiveObject, LiveSet};
 use immuta_gitops::manifest::{self, DesiredSet};
 use immuta_gitops::plan;
 use immuta_gitops::redact::Secret;
 use immuta_gitops::source::{FileEntry, Snapshot};
-use immuta_gitops::{cycle, object::Kind};
+use immuta_gitops::{apply, object::Kind};
 
 const LATENCY: Duration = Duration::from_millis(50);
 const KEY: &str = "bench-key";
@@ -172,6 +173,14 @@ fn main() {
     }
 }
 
+/// Reads live state for `desired` and diffs: the plan stage alone, without a snapshot.
+async fn plan_only(c: &Client, desired: &DesiredSet) -> plan::Plan {
+    let live = immuta_gitops::live::read_live(c, desired, &[])
+        .await
+        .unwrap();
+    plan::diff(desired, &live)
+}
+
 /// The apply and sequential-loop results of step 2.
 struct ApplyRun {
     seconds: f64,
@@ -183,8 +192,8 @@ async fn first_apply(desired: &DesiredSet, concurrency: usize) -> ApplyRun {
     let emu = emulator_with(LATENCY, None).await;
     let c = client(&emu.url(), concurrency);
     let t = Instant::now();
-    let (_, first_plan) = cycle::plan(&c, desired).await.unwrap();
-    let report = cycle::apply(&c, &first_plan, desired, None).await;
+    let first_plan = plan_only(&c, desired).await;
+    let report = apply::apply(&c, &first_plan, desired, &Default::default()).await;
     let seconds = t.elapsed().as_secs_f64();
     assert!(report.is_success(), "apply failed: {:?}", report.counts());
     emu.shutdown().await;
@@ -250,7 +259,7 @@ async fn bench(n: usize) {
     let emu = emulator_with(LATENCY, Some(&seed)).await;
     let noop_client = client(&emu.url(), 16);
     let t = Instant::now();
-    let (_, noop) = cycle::plan(&noop_client, &desired).await.unwrap();
+    let noop = plan_only(&noop_client, &desired).await;
     let noop_s = t.elapsed().as_secs_f64();
     assert!(!noop.has_changes(), "seeded tenant should be in sync");
     let requests = noop_client.stats().total();
@@ -373,7 +382,7 @@ async fn child_plan(dir: &str, url: &str) {
     let snap =
         immuta_gitops::source::local::read_dir(Path::new(dir), None, &Default::default()).unwrap();
     let desired = manifest::load(&snap, &BTreeMap::<String, String>::new()).unwrap();
-    let (_, p) = cycle::plan(&client(url, 16), &desired).await.unwrap();
+    let p = plan_only(&client(url, 16), &desired).await;
     let mut out = std::io::sink();
     plan::render::text(&p, &mut out).unwrap();
     println!(
@@ -385,13 +394,46 @@ async fn child_plan(dir: &str, url: &str) {
 
 /// Child mode: `immuta-gitops run` with the given flags, on the same runtime the binary
 /// uses, until killed.
-fn child_daemon(flags: &[String]) {
-    let args =
-        RunArgs::try_parse_from(std::iter::once("run".to_string()).chain(flags.iter().cloned()))
-            .unwrap_or_else(|e| panic!("{e}"));
-    daemon::init_tracing("info", LogFormat::Text);
+fn child_daemon(args: &[String]) {
+    let [repo, url, key_file, listen] = args else {
+        panic!("--child-daemon REPO URL KEY_FILE LISTEN, got {args:?}");
+    };
+    let options = daemon::Options {
+        flags: config::Flags {
+            source: config::SourceArgs {
+                repo: repo.clone(),
+                ..Default::default()
+            },
+            immuta: config::ImmutaArgs {
+                url: Some(url.clone()),
+                api_key_file: Some(key_file.into()),
+                concurrency: 16,
+                timeout: Duration::from_secs(60),
+                max_response_bytes: immuta_gitops::limits::DEFAULT_RESPONSE_BYTES,
+                insecure: false,
+                retry: Default::default(),
+            },
+            prune: Vec::new(),
+            allow_empty: false,
+            max_deletions: 5,
+            state_dir: None,
+        },
+        interval: Duration::from_secs(3600),
+        jitter: 0.1,
+        drift_interval: None,
+        mode: daemon::Mode::Apply,
+        drift: daemon::DriftPolicy::Report,
+        listen: listen.clone(),
+        webhook_secret_file: None,
+        grace_period: Duration::from_secs(30),
+        debounce: Duration::from_secs(2),
+        apply_windows: Vec::new(),
+        apply_window_tz: "UTC".into(),
+        notify: Vec::new(),
+    };
+    daemon::init_tracing("info", "info", LogFormat::Text);
     runtime()
-        .block_on(daemon::run(args, std::future::pending()))
+        .block_on(daemon::run(options, std::future::pending()))
         .unwrap();
 }
 
@@ -415,11 +457,10 @@ async fn daemon_idle_rss(repo: &Path, url: &str, tmp: &Path) -> IdleRss {
     let log = std::fs::File::create(&log_path).unwrap();
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .arg("--child-daemon")
-        .args(["--repo", &repo.to_string_lossy()])
-        .args(["--immuta-url", url])
-        .args(["--api-key-file", &key_file.to_string_lossy()])
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .args(["--interval", "1h", "--concurrency", "16"])
+        .arg(repo)
+        .arg(url)
+        .arg(&key_file)
+        .arg(format!("127.0.0.1:{port}"))
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .spawn()

@@ -18,7 +18,7 @@
 //!    when every earlier write landed (a failed object may still name what would be
 //!    deleted). An object already gone (404, e.g. a retried delete whose first attempt
 //!    landed before the connection dropped) counts as deleted.
-//! 5. When `stop` is raised, objects not yet started are skipped; writes in flight
+//! 5. When `cancel` is cancelled, objects not yet started are skipped; writes in flight
 //!    finish, so no object is left half-written.
 //! 6. A refused data-source change (it would remove data sources without leave, see
 //!    `plan::tables`) is never sent; it is reported as skipped, like a failed object.
@@ -26,12 +26,11 @@
 //! Assumptions: every V2 POST is a full-state upsert, so re-sending one is safe.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::client::Client;
@@ -147,7 +146,7 @@ pub async fn apply(
     client: &Client,
     plan: &Plan,
     desired: &DesiredSet,
-    stop: Option<Arc<AtomicBool>>,
+    cancel: &CancellationToken,
 ) -> ApplyReport {
     let mut report = ApplyReport::default();
     let mut failed = Failed::default();
@@ -157,7 +156,7 @@ pub async fn apply(
             .iter()
             .filter(|c| c.key.kind == kind && c.action.is_write() && c.action != Action::Delete)
             .collect();
-        let mut results = run_level(client, level, desired, &failed, stop.as_ref()).await;
+        let mut results = run_level(client, level, desired, &failed, cancel).await;
         // A refused change is not sent: it is reported as skipped, so the run is not a
         // success, its dependents are skipped and no delete runs after it.
         results.extend(
@@ -205,7 +204,7 @@ pub async fn apply(
                     },
                 })
                 .collect(),
-            None => run_level(client, level, desired, &failed, stop.as_ref()).await,
+            None => run_level(client, level, desired, &failed, cancel).await,
         };
         report.results.extend(results);
     }
@@ -218,11 +217,11 @@ async fn run_level(
     level: Vec<&Change>,
     desired: &DesiredSet,
     failed: &Failed,
-    stop: Option<&Arc<AtomicBool>>,
+    cancel: &CancellationToken,
 ) -> Vec<ObjectResult> {
     let mut results: Vec<ObjectResult> = stream::iter(level)
         .map(|c| async move {
-            let outcome = if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            let outcome = if cancel.is_cancelled() {
                 Outcome::Skipped {
                     reason: "shutdown requested before this object started".into(),
                 }

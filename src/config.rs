@@ -1,5 +1,7 @@
-//! Stage 0: config. Turns parsed flags (and their environment fallbacks) into validated
-//! settings: the Immuta connection, the source spec and the Git credentials.
+//! Stage 0: config. Turns what the flags said (and their environment fallbacks; the
+//! flags themselves are declared by the command line) into validated settings: the
+//! Immuta connection, the source spec and the Git credentials, in one
+//! [`Config::from_flags`].
 //!
 //! This is the only module that reads secret files and secret environment variables;
 //! what it reads is wrapped in [`Secret`] at once. A secret is never accepted as a plain
@@ -12,7 +14,6 @@ use std::time::Duration;
 use crate::client::{ClientConfig, RetryPolicy};
 use crate::limits;
 use crate::object::Kind;
-use crate::plan::prune::PruneOptions;
 use crate::redact::Secret;
 use crate::source::{GitAuth, SourceSpec};
 
@@ -177,179 +178,6 @@ pub fn client_config(a: &ImmutaArgs) -> Result<ClientConfig, Error> {
     Ok(cfg)
 }
 
-/// Where the manifests live: `--repo`, `--ref`, `--path` (shared by `reconcile` and `run`).
-#[derive(Debug, Clone, clap::Args)]
-pub struct RepoFlags {
-    /// Git URL (https://, ssh://, git@host:path, file://) or local directory (read from
-    /// disk, and watched for changes by `run`).
-    #[arg(long, env = "IMMUTA_GITOPS_REPO")]
-    pub repo: String,
-    /// Branch, tag or commit SHA (default: the remote's default branch).
-    #[arg(long = "ref", env = "IMMUTA_GITOPS_REF")]
-    pub reference: Option<String>,
-    /// Sub-directory of the repository holding data/, policy/, project/, purpose/.
-    #[arg(long, env = "IMMUTA_GITOPS_PATH")]
-    pub path: Option<String>,
-}
-
-/// Git cache and credentials (shared by every command that reads Git).
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct GitFlags {
-    /// Where Git clones are cached.
-    #[arg(long, env = "IMMUTA_GITOPS_CACHE_DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// HTTPS username for Git (the token is read from --git-token-file or IMMUTA_GITOPS_GIT_TOKEN).
-    #[arg(long, env = "IMMUTA_GITOPS_GIT_USERNAME")]
-    pub git_username: Option<String>,
-    /// File holding an HTTPS token for Git.
-    #[arg(long, env = "IMMUTA_GITOPS_GIT_TOKEN_FILE")]
-    pub git_token_file: Option<PathBuf>,
-    /// SSH private key file for Git.
-    #[arg(long, env = "IMMUTA_GITOPS_SSH_KEY_FILE")]
-    pub ssh_key_file: Option<PathBuf>,
-    /// File holding the SSH key's passphrase.
-    #[arg(long, env = "IMMUTA_GITOPS_SSH_PASSPHRASE_FILE")]
-    pub ssh_passphrase_file: Option<PathBuf>,
-}
-
-impl GitFlags {
-    /// The source settings for a repository location.
-    pub fn source_args(
-        &self,
-        repo: String,
-        reference: Option<String>,
-        path: Option<String>,
-        limits: limits::Limits,
-    ) -> SourceArgs {
-        SourceArgs {
-            repo,
-            reference,
-            path,
-            limits,
-            cache_dir: self.cache_dir.clone(),
-            git_username: self.git_username.clone(),
-            git_token_file: self.git_token_file.clone(),
-            ssh_key_file: self.ssh_key_file.clone(),
-            ssh_passphrase_file: self.ssh_passphrase_file.clone(),
-        }
-    }
-}
-
-/// How to reach Immuta (shared by every command that talks to it).
-#[derive(Debug, Clone, clap::Args)]
-pub struct ImmutaFlags {
-    /// Immuta tenant URL.
-    #[arg(long, env = "IMMUTA_URL")]
-    pub immuta_url: Option<String>,
-    /// File holding the API key (else IMMUTA_API_KEY is read; never a flag value).
-    #[arg(long, env = "IMMUTA_GITOPS_API_KEY_FILE")]
-    pub api_key_file: Option<PathBuf>,
-    /// Requests in flight at once.
-    #[arg(long, env = "IMMUTA_GITOPS_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub concurrency: u16,
-    /// Timeout of one HTTP attempt (100ms to 1h).
-    #[arg(long, env = "IMMUTA_GITOPS_TIMEOUT", default_value = "60s", value_parser = limits::parse_timeout)]
-    pub timeout: Duration,
-    /// Largest HTTP response body accepted from Immuta; a longer answer fails the request
-    /// (64 KiB to 1 GiB).
-    #[arg(long, env = "IMMUTA_GITOPS_MAX_RESPONSE_BYTES", default_value = "16MiB", value_parser = limits::parse_response_bytes)]
-    pub max_response_bytes: u64,
-    /// Skip TLS certificate verification (test tenants only; logs a warning).
-    #[arg(long, env = "IMMUTA_GITOPS_INSECURE_SKIP_TLS_VERIFY")]
-    pub insecure_skip_tls_verify: bool,
-    /// Retries of spurious failures (throttling, 5xx, dropped connections).
-    #[command(flatten)]
-    pub retry: RetryFlags,
-}
-
-impl ImmutaFlags {
-    /// The connection settings these flags describe.
-    pub fn args(&self) -> ImmutaArgs {
-        ImmutaArgs {
-            url: self.immuta_url.clone(),
-            api_key_file: self.api_key_file.clone(),
-            concurrency: usize::from(self.concurrency),
-            timeout: self.timeout,
-            max_response_bytes: self.max_response_bytes,
-            insecure: self.insecure_skip_tls_verify,
-            retry: self.retry.policy(),
-        }
-    }
-}
-
-/// Retry flags, shared by every command that talks to Immuta.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RetryFlags {
-    /// Attempts per request, the first included, on 408/429/5xx answers and dropped
-    /// connections (1 to 100).
-    #[arg(long, env = "IMMUTA_GITOPS_RETRY_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub retry_attempts: u32,
-    /// Longest single wait between two attempts, a server's Retry-After included (0s to 1h).
-    #[arg(long, env = "IMMUTA_GITOPS_RETRY_MAX_DELAY", default_value = "30s", value_parser = limits::parse_wait)]
-    pub retry_max_delay: Duration,
-    /// Total time one request (one object's write) may take, every attempt and wait
-    /// included (100ms to 24h).
-    #[arg(long, env = "IMMUTA_GITOPS_RETRY_MAX_ELAPSED", default_value = "120s", value_parser = limits::parse_total_time)]
-    pub retry_max_elapsed: Duration,
-}
-
-impl RetryFlags {
-    /// The policy these flags describe (backoff base: 100 ms).
-    pub fn policy(&self) -> RetryPolicy {
-        RetryPolicy {
-            max_attempts: self.retry_attempts.max(1),
-            cap: self.retry_max_delay,
-            max_elapsed: self.retry_max_elapsed,
-            ..RetryPolicy::default()
-        }
-    }
-}
-
-/// Prune flags, shared by `reconcile` and `run`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PruneFlags {
-    /// Delete managed objects that left Git: all kinds, or a list (`--prune=policy,project`).
-    /// Needs --state-dir (the inventory of what was applied); off by default.
-    #[arg(long, env = "IMMUTA_GITOPS_PRUNE", num_args = 0..=1, require_equals = true, default_missing_value = "all", value_delimiter = ',')]
-    pub prune: Vec<String>,
-    /// Allow prune to delete every managed object of a kind whose desired set is empty.
-    #[arg(long, env = "IMMUTA_GITOPS_ALLOW_EMPTY")]
-    pub allow_empty: bool,
-    /// Refuse any plan with more deletions than this (objects plus data-source tables).
-    #[arg(long, env = "IMMUTA_GITOPS_MAX_DELETIONS", default_value_t = 5)]
-    pub max_deletions: usize,
-}
-
-impl PruneFlags {
-    /// The kinds `--prune` names (`all` or empty value: every kind).
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] for an unknown kind.
-    pub fn kinds(&self) -> Result<BTreeSet<Kind>, Error> {
-        prune_kinds(&self.prune)
-    }
-
-    /// The prune options, with the exclude globs and table-removal allowances of the
-    /// repository's settings.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] for an unknown kind.
-    pub fn options(&self, settings: &RepoSettings) -> Result<PruneOptions, Error> {
-        Ok(PruneOptions {
-            kinds: self.kinds()?,
-            allow_empty: self.allow_empty,
-            max_deletions: self.max_deletions,
-            exclude: settings.prune.exclude.clone(),
-            allow_table_removal: settings
-                .data_sources
-                .iter()
-                .filter(|(_, d)| d.allow_table_removal)
-                .map(|(k, _)| k.clone())
-                .collect(),
-        })
-    }
-}
-
 /// Parses `--prune` values: kind names, `all`, or an empty value (every kind).
 ///
 /// # Errors
@@ -368,6 +196,61 @@ pub fn prune_kinds(values: &[String]) -> Result<BTreeSet<Kind>, Error> {
         }
     }
     Ok(set)
+}
+
+/// What the flags of a reconciling command said, before any file is read: the one input
+/// of [`Config::from_flags`]. The command line fills it in once per command.
+#[derive(Debug, Clone)]
+pub struct Flags {
+    /// `--repo`, `--ref`, `--path`, Git credentials and read limits.
+    pub source: SourceArgs,
+    /// How to reach Immuta.
+    pub immuta: ImmutaArgs,
+    /// `--prune` values (a saved plan's kinds for `apply`).
+    pub prune: Vec<String>,
+    /// `--allow-empty`.
+    pub allow_empty: bool,
+    /// `--max-deletions`.
+    pub max_deletions: usize,
+    /// `--state-dir`.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Validated settings of a reconciling command: what [`crate::cycle::Reconciler`] and
+/// the daemon are built from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What to fetch (Git credentials read).
+    pub source: SourceSpec,
+    /// How to reach Immuta (API key read).
+    pub client: ClientConfig,
+    /// What prune may do.
+    pub prune: crate::cycle::PruneSettings,
+    /// `--state-dir`.
+    pub state: Option<crate::state::StateDir>,
+}
+
+impl Config {
+    /// Turns flags into settings: reads the Git credentials and the API key, parses the
+    /// prune kinds. Nothing is fetched and nothing is sent.
+    ///
+    /// # Errors
+    /// Unreadable credential files, a missing URL or key, an unknown `--prune` kind.
+    pub fn from_flags(f: &Flags) -> Result<Config, Error> {
+        let source = source_spec(&f.source)?;
+        let prune = crate::cycle::PruneSettings {
+            kinds: prune_kinds(&f.prune)?,
+            allow_empty: f.allow_empty,
+            max_deletions: f.max_deletions,
+        };
+        let client = client_config(&f.immuta)?;
+        Ok(Config {
+            source,
+            client,
+            prune,
+            state: f.state_dir.clone().map(crate::state::StateDir::new),
+        })
+    }
 }
 
 /// Source settings from flags.

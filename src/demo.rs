@@ -9,20 +9,16 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-
 #[cfg(feature = "emulator")]
 use std::{io::Write, path::PathBuf};
 
-#[cfg(feature = "emulator")]
-use anyhow::bail;
 #[cfg(feature = "emulator")]
 use immuta_emulator as emulator;
 
 #[cfg(feature = "emulator")]
 use crate::client::{Client, ClientConfig};
 #[cfg(feature = "emulator")]
-use crate::cycle;
+use crate::cycle::{PruneSettings, Reconciler, Settings};
 #[cfg(feature = "emulator")]
 use crate::manifest::Env;
 #[cfg(feature = "emulator")]
@@ -31,6 +27,55 @@ use crate::plan::render;
 use crate::redact::Secret;
 #[cfg(feature = "emulator")]
 use crate::source::SourceSpec;
+#[cfg(feature = "emulator")]
+use tokio_util::sync::CancellationToken;
+
+/// Why the demo could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `examples/demo` is not where the demo looks.
+    #[error(
+        "examples/demo (with desired/ and live/) not found: run the demo from the repository root"
+    )]
+    NoExamples,
+    /// A file or directory could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The temporary Git repository could not be written.
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    /// The emulator did not start.
+    #[cfg(feature = "emulator")]
+    #[error("cannot start the emulator: {0}")]
+    Emulator(#[from] emulator::Error),
+    /// The client could not be built.
+    #[cfg(feature = "emulator")]
+    #[error(transparent)]
+    Client(#[from] crate::client::Error),
+    /// Planning failed (kept as the source, so a caller can find the diagnostics).
+    #[cfg(feature = "emulator")]
+    #[error("{0}")]
+    Cycle(#[from] crate::cycle::Error),
+    /// The apply did not complete.
+    #[error("apply did not complete")]
+    Incomplete,
+    /// The output could not be written.
+    #[error("cannot write the demo's output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Io { what, source }
+}
+
+type Result<T> = std::result::Result<T, Error>;
 
 /// Placeholder values for the demo's `{{EnvVar}}` secrets: a real variable wins, else
 /// a made-up value (the emulator accepts any password).
@@ -56,7 +101,7 @@ fn demo_dir() -> Result<PathBuf> {
     candidates
         .into_iter()
         .find(|p| p.join("desired").is_dir() && p.join("live").is_dir())
-        .context("examples/demo (with desired/ and live/) not found: run the demo from the repository root")
+        .ok_or(Error::NoExamples)
 }
 
 /// Commits every file under `src` into a new repository at `dst`; returns the commit id.
@@ -64,7 +109,7 @@ fn demo_dir() -> Result<PathBuf> {
 /// # Errors
 /// Any file or git2 error.
 pub fn commit_dir(src: &Path, dst: &Path, message: &str) -> Result<String> {
-    let repo = git2::Repository::init(dst).context("git init")?;
+    let repo = git2::Repository::init(dst)?;
     copy_tree(src, dst)?;
     let mut index = repo.index()?;
     index.add_all(["*"].iter(), git2::IndexAddOption::DEFAULT, None)?;
@@ -78,14 +123,16 @@ pub fn commit_dir(src: &Path, dst: &Path, message: &str) -> Result<String> {
 }
 
 fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(src).with_context(|| format!("cannot read {}", src.display()))? {
-        let entry = entry?;
+    let cannot_read = || format!("cannot read {}", src.display());
+    for entry in std::fs::read_dir(src).map_err(io(cannot_read()))? {
+        let entry = entry.map_err(io(cannot_read()))?;
         let to = dst.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            std::fs::create_dir_all(&to)?;
+        let write = || format!("cannot write {}", to.display());
+        if entry.file_type().map_err(io(cannot_read()))?.is_dir() {
+            std::fs::create_dir_all(&to).map_err(io(write()))?;
             copy_tree(&entry.path(), &to)?;
         } else {
-            std::fs::copy(entry.path(), &to)?;
+            std::fs::copy(entry.path(), &to).map_err(io(write()))?;
         }
     }
     Ok(())
@@ -94,13 +141,14 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
 /// Runs the demo, writing everything to `out`. Returns whether the tenant converged.
 ///
 /// # Errors
-/// Setup failures (missing examples, emulator, Git).
+/// Setup failures (missing examples, emulator, Git), a failed plan or apply, or a
+/// failed write to `out`.
 #[cfg(feature = "emulator")]
 pub async fn run(out: &mut dyn Write) -> Result<bool> {
     let dir = demo_dir()?;
-    let work = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let work = tempfile::tempdir().map_err(io("cannot create a temporary directory"))?;
     let repo_dir = work.path().join("repo");
-    std::fs::create_dir_all(&repo_dir)?;
+    std::fs::create_dir_all(&repo_dir).map_err(io("cannot create the demo repository"))?;
     let sha = commit_dir(&dir.join("desired"), &repo_dir, "Desired Immuta state")?;
 
     let key = format!("demo-{}", rand::random::<u64>());
@@ -109,8 +157,7 @@ pub async fn run(out: &mut dyn Write) -> Result<bool> {
         seed: Some(dir.join("live")),
         ..Default::default()
     })
-    .await
-    .context("cannot start the emulator")?;
+    .await?;
     writeln!(
         out,
         "== Immuta emulator on {} (seeded from {})",
@@ -132,25 +179,27 @@ pub async fn run(out: &mut dyn Write) -> Result<bool> {
         auth: Default::default(),
         limits: Default::default(),
     };
-    let snapshot = cycle::fetch(&spec).await?;
-    let desired = cycle::load(&snapshot, &DemoEnv)?;
-    let client = Client::new(ClientConfig::new(emu.url(), Secret::new(key)))?
-        .with_secrets(&desired.redactor);
+    let reconciler = Reconciler::new(Settings {
+        client: Client::new(ClientConfig::new(emu.url(), Secret::new(key)))?,
+        prune: PruneSettings::default(),
+        state: None,
+    })?;
+    let snapshot = Reconciler::fetch(&spec).await?;
 
     writeln!(out, "\n== 1. Plan (reconcile --plan)\n")?;
-    let (_, plan) = cycle::plan(&client, &desired).await?;
-    render::text(&plan, out)?;
+    let planned = reconciler.plan(&snapshot, &DemoEnv).await?;
+    render::text(&planned.plan, out)?;
 
     writeln!(out, "\n== 2. Apply (reconcile --apply)\n")?;
-    let report = cycle::apply(&client, &plan, &desired, None).await;
-    report.render_text(out)?;
+    let applied = reconciler.apply(&planned, CancellationToken::new()).await;
+    applied.report.render_text(out)?;
 
     writeln!(out, "\n== 3. Plan again: the tenant has converged\n")?;
-    let (_, again) = cycle::plan(&client, &desired).await?;
-    render::text(&again, out)?;
+    let again = reconciler.plan(&snapshot, &DemoEnv).await?;
+    render::text(&again.plan, out)?;
     emu.shutdown().await;
-    if !report.is_success() {
-        bail!("apply did not complete");
+    if !applied.report.is_success() {
+        return Err(Error::Incomplete);
     }
-    Ok(!again.has_changes())
+    Ok(!again.plan.has_changes())
 }

@@ -13,16 +13,23 @@
 //! | YAML nesting depth | 64 | `--max-yaml-depth` |
 //! | HTTP response body | 16 MiB | `--max-response-bytes` |
 //! | secret file (API key, Git token, passphrase, webhook secret) | 64 KiB | fixed |
+//! | state-directory file (`inventory.json`, `state.json`) | 64 MiB | fixed |
 //! | object key or name | 255 characters | fixed |
 //! | commit subject in a notification | 200 characters | fixed |
 //!
-//! This module never reads anything itself: it holds the numbers and parses the flags.
+//! This module never reads anything itself: it holds the numbers and the value parsers
+//! the command line's flags use.
 
 use std::time::Duration;
 
 /// The most bytes a secret file (API key, Git token, SSH passphrase, webhook secret) may
 /// hold: a secret is one line; anything larger is the wrong file.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
+
+/// The largest file of the state directory (`inventory.json`, `state.json`) read: far
+/// above any real inventory, so a wrong directory (a device, a huge log named
+/// `state.json`) cannot exhaust memory.
+pub const MAX_STATE_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// The longest object key or name (`policyKey`, `connectionKey`, `projectKey`, a
 /// purpose's full dotted name, a policy's or project's `name`), in characters. The Immuta
@@ -65,47 +72,6 @@ impl Default for Limits {
             read_file_bytes: DEFAULT_READ_FILE_BYTES,
             yaml_nodes: DEFAULT_YAML_NODES,
             yaml_depth: DEFAULT_YAML_DEPTH,
-        }
-    }
-}
-
-/// The flags of [`Limits`], shared by `validate`, `reconcile`, `apply` and `run`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LimitFlags {
-    /// Largest manifest file (bytes; KiB, MiB and GiB suffixes accepted).
-    #[arg(long, env = "IMMUTA_GITOPS_MAX_MANIFEST_BYTES", default_value = "4MiB", value_parser = parse_file_bytes)]
-    pub max_manifest_bytes: u64,
-    /// Largest file a `{{ReadFile}}` placeholder may read.
-    #[arg(long, env = "IMMUTA_GITOPS_MAX_READ_FILE_BYTES", default_value = "1MiB", value_parser = parse_file_bytes)]
-    pub max_read_file_bytes: u64,
-    /// Most YAML nodes in one manifest file (aliases counted as the nodes they expand to).
-    #[arg(long, env = "IMMUTA_GITOPS_MAX_YAML_NODES", default_value_t = DEFAULT_YAML_NODES, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    pub max_yaml_nodes: u64,
-    /// Deepest nesting of YAML mappings and sequences.
-    #[arg(long, env = "IMMUTA_GITOPS_MAX_YAML_DEPTH", default_value_t = DEFAULT_YAML_DEPTH, value_parser = clap::value_parser!(u32).range(2..=120))]
-    pub max_yaml_depth: u32,
-}
-
-impl Default for LimitFlags {
-    fn default() -> Self {
-        let l = Limits::default();
-        LimitFlags {
-            max_manifest_bytes: l.manifest_bytes,
-            max_read_file_bytes: l.read_file_bytes,
-            max_yaml_nodes: l.yaml_nodes,
-            max_yaml_depth: l.yaml_depth,
-        }
-    }
-}
-
-impl LimitFlags {
-    /// The limits these flags describe.
-    pub fn limits(&self) -> Limits {
-        Limits {
-            manifest_bytes: self.max_manifest_bytes,
-            read_file_bytes: self.max_read_file_bytes,
-            yaml_nodes: self.max_yaml_nodes,
-            yaml_depth: self.max_yaml_depth,
         }
     }
 }

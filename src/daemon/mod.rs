@@ -2,16 +2,17 @@
 //! `cycle`) on a schedule, on verified webhooks and on local file changes, and serves
 //! `/healthz`, `/readyz`, `/metrics`, `/status` and `/hook`.
 //!
-//! Input: [`RunArgs`] and a shutdown future. Output: a clean exit after draining. Parts:
+//! Input: [`Options`] and a shutdown future. Output: a clean exit after draining. Parts:
 //!
 //! - [`schedule`]: jittered interval, drift-check rule, failure [`schedule::Backoff`];
 //! - [`trigger`]: why a cycle runs and the single-flight queue;
 //! - [`runner`]: the loop (one cycle at a time, backoff, graceful shutdown);
-//! - [`reconcile`]: one cycle — fetch, decide, plan, log the plan, apply or report drift;
+//! - [`reconcile`]: one cycle — fetch, decide, plan, log the plan, apply or report drift,
+//!   through [`crate::cycle::Reconciler`]; [`decide`]: its decision table, pure;
 //! - [`server`], [`webhook`], [`metrics`], [`status`]: the HTTP side;
-//! - [`watch`]: file changes of a local `--repo`; [`state`]: what a restart remembers;
-//! - [`window`]: apply windows (when writes are allowed); [`announce`]: what the
-//!   notifications say (through [`crate::notify`]).
+//! - [`watch`]: file changes of a local `--repo`. What a restart remembers is in
+//!   [`crate::state`]; [`window`]: apply windows (when writes are allowed);
+//!   [`announce`]: what the notifications say (through [`crate::notify`]).
 //!
 //! It never writes to Immuta when the plan could not be completed, never logs a secret
 //! (API key, Git token, webhook secret, templated values), and never prints to stdout.
@@ -19,26 +20,27 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::ValueEnum;
-use tokio::sync::watch as channel;
+use tokio_util::sync::CancellationToken;
 
 use crate::client::{self, Client};
-use crate::config::{self, ImmutaArgs, SourceArgs};
+use crate::config;
+use crate::cycle::{self, Reconciler};
 use crate::redact::{Redactor, Secret};
 use crate::source::{self, SourceSpec};
+use crate::state::{applied, AppliedState, StateDir};
 
 pub mod announce;
+pub mod decide;
 pub mod memory;
 pub mod metrics;
 pub mod reconcile;
 pub mod runner;
 pub mod schedule;
 pub mod server;
-pub mod state;
 pub mod status;
 pub mod trigger;
 pub mod watch;
@@ -95,158 +97,44 @@ pub enum LogFormat {
     Json,
 }
 
-/// Flags of `immuta-gitops run`. Each has an environment fallback.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RunArgs {
-    /// Where the manifests live.
-    #[command(flatten)]
-    pub repo: config::RepoFlags,
-    /// Git cache and credentials.
-    #[command(flatten)]
-    pub git: config::GitFlags,
-    /// How much of a revision may be read and parsed.
-    #[command(flatten)]
-    pub limits: crate::limits::LimitFlags,
-    /// How to reach Immuta.
-    #[command(flatten)]
-    pub immuta: config::ImmutaFlags,
-    /// Deletes of managed objects that left Git (off unless asked; needs --state-dir).
-    #[command(flatten)]
-    pub prune: config::PruneFlags,
-
+/// The daemon's settings (`immuta-gitops run`'s flags, as the command line parsed them).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Source, Immuta, prune and state directory, before any file is read.
+    pub flags: config::Flags,
     /// How often Git is polled.
-    #[arg(long, env = "IMMUTA_GITOPS_INTERVAL", default_value = "5m", value_parser = crate::limits::parse_interval)]
     pub interval: Duration,
-    /// Random spread of each wait: ±N percent of the interval.
-    #[arg(long, env = "IMMUTA_GITOPS_JITTER", default_value = "10%", value_parser = parse_percent)]
+    /// Random spread of each wait, as a fraction of the interval (0.1: ±10 %).
     pub jitter: f64,
-    /// How often the live tenant is compared with an unchanged revision (default: --interval).
-    #[arg(long, env = "IMMUTA_GITOPS_DRIFT_INTERVAL", value_parser = crate::limits::parse_interval)]
+    /// How often the live tenant is compared with an unchanged revision (default: the
+    /// interval).
     pub drift_interval: Option<Duration>,
-    /// `apply` writes; `plan-only` only logs plans.
-    #[arg(long, env = "IMMUTA_GITOPS_MODE", value_enum, default_value = "apply")]
+    /// Whether cycles write.
     pub mode: Mode,
-    /// On drift from an applied revision: `report` (log and count) or `heal` (re-apply).
-    #[arg(
-        long,
-        env = "IMMUTA_GITOPS_DRIFT",
-        value_enum,
-        default_value = "report"
-    )]
+    /// What to do on drift from an applied revision.
     pub drift: DriftPolicy,
-    /// Address of the HTTP endpoints (/healthz, /readyz, /metrics, /status, /hook).
-    #[arg(long, env = "IMMUTA_GITOPS_LISTEN", default_value = "0.0.0.0:8080")]
+    /// Address of the HTTP endpoints.
     pub listen: String,
-    /// File holding the webhook secret (GitHub HMAC secret or GitLab token); enables POST /hook.
-    #[arg(long, env = "IMMUTA_GITOPS_WEBHOOK_SECRET_FILE")]
+    /// File holding the webhook secret; enables `POST /hook`.
     pub webhook_secret_file: Option<PathBuf>,
-    /// Directory where the last applied revision and the inventory of managed objects
-    /// (inventory.json, needed by --prune) are remembered across restarts.
-    #[arg(long, env = "IMMUTA_GITOPS_STATE_DIR")]
-    pub state_dir: Option<PathBuf>,
-    /// Log format.
-    #[arg(
-        long,
-        env = "IMMUTA_GITOPS_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
-    /// On SIGTERM/SIGINT, how long a running apply may take to finish its writes in flight.
-    #[arg(long, env = "IMMUTA_GITOPS_GRACE_PERIOD", default_value = "30s", value_parser = crate::limits::parse_wait)]
+    /// How long a running apply may take to finish its writes in flight on shutdown.
     pub grace_period: Duration,
-    /// Quiet time after a burst of file changes (local --repo) before a cycle starts.
-    #[arg(long, env = "IMMUTA_GITOPS_DEBOUNCE", default_value = "2s", value_parser = crate::limits::parse_wait)]
+    /// Quiet time after a burst of file changes before a cycle starts.
     pub debounce: Duration,
-    /// An apply window, `allow|deny <cron> <duration>` (e.g. `allow 0 22 * * 1-5 4h`):
-    /// outside every allow window, or inside a deny window, cycles plan but do not write.
-    /// Repeatable; in the environment variable, separated by `;`.
-    #[arg(
-        long = "apply-window",
-        env = "IMMUTA_GITOPS_APPLY_WINDOW",
-        value_name = "SPEC",
-        value_delimiter = ';'
-    )]
+    /// Apply windows, each `allow|deny <cron> <duration>` (see [`window`]).
     pub apply_windows: Vec<String>,
     /// The IANA time zone of the apply windows' cron expressions.
-    #[arg(
-        long,
-        env = "IMMUTA_GITOPS_APPLY_WINDOW_TZ",
-        value_name = "ZONE",
-        default_value = "UTC"
-    )]
     pub apply_window_tz: String,
-    /// Where to post notifications: a URL for the generic JSON body, `slack:<URL>` for
-    /// Slack's incoming-webhook format. Repeatable; in the environment variable (better:
-    /// a URL may hold a token), separated by spaces. Never logged.
-    #[arg(
-        long = "notify",
-        env = "IMMUTA_GITOPS_NOTIFY",
-        value_name = "URL",
-        value_delimiter = ' ',
-        value_parser = parse_secret,
-        hide_env_values = true
-    )]
+    /// Notification receivers: URLs, `slack:<URL>` for Slack's format (see
+    /// [`crate::notify`]). Secrets: a URL may hold a token.
     pub notify: Vec<Secret>,
 }
 
-/// Keeps a flag value that may hold a token out of `Debug` output.
-fn parse_secret(s: &str) -> Result<Secret, String> {
-    Ok(Secret::new(s))
-}
-
-impl RunArgs {
-    /// Parses `run` flags alone (program name first), for tests and embedders.
-    ///
-    /// # Errors
-    /// clap's error for unknown or invalid flags.
-    pub fn try_parse_from<I, T>(args: I) -> Result<RunArgs, clap::Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        #[derive(clap::Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            run: RunArgs,
-        }
-        <Wrapper as clap::Parser>::try_parse_from(args).map(|w| w.run)
-    }
-
-    fn source_args(&self) -> SourceArgs {
-        let r = &self.repo;
-        self.git.source_args(
-            r.repo.clone(),
-            r.reference.clone(),
-            r.path.clone(),
-            self.limits.limits(),
-        )
-    }
-
-    fn immuta_args(&self) -> ImmutaArgs {
-        self.immuta.args()
-    }
-
+impl Options {
     /// The drift-check interval in effect.
     pub fn effective_drift_interval(&self) -> Duration {
         self.drift_interval.unwrap_or(self.interval)
     }
-}
-
-/// `--jitter`: `10%` or `10` (percent, 0–100) → `0.1`.
-///
-/// # Errors
-/// A message for clap when the value is not a number in 0–100.
-pub fn parse_percent(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let n = t.strip_suffix('%').unwrap_or(t).trim();
-    let v: f64 = n
-        .parse()
-        .map_err(|_| format!("{s:?} is not a percentage (e.g. 10%)"))?;
-    if !(0.0..=100.0).contains(&v) {
-        return Err(format!("{s:?} must be between 0% and 100%"));
-    }
-    Ok(v / 100.0)
 }
 
 /// Daemon failures (all fatal at start-up; a failing cycle is not an error here).
@@ -258,6 +146,9 @@ pub enum Error {
     /// The Immuta client cannot be built (bad URL, TLS setup).
     #[error(transparent)]
     Client(#[from] client::Error),
+    /// The reconciler refuses the settings (prune without a state directory).
+    #[error(transparent)]
+    Settings(#[from] cycle::Error),
     /// A flag value is out of range.
     #[error("invalid --{flag}: {message}")]
     Invalid {
@@ -286,11 +177,12 @@ pub enum Error {
     },
 }
 
-/// Installs the global tracing subscriber: `filter` in `EnvFilter` syntax, lines on
-/// stderr as text or JSON. Returns false when a subscriber was already installed.
-pub fn init_tracing(filter: &str, format: LogFormat) -> bool {
+/// Installs the global tracing subscriber (the one log setup of every command): `filter`
+/// in `EnvFilter` syntax (`fallback` when it does not parse), lines on stderr as text or
+/// JSON. Returns false when a subscriber was already installed.
+pub fn init_tracing(filter: &str, fallback: &str, format: LogFormat) -> bool {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(fallback));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -308,12 +200,13 @@ pub fn init_tracing(filter: &str, format: LogFormat) -> bool {
 /// A configured daemon, listening but not yet reconciling.
 #[derive(Debug)]
 pub struct Daemon {
-    args: RunArgs,
+    args: Options,
     spec: SourceSpec,
     client: Client,
+    reconciler: Reconciler,
     redactor: Redactor,
     webhook_secret: Option<Secret>,
-    saved: Option<state::SavedState>,
+    saved: Option<AppliedState>,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     windows: window::Windows,
@@ -328,17 +221,11 @@ impl Daemon {
     ///
     /// # Errors
     /// Any [`Error`]: these are fatal configuration problems (exit 1).
-    pub async fn new(args: RunArgs) -> Result<Daemon, Error> {
+    pub async fn new(args: Options) -> Result<Daemon, Error> {
         if args.interval.is_zero() {
             return Err(Error::Invalid {
                 flag: "interval",
                 message: "must be greater than 0".into(),
-            });
-        }
-        if !args.prune.kinds()?.is_empty() && args.state_dir.is_none() {
-            return Err(Error::Invalid {
-                flag: "prune",
-                message: "needs --state-dir, where the inventory of applied objects is kept (without it nothing could ever be deleted)".into(),
             });
         }
         let windows =
@@ -362,8 +249,12 @@ impl Daemon {
                 flag: "notify",
                 message: e.to_string(),
             })?;
-        let spec = config::source_spec(&args.source_args())?;
-        let cfg = config::client_config(&args.immuta_args())?;
+        let config::Config {
+            source: spec,
+            client: cfg,
+            prune,
+            state,
+        } = config::Config::from_flags(&args.flags)?;
         let webhook_secret = args
             .webhook_secret_file
             .as_deref()
@@ -387,7 +278,12 @@ impl Daemon {
             redactor.add(&s);
         }
         let client = Client::new(cfg)?;
-        let saved = match args.state_dir.as_deref().map(state::load).transpose() {
+        let reconciler = Reconciler::new(cycle::Settings {
+            client: client.clone(),
+            prune,
+            state: state.clone(),
+        })?;
+        let saved = match state.as_ref().map(StateDir::load_applied).transpose() {
             Ok(s) => s.flatten(),
             Err(e) => {
                 tracing::warn!(error = %e, "ignoring the state file: the next cycle plans in full");
@@ -408,6 +304,7 @@ impl Daemon {
             args,
             spec,
             client,
+            reconciler,
             redactor,
             webhook_secret,
             saved,
@@ -467,7 +364,7 @@ impl Daemon {
             last_applied_at: self
                 .saved
                 .as_ref()
-                .map(|s| status::timestamp(state::from_unix(s.applied_at))),
+                .map(|s| status::timestamp(applied::from_unix(s.applied_at))),
             ..Default::default()
         }
     }
@@ -482,9 +379,8 @@ impl Daemon {
         mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let queue = trigger::TriggerQueue::new();
-        let stop = Arc::new(AtomicBool::new(false));
-        let (stop_tx, stop_rx) = channel::channel(false);
+        let stop = CancellationToken::new();
+        let queue = trigger::TriggerQueue::closing_on(stop.clone());
         let metrics = metrics::Metrics::new(Some(self.client.clone()));
         if let Some(s) = &self.saved {
             metrics.set_revision(&s.revision);
@@ -511,13 +407,11 @@ impl Daemon {
         });
 
         {
-            let (queue, stop) = (queue.clone(), stop.clone());
+            let stop = stop.clone();
             tokio::spawn(async move {
                 shutdown.await;
                 tracing::info!("shutdown requested: no new cycle will start");
-                queue.close();
-                stop.store(true, Ordering::SeqCst);
-                let _ = stop_tx.send(true);
+                stop.cancel();
             });
         }
 
@@ -536,14 +430,12 @@ impl Daemon {
         };
 
         let server = {
-            let mut rx = stop_rx.clone();
+            let stop = stop.clone();
             let app = server::app(shared.clone());
             let listener = self.listener;
             tokio::spawn(async move {
                 axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.wait_for(|s| *s).await;
-                    })
+                    .with_graceful_shutdown(stop.cancelled_owned())
                     .await
             })
         };
@@ -565,18 +457,15 @@ impl Daemon {
             backoff: schedule::Backoff::default(),
             queue,
             shared: shared.clone(),
-            stop,
-            shutdown: stop_rx,
+            shutdown: stop,
             grace: self.args.grace_period,
         };
         let mut step = reconcile::Cycle::new(reconcile::CycleConfig {
             spec: self.spec,
-            client: self.client,
+            reconciler: self.reconciler,
             mode: self.args.mode,
             drift: self.args.drift,
             drift_rule: runner.schedule.drift_rule(),
-            prune: self.args.prune,
-            state_dir: self.args.state_dir,
             saved: self.saved,
             redactor: self.redactor,
             shared,
@@ -605,89 +494,8 @@ impl Daemon {
 /// Fatal configuration problems (see [`Error`]); a failing cycle is logged, counted and
 /// retried with backoff, never returned.
 pub async fn run(
-    args: RunArgs,
+    args: Options,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    Daemon::new(args).await?.run(shutdown).await?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percent_parses_with_or_without_sign() {
-        let cases = [
-            ("10%", Some(0.1)),
-            ("0", Some(0.0)),
-            (" 25 % ", Some(0.25)),
-            ("100%", Some(1.0)),
-            ("101%", None),
-            ("-1", None),
-            ("ten", None),
-        ];
-        for (s, want) in cases {
-            assert_eq!(parse_percent(s).ok(), want, "{s}");
-        }
-    }
-
-    #[test]
-    fn flags_have_documented_defaults() {
-        let a = RunArgs::try_parse_from(["run", "--repo", "/tmp/x"]).unwrap();
-        assert_eq!(a.interval, Duration::from_secs(300));
-        assert!((a.jitter - 0.1).abs() < 1e-9);
-        assert_eq!(a.effective_drift_interval(), a.interval);
-        assert_eq!(a.mode, Mode::Apply);
-        assert_eq!(a.drift, DriftPolicy::Report);
-        assert_eq!(a.listen, "0.0.0.0:8080");
-        assert_eq!(a.grace_period, Duration::from_secs(30));
-        assert_eq!(a.debounce, Duration::from_secs(2));
-        assert!(a.prune.prune.is_empty());
-        assert_eq!(a.prune.max_deletions, 5);
-        assert!(!a.prune.allow_empty);
-        assert_eq!(a.immuta.retry.policy(), client::RetryPolicy::default());
-        let b = RunArgs::try_parse_from([
-            "run",
-            "--repo",
-            "r",
-            "--mode",
-            "plan-only",
-            "--drift",
-            "heal",
-            "--drift-interval",
-            "1h",
-            "--jitter",
-            "0%",
-        ])
-        .unwrap();
-        assert_eq!(b.mode, Mode::PlanOnly);
-        assert_eq!(b.drift, DriftPolicy::Heal);
-        assert_eq!(b.effective_drift_interval(), Duration::from_secs(3600));
-        assert!(RunArgs::try_parse_from(["run", "--repo", "r", "--mode", "yolo"]).is_err());
-        let c = RunArgs::try_parse_from([
-            "run",
-            "--repo",
-            "r",
-            "--prune=policy,project",
-            "--max-deletions",
-            "2",
-            "--allow-empty",
-            "--retry-attempts",
-            "3",
-            "--retry-max-elapsed",
-            "5s",
-        ])
-        .unwrap();
-        assert_eq!(
-            c.prune.kinds().unwrap(),
-            [crate::object::Kind::Policy, crate::object::Kind::Project].into()
-        );
-        assert_eq!(c.prune.max_deletions, 2);
-        assert!(c.prune.allow_empty);
-        assert_eq!(c.immuta.retry.policy().max_attempts, 3);
-        assert_eq!(c.immuta.retry.policy().max_elapsed, Duration::from_secs(5));
-        let all = RunArgs::try_parse_from(["run", "--repo", "r", "--prune"]).unwrap();
-        assert_eq!(all.prune.kinds().unwrap().len(), 4);
-    }
+) -> Result<(), Error> {
+    Daemon::new(args).await?.run(shutdown).await
 }

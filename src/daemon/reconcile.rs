@@ -2,7 +2,8 @@
 //! apply it, report drift, or do nothing; record the outcome in status, metrics and the
 //! state dir.
 //!
-//! Input: a [`Trigger`] and the stop flag. Output: a [`CycleResult`]. Decisions:
+//! Input: a [`Trigger`] and the shutdown token. Output: a [`CycleResult`]. The pipeline
+//! itself is [`Reconciler`]'s; the decisions are [`super::decide`]'s:
 //!
 //! - An unchanged revision (already planned) with no drift check due and no forcing
 //!   trigger is [`CycleResult::Skipped`]: no parsing, no Immuta API call.
@@ -21,52 +22,45 @@
 //!   The inventory is updated only after a revision was applied (or found in sync).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::announce::{self, Announcer};
+use super::decide::{self, ApplyEnd, Decision, PlanFacts};
 use super::runner::Reconcile;
 use super::schedule::DriftRule;
 use super::server::Shared;
-use super::state::{self, SavedState};
 use super::status::{self, ApplyStatus, CycleResult, CycleStatus, PlanStatus};
 use super::trigger::Trigger;
 use super::{DriftPolicy, Mode};
-use crate::apply::{deleted_keys, ApplyReport, Outcome};
-use crate::client::Client;
-use crate::config::{self, PruneFlags};
-use crate::cycle;
-use crate::manifest::{DesiredSet, ProcessEnv};
+use crate::apply::{ApplyReport, Outcome};
+use crate::cycle::{self, Planned, Reconciler};
+use crate::manifest::ProcessEnv;
 use crate::notify::track::{Blocked, Facts};
 use crate::object::Kind;
-use crate::plan::prune::{self, Inventory};
 use crate::plan::{render, Plan};
 use crate::redact::Redactor;
 use crate::source::{SourceId, SourceSpec};
+use crate::state::{applied, AppliedState};
 
 /// Everything a [`Cycle`] needs.
 #[derive(Debug)]
 pub struct CycleConfig {
     /// What to fetch.
     pub spec: SourceSpec,
-    /// The Immuta client (its request counts feed the metrics).
-    pub client: Client,
+    /// The pipeline: client, prune settings and state directory.
+    pub reconciler: Reconciler,
     /// `--mode`.
     pub mode: Mode,
     /// `--drift`.
     pub drift: DriftPolicy,
     /// When a drift check is due.
     pub drift_rule: DriftRule,
-    /// `--prune`, `--allow-empty`, `--max-deletions`.
-    pub prune: PruneFlags,
-    /// `--state-dir`.
-    pub state_dir: Option<PathBuf>,
     /// What the state dir remembered at start.
-    pub saved: Option<SavedState>,
+    pub saved: Option<AppliedState>,
     /// Masks the API key, Git token and webhook secret in error texts.
     pub redactor: Redactor,
     /// Status and metrics (and the apply windows, `shared.gate`).
@@ -82,6 +76,44 @@ struct Mark {
     at: SystemTime,
 }
 
+/// Why a cycle failed; rendered (and redacted) only when it is logged and recorded.
+#[derive(Debug)]
+pub enum Failure {
+    /// The pipeline stopped before the plan was complete: nothing was written.
+    Cycle(cycle::Error),
+    /// The plan holds refused data-source changes and nothing else could be written.
+    Refused(String),
+    /// The apply did not land every write.
+    Incomplete {
+        /// Writes that landed.
+        applied: usize,
+        /// Writes that failed.
+        failed: usize,
+        /// Objects skipped.
+        skipped: usize,
+        /// The first failure (or the refusals).
+        first: String,
+    },
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Cycle(e) => e.fmt(f),
+            Failure::Refused(r) => f.write_str(r),
+            Failure::Incomplete {
+                applied,
+                failed,
+                skipped,
+                first,
+            } => write!(
+                f,
+                "apply incomplete: {applied} applied, {failed} failed, {skipped} skipped; first failure: {first}"
+            ),
+        }
+    }
+}
+
 /// The reconcile step of the daemon.
 #[derive(Debug)]
 pub struct Cycle {
@@ -92,8 +124,8 @@ pub struct Cycle {
     applied: Option<Mark>,
     /// The revision fetched by the running cycle.
     fetched: Option<String>,
-    /// The inventory read from the state dir by the running cycle.
-    inventory: Option<Inventory>,
+    /// The secrets known to the running cycle (the daemon's plus its revision's).
+    secrets: Redactor,
     /// The canonical identity of the source last fetched (recorded in `state.json`).
     source: Option<SourceId>,
     /// What the running cycle found, for the notifications.
@@ -102,27 +134,25 @@ pub struct Cycle {
     subject: Option<String>,
     /// Whether the running cycle re-plans an unchanged revision on the timer.
     drift_check: bool,
-    /// Every secret the running cycle knows (the daemon's and the revision's).
-    cycle_redactor: Option<Redactor>,
 }
 
 /// How a cycle ended, before it is recorded.
-type Ended = Result<CycleResult, String>;
+type Ended = Result<CycleResult, Failure>;
 
 impl Cycle {
     /// A step that has seen nothing yet except what the state dir remembered.
     pub fn new(cfg: CycleConfig) -> Self {
+        let secrets = cfg.redactor.clone();
         Cycle {
             cfg,
             checked: None,
             applied: None,
             fetched: None,
-            inventory: None,
+            secrets,
             source: None,
             facts: Facts::default(),
             subject: None,
             drift_check: false,
-            cycle_redactor: None,
         }
     }
 
@@ -131,23 +161,26 @@ impl Cycle {
         self.cfg.announcer
     }
 
-    async fn run(&mut self, trigger: Trigger, stop: Arc<AtomicBool>) -> CycleResult {
+    async fn run(&mut self, trigger: Trigger, cancel: CancellationToken) -> CycleResult {
         let started = Instant::now();
         self.fetched = None;
+        self.secrets = self.cfg.redactor.clone();
         self.facts = Facts::default();
         self.subject = None;
         self.drift_check = false;
-        self.cycle_redactor = None;
         let span =
             tracing::info_span!("reconcile", rev = tracing::field::Empty, trigger = %trigger);
         let ended = self
-            .cycle(trigger, &stop, &span)
+            .cycle(trigger, &cancel, &span)
             .instrument(span.clone())
             .await;
         let took = started.elapsed();
         let (result, error) = match ended {
             Ok(r) => (r, None),
-            Err(e) => (CycleResult::Failed, Some(e)),
+            Err(e) => (
+                CycleResult::Failed,
+                Some(self.secrets.redact(&e.to_string())),
+            ),
         };
         span.in_scope(|| match &error {
             Some(e) => tracing::warn!(result = result.as_str(), error = %e, "cycle failed"),
@@ -184,10 +217,6 @@ impl Cycle {
         // An incomplete apply left its results here; the error text is the cycle's.
         let objects = facts.failed.take().map(|(_, o)| o).unwrap_or_default();
         facts.failed = error.map(|e| (e, objects));
-        let redactor = self
-            .cycle_redactor
-            .take()
-            .unwrap_or_else(|| self.cfg.redactor.clone());
         let c = announce::Cycle {
             trigger: announce::trigger(trigger, self.drift_check),
             origin: self.cfg.shared.status().source.origin,
@@ -195,18 +224,18 @@ impl Cycle {
             subject: self.subject.take(),
             facts,
         };
-        self.cfg.announcer.cycle(c, &redactor);
+        self.cfg.announcer.cycle(c, &self.secrets);
     }
 
     async fn cycle(
         &mut self,
         trigger: Trigger,
-        stop: &Arc<AtomicBool>,
+        cancel: &CancellationToken,
         span: &tracing::Span,
     ) -> Ended {
-        let snapshot = cycle::fetch(&self.cfg.spec)
+        let snapshot = Reconciler::fetch(&self.cfg.spec)
             .await
-            .map_err(|e| self.redact(&e, None))?;
+            .map_err(Failure::Cycle)?;
         span.record("rev", snapshot.revision.as_str());
         self.fetched = Some(snapshot.revision.clone());
         self.subject = snapshot.subject.clone();
@@ -226,54 +255,53 @@ impl Cycle {
             .checked
             .as_ref()
             .and_then(|c| SystemTime::now().duration_since(c.at).ok());
-        if planned_before && !self.cfg.drift_rule.is_due(since) && !trigger.forces_plan() {
+        if !decide::needs_plan(
+            planned_before,
+            self.cfg.drift_rule.is_due(since),
+            trigger.forces_plan(),
+        ) {
             return Ok(CycleResult::Skipped);
         }
         self.drift_check = planned_before && trigger == Trigger::Schedule;
 
-        let settings =
-            config::repo_settings(&snapshot).map_err(|e| self.cfg.redactor.redact(&e))?;
-        let desired = cycle::load(&snapshot, &ProcessEnv).map_err(|e| self.redact(&e, None))?;
-        let mut known = self.cfg.redactor.clone();
-        known.extend(&desired.redactor);
-        self.cycle_redactor = Some(known);
-        for w in &desired.warnings {
-            tracing::warn!(warning = %self.cfg.redactor.redact(&w.to_string()), "manifest warning");
-        }
-        let prune = self
+        let planned = self
             .cfg
-            .prune
-            .options(&settings)
-            .map_err(|e| e.to_string())?;
-        self.inventory = self.load_inventory();
-        let client = self.cfg.client.clone().with_secrets(&desired.redactor);
-        let (_live, plan, notes) =
-            cycle::plan_with_prune(&client, &desired, &prune, self.inventory.as_ref())
-                .await
-                .map_err(|e| self.redact(&e, Some(&desired)))?;
-        for n in &notes {
-            if n.starts_with(prune::DISABLED) {
-                tracing::warn!(note = %n, "prune");
+            .reconciler
+            .plan(&snapshot, &ProcessEnv)
+            .await
+            .map_err(Failure::Cycle)?;
+        self.secrets.extend(&planned.desired.redactor);
+        for w in &planned.desired.warnings {
+            tracing::warn!(warning = %self.secrets.redact(&w.to_string()), "manifest warning");
+        }
+        for n in &planned.notes {
+            let text = self.secrets.redact(&n.to_string());
+            if n.is_warning() {
+                tracing::warn!(note = %text, "prune");
             } else {
-                tracing::info!(note = %n, "prune");
+                tracing::info!(note = %text, "prune");
             }
         }
-        self.after_plan(&client, &plan, &desired, stop).await
+        self.after_plan(&planned, cancel).await
     }
 
     /// Logs the plan, then applies, reports or records it.
-    async fn after_plan(
-        &mut self,
-        client: &Client,
-        plan: &Plan,
-        desired: &DesiredSet,
-        stop: &Arc<AtomicBool>,
-    ) -> Ended {
+    async fn after_plan(&mut self, planned: &Planned, cancel: &CancellationToken) -> Ended {
+        let plan = &planned.plan;
         let rev = plan.revision.clone();
         self.facts.planned = true;
         self.facts.revision = Some(rev.clone());
-        let drift = plan.has_changes() && self.applied.as_ref().is_some_and(|a| a.revision == rev);
-        self.log_plan(plan, drift, desired);
+        let verdict = self.cfg.shared.gate.verdict();
+        let facts = PlanFacts {
+            changes: plan.has_changes(),
+            refused: plan.summary().refused > 0,
+            applied_before: self.applied.as_ref().is_some_and(|a| a.revision == rev),
+            mode: self.cfg.mode,
+            drift: self.cfg.drift,
+            window_blocked: verdict.blocked,
+        };
+        let drift = facts.is_drift();
+        self.log_plan(plan, drift);
         let plan_status = PlanStatus {
             revision: rev.clone(),
             at: status::timestamp(SystemTime::now()),
@@ -296,66 +324,70 @@ impl Cycle {
             );
         }
 
-        if !plan.has_changes() && plan.summary().refused > 0 {
-            // Not in sync and not applied: re-planned on every trigger until allowed.
-            self.set_objects(plan, None);
-            return Err(refusals(plan));
-        }
-        if !plan.has_changes() {
-            self.set_objects(plan, None);
-            self.mark_checked(&rev);
-            if self.cfg.mode == Mode::Apply {
-                self.save_inventory(desired, None);
-                self.mark_applied(&rev);
+        match decide::decide(facts) {
+            Decision::Refused => {
+                // Not in sync and not applied: re-planned on every trigger until allowed.
+                self.set_objects(plan, None);
+                Err(Failure::Refused(refusals(plan)))
             }
-            return Ok(CycleResult::InSync);
-        }
-        let write = self.cfg.mode == Mode::Apply && (!drift || self.cfg.drift == DriftPolicy::Heal);
-        if drift && !write {
-            self.facts.drift = announce::pending(plan);
-        }
-        if !write {
-            self.set_objects(plan, None);
-            if plan.summary().refused > 0 {
-                return Err(refusals(plan));
+            Decision::InSync { record_applied } => {
+                self.set_objects(plan, None);
+                self.mark_checked(&rev);
+                if record_applied {
+                    let applied = self
+                        .cfg
+                        .reconciler
+                        .apply(planned, CancellationToken::new())
+                        .await;
+                    warn_inventory(&applied);
+                    self.mark_applied(&rev);
+                }
+                Ok(CycleResult::InSync)
             }
-            self.mark_checked(&rev);
-            return Ok(CycleResult::Reported);
+            Decision::Report => {
+                if drift {
+                    self.facts.drift = announce::pending(plan);
+                }
+                self.set_objects(plan, None);
+                self.mark_checked(&rev);
+                Ok(CycleResult::Reported)
+            }
+            Decision::Blocked => {
+                self.set_objects(plan, None);
+                let reason = verdict.reason.unwrap_or_default();
+                let next = verdict.next_change.map(super::window::timestamp);
+                tracing::warn!(
+                    revision = %rev,
+                    reason = %reason,
+                    next_change_at = next.as_deref().unwrap_or("unknown"),
+                    "apply window: writes blocked; the plan waits"
+                );
+                self.facts.blocked = Some(Blocked {
+                    reason,
+                    next_change_at: next,
+                    pending: announce::pending(plan),
+                });
+                Ok(CycleResult::Blocked)
+            }
+            Decision::Apply => {
+                if cancel.is_cancelled() {
+                    return Ok(CycleResult::Interrupted);
+                }
+                let applied = self.cfg.reconciler.apply(planned, cancel.clone()).await;
+                warn_inventory(&applied);
+                self.after_apply(plan, &applied.report, cancel)
+            }
         }
-        if stop.load(Ordering::SeqCst) {
-            return Ok(CycleResult::Interrupted);
-        }
-        let verdict = self.cfg.shared.gate.verdict();
-        if let Some(reason) = verdict.reason {
-            self.set_objects(plan, None);
-            let next = verdict.next_change.map(super::window::timestamp);
-            tracing::warn!(
-                revision = %rev,
-                reason = %reason,
-                next_change_at = next.as_deref().unwrap_or("unknown"),
-                "apply window: writes blocked; the plan waits"
-            );
-            self.facts.blocked = Some(Blocked {
-                reason,
-                next_change_at: next,
-                pending: announce::pending(plan),
-            });
-            return Ok(CycleResult::Blocked);
-        }
-        let report = cycle::apply(client, plan, desired, Some(stop.clone())).await;
-        self.after_apply(plan, desired, &report, stop)
     }
 
     fn after_apply(
         &mut self,
         plan: &Plan,
-        desired: &DesiredSet,
         report: &ApplyReport,
-        stop: &AtomicBool,
+        cancel: &CancellationToken,
     ) -> Ended {
         let rev = &plan.revision;
-        let mut redactor = self.cfg.redactor.clone();
-        redactor.extend(&desired.redactor);
+        let redactor = &self.secrets;
         for r in &report.results {
             match &r.outcome {
                 Outcome::Applied { .. } => {
@@ -375,48 +407,53 @@ impl Cycle {
         }
         self.cfg.shared.update_status(|s| s.last_apply = Some(st));
         self.set_objects(plan, Some(report));
-        self.save_inventory(desired, Some(report));
-        let facts = announce::applied(rev, report);
-        if report.is_success() {
-            self.facts.applied = facts.applied;
-            self.mark_checked(rev);
-            self.mark_applied(rev);
-            return Ok(CycleResult::Applied);
-        }
-        // The error text is filled in when the cycle is recorded.
-        self.facts.failed = facts.applied.map(|a| (String::new(), a.objects));
         let (applied, failed, skipped) = report.counts();
-        if failed == 0 && stop.load(Ordering::SeqCst) {
-            tracing::warn!(
-                applied,
-                skipped,
-                "apply stopped by shutdown; the next start converges"
-            );
-            return Ok(CycleResult::Interrupted);
+        let done = announce::applied(rev, report).applied;
+        match decide::apply_end(report.is_success(), failed, cancel.is_cancelled()) {
+            ApplyEnd::Applied => {
+                self.facts.applied = done;
+                self.mark_checked(rev);
+                self.mark_applied(rev);
+                Ok(CycleResult::Applied)
+            }
+            ApplyEnd::Interrupted => {
+                tracing::warn!(
+                    applied,
+                    skipped,
+                    "apply stopped by shutdown; the next start converges"
+                );
+                Ok(CycleResult::Interrupted)
+            }
+            ApplyEnd::Incomplete => {
+                // The error text is filled in when the cycle is recorded.
+                self.facts.failed = done.map(|a| (String::new(), a.objects));
+                let first = report
+                    .results
+                    .iter()
+                    .find_map(|r| match &r.outcome {
+                        Outcome::Failed { error } => {
+                            Some(format!("{}: {}", r.key, redactor.redact(error)))
+                        }
+                        _ => None,
+                    })
+                    .or_else(|| (plan.summary().refused > 0).then(|| refusals(plan)));
+                Err(Failure::Incomplete {
+                    applied,
+                    failed,
+                    skipped,
+                    first: first.unwrap_or_default(),
+                })
+            }
         }
-        let first = report
-            .results
-            .iter()
-            .find_map(|r| match &r.outcome {
-                Outcome::Failed { error } => Some(format!("{}: {}", r.key, redactor.redact(error))),
-                _ => None,
-            })
-            .or_else(|| (plan.summary().refused > 0).then(|| refusals(plan)));
-        Err(format!(
-            "apply incomplete: {applied} applied, {failed} failed, {skipped} skipped; first failure: {}",
-            first.unwrap_or_default()
-        ))
     }
 
-    fn log_plan(&self, plan: &Plan, drift: bool, desired: &DesiredSet) {
+    fn log_plan(&self, plan: &Plan, drift: bool) {
         let mut buf = Vec::new();
         let text = match render::text(plan, &mut buf) {
             Ok(()) => String::from_utf8_lossy(&buf).into_owned(),
             Err(e) => format!("(plan could not be rendered: {e})"),
         };
-        let mut redactor = self.cfg.redactor.clone();
-        redactor.extend(&desired.redactor);
-        let text = redactor.redact(&text);
+        let text = self.secrets.redact(&text);
         let s = plan.summary();
         let by_kind = writes_by_kind(plan);
         let n = |k: Kind| by_kind.get(&k).copied().unwrap_or(0);
@@ -458,11 +495,11 @@ impl Cycle {
         }
         self.applied = Some(Mark {
             revision: saved.revision.clone(),
-            at: state::from_unix(saved.applied_at),
+            at: applied::from_unix(saved.applied_at),
         });
         self.checked = Some(Mark {
             revision: saved.revision,
-            at: state::from_unix(saved.checked_at),
+            at: applied::from_unix(saved.checked_at),
         });
     }
 
@@ -492,7 +529,7 @@ impl Cycle {
     /// Writes the state file (when `--state-dir` is set and something was applied). A
     /// write failure is logged, not fatal: the cost is one extra plan after a restart.
     fn persist(&self) {
-        let (Some(dir), Some(applied)) = (&self.cfg.state_dir, &self.applied) else {
+        let (Some(dir), Some(applied)) = (self.cfg.reconciler.state(), &self.applied) else {
             return;
         };
         let checked_at = match &self.checked {
@@ -500,60 +537,26 @@ impl Cycle {
             _ => applied.at,
         };
         let origin = self.cfg.shared.status().source.origin;
-        let saved = SavedState {
-            version: state::VERSION,
+        let saved = AppliedState {
+            version: applied::VERSION,
             origin,
             source: self.source.clone(),
             path: self.cfg.spec.path.clone(),
             revision: applied.revision.clone(),
-            applied_at: state::unix(applied.at),
-            checked_at: state::unix(checked_at),
+            applied_at: applied::unix(applied.at),
+            checked_at: applied::unix(checked_at),
         };
-        if let Err(e) = state::save(dir, &saved) {
+        if let Err(e) = dir.save_applied(&saved) {
             tracing::warn!(error = %e, "cannot remember the applied revision");
         }
     }
+}
 
-    /// Reads `inventory.json` from the state dir. Unreadable or absent: `None`, which
-    /// means nothing is deleted this cycle (fail safe).
-    fn load_inventory(&self) -> Option<Inventory> {
-        let dir = self.cfg.state_dir.as_deref()?;
-        match prune::load_inventory(dir) {
-            Ok(inv) => inv,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the inventory: nothing will be deleted");
-                None
-            }
-        }
-    }
-
-    /// Records what this revision's apply manages: every desired key, plus earlier
-    /// managed keys whose delete did not land. Only called once a revision was written
-    /// (or found in sync) in apply mode.
-    fn save_inventory(&mut self, desired: &DesiredSet, report: Option<&ApplyReport>) {
-        let Some(dir) = self.cfg.state_dir.as_deref() else {
-            return;
-        };
-        let deleted = report.map(deleted_keys).unwrap_or_default();
-        let inv = prune::next_inventory(
-            &desired.revision,
-            desired,
-            self.inventory.as_ref(),
-            &deleted,
-        );
-        if let Err(e) = prune::save_inventory(dir, &inv) {
-            tracing::warn!(error = %e, "cannot save the inventory of managed objects");
-        }
-        self.inventory = Some(inv);
-    }
-
-    /// An error's text with every known secret masked.
-    fn redact(&self, e: &cycle::Error, desired: Option<&DesiredSet>) -> String {
-        let mut r = self.cfg.redactor.clone();
-        if let Some(d) = desired {
-            r.extend(&d.redactor);
-        }
-        r.redact(&e.to_string())
+/// A failed inventory save is logged, not fatal: the next apply writes it again, and
+/// until then nothing is deleted that the old inventory does not list.
+fn warn_inventory(applied: &cycle::Applied) {
+    if let Some(e) = &applied.inventory_error {
+        tracing::warn!(error = %e, "cannot save the inventory of managed objects");
     }
 }
 
@@ -561,9 +564,9 @@ impl Reconcile for Cycle {
     fn reconcile(
         &mut self,
         trigger: Trigger,
-        stop: Arc<AtomicBool>,
+        cancel: CancellationToken,
     ) -> impl std::future::Future<Output = CycleResult> {
-        self.run(trigger, stop)
+        self.run(trigger, cancel)
     }
 }
 

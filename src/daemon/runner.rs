@@ -11,16 +11,16 @@
 //! 2. After a failure the next timed cycle waits for the backoff (10 s → 10 min); after a
 //!    success, for the jittered interval. Webhooks and file changes do not wait. After a
 //!    cycle an apply window blocked, no longer than until the window opens.
-//! 3. On shutdown no new cycle starts, the step's stop flag is raised (apply starts no new
-//!    object), and a running cycle gets up to `grace` to finish before it is dropped.
+//! 3. On shutdown (the token is cancelled) no new cycle starts, the step sees the same
+//!    token cancelled (apply starts no new object), and a running cycle gets up to
+//!    `grace` to finish before it is dropped.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::watch;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::schedule::{Backoff, Schedule};
 use super::server::Shared;
@@ -29,15 +29,15 @@ use super::trigger::{Trigger, TriggerQueue};
 
 /// One cycle, as the loop sees it.
 pub trait Reconcile {
-    /// Runs one cycle. `stop` is raised on shutdown: the step must then start no new
-    /// write, and return once writes in flight finished.
+    /// Runs one cycle. `cancel` is cancelled on shutdown: the step must then start no
+    /// new write, and return once writes in flight finished.
     ///
     /// No `Send` bound: the loop runs on the caller's task, so a step may hold
     /// thread-bound values across awaits.
     fn reconcile(
         &mut self,
         trigger: Trigger,
-        stop: Arc<AtomicBool>,
+        cancel: CancellationToken,
     ) -> impl Future<Output = CycleResult>;
 }
 
@@ -52,17 +52,10 @@ pub struct Runner {
     pub queue: Arc<TriggerQueue>,
     /// Where `next_run_at` is published.
     pub shared: Arc<Shared>,
-    /// Raised on shutdown, passed to every cycle.
-    pub stop: Arc<AtomicBool>,
-    /// Becomes `true` on shutdown.
-    pub shutdown: watch::Receiver<bool>,
+    /// Cancelled on shutdown; passed to every cycle.
+    pub shutdown: CancellationToken,
     /// How long a running cycle may take to finish after shutdown.
     pub grace: Duration,
-}
-
-/// Resolves once shutdown was requested (or its sender vanished, which means the same).
-async fn stopping(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|s| *s).await;
 }
 
 impl Runner {
@@ -74,7 +67,7 @@ impl Runner {
         loop {
             let trigger = tokio::select! {
                 biased;
-                () = stopping(&mut self.shutdown) => break,
+                () = self.shutdown.cancelled() => break,
                 t = self.queue.next() => t,
                 () = tokio::time::sleep_until(next_at) => Trigger::Schedule,
             };
@@ -84,7 +77,7 @@ impl Runner {
                 break;
             };
             super::memory::release_free_memory();
-            if self.stop.load(Ordering::SeqCst) {
+            if self.shutdown.is_cancelled() {
                 break;
             }
             let mut wait = if result == CycleResult::Failed {
@@ -115,12 +108,13 @@ impl Runner {
         step: &mut R,
         trigger: Trigger,
     ) -> Option<CycleResult> {
-        let fut = step.reconcile(trigger, self.stop.clone());
+        let fut = step.reconcile(trigger, self.shutdown.clone());
         tokio::pin!(fut);
+        let shutdown = self.shutdown.clone();
         tokio::select! {
             biased;
             r = &mut fut => Some(r),
-            () = stopping(&mut self.shutdown) => {
+            () = shutdown.cancelled() => {
                 tracing::info!(grace = %humantime::format_duration(self.grace), "shutdown: letting the running cycle finish its writes in flight");
                 match tokio::time::timeout(self.grace, &mut fut).await {
                     Ok(r) => Some(r),
@@ -144,6 +138,7 @@ mod tests {
     use crate::daemon::metrics::Metrics;
     use crate::daemon::schedule::BACKOFF_MIN;
     use crate::daemon::status::Status;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
     use tokio::sync::mpsc;
 
@@ -158,12 +153,12 @@ mod tests {
         fn reconcile(
             &mut self,
             trigger: Trigger,
-            stop: Arc<AtomicBool>,
+            cancel: CancellationToken,
         ) -> impl Future<Output = CycleResult> {
             let _ = self.started.send(trigger);
             async move {
                 let r = self.go.recv().await.unwrap_or(CycleResult::InSync);
-                if stop.load(Ordering::SeqCst) {
+                if cancel.is_cancelled() {
                     self.saw_stop.store(true, Ordering::SeqCst);
                 }
                 r
@@ -175,8 +170,7 @@ mod tests {
         started: mpsc::UnboundedReceiver<Trigger>,
         go: mpsc::UnboundedSender<CycleResult>,
         queue: Arc<TriggerQueue>,
-        shutdown: watch::Sender<bool>,
-        stop: Arc<AtomicBool>,
+        shutdown: CancellationToken,
         saw_stop: Arc<AtomicBool>,
         done: tokio::task::JoinHandle<()>,
     }
@@ -184,9 +178,8 @@ mod tests {
     fn start(interval: Duration, grace: Duration) -> Harness {
         let (started_tx, started) = mpsc::unbounded_channel();
         let (go, go_rx) = mpsc::unbounded_channel();
-        let queue = TriggerQueue::new();
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let stop = Arc::new(AtomicBool::new(false));
+        let shutdown = CancellationToken::new();
+        let queue = TriggerQueue::closing_on(shutdown.clone());
         let saw_stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
             status: Mutex::new(Status::default()),
@@ -200,8 +193,7 @@ mod tests {
             backoff: Backoff::seeded(1),
             queue: queue.clone(),
             shared,
-            stop: stop.clone(),
-            shutdown: shutdown_rx,
+            shutdown: shutdown.clone(),
             grace,
         };
         let mut fake = Fake {
@@ -215,7 +207,6 @@ mod tests {
             go,
             queue,
             shutdown,
-            stop,
             saw_stop,
             done,
         }
@@ -250,7 +241,7 @@ mod tests {
         h.queue.request(Trigger::Watch);
         assert_eq!(next_start(&mut h).await, Trigger::Watch);
         h.go.send(CycleResult::InSync).unwrap();
-        h.shutdown.send(true).unwrap();
+        h.shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(5), h.done)
             .await
             .unwrap()
@@ -270,7 +261,7 @@ mod tests {
             assert_eq!(finished.elapsed(), interval);
         }
         h.go.send(CycleResult::InSync).unwrap();
-        h.shutdown.send(true).unwrap();
+        h.shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(5), h.done)
             .await
             .unwrap()
@@ -297,7 +288,7 @@ mod tests {
             "success resets to the interval"
         );
         h.go.send(CycleResult::InSync).unwrap();
-        h.shutdown.send(true).unwrap();
+        h.shutdown.cancel();
         tokio::time::timeout(Duration::from_secs(5), h.done)
             .await
             .unwrap()
@@ -305,12 +296,11 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn shutdown_mid_cycle_lets_it_finish_with_the_stop_flag_raised() {
+    async fn shutdown_mid_cycle_lets_it_finish_with_the_token_cancelled() {
         let mut h = start(LONG, LONG);
         assert_eq!(next_start(&mut h).await, Trigger::Startup);
-        // The signal handler raises the flag and flips the channel.
-        h.stop.store(true, Ordering::SeqCst);
-        h.shutdown.send(true).unwrap();
+        // The signal handler cancels the token.
+        h.shutdown.cancel();
         tokio::task::yield_now().await;
         assert!(!h.done.is_finished(), "waits for the running cycle");
         h.go.send(CycleResult::Interrupted).unwrap();
@@ -320,7 +310,7 @@ mod tests {
             .unwrap();
         assert!(
             h.saw_stop.load(Ordering::SeqCst),
-            "the cycle saw the stop flag"
+            "the cycle saw the token cancelled"
         );
         assert!(h.queue.is_closed());
     }
@@ -331,7 +321,7 @@ mod tests {
         let mut h = start(LONG, grace);
         assert_eq!(next_start(&mut h).await, Trigger::Startup);
         let asked = Instant::now();
-        h.shutdown.send(true).unwrap();
+        h.shutdown.cancel();
         // Never send `go`: the cycle hangs; the loop still ends after the grace period,
         // and not before it.
         tokio::time::timeout(Duration::from_secs(60), h.done)

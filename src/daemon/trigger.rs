@@ -6,10 +6,10 @@
 //! blocks a sender: requests made while a cycle runs coalesce into exactly one follow-up.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// The reason a cycle starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -52,23 +52,31 @@ impl fmt::Display for Trigger {
 ///
 /// Guarantees: [`TriggerQueue::request`] never blocks; while a request is pending, later
 /// ones merge into it (the one that forces a plan wins, so a hook is never downgraded by
-/// a timer); after [`TriggerQueue::close`], requests are refused.
+/// a timer); once closed (its shutdown token cancelled), requests are refused.
 #[derive(Debug, Default)]
 pub struct TriggerQueue {
     pending: Mutex<Option<Trigger>>,
     notify: Notify,
-    closed: AtomicBool,
+    closed: CancellationToken,
 }
 
 impl TriggerQueue {
-    /// An empty, open queue.
+    /// An empty, open queue with a shutdown token of its own.
     pub fn new() -> Arc<Self> {
         Arc::new(TriggerQueue::default())
     }
 
+    /// An empty queue that closes when `shutdown` is cancelled.
+    pub fn closing_on(shutdown: CancellationToken) -> Arc<Self> {
+        Arc::new(TriggerQueue {
+            closed: shutdown,
+            ..TriggerQueue::default()
+        })
+    }
+
     /// Asks for a cycle. Returns false when the queue is closed (shutting down).
     pub fn request(&self, t: Trigger) -> bool {
-        if self.closed.load(Ordering::SeqCst) {
+        if self.closed.is_cancelled() {
             return false;
         }
         if let Ok(mut p) = self.pending.lock() {
@@ -99,14 +107,15 @@ impl TriggerQueue {
         }
     }
 
-    /// Refuses every later request (pending ones are kept but no longer matter).
+    /// Refuses every later request (pending ones are kept but no longer matter). This
+    /// cancels the queue's shutdown token.
     pub fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
+        self.closed.cancel();
     }
 
-    /// Whether [`TriggerQueue::close`] was called.
+    /// Whether the queue is closed.
     pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::SeqCst)
+        self.closed.is_cancelled()
     }
 }
 
@@ -133,6 +142,12 @@ mod tests {
         assert!(q.is_closed());
         assert!(!q.request(Trigger::Hook));
         assert_eq!(q.take(), None);
+        let shutdown = CancellationToken::new();
+        let q = TriggerQueue::closing_on(shutdown.clone());
+        assert!(q.request(Trigger::Watch));
+        shutdown.cancel();
+        assert!(q.is_closed());
+        assert!(!q.request(Trigger::Hook));
     }
 
     #[tokio::test]

@@ -18,7 +18,6 @@ use crate::redact::MASK;
 
 pub use crate::canonical::canonical;
 
-pub mod inventory;
 pub mod prune;
 pub mod render;
 pub mod saved;

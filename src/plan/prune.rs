@@ -19,7 +19,7 @@
 //!    refused (see `plan::tables`). Allowed ones count towards `max_deletions` with or
 //!    without prune.
 //! 7. An inventory is trusted only when it is valid for this source (see
-//!    `plan::inventory`); an untrusted one owns nothing and a note says why.
+//!    `state::inventory`); an untrusted one owns nothing and a note says why.
 //!
 //! Without prune no object is deleted, and the managed objects that left Git are listed
 //! as unmanaged with a note that `--prune` would remove them.
@@ -28,17 +28,72 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
-pub use super::inventory::{
-    load_inventory, next_inventory, save_inventory, Inventory, InventoryError,
-    INVENTORY_FORMAT_VERSION,
-};
 use super::{Action, Change, Plan};
 use crate::live::LiveSet;
 use crate::manifest::DesiredSet;
 use crate::object::{Kind, ObjectKey};
+use crate::state::{Inventory, InventoryError};
 
-/// How a note saying that prune is disabled for this run begins (logged as a warning).
-pub const DISABLED: &str = "prune disabled";
+/// Why prune did not delete something, for the plan log. [`Note::is_warning`] tells
+/// which ones say that prune is disabled for this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// The inventory is not trusted for this source: it owns nothing, nothing is deleted.
+    Untrusted(InventoryError),
+    /// Prune is on but no inventory of a previous apply exists.
+    NoInventory,
+    /// A managed object left Git; `--prune` is off (`None`) or does not cover its kind.
+    LeftGit {
+        /// The object.
+        key: ObjectKey,
+        /// The kind `--prune` would need, when prune is on for other kinds.
+        kind: Option<Kind>,
+    },
+    /// A managed object left Git but matches an exclude of `.immuta-gitops.yaml`.
+    Excluded(ObjectKey),
+    /// A data source's table removals are refused because its key matches an exclude.
+    TablesExcluded(ObjectKey),
+}
+
+impl Note {
+    /// Whether the note says prune is disabled for this run (logged as a warning).
+    pub fn is_warning(&self) -> bool {
+        matches!(self, Note::Untrusted(_))
+    }
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Untrusted(e) => write!(
+                f,
+                "prune disabled: {e}; it owns nothing here, so nothing is deleted (fail safe); the next apply replaces it"
+            ),
+            Note::NoInventory => f.write_str(
+                "prune: no inventory of a previous apply, so nothing is deleted (fail safe)",
+            ),
+            Note::LeftGit { key, kind: None } => write!(
+                f,
+                "prune: {key} left Git but is managed: unmanaged, would be removed with --prune"
+            ),
+            Note::LeftGit {
+                key,
+                kind: Some(kind),
+            } => write!(
+                f,
+                "prune: {key} left Git but is managed: unmanaged, would be removed with --prune={kind}"
+            ),
+            Note::Excluded(key) => {
+                write!(f, "prune: {key} is excluded by .immuta-gitops.yaml")
+            }
+            Note::TablesExcluded(key) => write!(
+                f,
+                "prune: {key} matches a prune exclude of .immuta-gitops.yaml, so its table removals are refused even with --prune; set dataSources.{}.allowTableRemoval: true to allow them",
+                serde_json::to_string(&key.name).unwrap_or_default()
+            ),
+        }
+    }
+}
 
 /// Prune settings.
 #[derive(Debug, Clone)]
@@ -116,7 +171,7 @@ pub fn add_deletes(
     live: &LiveSet,
     inventory: Option<&Inventory>,
     opts: &PruneOptions,
-) -> Result<Vec<String>, Refusal> {
+) -> Result<Vec<Note>, Refusal> {
     let mut notes = Vec::new();
     let exclude = if opts.kinds.is_empty() {
         GlobSet::empty()
@@ -129,9 +184,7 @@ pub fn add_deletes(
     let trusted = match inventory.map(|inv| (inv, inv.check(&desired.source))) {
         Some((inv, Ok(()))) => Some(inv),
         Some((_, Err(e))) => {
-            notes.push(format!(
-                "{DISABLED}: {e}; it owns nothing here, so nothing is deleted (fail safe); the next apply replaces it"
-            ));
+            notes.push(Note::Untrusted(e));
             None
         }
         None => None,
@@ -140,10 +193,10 @@ pub fn add_deletes(
         if let Some(inv) = trusted {
             for c in &plan.changes {
                 if c.action == Action::Unmanaged && inv.keys.contains(&c.key) {
-                    notes.push(format!(
-                        "prune: {} left Git but is managed: unmanaged, would be removed with --prune",
-                        c.key
-                    ));
+                    notes.push(Note::LeftGit {
+                        key: c.key.clone(),
+                        kind: None,
+                    });
                 }
             }
         }
@@ -151,9 +204,7 @@ pub fn add_deletes(
     }
     let Some(inv) = trusted else {
         if inventory.is_none() {
-            notes.push(
-                "prune: no inventory of a previous apply, so nothing is deleted (fail safe)".into(),
-            );
+            notes.push(Note::NoInventory);
         }
         return guard_count(table_deletes, opts).map(|()| notes);
     };
@@ -181,17 +232,14 @@ pub fn add_deletes(
         }
         *managed_live.entry(c.key.kind).or_default() += 1;
         if !opts.kinds.contains(&c.key.kind) {
-            notes.push(format!(
-                "prune: {} left Git but is managed: unmanaged, would be removed with --prune={}",
-                c.key, c.key.kind
-            ));
+            notes.push(Note::LeftGit {
+                key: c.key.clone(),
+                kind: Some(c.key.kind),
+            });
             continue;
         }
         if excluded(&c.key) {
-            notes.push(format!(
-                "prune: {} is excluded by .immuta-gitops.yaml",
-                c.key
-            ));
+            notes.push(Note::Excluded(c.key.clone()));
             continue;
         }
         c.action = Action::Delete;
@@ -371,7 +419,8 @@ mod tests {
             add_deletes(&mut p, &d, &live(&[]), Some(&inv), &opts(&[Kind::Policy])).unwrap();
         assert_eq!(p.summary().destroy, 0);
         assert_eq!(notes.len(), 1, "{notes:?}");
-        assert!(notes[0].starts_with("prune disabled: the inventory belongs to https://git.example/tenant-a, not https://git.example/tenant-b"), "{notes:?}");
+        assert!(notes[0].is_warning());
+        assert!(notes[0].to_string().starts_with("prune disabled: the inventory belongs to https://git.example/tenant-a, not https://git.example/tenant-b"), "{notes:?}");
     }
 
     #[test]
@@ -448,9 +497,15 @@ mod tests {
         assert_eq!(p.summary().destroy, 0);
         assert_eq!(
             notes,
-            vec![
-                "prune: policy/b left Git but is managed: unmanaged, would be removed with --prune"
-            ]
+            [Note::LeftGit {
+                key: key(Kind::Policy, "b"),
+                kind: None
+            }]
+        );
+        assert!(!notes[0].is_warning());
+        assert_eq!(
+            notes[0].to_string(),
+            "prune: policy/b left Git but is managed: unmanaged, would be removed with --prune"
         );
     }
 }

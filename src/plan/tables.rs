@@ -48,7 +48,7 @@ pub fn gate(
     plan: &mut Plan,
     opts: &PruneOptions,
     excluded: &dyn Fn(&Change) -> bool,
-    notes: &mut Vec<String>,
+    notes: &mut Vec<super::prune::Note>,
 ) -> usize {
     let mut allowed_tables = 0;
     for c in &mut plan.changes {
@@ -65,11 +65,7 @@ pub fn gate(
         c.action = Action::Refused;
         // The refusal itself is reported with the plan; only the exclude needs saying.
         if opts.kinds.contains(&Kind::Data) {
-            notes.push(format!(
-                "prune: {} matches a prune exclude of .immuta-gitops.yaml, so its table removals are refused even with --prune; set dataSources.{}.allowTableRemoval: true to allow them",
-                c.key,
-                serde_json::to_string(&c.key.name).unwrap_or_default()
-            ));
+            notes.push(super::prune::Note::TablesExcluded(c.key.clone()));
         }
     }
     allowed_tables
@@ -127,7 +123,7 @@ mod tests {
     fn run(o: &PruneOptions) -> Result<(Plan, Vec<String>), Refusal> {
         let mut p = plan();
         let notes = add_deletes(&mut p, &DesiredSet::default(), &LiveSet::default(), None, o)?;
-        Ok((p, notes))
+        Ok((p, notes.iter().map(ToString::to_string).collect()))
     }
 
     fn actions(p: &Plan) -> Vec<Action> {

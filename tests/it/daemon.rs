@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
-use immuta_gitops::daemon::{webhook, Daemon, RunArgs};
+use immuta_gitops::config;
+use immuta_gitops::daemon::{self, webhook, Daemon};
 use immuta_gitops::redact::Secret;
 use serde_json::Value;
 
@@ -116,31 +117,47 @@ impl Env {
         }
     }
 
-    fn start(&self, repo: &str, immuta: &str, extra: &[&str]) -> Running {
+    /// Starts the daemon with the settings `run --listen 127.0.0.1:0 --jitter 0%
+    /// --grace-period 10s` has, changed by `set`.
+    fn start(&self, repo: &str, immuta: &str, set: impl FnOnce(&mut daemon::Options)) -> Running {
         static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let cache = self.tmp.path().join(format!("cache-{n}"));
-        let mut args: Vec<String> = [
-            "run",
-            "--repo",
-            repo,
-            "--immuta-url",
-            immuta,
-            "--api-key-file",
-            &self.key_file.to_string_lossy(),
-            "--cache-dir",
-            &cache.to_string_lossy(),
-            "--listen",
-            "127.0.0.1:0",
-            "--jitter",
-            "0%",
-            "--grace-period",
-            "10s",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut options = daemon::Options {
+            flags: config::Flags {
+                source: config::SourceArgs {
+                    repo: repo.to_string(),
+                    cache_dir: Some(cache),
+                    ..Default::default()
+                },
+                immuta: config::ImmutaArgs {
+                    url: Some(immuta.to_string()),
+                    api_key_file: Some(self.key_file.clone()),
+                    concurrency: 8,
+                    timeout: Duration::from_secs(60),
+                    max_response_bytes: immuta_gitops::limits::DEFAULT_RESPONSE_BYTES,
+                    insecure: false,
+                    retry: Default::default(),
+                },
+                prune: Vec::new(),
+                allow_empty: false,
+                max_deletions: 5,
+                state_dir: None,
+            },
+            interval: Duration::from_secs(300),
+            jitter: 0.0,
+            drift_interval: None,
+            mode: daemon::Mode::Apply,
+            drift: daemon::DriftPolicy::Report,
+            listen: "127.0.0.1:0".into(),
+            webhook_secret_file: None,
+            grace_period: Duration::from_secs(10),
+            debounce: Duration::from_secs(2),
+            apply_windows: Vec::new(),
+            apply_window_tz: "UTC".into(),
+            notify: Vec::new(),
+        };
+        set(&mut options);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || -> anyhow::Result<()> {
@@ -149,8 +166,7 @@ impl Env {
                 .enable_all()
                 .build()?;
             rt.block_on(async move {
-                let args = RunArgs::try_parse_from(args)?;
-                let daemon = match Daemon::new(args).await {
+                let daemon = match Daemon::new(options).await {
                     Ok(d) => d,
                     Err(e) => {
                         let _ = addr_tx.send(None);
@@ -333,11 +349,10 @@ async fn commits_apply_within_an_interval_and_unchanged_revisions_cost_nothing()
         ("purpose/alpha.yaml", Some(&purpose("Alpha", "first"))),
         ("purpose/beta.yaml", Some(&purpose("Beta", "second"))),
     ]);
-    let d = env.start(
-        &repo.url(),
-        &emu.url(),
-        &["--interval", "200ms", "--drift-interval", "1h"],
-    );
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_millis(200);
+        o.drift_interval = Some(Duration::from_secs(3600));
+    });
 
     let s = wait_applied(&d.base, &a).await;
     assert_eq!(real_writes(&emu), 2);
@@ -419,11 +434,10 @@ async fn webhook_with_bad_signature_is_refused_and_a_good_one_runs_at_once() {
     let repo = Repo::new(env.tmp.path());
     let a = repo.commit(&[("purpose/alpha.yaml", Some(&purpose("Alpha", "first")))]);
     let hook_file = env.hook_file.to_string_lossy().to_string();
-    let d = env.start(
-        &repo.url(),
-        &emu.url(),
-        &["--interval", "1h", "--webhook-secret-file", &hook_file],
-    );
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_secs(3600);
+        o.webhook_secret_file = Some(hook_file.into());
+    });
     wait_applied(&d.base, &a).await;
     let cycles = status(&d.base).await["cycles"].as_u64().unwrap();
 
@@ -499,11 +513,10 @@ async fn drift_is_reported_without_writes_then_healed_after_a_restart() {
     let state_dir = env.tmp.path().join("state");
     let state = state_dir.to_string_lossy().to_string();
 
-    let d = env.start(
-        &repo.url(),
-        &emu.url(),
-        &["--interval", "200ms", "--state-dir", &state],
-    );
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_millis(200);
+        o.flags.state_dir = Some(state.clone().into());
+    });
     wait_applied(&d.base, &a).await;
     // Identical cycles with a drift check: in sync, zero writes.
     let s = wait_cycles(&d.base, 2).await;
@@ -541,18 +554,11 @@ async fn drift_is_reported_without_writes_then_healed_after_a_restart() {
 
     // Restarted with --drift heal: the state dir says revision `a` is applied, so the
     // difference is drift, and heal reverts it.
-    let d = env.start(
-        &repo.url(),
-        &emu.url(),
-        &[
-            "--interval",
-            "200ms",
-            "--state-dir",
-            &state,
-            "--drift",
-            "heal",
-        ],
-    );
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_millis(200);
+        o.flags.state_dir = Some(state.clone().into());
+        o.drift = daemon::DriftPolicy::Heal;
+    });
     let s = status(&d.base).await;
     assert_eq!(
         s["last_applied_revision"],
@@ -599,11 +605,10 @@ async fn shutdown_mid_apply_exits_cleanly_and_the_next_start_converges() {
         .collect();
     let sha = repo.commit(&refs);
 
-    let d = env.start(
-        &repo.url(),
-        &emu.url(),
-        &["--interval", "1h", "--concurrency", "1"],
-    );
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_secs(3600);
+        o.flags.immuta.concurrency = 1;
+    });
     let end = Instant::now() + DEADLINE;
     while real_writes(&emu) == 0 {
         assert!(Instant::now() < end, "apply never started");
@@ -621,7 +626,9 @@ async fn shutdown_mid_apply_exits_cleanly_and_the_next_start_converges() {
         "the policy level never started: {written} writes"
     );
 
-    let d = env.start(&repo.url(), &emu.url(), &["--interval", "1h"]);
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_secs(3600)
+    });
     let s = wait_applied(&d.base, &sha).await;
     assert_eq!(s["last_apply"]["success"], true);
     assert_eq!(real_writes(&emu), 5, "only what was missing is written");
@@ -636,11 +643,10 @@ async fn readyz_turns_ready_after_the_first_sync_and_unready_after_three_failure
     let broken = "name: [unclosed\n";
     repo.commit(&[("purpose/bad.yaml", Some(broken))]);
     let hook_file = env.hook_file.to_string_lossy().to_string();
-    let d = env.start(
-        &repo.url(),
-        &emu.url(),
-        &["--interval", "1h", "--webhook-secret-file", &hook_file],
-    );
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_secs(3600);
+        o.webhook_secret_file = Some(hook_file.into());
+    });
     let http = reqwest::Client::new();
     let hook = || {
         http.post(format!("{}/hook", d.base))
@@ -701,11 +707,10 @@ async fn a_local_directory_is_watched_and_changes_apply_without_waiting_for_the_
         "manifests",
         &[("purpose/alpha.yaml", &purpose("Alpha", "first"))],
     );
-    let d = env.start(
-        &dir.to_string_lossy(),
-        &emu.url(),
-        &["--interval", "1h", "--debounce", "50ms"],
-    );
+    let d = env.start(&dir.to_string_lossy(), &emu.url(), |o| {
+        o.interval = Duration::from_secs(3600);
+        o.debounce = Duration::from_millis(50);
+    });
     let s = wait_status(&d.base, "first apply", |s| {
         s["last_cycle"]["result"] == "applied"
     })

@@ -422,8 +422,13 @@ async fn a_delete_retried_after_a_reset_that_landed_counts_as_done() {
         ObjectKey::new(Kind::Project, "p"),
         ObjectKey::new(Kind::Policy, "q"),
     ] {
-        let report =
-            apply::apply(&c, &delete_plan(key.clone()), &DesiredSet::default(), None).await;
+        let report = apply::apply(
+            &c,
+            &delete_plan(key.clone()),
+            &DesiredSet::default(),
+            &Default::default(),
+        )
+        .await;
         assert_eq!(report.results.len(), 1);
         assert!(
             matches!(report.results[0].outcome, Outcome::Applied { .. }),

@@ -195,9 +195,14 @@ async fn endless_server() -> (String, Arc<Mutex<Vec<String>>>) {
                 let mut buf = vec![0u8; 8192];
                 let n = sock.read(&mut buf).await.unwrap_or(0);
                 let head = String::from_utf8_lossy(&buf[..n]).into_owned();
-                log.lock()
-                    .unwrap()
-                    .push(head.lines().next().unwrap_or_default().to_string());
+                let line = head.lines().next().unwrap_or_default().to_string();
+                // A connection the client opened but closed before sending a request
+                // (it exits on the first error while other reads are in flight) is no
+                // request, let alone a write.
+                if line.is_empty() {
+                    return;
+                }
+                log.lock().unwrap().push(line);
                 let _ = sock
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nd\r\n{\"purposes\":[\r\n")
                     .await;

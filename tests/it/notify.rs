@@ -10,9 +10,11 @@ use std::time::{Duration, Instant};
 use common::receiver::{Mode, Receiver, TOKEN};
 use common::*;
 use immuta_gitops::client::RetryPolicy;
+use immuta_gitops::config;
 use immuta_gitops::daemon::window::Clock;
-use immuta_gitops::daemon::{Daemon, RunArgs};
+use immuta_gitops::daemon::{self, Daemon};
 use immuta_gitops::notify::send::Delivery;
+use immuta_gitops::redact::Secret;
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -46,34 +48,45 @@ impl Files {
         Files { tmp }
     }
 
-    fn args(&self, repo: &str, immuta: &str, extra: &[&str]) -> Vec<String> {
-        let p = |n: &str| self.tmp.path().join(n).to_string_lossy().into_owned();
-        let mut a: Vec<String> = [
-            "run",
-            "--repo",
-            repo,
-            "--immuta-url",
-            immuta,
-            "--api-key-file",
-            &p("api-key"),
-            "--git-token-file",
-            &p("git-token"),
-            "--webhook-secret-file",
-            &p("hook-secret"),
-            "--cache-dir",
-            &p("cache"),
-            "--listen",
-            "127.0.0.1:0",
-            "--jitter",
-            "0%",
-            "--grace-period",
-            "5s",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
+    /// What `run --webhook-secret-file … --git-token-file … --listen 127.0.0.1:0
+    /// --jitter 0% --grace-period 5s --interval 1h` sets, with `notify` receivers.
+    fn options(&self, repo: &str, immuta: &str, notify: &[&str]) -> daemon::Options {
+        let p = |n: &str| self.tmp.path().join(n);
+        daemon::Options {
+            flags: config::Flags {
+                source: config::SourceArgs {
+                    repo: repo.to_string(),
+                    cache_dir: Some(p("cache")),
+                    git_token_file: Some(p("git-token")),
+                    ..Default::default()
+                },
+                immuta: config::ImmutaArgs {
+                    url: Some(immuta.to_string()),
+                    api_key_file: Some(p("api-key")),
+                    concurrency: 8,
+                    timeout: Duration::from_secs(60),
+                    max_response_bytes: immuta_gitops::limits::DEFAULT_RESPONSE_BYTES,
+                    insecure: false,
+                    retry: Default::default(),
+                },
+                prune: Vec::new(),
+                allow_empty: false,
+                max_deletions: 5,
+                state_dir: None,
+            },
+            interval: Duration::from_secs(3600),
+            jitter: 0.0,
+            drift_interval: None,
+            mode: daemon::Mode::Apply,
+            drift: daemon::DriftPolicy::Report,
+            listen: "127.0.0.1:0".into(),
+            webhook_secret_file: Some(p("hook-secret")),
+            grace_period: Duration::from_secs(5),
+            debounce: Duration::from_secs(2),
+            apply_windows: Vec::new(),
+            apply_window_tz: "UTC".into(),
+            notify: notify.iter().map(|u| Secret::new(*u)).collect(),
+        }
     }
 }
 
@@ -85,7 +98,7 @@ struct Running {
 }
 
 impl Running {
-    fn start(args: Vec<String>) -> Running {
+    fn start(options: daemon::Options) -> Running {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -95,10 +108,7 @@ impl Running {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let d = Daemon::new(RunArgs::try_parse_from(args).unwrap())
-                    .await
-                    .unwrap()
-                    .with_delivery(quick());
+                let d = Daemon::new(options).await.unwrap().with_delivery(quick());
                 addr_tx.send(d.local_addr()).unwrap();
                 d.run(async move {
                     let _ = stop_rx.await;
@@ -204,21 +214,10 @@ async fn applies_failures_drift_and_recovery_are_announced_once_each() {
     let failing = Receiver::start(Mode::Fail);
     let hanging = Receiver::start(Mode::Hang);
     let slack_url = format!("slack:{}", slack.url);
-    let d = Running::start(files.args(
+    let d = Running::start(files.options(
         &repo.url(),
         &emu.url(),
-        &[
-            "--interval",
-            "1h",
-            "--notify",
-            &record.url,
-            "--notify",
-            &slack_url,
-            "--notify",
-            &failing.url,
-            "--notify",
-            &hanging.url,
-        ],
+        &[&record.url, &slack_url, &failing.url, &hanging.url],
     ));
 
     // 1. The first cycle applies: per-object results, trigger, revision, clean subject.
@@ -369,11 +368,7 @@ async fn a_failure_that_quotes_the_api_key_is_announced_redacted() {
     let repo = TestRepo::new(files.tmp.path(), "repo");
     repo.commit(&[("purpose/n.yaml", Some(&purpose("one")))]);
     let record = Receiver::start(Mode::Record);
-    let d = Running::start(files.args(
-        &repo.url(),
-        &emu.url(),
-        &["--interval", "1h", "--notify", &record.url],
-    ));
+    let d = Running::start(files.options(&repo.url(), &emu.url(), &[&record.url]));
     let got = wait_bodies(&record, 1).await;
     assert_eq!(got[0]["event"], "failed");
     assert_eq!(got[0]["objects"][0]["result"], "failed");
@@ -428,19 +423,10 @@ async fn a_blocked_cycle_writes_nothing_and_the_first_one_inside_the_window_appl
 
     // Monday 2 March 2026, 21:58:30 UTC; writes are allowed from 22:00 for an hour.
     let wall = "2026-03-02T21:58:30Z".parse().unwrap();
-    let args = files.args(
-        &repo.url(),
-        &emu_url,
-        &[
-            "--interval",
-            "60s",
-            "--apply-window",
-            "allow 0 22 * * * 1h",
-            "--notify",
-            &record.url,
-        ],
-    );
-    let daemon = Daemon::new(RunArgs::try_parse_from(args).unwrap())
+    let mut options = files.options(&repo.url(), &emu_url, &[&record.url]);
+    options.interval = Duration::from_secs(60);
+    options.apply_windows = vec!["allow 0 22 * * * 1h".into()];
+    let daemon = Daemon::new(options)
         .await
         .unwrap()
         .with_clock(Clock::anchored(wall))

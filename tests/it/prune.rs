@@ -514,7 +514,8 @@ async fn the_daemon_prunes_from_its_state_dir_and_a_refused_plan_is_a_failed_cyc
         daemon_state.as_str(),
     ];
 
-    // --prune without --state-dir is a configuration error.
+    // --prune without --state-dir is a configuration error (for `reconcile` too, see
+    // `prune_without_a_state_dir_is_an_error_on_every_command`).
     let bad = run(
         &["run", "--repo", &url, "--immuta-url", &emu_url, "--prune"],
         &[("IMMUTA_API_KEY", KEY)],
@@ -522,7 +523,7 @@ async fn the_daemon_prunes_from_its_state_dir_and_a_refused_plan_is_a_failed_cyc
     .await;
     assert_eq!(bad.status.code(), Some(1));
     assert!(
-        text(&bad).1.contains("invalid --prune: needs --state-dir"),
+        text(&bad).1.contains("--prune needs --state-dir"),
         "{:?}",
         text(&bad)
     );
@@ -576,5 +577,100 @@ async fn the_daemon_prunes_from_its_state_dir_and_a_refused_plan_is_a_failed_cyc
     assert!(!inv.contains("population-health-analytics"), "{inv}");
     a.scan.add("daemon status (applied)", status);
     a.scan.add("daemon log (applied)", log);
+    a.finish();
+}
+
+/// issue 12: `reconcile` used to warn and go on when `--prune` came without `--state-dir`
+/// (while `run` refused to start). Every command now refuses, before anything is fetched
+/// or written, and says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn prune_without_a_state_dir_is_an_error_on_every_command() {
+    let mut a = Applied::new().await;
+    let (url, emu_url) = (a.repo.url(), a.emu.url());
+    a.repo.commit(&removed());
+    let before = real_write_records(&a.emu).len();
+    for mode in ["--plan", "--apply"] {
+        let out = reconcile(&emu_url, mode, &url, &["--prune"], &env_refs(&a.secrets)).await;
+        a.scan.output(&format!("reconcile {mode} --prune"), &out);
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{mode}: {stdout}\n{stderr}");
+        assert!(
+            stderr.contains("error: --prune needs --state-dir: "),
+            "{mode}: {stderr}"
+        );
+        assert!(stdout.is_empty(), "{mode}: no plan is printed: {stdout}");
+    }
+    // A plan saved with prune (and a state dir) is not applied without one either.
+    let file = a.tmp.path().join("prune.plan");
+    let file_arg = file.to_string_lossy().to_string();
+    let saved = a
+        .reconcile(
+            "--plan",
+            &["--prune", "--max-deletions=10", "--out", &file_arg],
+        )
+        .await;
+    assert_eq!(saved.status.code(), Some(0), "{:?}", text(&saved));
+    let cache = a.tmp.path().join("apply-cache");
+    let mut env = env_refs(&a.secrets);
+    env.push(("IMMUTA_API_KEY", KEY));
+    let args = [
+        "apply",
+        file_arg.as_str(),
+        "--immuta-url",
+        emu_url.as_str(),
+        "--cache-dir",
+        &cache.to_string_lossy(),
+        "--max-deletions=10",
+    ];
+    let out = run(&args, &env).await;
+    a.scan.output("apply FILE without --state-dir", &out);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("--prune needs --state-dir"),
+        "{:?}",
+        text(&out)
+    );
+    assert_eq!(
+        real_write_records(&a.emu).len(),
+        before,
+        "nothing was written"
+    );
+    a.finish();
+}
+
+/// issue 12: `reconcile --apply` recorded the inventory when the plan had no changes,
+/// `apply FILE` did not. Both go through the one reconciler now, which records it after
+/// every apply it is given.
+#[tokio::test(flavor = "multi_thread")]
+async fn applying_a_saved_plan_without_changes_records_the_inventory() {
+    let mut a = Applied::new().await;
+    let inventory = PathBuf::from(&a.state).join("inventory.json");
+    std::fs::remove_file(&inventory).unwrap();
+    let file = a.tmp.path().join("noop.plan");
+    let file_arg = file.to_string_lossy().to_string();
+    let saved = a.reconcile("--plan", &["--out", &file_arg]).await;
+    assert_eq!(saved.status.code(), Some(0), "{:?}", text(&saved));
+    assert!(!inventory.exists(), "a plan records nothing");
+    let cache = a.tmp.path().join("apply-cache");
+    let mut env = env_refs(&a.secrets);
+    env.push(("IMMUTA_API_KEY", KEY));
+    let args = [
+        "apply",
+        file_arg.as_str(),
+        "--immuta-url",
+        &a.emu.url(),
+        "--cache-dir",
+        &cache.to_string_lossy(),
+        "--state-dir",
+        a.state.as_str(),
+    ];
+    let out = run(&args, &env).await;
+    a.scan.output("apply FILE (no changes)", &out);
+    assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
+    assert!(
+        a.inventory().contains("population-health-analytics"),
+        "{}",
+        a.inventory()
+    );
     a.finish();
 }

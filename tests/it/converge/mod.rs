@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use immuta_emulator::{Handle, Options};
 use immuta_gitops::client::{Client, ClientConfig};
-use immuta_gitops::cycle;
 use immuta_gitops::manifest;
 use immuta_gitops::plan::render;
 use immuta_gitops::redact::Secret;
@@ -186,7 +185,8 @@ impl Harness {
                 ));
             }
         }
-        let report = cycle::apply(&client, &first, &desired, None).await;
+        let report =
+            immuta_gitops::apply::apply(&client, &first, &desired, &Default::default()).await;
         if !report.is_success() {
             let mut out = Vec::new();
             let _ = report.render_text(&mut out);
@@ -213,7 +213,8 @@ impl Harness {
                 plan_text(&second)
             ));
         }
-        let again = cycle::apply(&client, &second, &desired, None).await;
+        let again =
+            immuta_gitops::apply::apply(&client, &second, &desired, &Default::default()).await;
         let after = writes(&self.http, &url).await?;
         if after.len() != applied || !again.is_success() {
             return Err(format!(
@@ -232,7 +233,7 @@ impl Harness {
 async fn plan_allowing_table_removals(
     client: &Client,
     desired: &manifest::DesiredSet,
-) -> Result<immuta_gitops::plan::Plan, cycle::Error> {
+) -> Result<immuta_gitops::plan::Plan, Box<dyn std::error::Error>> {
     let prune = immuta_gitops::plan::prune::PruneOptions {
         allow_table_removal: desired
             .objects
@@ -243,7 +244,9 @@ async fn plan_allowing_table_removals(
         max_deletions: usize::MAX,
         ..Default::default()
     };
-    let (_, plan, _) = cycle::plan_with_prune(client, desired, &prune, None).await?;
+    let live = immuta_gitops::live::read_live(client, desired, &[]).await?;
+    let mut plan = immuta_gitops::plan::diff(desired, &live);
+    immuta_gitops::plan::prune::add_deletes(&mut plan, desired, &live, None, &prune)?;
     Ok(plan)
 }
 

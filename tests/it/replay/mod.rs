@@ -38,9 +38,11 @@ pub fn desired(files: &[(&str, &str)]) -> DesiredSet {
 pub async fn plan_against(tenant: &Tenant, files: &[(&str, &str)]) -> (Plan, Replay) {
     let replay = Replay::start(tenant.clone()).await;
     let client = Client::new(ClientConfig::new(replay.url.clone(), Secret::new(KEY))).unwrap();
-    let (_, plan) = immuta_gitops::cycle::plan(&client, &desired(files))
+    let desired = desired(files);
+    let live = immuta_gitops::live::read_live(&client, &desired, &[])
         .await
         .unwrap_or_else(|e| panic!("plan failed: {e:#}"));
+    let plan = immuta_gitops::plan::diff(&desired, &live);
     assert_eq!(replay.writes(), Vec::<String>::new(), "a plan only reads");
     (plan, replay)
 }

@@ -1,5 +1,6 @@
 //! The inventory: which keys this tool applied from which source, persisted in
-//! `--state-dir/inventory.json` between runs. Prune deletes only keys it lists.
+//! `--state-dir/inventory.json` between runs (see [`super::StateDir`]). Prune deletes
+//! only keys it lists.
 //!
 //! An inventory is trusted only when [`Inventory::check`] passes: the current format
 //! version, a source identity equal to the one being reconciled (see
@@ -13,7 +14,6 @@
 //! both given as `--repo .` shared such an origin.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -185,39 +185,11 @@ pub fn next_inventory(
     )
 }
 
-/// Reads the inventory file of a state directory (`None` when absent).
-///
-/// # Errors
-/// An unreadable or corrupt file (treated by callers as "no deletes").
-pub fn load_inventory(dir: &Path) -> std::io::Result<Option<Inventory>> {
-    let path = dir.join("inventory.json");
-    match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(std::io::Error::other),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Writes the inventory atomically (temp file + rename).
-///
-/// # Errors
-/// I/O errors.
-pub fn save_inventory(dir: &Path, inv: &Inventory) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(".inventory.json.tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(inv).map_err(std::io::Error::other)?,
-    )?;
-    std::fs::rename(tmp, dir.join("inventory.json"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::object::Kind;
+    use crate::state::StateDir;
 
     fn id(loc: &str, path: &str) -> SourceId {
         SourceId {
@@ -324,7 +296,7 @@ mod tests {
             r#"{"revision":"r","origin":"","keys":[{"kind":"purpose","name":"Hand made"}]}"#;
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("inventory.json"), legacy).unwrap();
-        let inv = load_inventory(dir.path()).unwrap().unwrap();
+        let inv = StateDir::new(dir.path()).load_inventory().unwrap().unwrap();
         assert_eq!(inv.format_version, 1);
         assert_eq!(
             inv.check(&id("/srv/repo-a", "")),
@@ -334,11 +306,12 @@ mod tests {
 
     #[test]
     fn round_trips_and_never_carries_keys_of_an_untrusted_inventory() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(load_inventory(dir.path()).unwrap(), None);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = StateDir::new(tmp.path());
+        assert_eq!(dir.load_inventory().unwrap(), None);
         let inv = sample();
-        save_inventory(dir.path(), &inv).unwrap();
-        let back = load_inventory(dir.path()).unwrap().unwrap();
+        dir.save_inventory(&inv).unwrap();
+        let back = dir.load_inventory().unwrap().unwrap();
         assert_eq!(back, inv);
         assert_eq!(back.check(&id("/srv/repo-a", "")), Ok(()));
         let desired = DesiredSet {

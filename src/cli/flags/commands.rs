@@ -1,0 +1,126 @@
+//! The flags of `validate`, `reconcile` and `apply`; the groups they share with `run`
+//! are flattened from [`super`].
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use immuta_gitops::config::{self, Config};
+use immuta_gitops::plan::saved::SavedSource;
+
+use super::{
+    Common, GitFlags, GuardFlags, ImmutaFlags, LimitFlags, PruneFlags, RepoFlags, StateFlags,
+};
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The repository directory (holding data/, policy/, project/, purpose/).
+    pub dir: PathBuf,
+    /// How much may be read and parsed.
+    #[command(flatten)]
+    pub limits: LimitFlags,
+}
+
+#[derive(Debug, Args)]
+#[group(id = "mode", required = true, multiple = false)]
+pub struct Mode {
+    /// Only compute and print the plan; never write.
+    #[arg(long)]
+    pub plan: bool,
+    /// Compute and print the plan, then apply it.
+    #[arg(long)]
+    pub apply: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub mode: Mode,
+    #[command(flatten)]
+    pub source: RepoFlags,
+    #[command(flatten)]
+    pub git: GitFlags,
+    #[command(flatten)]
+    pub limits: LimitFlags,
+    #[command(flatten)]
+    pub immuta: ImmutaFlags,
+    /// Output format of the plan.
+    #[arg(long, value_enum, default_value = "text", env = "IMMUTA_GITOPS_OUTPUT")]
+    pub output: Output,
+    /// Exit 2 when the plan has changes, 0 when it has none, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Save the plan to FILE (with --plan) for `immuta-gitops apply FILE`.
+    #[arg(long, env = "IMMUTA_GITOPS_OUT")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub prune: PruneFlags,
+    #[command(flatten)]
+    pub state: StateFlags,
+}
+
+impl ReconcileArgs {
+    /// The settings these flags describe.
+    pub fn config(&self) -> Result<Config, config::Error> {
+        let common = Common {
+            git: &self.git,
+            limits: &self.limits,
+            immuta: &self.immuta,
+            guards: &self.prune.guards,
+            state: &self.state,
+        };
+        let r = &self.source;
+        Config::from_flags(&common.flags(
+            r.repo.clone(),
+            r.reference.clone(),
+            r.path.clone(),
+            self.prune.prune.clone(),
+        ))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file written by `reconcile --plan --out`.
+    pub plan_file: PathBuf,
+    #[command(flatten)]
+    pub immuta: ImmutaFlags,
+    #[command(flatten)]
+    pub git: GitFlags,
+    #[command(flatten)]
+    pub limits: LimitFlags,
+    #[command(flatten)]
+    pub guards: GuardFlags,
+    #[command(flatten)]
+    pub state: StateFlags,
+}
+
+impl ApplyArgs {
+    /// The settings for a saved plan's location and prune kinds.
+    pub fn config(
+        &self,
+        source: &SavedSource,
+        prune: Vec<String>,
+    ) -> Result<Config, config::Error> {
+        let common = Common {
+            git: &self.git,
+            limits: &self.limits,
+            immuta: &self.immuta,
+            guards: &self.guards,
+            state: &self.state,
+        };
+        Config::from_flags(&common.flags(
+            source.repo.clone(),
+            source.reference.clone(),
+            source.path.clone(),
+            prune,
+        ))
+    }
+}

@@ -1,0 +1,146 @@
+//! Command line: clap types, subcommand dispatch, output format and the one exit-code
+//! mapping. The only module that prints (plans to stdout, logs and errors to stderr).
+//! Part of the binary, not of the library: it only parses flags, calls the library
+//! ([`immuta_gitops::cycle::Reconciler`], the daemon, the demo) and renders.
+//!
+//! Exit codes: 0 success (and, with `--detailed-exitcode`, no changes); 1 error (bad
+//! input, API failure, failed apply); 2 only with `--detailed-exitcode`: success and the
+//! plan has changes (Terraform's convention).
+//!
+//! Parts: [`flags`] (every flag, declared once), [`reconcile`] (`validate`, `reconcile`,
+//! `apply`), [`errors`] (how an error is printed).
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use immuta_gitops::daemon::{self, LogFormat};
+
+mod errors;
+mod flags;
+mod reconcile;
+#[cfg(test)]
+mod tests;
+
+/// GitOps for Immuta: keep a tenant equal to a Git repository of V2 YAML files.
+#[derive(Debug, Parser)]
+#[command(name = "immuta-gitops", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `immuta_gitops=debug`.
+    /// Default: `info` for `run` and `emulator`, `warn` for the one-shot commands.
+    #[arg(long, env = "IMMUTA_GITOPS_LOG", global = true)]
+    pub log: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse, template and validate every manifest under DIR, offline.
+    ///
+    /// Exit 0 when all are valid; 1 with one line per problem
+    /// (`path:line:col: <kind> <key>: message`) when any is not.
+    Validate(flags::commands::ValidateArgs),
+    /// Compute the plan (--plan) or compute, print and apply it (--apply).
+    ///
+    /// Exit codes: 0 success; 1 error; with --detailed-exitcode: 0 no changes,
+    /// 2 changes present (plan) or applied (apply), 1 error.
+    Reconcile(flags::commands::ReconcileArgs),
+    /// Apply a plan saved with `reconcile --plan --out FILE`, exactly as saved.
+    ///
+    /// Refused ("plan is stale") when the source ref or the live state of any object in
+    /// the plan changed since it was made.
+    Apply(flags::commands::ApplyArgs),
+    /// Run as a daemon: follow the source, plan and apply on a schedule, on webhooks
+    /// and on file changes; serve /healthz, /readyz, /metrics and /status.
+    Run(flags::run::RunArgs),
+    /// Run the local Immuta API emulator until interrupted.
+    #[cfg(feature = "emulator")]
+    Emulator(immuta_emulator::flags::Flags),
+    /// Show the whole flow against the embedded emulator: plan, apply, plan again.
+    #[cfg(feature = "emulator")]
+    Demo,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (default, format) = match &cli.command {
+        Command::Run(args) => ("info", args.log_format),
+        #[cfg(feature = "emulator")]
+        Command::Emulator(_) => ("info", LogFormat::Text),
+        _ => ("warn", LogFormat::Text),
+    };
+    daemon::init_tracing(cli.log.as_deref().unwrap_or(default), default, format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        // A reader that went away (`immuta-gitops reconcile --plan | head`) is not a failure.
+        Err(e) if errors::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", errors::render(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cmd: Command) -> Result<ExitCode> {
+    match cmd {
+        Command::Validate(args) => reconcile::validate(&args),
+        Command::Reconcile(args) => reconcile::reconcile(args).await,
+        Command::Apply(args) => reconcile::apply_saved(args).await,
+        Command::Run(args) => {
+            daemon::run(args.options(), shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "emulator")]
+        Command::Emulator(args) => {
+            immuta_emulator::flags::run(&args, shutdown_signal())
+                .await
+                .map_err(anyhow::Error::msg)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(feature = "emulator")]
+        Command::Demo => {
+            let mut out = std::io::stdout().lock();
+            let ok = immuta_gitops::demo::run(&mut out).await?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,227 @@
+//! `validate`, `reconcile` and `apply`: flags → [`Config`] → [`Reconciler`], then the
+//! plan, the apply report and the exit code. Nothing here sequences the pipeline.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use tokio_util::sync::CancellationToken;
+
+use immuta_gitops::client::Client;
+use immuta_gitops::config::Config;
+use immuta_gitops::cycle::{Applied, Note, Planned, Reconciler, Settings};
+use immuta_gitops::manifest::{self, ProcessEnv, Severity};
+use immuta_gitops::plan::saved::{self, SavedPlan};
+use immuta_gitops::plan::{self, render, Plan};
+use immuta_gitops::source;
+use immuta_gitops::terminal::{escape, Escaped};
+
+use super::errors;
+use super::flags::commands::{ApplyArgs, Output, ReconcileArgs, ValidateArgs};
+
+pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
+    let (dir, limits) = (&args.dir, args.limits.limits());
+    // A bare repository (or a `.git` directory) validates its HEAD commit.
+    let snapshot = if source::local::is_git_dir(dir) {
+        let spec = source::SourceSpec {
+            repo: dir.display().to_string(),
+            limits,
+            ..Default::default()
+        };
+        source::git::fetch(&spec)
+    } else {
+        source::local::read_dir(dir, None, &limits)
+    }
+    .with_context(|| format!("cannot read {}", dir.display()))?;
+    let mut out = std::io::stdout().lock();
+    match manifest::load(&snapshot, &ProcessEnv) {
+        Ok(set) => {
+            for w in &set.warnings {
+                writeln!(out, "{}", Escaped(w))?;
+            }
+            writeln!(
+                out,
+                "{} object(s) valid, {} warning(s).",
+                set.objects.len(),
+                set.warnings.len()
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(diags) => {
+            for d in &diags {
+                writeln!(out, "{}", Escaped(d))?;
+            }
+            let errors = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            writeln!(out, "{errors} error(s).")?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Builds the reconciler, fetches and plans; prints the manifest warnings and the notes
+/// (`all_notes: false` prints only the warnings among them).
+async fn plan(config: &Config, all_notes: bool) -> Result<(Reconciler, Planned)> {
+    let reconciler = Reconciler::new(Settings {
+        client: Client::new(config.client.clone())?,
+        prune: config.prune.clone(),
+        state: config.state.clone(),
+    })?;
+    let snapshot = Reconciler::fetch(&config.source).await?;
+    let planned = reconciler
+        .plan(&snapshot, &ProcessEnv)
+        .await
+        .map_err(|e| errors::explain(e, reconciler.client()))?;
+    for w in &planned.desired.warnings {
+        eprintln!("{}", Escaped(w));
+    }
+    for n in planned.notes.iter().filter(|n| all_notes || n.is_warning()) {
+        print_note(n);
+    }
+    Ok((reconciler, planned))
+}
+
+fn print_note(n: &Note) {
+    if n.is_warning() {
+        eprintln!("warning: {}", escape(&n.to_string()));
+    } else {
+        eprintln!("{}", escape(&n.to_string()));
+    }
+}
+
+fn write_plan(plan: &Plan, output: Output) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match output {
+        Output::Text => render::text(plan, &mut out)?,
+        Output::Json => render::json(plan, &mut out)?,
+        Output::Markdown => render::markdown(plan, &mut out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Applies (and records the inventory), prints the report when something was sent;
+/// true when every write landed.
+async fn apply(reconciler: &Reconciler, planned: &Planned, output: Output) -> Result<bool> {
+    let Applied {
+        report,
+        inventory_error,
+        ..
+    } = reconciler.apply(planned, CancellationToken::new()).await;
+    if planned.plan.has_changes() {
+        let mut out = std::io::stdout().lock();
+        if output == Output::Json {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "Applying...")?;
+            report.render_text(&mut out)?;
+        }
+    }
+    if let (Some(e), Some(dir)) = (inventory_error, reconciler.state()) {
+        return Err(anyhow::Error::new(e).context(format!(
+            "cannot save the inventory in {}",
+            dir.path().display()
+        )));
+    }
+    Ok(report.is_success())
+}
+
+pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
+    let config = args.config()?;
+    let (reconciler, planned) = plan(&config, true).await?;
+    let plan = &planned.plan;
+    write_plan(plan, args.output)?;
+    if let Some(file) = &args.out {
+        let saved = SavedPlan {
+            format_version: saved::SAVED_FORMAT_VERSION,
+            source: saved::SavedSource {
+                repo: saved_repo(&config.source.repo),
+                reference: config.source.reference.clone(),
+                path: config.source.path.clone(),
+            },
+            source_id: Some(planned.desired.source.clone()),
+            revision: planned.desired.revision.clone(),
+            prune_kinds: planned.prune.kinds.iter().copied().collect(),
+            fingerprints: saved::fingerprints(plan, &planned.live),
+            plan: plan.clone(),
+        };
+        let text = serde_json::to_vec_pretty(&saved)?;
+        std::fs::write(file, text).with_context(|| format!("cannot write {}", file.display()))?;
+        eprintln!(
+            "Plan saved to {}; apply it with: immuta-gitops apply {}",
+            Escaped(file.display()),
+            Escaped(file.display())
+        );
+    }
+    let changes = plan.has_changes();
+    let applied = !args.mode.apply || apply(&reconciler, &planned, args.output).await?;
+    if refused(plan) || !applied {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(if args.detailed_exitcode && changes {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Prints one error line per refused data-source change; true when there is any.
+fn refused(plan: &Plan) -> bool {
+    let mut any = false;
+    for c in plan.refused() {
+        eprintln!(
+            "error: {}: {} (nothing was sent for it)",
+            escape(&c.key.to_string()),
+            escape(&plan::refusal_reason(c))
+        );
+        any = true;
+    }
+    any
+}
+
+/// `--repo` as a saved plan records it: a URL without credentials, a local path made
+/// absolute (so `apply` reads the same repository from any working directory).
+fn saved_repo(repo: &str) -> String {
+    if source::git::is_remote(repo) {
+        return source::git::strip_credentials(repo);
+    }
+    std::fs::canonicalize(repo).map_or_else(|_| repo.to_string(), |p| p.display().to_string())
+}
+
+pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
+    let bytes = std::fs::read(&args.plan_file)
+        .with_context(|| format!("cannot read {}", args.plan_file.display()))?;
+    let saved: SavedPlan = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a plan file", args.plan_file.display()))?;
+    if source::git::is_remote(&saved.source.repo)
+        && saved.source.repo.contains(immuta_gitops::redact::MASK)
+    {
+        // The query values were masked when the plan was saved (issue 11): fetching with
+        // them would send `(sensitive)` as a credential.
+        anyhow::bail!(
+            "the plan's repository URL {} carried credentials in its query string, which a saved plan never stores; give the token with --git-token-file (or IMMUTA_GITOPS_GIT_TOKEN_FILE) and a URL without it",
+            escape(&saved.source.repo)
+        );
+    }
+    let kinds: Vec<String> = saved.prune_kinds.iter().map(ToString::to_string).collect();
+    let config = args.config(&saved.source, kinds)?;
+    let (reconciler, mut planned) = plan(&config, false).await?;
+    saved::check(
+        &saved,
+        &planned.desired.source,
+        &planned.desired.revision,
+        &planned.plan,
+        &planned.live,
+    )?;
+    write_plan(&saved.plan, Output::Text)?;
+    planned.plan = saved.plan;
+    let applied = apply(&reconciler, &planned, Output::Text).await?;
+    Ok(if refused(&planned.plan) || !applied {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

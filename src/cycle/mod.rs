@@ -1,0 +1,313 @@
+//! One reconcile, composed from the stages: fetch → repository settings → load → prune
+//! options → inventory → client with this revision's secrets → live → plan → prune, and
+//! apply → inventory. [`Reconciler`] is the one place that sequences them: the CLI, the
+//! daemon and the demo only decide when to call it and how to show the result.
+//!
+//! Input: [`Settings`] once, then a [`Snapshot`] per revision. Output: [`Planned`] (or an
+//! [`Error`]) and, when asked, [`Applied`].
+//!
+//! Rules:
+//! - Any error before the plan is complete means no write (Flux's rule).
+//! - Prune without a state directory is refused when the reconciler is built: without an
+//!   inventory nothing that left Git could ever be deleted, so `--prune` would silently
+//!   do nothing.
+//! - An inventory that cannot be read deletes nothing (a warning note says why); the next
+//!   apply writes a fresh one.
+//! - [`Reconciler::apply`] records the inventory after every apply (or in-sync plan) it
+//!   is given, whether or not every write landed: keys whose delete did not land stay in
+//!   it, so a later run can still delete them.
+
+use std::collections::BTreeSet;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::apply::{self, ApplyReport};
+use crate::client::Client;
+use crate::config::{self, RepoSettings};
+use crate::live::{self, LiveSet};
+use crate::manifest::{self, DesiredSet, Diagnostic, Env};
+use crate::object::Kind;
+use crate::plan::prune::{self, PruneOptions, Refusal};
+use crate::plan::{self, Plan};
+use crate::source::{self, Snapshot, SourceSpec};
+use crate::state::{self, Inventory, StateDir};
+
+#[cfg(test)]
+mod tests;
+
+/// Why a reconcile stopped before it could apply.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Prune was asked for without a state directory.
+    #[error("--prune needs --state-dir: deletes are planned only for objects this tool applied, which the inventory in the state directory records; without it nothing that left Git could ever be deleted")]
+    PruneNeedsStateDir,
+    /// The source could not be fetched.
+    #[error(transparent)]
+    Source(#[from] source::Error),
+    /// `.immuta-gitops.yaml` is invalid.
+    #[error("{0}")]
+    RepoSettings(String),
+    /// The manifests are invalid: every problem, one per line.
+    #[error("{} invalid manifest(s):\n{}", .0.iter().filter(|d| d.severity == manifest::Severity::Error).count(), render_diagnostics(.0))]
+    Manifest(Vec<Diagnostic>),
+    /// Reading the tenant failed.
+    #[error("reading live state failed: {0}")]
+    Live(#[from] live::Error),
+    /// The prune guards refused the plan: nothing is applied.
+    #[error("plan refused: {0}")]
+    Refused(#[from] Refusal),
+    /// A blocking task panicked or was cancelled.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Whether Immuta rejected the API key (401) while reading live state.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Error::Live(live::Error::Client(c)) if c.is_unauthorized())
+    }
+}
+
+fn render_diagnostics(ds: &[Diagnostic]) -> String {
+    ds.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What prune may do, as the flags say (`--prune`, `--allow-empty`, `--max-deletions`);
+/// the repository's `.immuta-gitops.yaml` adds its excludes per revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PruneSettings {
+    /// Kinds for which deletes are allowed (empty: prune off).
+    pub kinds: BTreeSet<Kind>,
+    /// Allow a kind's desired set to be empty while it has managed live objects.
+    pub allow_empty: bool,
+    /// Refuse the plan when it holds more deletes than this.
+    pub max_deletions: usize,
+}
+
+impl Default for PruneSettings {
+    fn default() -> Self {
+        let o = PruneOptions::default();
+        PruneSettings {
+            kinds: o.kinds,
+            allow_empty: o.allow_empty,
+            max_deletions: o.max_deletions,
+        }
+    }
+}
+
+impl PruneSettings {
+    /// The options in effect for a revision with these repository settings.
+    pub fn options(&self, repo: &RepoSettings) -> PruneOptions {
+        PruneOptions {
+            kinds: self.kinds.clone(),
+            allow_empty: self.allow_empty,
+            max_deletions: self.max_deletions,
+            exclude: repo.prune.exclude.clone(),
+            allow_table_removal: repo
+                .data_sources
+                .iter()
+                .filter(|(_, d)| d.allow_table_removal)
+                .map(|(k, _)| k.clone())
+                .collect(),
+        }
+    }
+}
+
+/// What a [`Reconciler`] is built from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The Immuta client (each revision adds its own secrets to a copy).
+    pub client: Client,
+    /// Prune flags.
+    pub prune: PruneSettings,
+    /// `--state-dir`: the inventory of managed objects.
+    pub state: Option<StateDir>,
+}
+
+/// Something a plan's reader should know that is not a change.
+#[derive(Debug)]
+pub enum Note {
+    /// Why prune did not delete something.
+    Prune(prune::Note),
+    /// The inventory could not be read: nothing is deleted this time.
+    InventoryUnreadable(state::Error),
+}
+
+impl Note {
+    /// Whether the note is a warning (prune is disabled for this run).
+    pub fn is_warning(&self) -> bool {
+        match self {
+            Note::Prune(n) => n.is_warning(),
+            Note::InventoryUnreadable(_) => true,
+        }
+    }
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Prune(n) => n.fmt(f),
+            Note::InventoryUnreadable(e) => {
+                write!(f, "prune disabled: {e}; nothing will be deleted")
+            }
+        }
+    }
+}
+
+/// A complete plan and everything it was made from.
+#[derive(Debug)]
+pub struct Planned {
+    /// The desired state of the revision.
+    pub desired: DesiredSet,
+    /// The live state read for it.
+    pub live: LiveSet,
+    /// The plan (prune's deletes included). A caller applying a saved plan replaces it
+    /// after checking that it is not stale.
+    pub plan: Plan,
+    /// Notes for the log.
+    pub notes: Vec<Note>,
+    /// `.immuta-gitops.yaml` of the revision.
+    pub repo: RepoSettings,
+    /// The prune options in effect.
+    pub prune: PruneOptions,
+    /// The inventory read for this plan (`None`: absent or unreadable).
+    inventory: Option<Inventory>,
+    /// The client, knowing this revision's secrets.
+    client: Client,
+}
+
+impl Planned {
+    /// The client used for this plan (it masks this revision's secrets).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// The outcome of [`Reconciler::apply`].
+#[derive(Debug)]
+pub struct Applied {
+    /// One outcome per object written (empty when the plan had no changes).
+    pub report: ApplyReport,
+    /// The inventory recorded (`None` without a state directory).
+    pub inventory: Option<Inventory>,
+    /// Why the inventory could not be saved, if it could not.
+    pub inventory_error: Option<state::Error>,
+}
+
+/// The pipeline, built once from [`Settings`].
+#[derive(Debug, Clone)]
+pub struct Reconciler {
+    settings: Settings,
+}
+
+impl Reconciler {
+    /// A reconciler.
+    ///
+    /// # Errors
+    /// [`Error::PruneNeedsStateDir`] when prune is on without a state directory.
+    pub fn new(settings: Settings) -> Result<Reconciler, Error> {
+        if !settings.prune.kinds.is_empty() && settings.state.is_none() {
+            return Err(Error::PruneNeedsStateDir);
+        }
+        Ok(Reconciler { settings })
+    }
+
+    /// The client (without any revision's secrets).
+    pub fn client(&self) -> &Client {
+        &self.settings.client
+    }
+
+    /// The state directory, if any.
+    pub fn state(&self) -> Option<&StateDir> {
+        self.settings.state.as_ref()
+    }
+
+    /// Fetches the source (on a blocking thread: git2 and file reads block).
+    ///
+    /// # Errors
+    /// [`Error::Source`].
+    pub async fn fetch(spec: &SourceSpec) -> Result<Snapshot, Error> {
+        let spec = spec.clone();
+        tokio::task::spawn_blocking(move || source::fetch(&spec))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(Error::from)
+    }
+
+    /// Reads the repository settings, loads the manifests, reads the inventory and the
+    /// live state, and plans (with prune's deletes). Writes nothing.
+    ///
+    /// # Errors
+    /// Any [`Error`] but [`Error::Source`] and [`Error::PruneNeedsStateDir`].
+    pub async fn plan(&self, snapshot: &Snapshot, env: &dyn Env) -> Result<Planned, Error> {
+        let repo = config::repo_settings(snapshot).map_err(Error::RepoSettings)?;
+        let desired = manifest::load(snapshot, env).map_err(Error::Manifest)?;
+        let prune = self.settings.prune.options(&repo);
+        let mut notes = Vec::new();
+        let inventory = match self.settings.state.as_ref().map(StateDir::load_inventory) {
+            Some(Ok(inv)) => inv,
+            Some(Err(e)) => {
+                notes.push(Note::InventoryUnreadable(e));
+                None
+            }
+            None => None,
+        };
+        let client = self.settings.client.clone().with_secrets(&desired.redactor);
+        let probe: Vec<_> = if prune.kinds.is_empty() {
+            Vec::new()
+        } else {
+            inventory
+                .as_ref()
+                .map(|i| i.keys.iter().cloned().collect())
+                .unwrap_or_default()
+        };
+        let live = live::read_live(&client, &desired, &probe).await?;
+        let mut plan = plan::diff(&desired, &live);
+        let prune_notes =
+            prune::add_deletes(&mut plan, &desired, &live, inventory.as_ref(), &prune)?;
+        notes.extend(prune_notes.into_iter().map(Note::Prune));
+        Ok(Planned {
+            desired,
+            live,
+            plan,
+            notes,
+            repo,
+            prune,
+            inventory,
+            client,
+        })
+    }
+
+    /// Applies `planned.plan` (nothing is sent when it has no changes) and records the
+    /// inventory in the state directory: every desired key, plus managed keys whose
+    /// delete did not land. Objects not yet started when `cancel` fires are skipped.
+    pub async fn apply(&self, planned: &Planned, cancel: CancellationToken) -> Applied {
+        let report = if planned.plan.has_changes() {
+            apply::apply(&planned.client, &planned.plan, &planned.desired, &cancel).await
+        } else {
+            ApplyReport::default()
+        };
+        let Some(dir) = &self.settings.state else {
+            return Applied {
+                report,
+                inventory: None,
+                inventory_error: None,
+            };
+        };
+        let inv = state::next_inventory(
+            &planned.desired.revision,
+            &planned.desired,
+            planned.inventory.as_ref(),
+            &apply::deleted_keys(&report),
+        );
+        let inventory_error = dir.save_inventory(&inv).err();
+        Applied {
+            report,
+            inventory: Some(inv),
+            inventory_error,
+        }
+    }
+}

@@ -224,7 +224,7 @@ async fn bench(n: usize) {
     let emu = emulator_with(LATENCY, None).await;
     let slow = client(&emu.url(), 1);
     let t = Instant::now();
-    for kind in Kind::ALL {
+    for &kind in Kind::ALL {
         for m in desired.objects.values().filter(|m| m.key.kind == kind) {
             slow.upsert(&m.key, &m.body, false).await.unwrap();
         }
@@ -413,7 +413,7 @@ fn child_daemon(args: &[String]) {
                 insecure: false,
                 retry: Default::default(),
             },
-            prune: Vec::new(),
+            prune: Default::default(),
             allow_empty: false,
             max_deletions: 5,
             state_dir: None,

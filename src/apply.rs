@@ -150,7 +150,7 @@ pub async fn apply(
 ) -> ApplyReport {
     let mut report = ApplyReport::default();
     let mut failed = Failed::default();
-    for kind in Kind::ALL {
+    for &kind in Kind::ALL {
         let level: Vec<&Change> = plan
             .changes
             .iter()
@@ -179,7 +179,7 @@ pub async fn apply(
         }
         report.results.extend(results);
     }
-    for kind in Kind::ALL.into_iter().rev() {
+    for &kind in Kind::ALL.iter().rev() {
         let level: Vec<&Change> = plan
             .changes
             .iter()

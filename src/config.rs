@@ -178,26 +178,6 @@ pub fn client_config(a: &ImmutaArgs) -> Result<ClientConfig, Error> {
     Ok(cfg)
 }
 
-/// Parses `--prune` values: kind names, `all`, or an empty value (every kind).
-///
-/// # Errors
-/// [`Error::Invalid`] for an unknown kind.
-pub fn prune_kinds(values: &[String]) -> Result<BTreeSet<Kind>, Error> {
-    let mut set = BTreeSet::new();
-    for v in values {
-        let v = v.trim();
-        if v == "all" || v.is_empty() {
-            set.extend(Kind::ALL);
-        } else {
-            set.insert(v.parse::<Kind>().map_err(|message| Error::Invalid {
-                flag: "prune",
-                message,
-            })?);
-        }
-    }
-    Ok(set)
-}
-
 /// What the flags of a reconciling command said, before any file is read: the one input
 /// of [`Config::from_flags`]. The command line fills it in once per command.
 #[derive(Debug, Clone)]
@@ -206,8 +186,8 @@ pub struct Flags {
     pub source: SourceArgs,
     /// How to reach Immuta.
     pub immuta: ImmutaArgs,
-    /// `--prune` values (a saved plan's kinds for `apply`).
-    pub prune: Vec<String>,
+    /// The kinds `--prune` names (a saved plan's for `apply`); empty: prune off.
+    pub prune: BTreeSet<Kind>,
     /// `--allow-empty`.
     pub allow_empty: bool,
     /// `--max-deletions`.
@@ -231,15 +211,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Turns flags into settings: reads the Git credentials and the API key, parses the
-    /// prune kinds. Nothing is fetched and nothing is sent.
+    /// Turns flags into settings: reads the Git credentials and the API key. Nothing is
+    /// fetched and nothing is sent.
     ///
     /// # Errors
-    /// Unreadable credential files, a missing URL or key, an unknown `--prune` kind.
+    /// Unreadable credential files, a missing URL or key.
     pub fn from_flags(f: &Flags) -> Result<Config, Error> {
         let source = source_spec(&f.source)?;
         let prune = crate::cycle::PruneSettings {
-            kinds: prune_kinds(&f.prune)?,
+            kinds: f.prune.clone(),
             allow_empty: f.allow_empty,
             max_deletions: f.max_deletions,
         };
@@ -376,19 +356,6 @@ mod tests {
             let err = read_secret_file("API key", Path::new("/dev/zero")).unwrap_err();
             assert!(matches!(err, Error::SecretTooLarge { .. }), "{err}");
         }
-    }
-
-    #[test]
-    fn prune_kinds_parse_all_and_lists() {
-        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(prune_kinds(&[]).unwrap().is_empty());
-        assert_eq!(prune_kinds(&v(&["all"])).unwrap().len(), 4);
-        assert_eq!(
-            prune_kinds(&v(&["policy", "project"])).unwrap(),
-            [Kind::Policy, Kind::Project].into()
-        );
-        let err = prune_kinds(&v(&["policies"])).unwrap_err().to_string();
-        assert!(err.starts_with("invalid --prune: unknown kind"), "{err}");
     }
 }
 

@@ -189,6 +189,23 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
     parse_duration_between(s, Duration::from_millis(100), DAY.saturating_mul(30))
 }
 
+/// `now + wait` for an [`Instant`](tokio::time::Instant) or a
+/// [`SystemTime`](std::time::SystemTime), never past the clock's range: where the sum
+/// would overflow (where `+` panics), the wait is halved until it fits.
+/// `checked_add` is the type's own (`Instant::checked_add`, `SystemTime::checked_add`).
+pub fn later<T: Copy>(now: T, wait: Duration, checked_add: fn(&T, Duration) -> Option<T>) -> T {
+    let mut w = wait;
+    loop {
+        if let Some(t) = checked_add(&now, w) {
+            return t;
+        }
+        if w.is_zero() {
+            return now;
+        }
+        w /= 2;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +236,25 @@ mod tests {
         assert!(parse_response_bytes("1KiB").is_err());
         assert_eq!(show_bytes(1536), "1536 bytes");
         assert_eq!(show_bytes(16 << 20), "16 MiB");
+    }
+
+    #[test]
+    fn deadlines_saturate_instead_of_panicking() {
+        let now = tokio::time::Instant::now();
+        let wait = Duration::from_secs(90);
+        assert_eq!(
+            later(now, wait, tokio::time::Instant::checked_add),
+            now + wait
+        );
+        let far = later(now, Duration::MAX, tokio::time::Instant::checked_add);
+        assert!(far > now + Duration::from_secs(100 * 365 * 24 * 3600));
+        let wall = std::time::SystemTime::now();
+        let far = later(wall, Duration::MAX, std::time::SystemTime::checked_add);
+        assert!(far > wall);
+        assert_eq!(
+            later(wall, Duration::ZERO, std::time::SystemTime::checked_add),
+            wall
+        );
     }
 
     #[test]

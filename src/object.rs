@@ -10,8 +10,14 @@ use serde::{Deserialize, Serialize};
 
 /// The four Immuta V2 object kinds. The declaration order is the apply order
 /// (purposes → data sources → policies → projects); deletes run in reverse.
+///
+/// The names (`purpose`, `data`, `policy`, `project`) come from the derives alone: serde
+/// writes them in plans and state files, strum gives [`Kind::as_str`] and [`Kind::ALL`];
+/// a test pins that both spell every kind the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "lowercase")]
 pub enum Kind {
     /// `POST /api/v2/purpose`, identity `name`.
     Purpose,
@@ -24,17 +30,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every kind, in apply order.
-    pub const ALL: [Kind; 4] = [Kind::Purpose, Kind::Data, Kind::Policy, Kind::Project];
+    /// Every kind, in apply order (the declaration order).
+    pub const ALL: &'static [Kind] = <Kind as strum::VariantArray>::VARIANTS;
 
     /// The repository directory (as `immuta clone` writes it) and the V2 path segment.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Purpose => "purpose",
-            Kind::Data => "data",
-            Kind::Policy => "policy",
-            Kind::Project => "project",
-        }
+        self.into()
     }
 
     /// The payload field that names an object of this kind.
@@ -49,7 +50,7 @@ impl Kind {
 
     /// Parses a directory name (`data`, `policy`, `project`, `purpose`).
     pub fn from_dir(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+        Kind::ALL.iter().copied().find(|k| k.as_str() == name)
     }
 }
 
@@ -59,12 +60,52 @@ impl fmt::Display for Kind {
     }
 }
 
+/// What clap and `from_str` say about a word that names no kind.
+fn unknown_kind(s: &str) -> String {
+    format!("unknown kind {s:?} (expected purpose, data, policy or project)")
+}
+
+/// Exactly the directory names: clap parses `Kind` flag values and arguments through it.
 impl std::str::FromStr for Kind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Kind::from_dir(s).ok_or_else(|| {
-            format!("unknown kind {s:?} (expected purpose, data, policy or project)")
-        })
+        Kind::from_dir(s).ok_or_else(|| unknown_kind(s))
+    }
+}
+
+/// One value of a kind-list flag such as `--prune=policy,project`: a kind, or every
+/// kind (`all`, or the empty value of a bare `--prune`). Surrounding spaces are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KindChoice {
+    /// `all` or an empty value.
+    All,
+    /// One kind.
+    One(Kind),
+}
+
+impl KindChoice {
+    /// The kinds a list of choices names.
+    pub fn kinds(choices: &[KindChoice]) -> std::collections::BTreeSet<Kind> {
+        choices
+            .iter()
+            .flat_map(|c| match c {
+                KindChoice::All => Kind::ALL,
+                KindChoice::One(k) => std::slice::from_ref(k),
+            })
+            .copied()
+            .collect()
+    }
+}
+
+impl std::str::FromStr for KindChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "all" | "" => Ok(KindChoice::All),
+            t => Kind::from_dir(t)
+                .map(KindChoice::One)
+                .ok_or_else(|| unknown_kind(t)),
+        }
     }
 }
 
@@ -93,6 +134,55 @@ impl fmt::Display for ObjectKey {
     }
 }
 
+/// The inverse of `Display`: `kind/name`, split at the first `/` (a kind never holds
+/// one; a name may).
+impl std::str::FromStr for ObjectKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, name) = s
+            .split_once('/')
+            .ok_or_else(|| format!("{s:?} is not an object key (kind/name)"))?;
+        Ok(ObjectKey::new(kind.parse()?, name))
+    }
+}
+
+/// Serde for maps keyed by [`ObjectKey`] in files (`#[serde(with = ...)]`): the keys are
+/// written `kind/name`, as JSON object keys must be strings.
+pub mod key_map {
+    use std::collections::BTreeMap;
+
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::ObjectKey;
+
+    /// Writes the keys as `kind/name`, in the order of those strings (as files written
+    /// with string keys had them, so the bytes of a file do not change).
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer, V: Serialize>(
+        map: &BTreeMap<ObjectKey, V>,
+        ser: S,
+    ) -> Result<S::Ok, S::Error> {
+        let by_text: BTreeMap<String, &V> = map.iter().map(|(k, v)| (k.to_string(), v)).collect();
+        ser.collect_map(by_text)
+    }
+
+    /// Reads `kind/name` keys.
+    ///
+    /// # Errors
+    /// A key that is not `kind/name` with a known kind, or the deserializer's.
+    pub fn deserialize<'de, D: Deserializer<'de>, V: Deserialize<'de>>(
+        de: D,
+    ) -> Result<BTreeMap<ObjectKey, V>, D::Error> {
+        BTreeMap::<String, V>::deserialize(de)?
+            .into_iter()
+            .map(|(k, v)| Ok((k.parse().map_err(D::Error::custom)?, v)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +192,66 @@ mod tests {
         let mut v = vec![Kind::Project, Kind::Policy, Kind::Data, Kind::Purpose];
         v.sort();
         assert_eq!(v, Kind::ALL.to_vec());
+    }
+
+    #[test]
+    fn kind_names_are_pinned_and_serde_spells_them_the_same() {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["purpose", "data", "policy", "project"]);
+        for &k in Kind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(k.to_string(), k.as_str());
+            assert_eq!(k.as_str().parse::<Kind>(), Ok(k));
+            let back: Kind = serde_json::from_value(k.as_str().into()).unwrap();
+            assert_eq!(back, k);
+        }
+        for bad in ["Data", "policies", " data", ""] {
+            let e = bad.parse::<Kind>().unwrap_err();
+            assert!(
+                e.contains("expected purpose, data, policy or project"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn kind_choices_accept_all_empty_and_trimmed_names() {
+        let parse = |s: &str| s.parse::<KindChoice>();
+        assert_eq!(parse("all"), Ok(KindChoice::All));
+        assert_eq!(parse(""), Ok(KindChoice::All));
+        assert_eq!(parse(" policy "), Ok(KindChoice::One(Kind::Policy)));
+        assert!(parse("policies")
+            .unwrap_err()
+            .starts_with("unknown kind \"policies\""));
+        assert!(parse("ALL").is_err());
+        let kinds = KindChoice::kinds(&[
+            KindChoice::One(Kind::Project),
+            KindChoice::One(Kind::Policy),
+        ]);
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            [Kind::Policy, Kind::Project]
+        );
+        assert_eq!(
+            KindChoice::kinds(&[KindChoice::One(Kind::Data), KindChoice::All]).len(),
+            4
+        );
+        assert!(KindChoice::kinds(&[]).is_empty());
+    }
+
+    #[test]
+    fn keys_parse_back_from_their_display() {
+        for key in [
+            ObjectKey::new(Kind::Data, "sales.orders"),
+            ObjectKey::new(Kind::Purpose, "Research/Internal"),
+            // Live objects are fingerprinted whatever their name.
+            ObjectKey::new(Kind::Project, ""),
+        ] {
+            assert_eq!(key.to_string().parse::<ObjectKey>(), Ok(key));
+        }
+        for bad in ["sales.orders", "datum/x", "/x", ""] {
+            assert!(bad.parse::<ObjectKey>().is_err(), "{bad}");
+        }
     }
 
     #[test]

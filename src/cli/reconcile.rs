@@ -206,8 +206,7 @@ pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
             escape(&saved.source.repo)
         );
     }
-    let kinds: Vec<String> = saved.prune_kinds.iter().map(ToString::to_string).collect();
-    let config = args.config(&saved.source, kinds)?;
+    let config = args.config(&saved.source, saved.prune_kinds.iter().copied().collect())?;
     let (reconciler, mut planned) = plan(&config, false).await?;
     saved::check(
         &saved,

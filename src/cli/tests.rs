@@ -76,10 +76,7 @@ fn prune_and_retry_flags_parse() {
     let Command::Reconcile(a) = cli.command else {
         panic!("not reconcile");
     };
-    assert_eq!(
-        a.prune.kinds().unwrap(),
-        [Kind::Policy, Kind::Project].into()
-    );
+    assert_eq!(a.prune.kinds(), [Kind::Policy, Kind::Project].into());
     assert_eq!(a.prune.guards.max_deletions, 3);
     assert_eq!(a.state.state_dir, Some(PathBuf::from("/s")));
     assert_eq!(
@@ -90,7 +87,7 @@ fn prune_and_retry_flags_parse() {
     let Command::Reconcile(b) = off.command else {
         panic!("not reconcile");
     };
-    assert!(b.prune.kinds().unwrap().is_empty());
+    assert!(b.prune.kinds().is_empty());
 }
 
 #[cfg(feature = "emulator")]
@@ -203,4 +200,37 @@ fn the_shared_flags_parse_alike_on_every_command() {
         assert_eq!(g.max_deletions, 2, "{what}");
         assert!(g.allow_empty, "{what}");
     }
+}
+
+#[test]
+fn clap_parses_prune_kinds_with_the_spellings_of_before() {
+    #[derive(clap::Parser)]
+    struct W {
+        #[command(flatten)]
+        prune: super::flags::PruneFlags,
+    }
+    let kinds = |args: &[&str]| {
+        W::try_parse_from(std::iter::once("x").chain(args.iter().copied())).map(|w| w.prune.kinds())
+    };
+    assert!(kinds(&[]).unwrap().is_empty());
+    for all in [
+        &["--prune"][..],
+        &["--prune=all"],
+        &["--prune="],
+        &["--prune=data,all"],
+    ] {
+        assert_eq!(kinds(all).unwrap().len(), 4, "{all:?}");
+    }
+    assert_eq!(
+        kinds(&["--prune=policy,project"]).unwrap(),
+        [Kind::Policy, Kind::Project].into()
+    );
+    assert_eq!(kinds(&["--prune= policy"]).unwrap(), [Kind::Policy].into());
+    let err = kinds(&["--prune=policies"]).unwrap_err();
+    assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+    let text = err.to_string();
+    assert!(
+        text.contains("--prune") && text.contains("unknown kind \"policies\""),
+        "{text}"
+    );
 }

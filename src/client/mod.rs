@@ -355,14 +355,11 @@ impl Client {
     /// # Errors
     /// Any [`Error`]; an unknown key is a 404.
     pub async fn delete_project(&self, key: &ObjectKey) -> Result<Value, Error> {
-        self.send(Request {
-            method: Method::DELETE,
-            endpoint: "DELETE /api/v2/project/{projectKey}",
-            path: format!("/api/v2/project/{}", encode_segment(&key.name)),
-            query: Vec::new(),
-            body: None,
-            key: Some(key),
-        })
+        self.delete(
+            "DELETE /api/v2/project/{projectKey}",
+            format!("/api/v2/project/{}", encode_segment(&key.name)),
+            key,
+        )
         .await
     }
 
@@ -371,14 +368,11 @@ impl Client {
     /// # Errors
     /// Any [`Error`]; an unknown id is a 404.
     pub async fn delete_policy(&self, key: &ObjectKey, id: u64) -> Result<Value, Error> {
-        self.send(Request {
-            method: Method::DELETE,
-            endpoint: "DELETE /policy/global/{id}",
-            path: format!("/policy/global/{id}"),
-            query: Vec::new(),
-            body: None,
-            key: Some(key),
-        })
+        self.delete(
+            "DELETE /policy/global/{id}",
+            format!("/policy/global/{id}"),
+            key,
+        )
         .await
     }
 
@@ -387,10 +381,25 @@ impl Client {
     /// # Errors
     /// Any [`Error`]; an unknown id is a 404.
     pub async fn delete_purpose(&self, key: &ObjectKey, id: u64) -> Result<Value, Error> {
+        self.delete(
+            "DELETE /governance/purpose/{id}",
+            format!("/governance/purpose/{id}"),
+            key,
+        )
+        .await
+    }
+
+    /// A `DELETE` without query or body, on behalf of `key`.
+    async fn delete(
+        &self,
+        endpoint: &'static str,
+        path: String,
+        key: &ObjectKey,
+    ) -> Result<Value, Error> {
         self.send(Request {
             method: Method::DELETE,
-            endpoint: "DELETE /governance/purpose/{id}",
-            path: format!("/governance/purpose/{id}"),
+            endpoint,
+            path,
             query: Vec::new(),
             body: None,
             key: Some(key),

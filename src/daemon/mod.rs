@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::ValueEnum;
+use strum::{IntoStaticStr, VariantArray};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::{self, Client};
@@ -50,8 +51,10 @@ pub mod window;
 /// The longest wait for queued notifications at shutdown.
 const NOTIFY_DRAIN: Duration = Duration::from_secs(5);
 
-/// Whether cycles write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Whether cycles write. The names (flag values, `/status` settings) come from the
+/// derives: clap's kebab-case and strum's [`Mode::as_str`] agree, which a test pins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Mode {
     /// Plan, log the plan, apply it.
     Apply,
@@ -62,15 +65,13 @@ pub enum Mode {
 impl Mode {
     /// The flag value.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Apply => "apply",
-            Mode::PlanOnly => "plan-only",
-        }
+        self.into()
     }
 }
 
 /// What to do when the tenant drifted from an already applied revision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, IntoStaticStr, VariantArray)]
+#[strum(serialize_all = "kebab-case")]
 pub enum DriftPolicy {
     /// Log it, count it in metrics and `/status`; write nothing.
     Report,
@@ -81,10 +82,7 @@ pub enum DriftPolicy {
 impl DriftPolicy {
     /// The flag value.
     pub fn as_str(self) -> &'static str {
-        match self {
-            DriftPolicy::Report => "report",
-            DriftPolicy::Heal => "heal",
-        }
+        self.into()
     }
 }
 
@@ -498,4 +496,29 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     Daemon::new(args).await?.run(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names in `/status`, logs and `--help` are byte-identical to what they were,
+    /// and clap accepts exactly the names strum prints.
+    #[test]
+    fn mode_and_drift_names_are_pinned_and_match_the_flag_values() {
+        fn flag_values<T: ValueEnum>() -> Vec<String> {
+            T::value_variants()
+                .iter()
+                .filter_map(|v| v.to_possible_value())
+                .map(|p| p.get_name().to_string())
+                .collect()
+        }
+        let modes: Vec<&str> = Mode::VARIANTS.iter().map(|m| m.as_str()).collect();
+        assert_eq!(modes, ["apply", "plan-only"]);
+        assert_eq!(flag_values::<Mode>(), modes);
+        let drifts: Vec<&str> = DriftPolicy::VARIANTS.iter().map(|d| d.as_str()).collect();
+        assert_eq!(drifts, ["report", "heal"]);
+        assert_eq!(flag_values::<DriftPolicy>(), drifts);
+        assert_eq!(flag_values::<LogFormat>(), ["text", "json"]);
+    }
 }

@@ -26,6 +26,7 @@ use super::schedule::{Backoff, Schedule};
 use super::server::Shared;
 use super::status::{self, CycleResult};
 use super::trigger::{Trigger, TriggerQueue};
+use crate::limits::later;
 
 /// One cycle, as the loop sees it.
 pub trait Reconcile {
@@ -63,7 +64,11 @@ impl Runner {
     pub async fn run<R: Reconcile>(mut self, step: &mut R) {
         self.queue.request(Trigger::Startup);
         // No timed cycle before the first one has run and set the real deadline.
-        let mut next_at = Instant::now() + Duration::from_secs(365 * 24 * 3600);
+        let mut next_at = later(
+            Instant::now(),
+            Duration::from_secs(365 * 24 * 3600),
+            Instant::checked_add,
+        );
         loop {
             let trigger = tokio::select! {
                 biased;
@@ -92,8 +97,8 @@ impl Runner {
                     wait = wait.min(open);
                 }
             }
-            next_at = Instant::now() + wait;
-            let when = status::timestamp(SystemTime::now() + wait);
+            next_at = later(Instant::now(), wait, Instant::checked_add);
+            let when = status::timestamp(later(SystemTime::now(), wait, SystemTime::checked_add));
             self.shared.update_status(|s| s.next_run_at = Some(when));
             tracing::debug!(wait = %humantime::format_duration(round_ms(wait)), "next scheduled cycle");
         }

@@ -35,7 +35,17 @@ pub fn spread(base: Duration, spread: f64, u: f64) -> Duration {
         0.5
     };
     let factor = 1.0 + s * (2.0 * u - 1.0);
-    base.mul_f64(factor.max(0.0))
+    scale(base, factor)
+}
+
+/// `d × factor` for a factor ≥ 0, saturating at [`Duration::MAX`] where
+/// [`Duration::mul_f64`] would panic (a negative or NaN factor gives zero).
+pub fn scale(d: Duration, factor: f64) -> Duration {
+    let secs = d.as_secs_f64() * factor;
+    if secs.is_nan() || secs <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
 }
 
 /// The poll and drift-check timing of one daemon.
@@ -97,7 +107,7 @@ impl Schedule {
         };
         DriftRule {
             interval: self.drift_interval,
-            slack: self.interval.mul_f64(jitter),
+            slack: scale(self.interval, jitter),
         }
     }
 }
@@ -187,6 +197,15 @@ mod tests {
     use super::*;
 
     const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn scaling_saturates_instead_of_panicking() {
+        assert_eq!(scale(Duration::from_secs(10), 1.5), Duration::from_secs(15));
+        assert_eq!(scale(Duration::MAX, 2.0), Duration::MAX);
+        assert_eq!(scale(Duration::from_secs(10), -1.0), Duration::ZERO);
+        assert_eq!(scale(Duration::from_secs(10), f64::NAN), Duration::ZERO);
+        assert_eq!(spread(Duration::MAX, 1.0, 1.0), Duration::MAX);
+    }
 
     #[test]
     fn spread_covers_plus_minus_fraction() {

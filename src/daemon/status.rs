@@ -6,7 +6,7 @@
 //! and apply results carry keys, actions and redacted errors only — never a payload.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -18,8 +18,11 @@ use crate::plan::{Action, Plan, Summary};
 pub const FAILURES_UNTIL_UNREADY: u32 = 3;
 
 /// How one cycle ended; also the `result` label of `immuta_gitops_reconcile_total`.
+/// serde (`/status`) and strum (labels, logs) both spell it snake_case; a test pins both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum CycleResult {
     /// Writes were sent and all succeeded.
     Applied,
@@ -39,27 +42,11 @@ pub enum CycleResult {
 
 impl CycleResult {
     /// Every result, for zero-initialised metric series.
-    pub const ALL: [CycleResult; 7] = [
-        CycleResult::Applied,
-        CycleResult::InSync,
-        CycleResult::Skipped,
-        CycleResult::Reported,
-        CycleResult::Failed,
-        CycleResult::Interrupted,
-        CycleResult::Blocked,
-    ];
+    pub const ALL: &'static [CycleResult] = <CycleResult as strum::VariantArray>::VARIANTS;
 
     /// The label / JSON value.
     pub fn as_str(self) -> &'static str {
-        match self {
-            CycleResult::Applied => "applied",
-            CycleResult::InSync => "in_sync",
-            CycleResult::Skipped => "skipped",
-            CycleResult::Reported => "reported",
-            CycleResult::Failed => "failed",
-            CycleResult::Interrupted => "interrupted",
-            CycleResult::Blocked => "blocked",
-        }
+        self.into()
     }
 
     /// Whether the cycle counts as a successful sync for readiness.
@@ -71,6 +58,8 @@ impl CycleResult {
 /// The state label of `immuta_gitops_objects`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "snake_case")]
 pub enum ObjectState {
     /// Live equals Git (after this cycle's writes).
     InSync,
@@ -82,19 +71,11 @@ pub enum ObjectState {
 
 impl ObjectState {
     /// Every state.
-    pub const ALL: [ObjectState; 3] = [
-        ObjectState::InSync,
-        ObjectState::Drifted,
-        ObjectState::Failed,
-    ];
+    pub const ALL: &'static [ObjectState] = <ObjectState as strum::VariantArray>::VARIANTS;
 
     /// The label value.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ObjectState::InSync => "in_sync",
-            ObjectState::Drifted => "drifted",
-            ObjectState::Failed => "failed",
-        }
+        self.into()
     }
 }
 
@@ -106,8 +87,8 @@ pub fn object_states(
     report: Option<&ApplyReport>,
 ) -> BTreeMap<(Kind, ObjectState), i64> {
     let mut out = BTreeMap::new();
-    for k in Kind::ALL {
-        for s in ObjectState::ALL {
+    for &k in Kind::ALL {
+        for &s in ObjectState::ALL {
             out.insert((k, s), 0);
         }
     }
@@ -137,8 +118,15 @@ pub fn object_states(
     out
 }
 
-/// RFC 3339 UTC, seconds precision.
+/// RFC 3339 UTC, seconds precision. Times outside what RFC 3339 can write (before 1970
+/// or after 9999, e.g. from a damaged state file) are clamped to its range: humantime's
+/// `Display` fails on them, and `to_string` would panic.
 pub fn timestamp(t: SystemTime) -> String {
+    const LAST: Duration = Duration::from_secs(253_402_300_799); // 9999-12-31T23:59:59Z
+    let since = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let t = SystemTime::UNIX_EPOCH + since.min(LAST);
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
@@ -434,6 +422,21 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_of_any_time_are_written_without_panicking() {
+        use crate::state::applied::from_unix;
+        assert_eq!(timestamp(from_unix(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(timestamp(from_unix(1_700_000_000)), "2023-11-14T22:13:20Z");
+        // A damaged state.json (`applied_at` far past year 9999) must not stop the daemon.
+        assert_eq!(timestamp(from_unix(u64::MAX)), "9999-12-31T23:59:59Z");
+        assert_eq!(
+            timestamp(from_unix(253_402_300_800)),
+            "9999-12-31T23:59:59Z"
+        );
+        let before_epoch = SystemTime::UNIX_EPOCH - Duration::from_secs(5);
+        assert_eq!(timestamp(before_epoch), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
     fn result_labels_are_stable() {
         let labels: Vec<_> = CycleResult::ALL.iter().map(|r| r.as_str()).collect();
         assert_eq!(
@@ -453,5 +456,14 @@ mod tests {
             "a window is not a failure"
         );
         assert!(!CycleResult::Interrupted.is_success());
+        // `/status` (serde) spells every result as the metrics label does.
+        for &r in CycleResult::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+        let states: Vec<_> = ObjectState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(states, ["in_sync", "drifted", "failed"]);
+        for &s in ObjectState::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 }

@@ -5,14 +5,18 @@
 //! [`Trigger`] at a time for the loop. The queue never runs anything itself and never
 //! blocks a sender: requests made while a cycle runs coalesce into exactly one follow-up.
 
-use std::fmt;
 use std::sync::{Arc, Mutex};
 
+use strum::{Display, IntoStaticStr, VariantArray};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// The reason a cycle starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// The reason a cycle starts. Its name (the `trigger` of logs and `/status`) comes from
+/// strum's derives: lowercase variant names.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, IntoStaticStr, Display, VariantArray,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum Trigger {
     /// The interval timer (or the backoff timer after a failure).
     Schedule,
@@ -33,18 +37,7 @@ impl Trigger {
 
     /// The label used in logs.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Trigger::Schedule => "schedule",
-            Trigger::Watch => "watch",
-            Trigger::Startup => "startup",
-            Trigger::Hook => "hook",
-        }
-    }
-}
-
-impl fmt::Display for Trigger {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
@@ -176,6 +169,15 @@ mod tests {
         // (paused clock: an hour of waiting costs no real time).
         let r = tokio::time::timeout(Duration::from_secs(3600), q.next()).await;
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn trigger_names_are_pinned() {
+        let names: Vec<&str> = Trigger::VARIANTS.iter().map(|t| t.as_str()).collect();
+        assert_eq!(names, ["schedule", "watch", "startup", "hook"]);
+        for t in Trigger::VARIANTS {
+            assert_eq!(t.to_string(), t.as_str());
+        }
     }
 
     #[test]

@@ -468,7 +468,7 @@ mod tests {
             key(Kind::Project, "c"),
         ];
         let inv = inventory(&ks);
-        let mut o = opts(&Kind::ALL);
+        let mut o = opts(Kind::ALL);
         o.allow_empty = true;
         o.max_deletions = 100;
         let err = plan_for(&desired(&[]), &live(&ks), Some(&inv), &o).unwrap_err();

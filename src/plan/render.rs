@@ -229,7 +229,7 @@ pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         escape(&plan.origin).replace('`', "'"),
         escape(short_rev(&plan.revision))
     )?;
-    for kind in crate::object::Kind::ALL {
+    for &kind in crate::object::Kind::ALL {
         let shown: Vec<&Change> = plan
             .changes
             .iter()

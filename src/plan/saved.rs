@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::{canonical, Plan};
 use crate::live::LiveSet;
-use crate::object::Kind;
+use crate::object::{Kind, ObjectKey};
 use crate::source::SourceId;
 
 /// Version of the saved-plan file format.
@@ -47,8 +47,9 @@ pub struct SavedPlan {
     pub revision: String,
     /// Whether prune was on and for which kinds, so apply recomputes the same plan.
     pub prune_kinds: Vec<Kind>,
-    /// `kind/name` → digest of that object's live state when the plan was made.
-    pub fingerprints: BTreeMap<String, String>,
+    /// Object → digest of its live state when the plan was made (written `kind/name`).
+    #[serde(with = "crate::object::key_map")]
+    pub fingerprints: BTreeMap<ObjectKey, String>,
     /// The plan itself (masked values only).
     pub plan: Plan,
 }
@@ -68,7 +69,7 @@ pub enum Stale {
     #[error("plan is stale: {key} changed in Immuta since the plan was made; run reconcile --plan again")]
     Live {
         /// The object.
-        key: String,
+        key: ObjectKey,
     },
     /// The source read now is not the one the plan was made from.
     #[error(
@@ -84,15 +85,31 @@ pub enum Stale {
     #[error("plan is stale: the plan computed now differs from the saved one ({detail}); run reconcile --plan again")]
     Plan {
         /// What differs.
-        detail: String,
+        detail: Difference,
     },
     /// Unsupported file.
     #[error("unsupported plan file format version {0} (expected {SAVED_FORMAT_VERSION})")]
     Version(u32),
 }
 
+/// Where a recomputed plan first differs from the saved one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Difference {
+    /// The change for this object differs.
+    #[error("first difference at {0}")]
+    At(ObjectKey),
+    /// Every change both have is the same, but one has more.
+    #[error("{now} objects now, {saved} saved")]
+    Count {
+        /// Changes in the plan computed now.
+        now: usize,
+        /// Changes in the saved plan.
+        saved: usize,
+    },
+}
+
 /// Digest of every planned object's live state.
-pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<String, String> {
+pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<ObjectKey, String> {
     plan.changes
         .iter()
         .map(|c| {
@@ -105,7 +122,7 @@ pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<String, String> {
                     .unwrap_or_default(),
             };
             let digest = Sha256::digest(serde_json::to_vec(&state).unwrap_or_default());
-            (c.key.to_string(), hex::encode(digest))
+            (c.key.clone(), hex::encode(digest))
         })
         .collect()
 }
@@ -151,14 +168,13 @@ pub fn check(
             .iter()
             .zip(&saved.plan.changes)
             .find(|(a, b)| a != b)
-            .map(|(a, _)| format!("first difference at {}", a.key))
-            .unwrap_or_else(|| {
-                format!(
-                    "{} objects now, {} saved",
-                    plan_now.changes.len(),
-                    saved.plan.changes.len()
-                )
-            });
+            .map_or(
+                Difference::Count {
+                    now: plan_now.changes.len(),
+                    saved: saved.plan.changes.len(),
+                },
+                |(a, _)| Difference::At(a.key.clone()),
+            );
         return Err(Stale::Plan { detail });
     }
     Ok(())
@@ -168,7 +184,6 @@ pub fn check(
 mod tests {
     use super::*;
     use crate::live::LiveObject;
-    use crate::object::ObjectKey;
     use crate::plan::{Action, Change};
     use serde_json::json;
 
@@ -254,9 +269,35 @@ mod tests {
         assert_eq!(
             err,
             Stale::Live {
-                key: "purpose/P".into()
+                key: ObjectKey::new(Kind::Purpose, "P")
             }
         );
         assert!(err.to_string().contains("plan is stale"));
+    }
+
+    #[test]
+    fn a_recomputed_plan_names_its_first_difference() {
+        let (saved, live) = setup();
+        let o = src("/srv/o");
+        let mut now = saved.plan.clone();
+        now.changes[0].action = Action::Create;
+        let err = check(&saved, &o, "r1", &now, &live).unwrap_err();
+        assert_eq!(
+            err,
+            Stale::Plan {
+                detail: Difference::At(ObjectKey::new(Kind::Purpose, "P"))
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "plan is stale: the plan computed now differs from the saved one (first difference at purpose/P); run reconcile --plan again"
+        );
+        now.changes = saved.plan.changes.clone();
+        now.changes.push(now.changes[0].clone());
+        let err = check(&saved, &o, "r1", &now, &live).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "plan is stale: the plan computed now differs from the saved one (2 objects now, 1 saved); run reconcile --plan again"
+        );
     }
 }

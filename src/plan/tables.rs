@@ -154,13 +154,13 @@ mod tests {
             ),
             (
                 "prune=all",
-                opts(&Kind::ALL, &[], &[], 5),
+                opts(Kind::ALL, &[], &[], 5),
                 [Update, Update, Update],
                 3,
             ),
             (
                 "prune=all, one key excluded",
-                opts(&Kind::ALL, &[], &["data/mov*"], 5),
+                opts(Kind::ALL, &[], &["data/mov*"], 5),
                 [Update, Refused, Update],
                 1,
             ),
@@ -172,7 +172,7 @@ mod tests {
             ),
             (
                 "allowTableRemoval beats an exclude",
-                opts(&Kind::ALL, &["moved"], &["data/*"], 5),
+                opts(Kind::ALL, &["moved"], &["data/*"], 5),
                 [Update, Update, Refused],
                 2,
             ),

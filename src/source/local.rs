@@ -31,6 +31,10 @@ use super::{
 pub(crate) const NESTED_LINK: &str =
     "directory symbolic link inside a followed directory symbolic link is not followed";
 
+/// Why a FIFO, socket or device with a manifest's name is not read.
+pub(crate) const NOT_REGULAR: &str =
+    "not a regular file (a FIFO, socket or device), so it is not read";
+
 /// Reads every file under `root` joined with `sub_path`, under `limits`.
 ///
 /// # Errors
@@ -188,10 +192,21 @@ impl Walker {
             } else if kind.is_symlink() {
                 self.link(&path, rel, in_link)?;
             } else {
-                tracing::debug!(path = %path.display(), "skipping a special file");
+                self.special(&path, rel);
             }
         }
         Ok(())
+    }
+
+    /// A FIFO, socket or device at `path`: never opened (a FIFO blocks its reader), but
+    /// one with a manifest's name is kept as unreadable, so its object stops the revision
+    /// instead of silently leaving the desired set.
+    fn special(&mut self, path: &Path, rel: String) {
+        tracing::debug!(path = %path.display(), "special file");
+        if is_read_eagerly(&rel) {
+            self.files
+                .insert(rel, FileEntry::Unreadable(NOT_REGULAR.into()));
+        }
     }
 
     /// Stores the symlink at `path` as its target's content, its target's files, or an
@@ -227,6 +242,8 @@ impl Walker {
         if canon.is_file() {
             let entry = self.file(&canon, &rel)?;
             self.files.insert(rel, entry);
+        } else {
+            self.special(path, rel);
         }
         Ok(())
     }
@@ -409,6 +426,37 @@ mod tests {
             .files()
             .all(|(p, _)| p.matches("loop").count() <= 1 || p == "certs/loop/certs/loop"));
         assert!(s.read_relative("data/a.yaml", "abs").is_err());
+    }
+
+    /// Makes a FIFO at `path`.
+    fn mkfifo(path: &Path) {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo touches no memory of ours.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+    }
+
+    #[test]
+    fn a_fifo_with_a_manifest_name_is_unreadable_and_never_opened() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "purpose/a.yaml", "name: a\n");
+        mkfifo(&d.path().join("policy-fifo.yaml"));
+        std::fs::create_dir(d.path().join("policy")).unwrap();
+        mkfifo(&d.path().join("policy/p.yaml"));
+        mkfifo(&d.path().join("policy/notes.txt"));
+        symlink("p.yaml", d.path().join("policy/q.yaml")).unwrap();
+        // Opening a FIFO would block this read until a writer came: it must not happen.
+        let s = read_dir(d.path(), None, &Limits::default()).unwrap();
+        let get = |p: &str| s.files().find(|(q, _)| *q == p).map(|(_, e)| e.clone());
+        for rel in ["policy/p.yaml", "policy/q.yaml", "policy-fifo.yaml"] {
+            assert_eq!(
+                get(rel),
+                Some(FileEntry::Unreadable(NOT_REGULAR.into())),
+                "{rel}"
+            );
+        }
+        assert_eq!(get("policy/notes.txt"), None);
+        assert!(matches!(get("purpose/a.yaml"), Some(FileEntry::Blob(_))));
     }
 
     #[test]

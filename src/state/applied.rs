@@ -52,9 +52,14 @@ pub fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// The inverse of [`unix`].
+/// The inverse of [`unix`]; a time past the clock's range (a damaged file) saturates
+/// instead of panicking as `UNIX_EPOCH + secs` would.
 pub fn from_unix(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
+    crate::limits::later(
+        UNIX_EPOCH,
+        Duration::from_secs(secs),
+        SystemTime::checked_add,
+    )
 }
 
 #[cfg(test)]

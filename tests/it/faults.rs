@@ -577,11 +577,13 @@ async fn one_request_stays_within_its_total_time_budget() {
         .await
         .unwrap_err();
     let took = started.elapsed();
-    assert!(took < Duration::from_millis(900), "took {took:?}");
+    // Without the budget, 100 attempts with waits up to 100 ms take over 10 s; the bound
+    // leaves room for a loaded machine (900 ms failed under a load of 12 on 2 cores).
+    assert!(took < Duration::from_secs(3), "took {took:?}");
     assert_eq!(err.status(), Some(503));
     assert!(err.to_string().contains("down for maintenance"), "{err}");
     let n = server.lines().len();
-    assert!((3..=10).contains(&n), "{n} attempts");
+    assert!((2..=10).contains(&n), "{n} attempts");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod converge;
 mod daemon;
 mod examples;
 mod faults;
+mod flags;
 mod golden;
 mod limits;
 mod markdown;

@@ -69,7 +69,7 @@ impl Files {
                     insecure: false,
                     retry: Default::default(),
                 },
-                prune: Vec::new(),
+                prune: Default::default(),
                 allow_empty: false,
                 max_deletions: 5,
                 state_dir: None,

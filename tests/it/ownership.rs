@@ -1,6 +1,7 @@
 //! Ownership, end to end through the real binary: a manifest that cannot be read (a
-//! dangling or looping link, a permission error) or is empty stops the revision like a
-//! parse error, so its object never leaves the desired set and is never pruned.
+//! dangling or looping link, a FIFO, a file over the size limit) or is empty stops the
+//! revision like a parse error, so its object never leaves the desired set and is never
+//! pruned.
 
 use crate::common;
 
@@ -13,61 +14,15 @@ use immuta_emulator::Handle;
 /// The manifest the broken-manifest tests replace.
 const VICTIM: &str = "policy/mask-provider-npi.yaml";
 
-/// The demo applied once with an inventory.
-struct Applied {
-    emu: Handle,
-    tmp: tempfile::TempDir,
-    repo: TestRepo,
-    state: String,
-    secrets: Vec<(String, String)>,
-    scan: SecretScan,
-}
-
+/// Ownership's checks on the shared fixture.
 impl Applied {
-    async fn new() -> Applied {
-        let DemoTenant {
-            emu,
-            tmp,
-            repo,
-            secrets,
-            scan,
-        } = DemoTenant::start().await;
-        let state = tmp.path().join("state").to_string_lossy().to_string();
-        let mut a = Applied {
-            emu,
-            tmp,
-            repo,
-            state,
-            secrets,
-            scan,
-        };
-        let url = a.repo.url();
-        let out = a.reconcile("--apply", &url, &[]).await;
-        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-        a
-    }
-
-    async fn reconcile(&mut self, mode: &str, repo: &str, extra: &[&str]) -> std::process::Output {
-        let mut flags = vec!["--state-dir", self.state.as_str()];
-        flags.extend_from_slice(extra);
-        let env = env_refs(&self.secrets);
-        let out = reconcile(&self.emu.url(), mode, repo, &flags, &env).await;
-        self.scan
-            .output(&format!("reconcile {mode} {repo} {extra:?}"), &out);
-        out
-    }
-
-    fn inventory(&self) -> String {
-        std::fs::read_to_string(PathBuf::from(&self.state).join("inventory.json")).unwrap()
-    }
-
     /// `reconcile --apply --prune` on `repo`: exit 1, `expect` in stderr, no write, the
     /// inventory untouched.
     async fn refused(&mut self, repo: &str, expect: &[&str]) {
         let inventory = self.inventory();
         let before = real_write_records(&self.emu).len();
         let out = self
-            .reconcile("--apply", repo, &["--prune", "--max-deletions", "100"])
+            .reconcile_repo("--apply", repo, &["--prune", "--max-deletions", "100"])
             .await;
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(1), "{repo}\n{stdout}\n{stderr}");
@@ -80,10 +35,6 @@ impl Applied {
             .collect();
         assert_eq!(writes, vec![], "{repo}: {stdout}");
         assert_eq!(self.inventory(), inventory, "{repo}");
-    }
-
-    fn finish(&self) {
-        assert!(self.scan.assert_clean(&self.secrets) > 0);
     }
 }
 
@@ -163,22 +114,35 @@ async fn a_broken_or_empty_manifest_stops_the_revision_in_git_and_on_disk() {
         &["policy/shared:1:1", "cannot be read"],
     )
     .await;
-    // A manifest that cannot be read (skipped as root, which reads anyway).
-    use std::os::unix::fs::PermissionsExt;
-    let dir = a.tmp.path().join("plain-locked");
+    // Manifests that cannot be read whoever runs the tool (root reads past permissions):
+    // a FIFO, which is never opened, and a file over --max-manifest-bytes, never read.
+    let dir = a.tmp.path().join("plain-fifo");
     plain_copy(&dir);
-    let locked = dir.join("policy/mask-ssn.yaml");
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
-    if std::fs::read(&locked).is_err() {
-        a.refused(
-            &dir.to_string_lossy(),
-            &["policy/mask-ssn.yaml:1:1", "cannot be read"],
-        )
+    let fifo = dir.join("policy/mask-ssn.yaml");
+    std::fs::remove_file(&fifo).unwrap();
+    mkfifo(&fifo);
+    let line = "policy/mask-ssn.yaml:1:1";
+    a.refused(&dir.to_string_lossy(), &[line, "not a regular file"])
         .await;
-        validate_fails(&dir, "policy/mask-ssn.yaml:1:1").await;
-    }
-    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
+    validate_fails(&dir, line).await;
+    validate_fails(&dir, "not a regular file").await;
+    let dir = a.tmp.path().join("plain-huge");
+    plain_copy(&dir);
+    let huge = std::fs::File::create(dir.join("policy/mask-ssn.yaml")).unwrap();
+    // Sparse: the size is checked before anything is read, so this costs no disk.
+    huge.set_len(5 << 20).unwrap();
+    a.refused(&dir.to_string_lossy(), &[line, "over the 4 MiB limit"])
+        .await;
+    validate_fails(&dir, "over the 4 MiB limit (--max-manifest-bytes)").await;
     a.finish();
+}
+
+/// Makes a FIFO at `path`.
+fn mkfifo(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo touches no memory of ours.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
 }
 
 /// Runs the binary in `cwd` with the API key and the demo's secrets.
@@ -391,7 +355,7 @@ async fn an_inventory_that_cannot_be_trusted_owns_nothing() {
         std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
         let before = real_write_records(&a.emu).len();
         let out = a
-            .reconcile("--plan", &url, &["--prune", "--max-deletions", "1000"])
+            .reconcile_repo("--plan", &url, &["--prune", "--max-deletions", "1000"])
             .await;
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(0), "{what}\n{stdout}\n{stderr}");
@@ -406,7 +370,7 @@ async fn an_inventory_that_cannot_be_trusted_owns_nothing() {
         );
         assert_eq!(deletes_since(&a.emu, before), Vec::<String>::new());
         // An apply replaces it with a trusted one that does not claim the hand-made object.
-        let out = a.reconcile("--apply", &url, &["--prune"]).await;
+        let out = a.reconcile_repo("--apply", &url, &["--prune"]).await;
         assert_eq!(out.status.code(), Some(0), "{what}: {:?}", text(&out));
         assert_eq!(
             deletes_since(&a.emu, before),
@@ -441,7 +405,7 @@ async fn a_bare_repository_without_ref_reads_its_head() {
         a.repo.dir.join(".git").display().to_string(),
     ] {
         let out = a
-            .reconcile("--plan", &spelling, &["--detailed-exitcode"])
+            .reconcile_repo("--plan", &spelling, &["--detailed-exitcode"])
             .await;
         let (stdout, stderr) = text(&out);
         // The demo is applied: in sync, not an empty source that plans nothing.
@@ -459,7 +423,7 @@ async fn a_bare_repository_without_ref_reads_its_head() {
     let empty = a.tmp.path().join("empty.git");
     git2::Repository::init_bare(&empty).unwrap();
     let out = a
-        .reconcile("--plan", &empty.display().to_string(), &[])
+        .reconcile_repo("--plan", &empty.display().to_string(), &[])
         .await;
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -561,7 +525,7 @@ async fn a_git_repository_spelled_many_ways_keeps_its_ownership() {
         let before = real_write_records(&a.emu).len();
         let mut extra: Vec<&str> = repo.iter().skip(1).map(String::as_str).collect();
         extra.push("--prune");
-        let out = a.reconcile("--apply", &repo[0], &extra).await;
+        let out = a.reconcile_repo("--apply", &repo[0], &extra).await;
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(0), "{repo:?}\n{stdout}\n{stderr}");
         assert!(!stderr.contains("prune disabled"), "{repo:?}: {stderr}");
@@ -572,7 +536,7 @@ async fn a_git_repository_spelled_many_ways_keeps_its_ownership() {
     for path in [".", "./", "/"] {
         let url = a.repo.url();
         let out = a
-            .reconcile("--plan", &url, &["--prune", "--path", path])
+            .reconcile_repo("--plan", &url, &["--prune", "--path", path])
             .await;
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(0), "{path}\n{stdout}\n{stderr}");

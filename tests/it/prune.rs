@@ -6,9 +6,7 @@
 
 use crate::common;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use common::*;
 use immuta_emulator::Handle;
@@ -23,71 +21,8 @@ const REMOVED: [&str; 4] = [
     "purpose/population-health.yaml",
 ];
 
-/// The demo applied once with an inventory: the starting point of every test.
-struct Applied {
-    emu: Handle,
-    tmp: tempfile::TempDir,
-    repo: TestRepo,
-    state: String,
-    secrets: Vec<(String, String)>,
-    scan: SecretScan,
-}
-
+/// Prune's helpers on the shared fixture.
 impl Applied {
-    async fn new() -> Applied {
-        let DemoTenant {
-            emu,
-            tmp,
-            repo,
-            secrets,
-            scan,
-        } = DemoTenant::start().await;
-        let state = tmp.path().join("state").to_string_lossy().to_string();
-        let mut a = Applied {
-            emu,
-            tmp,
-            repo,
-            state,
-            secrets,
-            scan,
-        };
-        let out = a.reconcile("--apply", &[]).await;
-        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-        assert!(a.inventory().contains("population-health-analytics"));
-        a
-    }
-
-    /// `reconcile` on the test repository with the state dir, output kept for the scan.
-    async fn reconcile(&mut self, mode: &str, extra: &[&str]) -> std::process::Output {
-        let url = self.repo.url();
-        self.reconcile_repo(mode, &url, extra).await
-    }
-
-    async fn reconcile_repo(
-        &mut self,
-        mode: &str,
-        repo: &str,
-        extra: &[&str],
-    ) -> std::process::Output {
-        let mut flags = vec!["--state-dir", self.state.as_str()];
-        flags.extend_from_slice(extra);
-        let out = reconcile(
-            &self.emu.url(),
-            mode,
-            repo,
-            &flags,
-            &env_refs(&self.secrets),
-        )
-        .await;
-        self.scan
-            .output(&format!("reconcile {mode} {extra:?}"), &out);
-        out
-    }
-
-    fn inventory(&self) -> String {
-        std::fs::read_to_string(PathBuf::from(&self.state).join("inventory.json")).unwrap()
-    }
-
     /// Creates a purpose directly in the tenant, the way a person would: never in Git.
     async fn hand_made_purpose(&self, name: &str) {
         let resp = reqwest::Client::new()
@@ -98,11 +33,6 @@ impl Applied {
             .await
             .unwrap();
         assert!(resp.status().is_success(), "{resp:?}");
-    }
-
-    fn finish(&self) {
-        let bytes = self.scan.assert_clean(&self.secrets);
-        assert!(bytes > 0);
     }
 }
 
@@ -390,92 +320,6 @@ async fn a_manifest_that_fails_to_parse_never_deletes() {
     a.finish();
 }
 
-/// `immuta-gitops run` as a child process, its stderr (JSON logs) collected.
-struct DaemonProc {
-    child: std::process::Child,
-    base: String,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl DaemonProc {
-    fn start(args: &[&str], env: &[(&str, &str)]) -> DaemonProc {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_immuta-gitops"));
-        cmd.arg("run")
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-            .args(["--interval", "1h", "--jitter", "0%"])
-            .args(args);
-        for (k, _) in std::env::vars() {
-            if k.starts_with("IMMUTA") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.envs(env.iter().copied());
-        cmd.stdout(std::process::Stdio::null());
-        cmd.stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                for line in std::io::BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { return };
-                    if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                        if v["message"] == "daemon started" {
-                            let _ = tx.send(v["listen"].as_str().unwrap_or_default().to_string());
-                        }
-                    }
-                    let mut l = log.lock().unwrap();
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            });
-        }
-        let addr = rx
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap_or_else(|_| panic!("daemon did not start:\n{}", log.lock().unwrap()));
-        DaemonProc {
-            child,
-            base: format!("http://{addr}"),
-            log,
-        }
-    }
-
-    async fn status(&self) -> String {
-        reqwest::get(format!("{}/status", self.base))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    }
-
-    /// Polls /status until `pred` holds (10 s deadline); returns the body.
-    async fn wait_status(&self, what: &str, pred: impl Fn(&Value) -> bool) -> String {
-        let end = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let body = self.status().await;
-            if pred(&serde_json::from_str(&body).unwrap()) {
-                return body;
-            }
-            assert!(
-                std::time::Instant::now() < end,
-                "timed out waiting for {what}:\n{body}\n{}",
-                self.log.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let log = self.log.lock().unwrap().clone();
-        log
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_prunes_from_its_state_dir_and_a_refused_plan_is_a_failed_cycle() {
     let mut a = Applied::new().await;
@@ -532,7 +376,7 @@ async fn the_daemon_prunes_from_its_state_dir_and_a_refused_plan_is_a_failed_cyc
     let before = real_write_records(&a.emu).len();
     let mut args = base.to_vec();
     args.extend(["--max-deletions", "2"]);
-    let d = DaemonProc::start(&args, &env);
+    let d = common::daemon_proc::DaemonChild::start(&args, &env);
     let status = d
         .wait_status("a failed cycle", |s| s["last_cycle"]["result"] == "failed")
         .await;
@@ -554,7 +398,7 @@ async fn the_daemon_prunes_from_its_state_dir_and_a_refused_plan_is_a_failed_cyc
     a.scan.add("daemon status (refused)", status);
     a.scan.add("daemon log (refused)", log);
 
-    let d = DaemonProc::start(&base, &env);
+    let d = common::daemon_proc::DaemonChild::start(&base, &env);
     let status = d
         .wait_status("the revision applied", |s| {
             s["last_applied_revision"] == rev.as_str()

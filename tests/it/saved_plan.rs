@@ -214,3 +214,35 @@ async fn issue_11_a_saved_plan_never_holds_a_query_token() {
     );
     assert_eq!(real_writes(&s.emu), before);
 }
+
+/// A plan file written by an earlier build (`tests/fixtures/saved-plan/main-v2.json`,
+/// saved by `reconcile --plan --out` against the demo tenant) still loads with typed
+/// keys, and is written back byte for byte: the file format did not move.
+#[test]
+fn a_plan_saved_by_an_earlier_build_still_loads_and_writes_back_the_same() {
+    use immuta_gitops::object::{Kind, ObjectKey};
+    use immuta_gitops::plan::saved::SavedPlan;
+
+    let path = root().join("tests/fixtures/saved-plan/main-v2.json");
+    let bytes = std::fs::read(&path).unwrap();
+    let saved: SavedPlan = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(saved.format_version, 2);
+    assert_eq!(saved.fingerprints.len(), 23);
+    assert_eq!(saved.fingerprints.len(), saved.plan.changes.len());
+    for c in &saved.plan.changes {
+        assert!(saved.fingerprints.contains_key(&c.key), "{}", c.key);
+    }
+    assert!(saved
+        .fingerprints
+        .contains_key(&ObjectKey::new(Kind::Purpose, "Fraud Detection")));
+    let again = String::from_utf8(serde_json::to_vec_pretty(&saved).unwrap()).unwrap();
+    assert_eq!(again, String::from_utf8_lossy(&bytes));
+
+    // A key that names no kind is a plan-file error, not a silently missing fingerprint.
+    let mut doc: Value = serde_json::from_slice(&bytes).unwrap();
+    doc["fingerprints"] = json!({"datasource/x": "00"});
+    let err = serde_json::from_value::<SavedPlan>(doc)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown kind \"datasource\""), "{err}");
+}

@@ -26,35 +26,11 @@ fn moved_connection() -> String {
         .replace("acmehealth.us-east-1", "acmehealth-dr.us-west-2")
 }
 
-struct Tenant {
-    t: DemoTenant,
-    state: String,
-}
-
-impl Tenant {
-    async fn applied() -> Tenant {
-        let t = DemoTenant::start().await;
-        let state = t.tmp.path().join("state").to_string_lossy().to_string();
-        let mut x = Tenant { t, state };
-        let out = x.reconcile("--apply", &[]).await;
-        assert_eq!(out.status.code(), Some(0), "{:?}", text(&out));
-        x
-    }
-
-    async fn reconcile(&mut self, mode: &str, extra: &[&str]) -> std::process::Output {
-        let mut flags = vec!["--state-dir", self.state.as_str()];
-        flags.extend_from_slice(extra);
-        let env = env_refs(&self.t.secrets);
-        let out = reconcile(&self.t.emu.url(), mode, &self.t.repo.url(), &flags, &env).await;
-        self.t
-            .scan
-            .output(&format!("reconcile {mode} {extra:?}"), &out);
-        out
-    }
-
+/// Table-removal helpers on the shared fixture.
+impl Applied {
     /// Successful non-dry-run data-source writes since `before` records.
     fn data_writes(&self, before: usize) -> Vec<(String, String, String)> {
-        real_write_records(&self.t.emu)
+        real_write_records(&self.emu)
             .into_iter()
             .skip(before)
             .filter(|(_, p, _)| p.starts_with(KEY_PATH))
@@ -62,13 +38,13 @@ impl Tenant {
     }
 
     fn writes(&self) -> usize {
-        real_write_records(&self.t.emu).len()
+        real_write_records(&self.emu).len()
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dropping_tables_or_moving_a_connection_is_a_guarded_destroy() {
-    let mut x = Tenant::applied().await;
+    let mut x = Applied::new().await;
     for (what, manifest, removed) in [
         ("a dropped table", dropped_table(), 1),
         // Three: the table dropped above is already disabled.
@@ -76,7 +52,7 @@ async fn dropping_tables_or_moving_a_connection_is_a_guarded_destroy() {
     ] {
         // The same commit also changes a purpose: that change still applies.
         let purpose = format!("name: Fraud Detection\ndescription: changed with {what}\n");
-        x.t.repo.commit(&[
+        x.repo.commit(&[
             (DATA, Some(manifest.as_str())),
             ("purpose/fraud-detection.yaml", Some(purpose.as_str())),
         ]);
@@ -121,7 +97,7 @@ async fn dropping_tables_or_moving_a_connection_is_a_guarded_destroy() {
             "{what}: {stdout}"
         );
         assert_eq!(x.data_writes(before), vec![], "{what}");
-        let purposes = real_write_records(&x.t.emu)
+        let purposes = real_write_records(&x.emu)
             .into_iter()
             .skip(before)
             .filter(|(_, p, _)| p == "/api/v2/purpose")
@@ -156,14 +132,14 @@ async fn dropping_tables_or_moving_a_connection_is_a_guarded_destroy() {
         assert_eq!(writes.len(), 1, "{what}: {writes:?}");
         assert_eq!(writes[0].2, "acme-snowflake-claims");
     }
-    assert!(x.t.scan.assert_clean(&x.t.secrets) > 0);
+    assert!(x.scan.assert_clean(&x.secrets) > 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn allow_table_removal_in_the_repository_allows_one_connection_without_prune() {
-    let mut x = Tenant::applied().await;
+    let mut x = Applied::new().await;
     let settings = "dataSources:\n  acme-snowflake-claims:\n    allowTableRemoval: true\n";
-    x.t.repo.commit(&[
+    x.repo.commit(&[
         (DATA, Some(dropped_table().as_str())),
         (".immuta-gitops.yaml", Some(settings)),
     ]);
@@ -188,7 +164,7 @@ async fn allow_table_removal_in_the_repository_allows_one_connection_without_pru
             1,
         ),
     ] {
-        x.t.repo.commit(&[
+        x.repo.commit(&[
             (DATA, Some(moved_connection().as_str())),
             (".immuta-gitops.yaml", Some(settings)),
         ]);
@@ -202,20 +178,20 @@ async fn allow_table_removal_in_the_repository_allows_one_connection_without_pru
         );
         assert_eq!(x.data_writes(before), vec![], "{settings}");
     }
-    assert!(x.t.scan.assert_clean(&x.t.secrets) > 0);
+    assert!(x.scan.assert_clean(&x.secrets) > 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_refuses_a_table_removal_and_says_so() {
-    let mut x = Tenant::applied().await;
-    x.t.repo.commit(&[(DATA, Some(dropped_table().as_str()))]);
+    let mut x = Applied::new().await;
+    x.repo.commit(&[(DATA, Some(dropped_table().as_str()))]);
     let before = x.writes();
-    let key_file = x.t.tmp.path().join("api-key");
+    let key_file = x.tmp.path().join("api-key");
     std::fs::write(&key_file, KEY).unwrap();
     let key_file = key_file.to_string_lossy().to_string();
-    let cache = x.t.tmp.path().join("daemon-cache");
+    let cache = x.tmp.path().join("daemon-cache");
     let cache = cache.to_string_lossy().to_string();
-    let (repo, emu) = (x.t.repo.url(), x.t.emu.url());
+    let (repo, emu) = (x.repo.url(), x.emu.url());
     let args = [
         "--repo",
         repo.as_str(),
@@ -228,7 +204,7 @@ async fn the_daemon_refuses_a_table_removal_and_says_so() {
         "--state-dir",
         x.state.as_str(),
     ];
-    let d = common::daemon_proc::DaemonChild::start(&args, &env_refs(&x.t.secrets));
+    let d = common::daemon_proc::DaemonChild::start(&args, &env_refs(&x.secrets));
     let status = d
         .wait_status("a failed cycle", |s| s["last_cycle"]["result"] == "failed")
         .await;
@@ -242,16 +218,16 @@ async fn the_daemon_refuses_a_table_removal_and_says_so() {
     assert_eq!(v["last_plan"]["summary"]["refused"], 1, "{status}");
     assert!(log.contains("allowTableRemoval"), "{log}");
     assert_eq!(x.data_writes(before), vec![]);
-    x.t.scan.add("daemon status", status);
-    x.t.scan.add("daemon log", log);
-    assert!(x.t.scan.assert_clean(&x.t.secrets) > 0);
+    x.scan.add("daemon status", status);
+    x.scan.add("daemon log", log);
+    assert!(x.scan.assert_clean(&x.secrets) > 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_saved_plan_with_a_refused_table_removal_is_not_applied() {
-    let mut x = Tenant::applied().await;
-    x.t.repo.commit(&[(DATA, Some(dropped_table().as_str()))]);
-    let file = x.t.tmp.path().join("plan.json");
+    let mut x = Applied::new().await;
+    x.repo.commit(&[(DATA, Some(dropped_table().as_str()))]);
+    let file = x.tmp.path().join("plan.json");
     let file_arg = file.to_string_lossy().to_string();
     let out = x.reconcile("--plan", &["--out", &file_arg]).await;
     assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
@@ -264,10 +240,10 @@ async fn a_saved_plan_with_a_refused_table_removal_is_not_applied() {
         .unwrap();
     assert_eq!(refused["action"], "refused", "{saved:#}");
     let before = x.writes();
-    let cache = x.t.tmp.path().join("apply-cache");
-    let mut env = env_refs(&x.t.secrets);
+    let cache = x.tmp.path().join("apply-cache");
+    let mut env = env_refs(&x.secrets);
     env.push(("IMMUTA_API_KEY", KEY));
-    let emu = x.t.emu.url();
+    let emu = x.emu.url();
     let out = run(
         &[
             "apply",
@@ -284,6 +260,6 @@ async fn a_saved_plan_with_a_refused_table_removal_is_not_applied() {
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert!(stderr.contains("refused"), "{stderr}");
     assert_eq!(x.writes(), before);
-    x.t.scan.output("apply FILE", &out);
-    assert!(x.t.scan.assert_clean(&x.t.secrets) > 0);
+    x.scan.output("apply FILE", &out);
+    assert!(x.scan.assert_clean(&x.secrets) > 0);
 }

@@ -1,11 +1,13 @@
 //! The flags of `validate`, `reconcile` and `apply`; the groups they share with `run`
 //! are flattened from [`super`].
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
 use immuta_gitops::config::{self, Config};
+use immuta_gitops::object::Kind;
 use immuta_gitops::plan::saved::SavedSource;
 
 use super::{
@@ -81,7 +83,7 @@ impl ReconcileArgs {
             r.repo.clone(),
             r.reference.clone(),
             r.path.clone(),
-            self.prune.prune.clone(),
+            self.prune.kinds(),
         ))
     }
 }
@@ -107,7 +109,7 @@ impl ApplyArgs {
     pub fn config(
         &self,
         source: &SavedSource,
-        prune: Vec<String>,
+        prune: BTreeSet<Kind>,
     ) -> Result<Config, config::Error> {
         let common = Common {
             git: &self.git,

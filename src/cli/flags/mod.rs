@@ -3,12 +3,14 @@
 //! becomes part of one [`config::Flags`], which [`config::Config::from_flags`] turns into
 //! settings.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use immuta_gitops::client::RetryPolicy;
 use immuta_gitops::config::{self, ImmutaArgs, SourceArgs};
 use immuta_gitops::limits::{self, Limits, DEFAULT_YAML_DEPTH, DEFAULT_YAML_NODES};
+use immuta_gitops::object::{Kind, KindChoice};
 
 pub mod commands;
 pub mod run;
@@ -188,22 +190,17 @@ pub struct PruneFlags {
     /// Delete managed objects that left Git: all kinds, or a list (`--prune=policy,project`).
     /// Needs --state-dir (the inventory of what was applied); off by default.
     #[arg(long, env = "IMMUTA_GITOPS_PRUNE", num_args = 0..=1, require_equals = true, default_missing_value = "all", value_delimiter = ',')]
-    pub prune: Vec<String>,
+    pub prune: Vec<KindChoice>,
     /// The deletion guards.
     #[command(flatten)]
     pub guards: GuardFlags,
 }
 
 impl PruneFlags {
-    /// The kinds `--prune` names.
-    ///
-    /// # Errors
-    /// [`config::Error::Invalid`] for an unknown kind.
-    #[cfg(test)]
-    pub fn kinds(
-        &self,
-    ) -> Result<std::collections::BTreeSet<immuta_gitops::object::Kind>, config::Error> {
-        config::prune_kinds(&self.prune)
+    /// The kinds `--prune` names (`all` or an empty value: every kind; clap has refused
+    /// any other word).
+    pub fn kinds(&self) -> BTreeSet<Kind> {
+        KindChoice::kinds(&self.prune)
     }
 }
 
@@ -244,14 +241,14 @@ pub struct Common<'a> {
 }
 
 impl Common<'_> {
-    /// What the flags said, for a repository location and `--prune` values (the saved
+    /// What the flags said, for a repository location and `--prune` kinds (the saved
     /// plan's for `apply`): the one place flags become [`config::Flags`].
     pub fn flags(
         &self,
         repo: String,
         reference: Option<String>,
         path: Option<String>,
-        prune: Vec<String>,
+        prune: BTreeSet<Kind>,
     ) -> config::Flags {
         config::Flags {
             source: self

@@ -124,7 +124,7 @@ impl RunArgs {
                 r.repo.clone(),
                 r.reference.clone(),
                 r.path.clone(),
-                self.prune.prune.clone(),
+                self.prune.kinds(),
             ),
             interval: self.interval,
             jitter: self.jitter,
@@ -241,16 +241,13 @@ mod tests {
             "5s",
         ])
         .unwrap();
-        assert_eq!(
-            c.prune.kinds().unwrap(),
-            [Kind::Policy, Kind::Project].into()
-        );
+        assert_eq!(c.prune.kinds(), [Kind::Policy, Kind::Project].into());
         assert_eq!(c.prune.guards.max_deletions, 2);
         assert!(c.prune.guards.allow_empty);
         assert_eq!(c.immuta.retry.policy().max_attempts, 3);
         assert_eq!(c.immuta.retry.policy().max_elapsed, Duration::from_secs(5));
         let all = parse(&["run", "--repo", "r", "--prune"]).unwrap();
-        assert_eq!(all.prune.kinds().unwrap().len(), 4);
+        assert_eq!(all.prune.kinds().len(), 4);
     }
 
     #[test]

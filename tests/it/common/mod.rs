@@ -2,8 +2,11 @@
 //! with git2, and a runner for the real binary that captures its output.
 #![allow(dead_code)]
 
+pub mod applied;
 pub mod daemon_proc;
 pub mod receiver;
+
+pub use applied::Applied;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -53,6 +56,20 @@ pub fn write_tree(tmp: &Path, name: &str, files: &[(&str, &str)]) -> PathBuf {
         std::fs::write(p, content).unwrap();
     }
     dir
+}
+
+/// One HTTP client for the tests' polls: building one per request (as `reqwest::get`
+/// does) sets up TLS each time, which made a poll of `/status` slower than a daemon
+/// cycle. It keeps no idle connection, so nothing outlives the test runtime that opened
+/// it.
+pub fn http() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    })
 }
 
 /// Runs the binary with `args` and extra env vars; never inherits IMMUTA_* from the caller.

@@ -86,7 +86,8 @@ pub struct Window {
     kind: Kind,
     cron: Cron,
     expression: String,
-    duration: Duration,
+    /// The duration as written (`4h`, `90m`), shown back in `/status` and messages.
+    duration: String,
     span: SignedDuration,
 }
 
@@ -134,7 +135,7 @@ impl Window {
             kind,
             cron,
             expression,
-            duration,
+            duration: (*last).to_string(),
             span,
         };
         // A pattern that never matches (`0 0 30 2 *`) would block or allow nothing, silently.
@@ -205,7 +206,7 @@ impl fmt::Display for Window {
             "{} {} {}",
             self.kind.as_str(),
             self.expression,
-            humantime::format_duration(self.duration)
+            self.duration
         )
     }
 }
@@ -432,7 +433,7 @@ mod tests {
         assert_eq!(w.kind(), Kind::Allow);
         assert_eq!(w.to_string(), "allow 0 22 * * 1-5 4h");
         let w = Window::parse("  DENY   @daily 90m ").unwrap();
-        assert_eq!(w.to_string(), "deny @daily 1h 30m");
+        assert_eq!(w.to_string(), "deny @daily 90m");
     }
 
     #[test]
@@ -510,6 +511,27 @@ mod tests {
         assert_eq!(v.next_change, Some(ts("2026-06-02T00:00:00Z")));
         let v = deny_only.at(ts("2026-06-15T00:00:00Z"));
         assert_eq!(v.next_change, Some(ts("2026-07-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn the_readme_example_freezes_the_year_end() {
+        let w = windows(
+            &["allow 0 22 * * 1-5 4h", "deny 0 0 24 12 * 9d"],
+            "Europe/Berlin",
+        );
+        // Wednesday 30 December 2026, 23:00 Berlin: a weekday night, but frozen.
+        let v = w.at(ts("2026-12-30T22:00:00Z"));
+        assert!(v.blocked);
+        assert_eq!(
+            v.reason.as_deref(),
+            Some("inside deny window `deny 0 0 24 12 * 9d`")
+        );
+        // The freeze ends 2 January 00:00 Berlin, inside Friday night's allow window
+        // (22:00 to 02:00): writes resume at once, and stop again at 02:00.
+        assert_eq!(v.next_change, Some(ts("2027-01-01T23:00:00Z")));
+        let v = w.at(ts("2027-01-01T23:00:00Z"));
+        assert!(!v.blocked);
+        assert_eq!(v.next_change, Some(ts("2027-01-02T01:00:00Z")));
     }
 
     #[test]

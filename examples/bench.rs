@@ -5,12 +5,15 @@
 //! cargo run --release --example bench -- 500     # a smaller N
 //! cargo run --release --example bench -- --parse-only   # step 3 alone, five times
 //! cargo run --release --example bench -- --daemon-only 2000   # daemon idle RSS alone
+//! cargo run --example bench -- --data-reads-only 200   # step 1 alone (debug is fine)
 //! ```
 //!
 //! Generates N objects (60 % data sources, 25 % policies, 10 % projects, 5 % purposes),
 //! starts the emulator with 50 ms latency on 127.0.0.1 and prints, from one run:
 //! 1. no-op reconcile time ÷ network floor (requests made ÷ concurrency × 50 ms), and
-//!    the minimum requests the API needs for the live read;
+//!    the minimum requests the API needs for the live read; then the V1 data-source
+//!    detail reads (issue 13): the extra requests per data source of `--refresh=full`
+//!    and of a plan in which every connection changed (a no-op plan makes none);
 //! 2. first full apply at concurrency 16 vs the sequential one-request-at-a-time loop
 //!    (the CLI's way: one POST per file, no plan), and the same apply at concurrency 64;
 //! 3. parse + validate + diff of 10,000 manifests, CPU only;
@@ -151,6 +154,15 @@ fn main() {
         }
         Some("--child-plan") => runtime().block_on(child_plan(&args[2], &args[3])),
         Some("--child-daemon") => child_daemon(&args[2..]),
+        Some("--data-reads-only") => {
+            let n = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(200);
+            runtime().block_on(async {
+                let tmp = tempfile::tempdir().unwrap();
+                let seed = tmp.path().join("seed");
+                write_dir(&seed, &generate(n));
+                data_source_reads(&seed, &load(generate(n)), n).await;
+            });
+        }
         Some("--daemon-only") => {
             let n = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(2000);
             runtime().block_on(async {
@@ -179,6 +191,117 @@ async fn plan_only(c: &Client, desired: &DesiredSet) -> plan::Plan {
         .await
         .unwrap();
     plan::diff(desired, &live)
+}
+
+/// Step 1's figures.
+struct Reads {
+    noop_s: f64,
+    floor_s: f64,
+}
+
+/// Requests of one plan by route template.
+fn by_endpoint(c: &Client, endpoint: &str) -> u64 {
+    c.stats()
+        .snapshot()
+        .iter()
+        .filter(|((e, _), _)| e == endpoint)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// Step 1: the no-op plan against its floor, then the V1 data-source reads (issue 13):
+/// the same plan with `--refresh=full`, and a plan where every data source changed (its
+/// dry run reports an update, so it is read for the field diff).
+async fn data_source_reads(seed: &Path, desired: &DesiredSet, n: usize) -> Reads {
+    let lat = LATENCY.as_secs_f64();
+    let emu = emulator_with(LATENCY, Some(seed)).await;
+    let noop_client = client(&emu.url(), 16);
+    let t = Instant::now();
+    let noop = plan_only(&noop_client, desired).await;
+    let noop_s = t.elapsed().as_secs_f64();
+    assert!(!noop.has_changes(), "seeded tenant should be in sync");
+    let requests = noop_client.stats().total();
+    let floor_s = requests as f64 / 16.0 * lat;
+    let count = |kind: Kind| desired.objects.keys().filter(|k| k.kind == kind).count();
+    let (data, projects) = (count(Kind::Data), count(Kind::Project));
+    let list_pages = |e: &str| by_endpoint(&noop_client, e);
+    let lists = list_pages("GET /policy/global")
+        + list_pages("GET /project")
+        + list_pages("GET /governance/purpose")
+        + list_pages("GET /dataSource");
+    let min_requests = lists as usize + data + 2 * projects;
+    println!(
+        "no-op reconcile: {noop_s:.2} s, {requests} requests (API minimum for the live read: {min_requests} = {lists} list pages + {data} data dry runs + 2 × {projects} project reads; 0 data-source detail reads); floor {floor_s:.2} s → {:.2}x (target ≤ 1.5x)",
+        noop_s / floor_s
+    );
+    let detail = |c: &Client| {
+        [
+            "GET /{handler}/handler/{id}",
+            "GET /dataSource/{id}/tags",
+            "GET /dataSource/{id}/access",
+            "GET /dictionary/{id}",
+        ]
+        .iter()
+        .map(|e| by_endpoint(c, e))
+        .sum::<u64>()
+    };
+    assert_eq!(detail(&noop_client), 0, "a no-op plan makes no detail read");
+
+    let full_client = client(&emu.url(), 16);
+    let t = Instant::now();
+    let live = immuta_gitops::live::read_live_with(
+        &full_client,
+        desired,
+        &[],
+        immuta_gitops::live::Refresh::Full,
+    )
+    .await
+    .unwrap();
+    assert!(!plan::diff(desired, &live).has_changes());
+    let full_s = t.elapsed().as_secs_f64();
+    let full_extra = full_client.stats().total() - requests;
+    let per_source = |x: u64| x as f64 / data.max(1) as f64;
+    println!(
+        "--refresh=full on the same tenant: {full_s:.2} s, {} requests: +{full_extra} V1 detail reads = {:.1} per data source (1 handler read per connection + tags, owners, dictionary per data source); {:.2}x the no-op floor",
+        full_client.stats().total(),
+        per_source(full_extra),
+        full_s / floor_s
+    );
+
+    // Every connection changed in Git (a new table tag): each is read for its field diff.
+    let changed = load(
+        generate(n)
+            .into_iter()
+            .map(|(p, e)| match e {
+                FileEntry::Blob(b) if p.starts_with("data/") => (
+                    p,
+                    FileEntry::Blob(
+                        String::from_utf8(b)
+                            .unwrap()
+                            .replace("[Bench.Table]", "[Bench.Table, Bench.New]")
+                            .into_bytes(),
+                    ),
+                ),
+                other => (p, other),
+            })
+            .collect(),
+    );
+    let changed_client = client(&emu.url(), 16);
+    let p = plan_only(&changed_client, &changed).await;
+    let fields: usize = p
+        .changes
+        .iter()
+        .filter(|c| c.key.kind == Kind::Data)
+        .map(|c| c.fields.iter().filter(|f| f.note.is_none()).count())
+        .sum();
+    println!(
+        "every data source changed: {} requests, {} detail reads = {:.1} per changed data source, {fields} field changes shown",
+        changed_client.stats().total(),
+        detail(&changed_client),
+        per_source(detail(&changed_client))
+    );
+    emu.shutdown().await;
+    Reads { noop_s, floor_s }
 }
 
 /// The apply and sequential-loop results of step 2.
@@ -252,26 +375,12 @@ async fn bench(n: usize) {
         bound(64, wide.requests)
     );
 
-    // 1. No-op reconcile against the converged tenant.
+    // 1. No-op reconcile against the converged tenant, and the V1 data-source reads.
     let tmp = tempfile::tempdir().unwrap();
     let seed = tmp.path().join("seed");
     write_dir(&seed, &generate(n));
-    let emu = emulator_with(LATENCY, Some(&seed)).await;
-    let noop_client = client(&emu.url(), 16);
-    let t = Instant::now();
-    let noop = plan_only(&noop_client, &desired).await;
-    let noop_s = t.elapsed().as_secs_f64();
-    assert!(!noop.has_changes(), "seeded tenant should be in sync");
-    let requests = noop_client.stats().total();
-    let floor_s = requests as f64 / 16.0 * lat;
-    let count = |kind: Kind| desired.objects.keys().filter(|k| k.kind == kind).count();
-    let (data, projects) = (count(Kind::Data), count(Kind::Project));
-    let min_requests = 3 + data + 2 * projects;
-    println!(
-        "no-op reconcile: {noop_s:.2} s, {requests} requests (API minimum for the live read: {min_requests} = 3 lists + {data} data dry runs + 2 × {projects} project reads); floor {floor_s:.2} s → {:.2}x (target ≤ 1.5x)",
-        noop_s / floor_s
-    );
-    emu.shutdown().await;
+    let reads = data_source_reads(&seed, &desired, n).await;
+    let (noop_s, floor_s) = (reads.noop_s, reads.floor_s);
 
     // 3. Parse + validate + diff of 10,000 manifests, CPU only.
     let (parse_s, parsed) = parse_diff(10_000);

@@ -255,7 +255,17 @@ mod tests {
                 "subpurposes",
             ],
         ),
-        (Kind::Data, &[]),
+        // Issue 13: data sources are compared field by field through the V1 reads.
+        (
+            Kind::Data,
+            &[
+                "connectionKey",
+                "connection",
+                "options",
+                "owners",
+                "sources",
+            ],
+        ),
     ];
 
     #[test]
@@ -296,13 +306,29 @@ mod tests {
         let project = schema::observable_paths(Kind::Project);
         assert!(project.iter().any(|p| p == "subscriptionPolicy.type"));
         assert!(!project.iter().any(|p| p.starts_with("allowedMaskedJoins")));
-        assert!(schema::observable_paths(Kind::Data).is_empty());
+        let data = schema::observable_paths(Kind::Data);
+        for p in [
+            "connection.warehouse",
+            "owners[].name",
+            "sources[].tags.columns[].tags",
+            "sources[].columnDescriptions[].description",
+        ] {
+            assert!(data.iter().any(|x| x == p), "{p} not in {data:?}");
+        }
+        for secret in [
+            "connection.password",
+            "connection.token",
+            "connection.userFiles",
+        ] {
+            assert!(!data.iter().any(|x| x.starts_with(secret)), "{secret}");
+        }
+        assert!(!data.iter().any(|x| x.starts_with("nameTemplate")));
         // A schema change that changes what plan compares must change these on purpose.
-        let counts: Vec<usize> = [Kind::Policy, Kind::Project, Kind::Purpose]
+        let counts: Vec<usize> = [Kind::Policy, Kind::Project, Kind::Purpose, Kind::Data]
             .into_iter()
             .map(|k| schema::observable_paths(k).len())
             .collect();
-        assert_eq!(counts, [84, 34, 9]);
+        assert_eq!(counts, [84, 34, 9, 45]);
     }
 
     #[test]

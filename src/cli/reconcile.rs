@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use immuta_gitops::client::Client;
 use immuta_gitops::config::Config;
 use immuta_gitops::cycle::{Applied, Note, Planned, Reconciler, Settings};
+use immuta_gitops::live::Refresh;
 use immuta_gitops::manifest::{self, ProcessEnv, Severity};
 use immuta_gitops::plan::saved::{self, SavedPlan};
 use immuta_gitops::plan::{self, render, Plan};
@@ -63,7 +64,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
 
 /// Builds the reconciler, fetches and plans; prints the manifest warnings and the notes
 /// (`all_notes: false` prints only the warnings among them).
-async fn plan(config: &Config, all_notes: bool) -> Result<(Reconciler, Planned)> {
+async fn plan(config: &Config, all_notes: bool, refresh: Refresh) -> Result<(Reconciler, Planned)> {
     let reconciler = Reconciler::new(Settings {
         client: Client::new(config.client.clone())?,
         prune: config.prune.clone(),
@@ -71,7 +72,7 @@ async fn plan(config: &Config, all_notes: bool) -> Result<(Reconciler, Planned)>
     })?;
     let snapshot = Reconciler::fetch(&config.source).await?;
     let planned = reconciler
-        .plan(&snapshot, &ProcessEnv)
+        .plan_with(&snapshot, &ProcessEnv, refresh)
         .await
         .map_err(|e| errors::explain(e, reconciler.client()))?;
     for w in &planned.desired.warnings {
@@ -108,8 +109,15 @@ async fn apply(reconciler: &Reconciler, planned: &Planned, output: Output) -> Re
     let Applied {
         report,
         inventory_error,
+        digests_error,
         ..
     } = reconciler.apply(planned, CancellationToken::new()).await;
+    if let Some(e) = digests_error {
+        eprintln!(
+            "warning: {}; the next plan cannot compare those credentials",
+            escape(&e.to_string())
+        );
+    }
     if planned.plan.has_changes() {
         let mut out = std::io::stdout().lock();
         if output == Output::Json {
@@ -131,7 +139,7 @@ async fn apply(reconciler: &Reconciler, planned: &Planned, output: Output) -> Re
 
 pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
     let config = args.config()?;
-    let (reconciler, planned) = plan(&config, true).await?;
+    let (reconciler, planned) = plan(&config, true, args.refresh.live()).await?;
     let plan = &planned.plan;
     write_plan(plan, args.output)?;
     if let Some(file) = &args.out {
@@ -146,6 +154,7 @@ pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
             revision: planned.desired.revision.clone(),
             prune_kinds: planned.prune.kinds.iter().copied().collect(),
             fingerprints: saved::fingerprints(plan, &planned.live),
+            refresh_full: planned.refresh == Refresh::Full,
             plan: plan.clone(),
         };
         let text = serde_json::to_vec_pretty(&saved)?;
@@ -207,7 +216,13 @@ pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
         );
     }
     let config = args.config(&saved.source, saved.prune_kinds.iter().copied().collect())?;
-    let (reconciler, mut planned) = plan(&config, false).await?;
+    // Read the data sources as the plan did, so the same plan is recomputed.
+    let refresh = if saved.refresh_full {
+        Refresh::Full
+    } else {
+        Refresh::Changed
+    };
+    let (reconciler, mut planned) = plan(&config, false, refresh).await?;
     saved::check(
         &saved,
         &planned.desired.source,

@@ -20,6 +20,7 @@ use crate::redact::{Redactor, Secret};
 use body::Body;
 
 mod body;
+mod data_reads;
 pub mod error;
 pub mod paging;
 pub mod retry;

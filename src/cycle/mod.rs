@@ -15,7 +15,8 @@
 //!   apply writes a fresh one.
 //! - [`Reconciler::apply`] records the inventory after every apply (or in-sync plan) it
 //!   is given, whether or not every write landed: keys whose delete did not land stay in
-//!   it, so a later run can still delete them.
+//!   it, so a later run can still delete them. It records the digests of the data-source
+//!   credentials it applied too (issue 13), so the next plan can say whether one changed.
 
 use std::collections::BTreeSet;
 
@@ -24,13 +25,13 @@ use tokio_util::sync::CancellationToken;
 use crate::apply::{self, ApplyReport};
 use crate::client::Client;
 use crate::config::{self, RepoSettings};
-use crate::live::{self, LiveSet};
+use crate::live::{self, LiveSet, Refresh};
 use crate::manifest::{self, DesiredSet, Diagnostic, Env};
 use crate::object::Kind;
 use crate::plan::prune::{self, PruneOptions, Refusal};
 use crate::plan::{self, Plan};
 use crate::source::{self, Snapshot, SourceSpec};
-use crate::state::{self, Inventory, StateDir};
+use crate::state::{self, Inventory, SecretDigests, StateDir};
 
 #[cfg(test)]
 mod tests;
@@ -134,6 +135,8 @@ pub enum Note {
     Prune(prune::Note),
     /// The inventory could not be read: nothing is deleted this time.
     InventoryUnreadable(state::Error),
+    /// The credential digests could not be read: credentials cannot be compared.
+    DigestsUnreadable(state::Error),
 }
 
 impl Note {
@@ -141,7 +144,7 @@ impl Note {
     pub fn is_warning(&self) -> bool {
         match self {
             Note::Prune(n) => n.is_warning(),
-            Note::InventoryUnreadable(_) => true,
+            Note::InventoryUnreadable(_) | Note::DigestsUnreadable(_) => true,
         }
     }
 }
@@ -152,6 +155,9 @@ impl std::fmt::Display for Note {
             Note::Prune(n) => n.fmt(f),
             Note::InventoryUnreadable(e) => {
                 write!(f, "prune disabled: {e}; nothing will be deleted")
+            }
+            Note::DigestsUnreadable(e) => {
+                write!(f, "{e}; connection credentials cannot be compared")
             }
         }
     }
@@ -175,6 +181,10 @@ pub struct Planned {
     pub prune: PruneOptions,
     /// The inventory read for this plan (`None`: absent or unreadable).
     inventory: Option<Inventory>,
+    /// The credential digests read for this plan (`None`: absent or unreadable).
+    secrets: Option<SecretDigests>,
+    /// How the data sources were read (a saved plan is re-checked the same way).
+    pub refresh: Refresh,
     /// The client, knowing this revision's secrets.
     client: Client,
 }
@@ -195,6 +205,9 @@ pub struct Applied {
     pub inventory: Option<Inventory>,
     /// Why the inventory could not be saved, if it could not.
     pub inventory_error: Option<state::Error>,
+    /// Why the credential digests could not be saved, if they could not (the next plan
+    /// then cannot compare those credentials, or compares them with older digests).
+    pub digests_error: Option<state::Error>,
 }
 
 /// The pipeline, built once from [`Settings`].
@@ -243,6 +256,21 @@ impl Reconciler {
     /// # Errors
     /// Any [`Error`] but [`Error::Source`] and [`Error::PruneNeedsStateDir`].
     pub async fn plan(&self, snapshot: &Snapshot, env: &dyn Env) -> Result<Planned, Error> {
+        self.plan_with(snapshot, env, Refresh::Changed).await
+    }
+
+    /// [`Reconciler::plan`], with the data sources read through V1 as `refresh` says
+    /// (`--refresh=full`, the daemon's drift check). The credentials of data sources are
+    /// compared with the digests of what was last applied ([`crate::plan::secrets`]).
+    ///
+    /// # Errors
+    /// As [`Reconciler::plan`].
+    pub async fn plan_with(
+        &self,
+        snapshot: &Snapshot,
+        env: &dyn Env,
+        refresh: Refresh,
+    ) -> Result<Planned, Error> {
         let repo = config::repo_settings(snapshot).map_err(Error::RepoSettings)?;
         let desired = manifest::load(snapshot, env).map_err(Error::Manifest)?;
         let prune = self.settings.prune.options(&repo);
@@ -264,8 +292,22 @@ impl Reconciler {
                 .map(|i| i.keys.iter().cloned().collect())
                 .unwrap_or_default()
         };
-        let live = live::read_live(&client, &desired, &probe).await?;
+        let live = live::read_live_with(&client, &desired, &probe, refresh).await?;
         let mut plan = plan::diff(&desired, &live);
+        let secrets = match self
+            .settings
+            .state
+            .as_ref()
+            .map(StateDir::load_secret_digests)
+        {
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
+                notes.push(Note::DigestsUnreadable(e));
+                None
+            }
+            None => None,
+        };
+        plan::secrets::annotate(&mut plan, &desired, secrets.as_ref());
         let prune_notes =
             prune::add_deletes(&mut plan, &desired, &live, inventory.as_ref(), &prune)?;
         notes.extend(prune_notes.into_iter().map(Note::Prune));
@@ -277,6 +319,8 @@ impl Reconciler {
             repo,
             prune,
             inventory,
+            secrets,
+            refresh,
             client,
         })
     }
@@ -295,6 +339,7 @@ impl Reconciler {
                 report,
                 inventory: None,
                 inventory_error: None,
+                digests_error: None,
             };
         };
         let inv = state::next_inventory(
@@ -304,10 +349,24 @@ impl Reconciler {
             &apply::deleted_keys(&report),
         );
         let inventory_error = dir.save_inventory(&inv).err();
+        let mut digests_error = None;
+        if report.results.iter().any(|r| r.key.kind == Kind::Data) {
+            let digests = match planned.secrets.clone() {
+                Some(d) => Ok(d),
+                None => dir.new_secret_digests(),
+            };
+            digests_error = digests
+                .and_then(|mut d| {
+                    d.record(&planned.desired, &report);
+                    dir.save_secret_digests(&d)
+                })
+                .err();
+        }
         Applied {
             report,
             inventory: Some(inv),
             inventory_error,
+            digests_error,
         }
     }
 }

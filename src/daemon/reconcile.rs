@@ -38,6 +38,7 @@ use super::trigger::Trigger;
 use super::{DriftPolicy, Mode};
 use crate::apply::{ApplyReport, Outcome};
 use crate::cycle::{self, Planned, Reconciler};
+use crate::live::Refresh;
 use crate::manifest::ProcessEnv;
 use crate::notify::track::{Blocked, Facts};
 use crate::object::Kind;
@@ -264,10 +265,18 @@ impl Cycle {
         }
         self.drift_check = planned_before && trigger == Trigger::Schedule;
 
+        // A revision planned before is re-read for drift: every data source is read
+        // through V1 too, so a change made outside Git that the dry run does not report
+        // shows (issue 13).
+        let refresh = if planned_before {
+            Refresh::Full
+        } else {
+            Refresh::Changed
+        };
         let planned = self
             .cfg
             .reconciler
-            .plan(&snapshot, &ProcessEnv)
+            .plan_with(&snapshot, &ProcessEnv, refresh)
             .await
             .map_err(Failure::Cycle)?;
         self.secrets.extend(&planned.desired.redactor);
@@ -557,6 +566,9 @@ impl Cycle {
 fn warn_inventory(applied: &cycle::Applied) {
     if let Some(e) = &applied.inventory_error {
         tracing::warn!(error = %e, "cannot save the inventory of managed objects");
+    }
+    if let Some(e) = &applied.digests_error {
+        tracing::warn!(error = %e, "cannot save the credential digests: the next plan cannot compare them");
     }
 }
 

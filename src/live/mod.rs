@@ -8,13 +8,19 @@
 //!   `GET /project/{id}` and one data-source list each, because the list hits carry
 //!   neither `projectKey` nor data sources);
 //! - data sources, whose `connectionKey` V1 does not expose, are judged by the server's
-//!   own `POST /api/v2/data?dryRun=true` answer.
+//!   own `POST /api/v2/data?dryRun=true` answer, and, for a connection whose dry run
+//!   reports a change (or every one with [`Refresh::Full`]), read through the documented
+//!   V1 reads and normalised by [`data`] into the V2 fields, so the plan can show what
+//!   changes field by field. The tenant-wide `GET /dataSource` list (read once, beside
+//!   the dry runs) maps names to ids and shows the data sources no desired connection
+//!   names (listed as unmanaged).
 //!
 //! This stage only reads: every call is a GET or a dry run.
 
 use std::collections::BTreeMap;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::TryFutureExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -22,7 +28,20 @@ use crate::client::{self, Client};
 use crate::manifest::DesiredSet;
 use crate::object::{Kind, ObjectKey};
 
+pub mod data;
 pub mod normalize;
+
+/// When the V1 detail reads of a desired connection are made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Refresh {
+    /// Only for a connection whose dry run reports a change (the request cost of a
+    /// no-op plan stays the dry runs and the lists).
+    #[default]
+    Changed,
+    /// For every desired connection that exists (`--refresh=full`, and the daemon's
+    /// drift check): changes made outside Git that the dry run does not report show.
+    Full,
+}
 
 /// One object as it exists in the tenant, in V2 shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +99,11 @@ pub struct LiveSet {
     /// Data-source keys that are no longer desired but still exist in the tenant, with
     /// the names a delete would remove (from `DELETE /api/v2/data/{key}?dryRun=true`).
     pub data_orphans: BTreeMap<ObjectKey, Vec<String>>,
+    /// Desired connections read through V1 ([`data::normalize_connection`]), in V2 shape.
+    pub data_bodies: BTreeMap<ObjectKey, Value>,
+    /// Live data sources that no desired connection's dry run names, grouped by
+    /// connection ([`data::unclaimed_groups`]): group name → data source names.
+    pub data_unmanaged: BTreeMap<String, Vec<String>>,
 }
 
 /// Live-stage failures.
@@ -120,21 +144,75 @@ pub async fn read_live(
     desired: &DesiredSet,
     probe_data: &[ObjectKey],
 ) -> Result<LiveSet, Error> {
-    let (policies, projects, purposes, data, data_orphans) = tokio::try_join!(
+    read_live_with(client, desired, probe_data, Refresh::Changed).await
+}
+
+/// [`read_live`] with the data-source detail reads chosen by `refresh`.
+///
+/// # Errors
+/// As [`read_live`].
+pub async fn read_live_with(
+    client: &Client,
+    desired: &DesiredSet,
+    probe_data: &[ObjectKey],
+    refresh: Refresh,
+) -> Result<LiveSet, Error> {
+    let (policies, projects, purposes, (data, hits), data_orphans) = tokio::try_join!(
         read_policies(client),
         read_projects(client),
         read_purposes(client),
-        read_data(client, desired),
+        async {
+            tokio::try_join!(
+                read_data(client, desired),
+                client.list_data_sources().map_err(Error::from)
+            )
+        },
         probe_orphans(client, desired, probe_data),
     )?;
     let mut objects = BTreeMap::new();
     for o in policies.into_iter().chain(projects).chain(purposes) {
         objects.insert(o.key.clone(), o);
     }
+    let by_name: BTreeMap<&str, &Value> = hits
+        .iter()
+        .filter(|h| data::hit_is_live(h))
+        .filter_map(|h| Some((data::hit_name(h)?, h)))
+        .collect();
+    let mut claimed = std::collections::BTreeSet::new();
+    let mut to_read: Vec<(ObjectKey, Vec<Value>)> = Vec::new();
+    for (key, dry) in &data {
+        let names: Vec<&String> = dry
+            .updating
+            .iter()
+            .chain(&dry.no_change)
+            .chain(&dry.deleting)
+            .collect();
+        claimed.extend(names.iter().map(|n| n.to_string()));
+        let wanted = !dry.is_noop() || refresh == Refresh::Full;
+        let hits: Vec<Value> = names
+            .iter()
+            .filter_map(|n| by_name.get(n.as_str()).map(|h| (*h).clone()))
+            .collect();
+        if wanted && !hits.is_empty() {
+            to_read.push((key.clone(), hits));
+        }
+    }
+    claimed.extend(data_orphans.values().flatten().cloned());
+    let data_unmanaged = data::unclaimed_groups(&hits, &claimed);
+    let data_bodies = stream::iter(to_read)
+        .map(|(key, hits)| async move {
+            let body = data::read_connection(client, &key.name, &hits).await?;
+            Ok::<_, Error>((key, body))
+        })
+        .buffer_unordered(client.concurrency().max(1))
+        .try_collect()
+        .await?;
     Ok(LiveSet {
         objects,
         data,
         data_orphans,
+        data_bodies,
+        data_unmanaged,
     })
 }
 

@@ -2,9 +2,12 @@
 //! apply would do.
 //!
 //! Input: [`DesiredSet`] × [`LiveSet`]. Output: [`Plan`]. [`diff`] is a pure function:
-//! it does no I/O (the data-source dry-run answers were fetched by `live`), so it is
-//! tested with literals. Renderers live in [`render`]: text (Terraform's shape) and a
-//! versioned JSON document.
+//! it does no I/O (the data-source dry-run answers and V1 reads were fetched by `live`),
+//! so it is tested with literals. A data source's action comes from its dry run (or from
+//! its V1 reads when only they differ); its fields from [`data`], which compares the
+//! document with what the V1 reads showed; [`secrets`] adds what can be said of its
+//! credentials. Renderers live in [`render`]: text (Terraform's shape) and a versioned
+//! JSON document.
 
 use std::collections::BTreeSet;
 
@@ -18,9 +21,11 @@ use crate::redact::MASK;
 
 pub use crate::canonical::canonical;
 
+pub mod data;
 pub mod prune;
 pub mod render;
 pub mod saved;
+pub mod secrets;
 pub mod tables;
 
 pub use tables::refusal_reason;
@@ -63,6 +68,10 @@ pub struct FieldChange {
     pub after: Option<Value>,
     /// The value is secret: renderers print `(sensitive)` instead.
     pub sensitive: bool,
+    /// What the plan can say about a value it cannot show or compare (issue 13: a
+    /// credential `sensitive, will be sent` or `sensitive, cannot compare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The plan for one object.
@@ -86,6 +95,16 @@ pub struct Change {
 
 /// The note on a data source whose dry run lists nothing at all (issue 10).
 pub const NOTE_NO_TABLES: &str = "connection matches no tables";
+
+/// The note on live data sources no desired connection names (issue 13): V1 does not
+/// expose connection keys, so the group is named by its connection string.
+pub const NOTE_UNREAD_KEY: &str =
+    "connection key not readable through V1; named by its connection string";
+
+/// The note on a data source whose V1 reads differ from the source while Immuta's dry
+/// run reports no change (issue 13).
+pub const NOTE_V1_ONLY: &str =
+    "Immuta's dry run reports no change; the V1 reads differ from the source";
 
 /// Counts shown in the closing line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -156,7 +175,27 @@ pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
         if let Some(dry) = &mut change.data {
             mask_names(dry, &desired.redactor);
         }
+        if key.kind == Kind::Data {
+            mask_values(&mut change.fields, &desired.redactor);
+        }
         changes.push(change);
+    }
+    for (group, names) in &live.data_unmanaged {
+        let key = ObjectKey::new(Kind::Data, group.as_str());
+        if desired.objects.contains_key(&key) {
+            continue;
+        }
+        changes.push(Change {
+            key,
+            action: Action::Unmanaged,
+            fields: Vec::new(),
+            data: Some(DataDryRun {
+                no_change: names.clone(),
+                ..Default::default()
+            }),
+            id: None,
+            note: Some(NOTE_UNREAD_KEY.to_string()),
+        });
     }
     for (key, obj) in &live.objects {
         if obj.system || desired.objects.contains_key(key) || is_sub_purpose(key, desired, live) {
@@ -199,6 +238,29 @@ fn mask_names(dry: &mut DataDryRun, redactor: &crate::redact::Redactor) {
     }
 }
 
+/// Masks a field whose value quotes a secret: a data-source diff compares values the
+/// reader rebuilt (live names, merged lists), whose positions need not be the
+/// document's, so the pointers alone cannot be trusted to find every templated value.
+fn mask_values(fields: &mut [FieldChange], redactor: &crate::redact::Redactor) {
+    if redactor.is_empty() {
+        return;
+    }
+    for f in fields.iter_mut().filter(|f| !f.sensitive) {
+        let leaks = |v: &Option<Value>| {
+            v.as_ref().is_some_and(|v| {
+                let text = v.to_string();
+                redactor.redact(&text) != text
+            })
+        };
+        if leaks(&f.before) || leaks(&f.after) {
+            f.sensitive = true;
+            for v in [&mut f.before, &mut f.after].into_iter().flatten() {
+                *v = Value::String(MASK.to_string());
+            }
+        }
+    }
+}
+
 /// Sub-purposes belong to the document of their root purpose (`A.B` is inside `A`), so
 /// they are compared there and never listed on their own.
 fn is_sub_purpose(key: &ObjectKey, desired: &DesiredSet, live: &LiveSet) -> bool {
@@ -225,11 +287,17 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
         } else {
             Action::Update
         };
-        let note = matches_nothing.then(|| NOTE_NO_TABLES.to_string());
-        let fields = if action == Action::Create {
-            all_fields(m)
+        let mut note = matches_nothing.then(|| NOTE_NO_TABLES.to_string());
+        let fields = match (action, live.data_bodies.get(key)) {
+            (Action::Create, _) => all_fields(m),
+            (_, Some(have)) if !matches_nothing => data::diff(&m.body, have, &m.sensitive),
+            _ => Vec::new(),
+        };
+        let action = if action == Action::NoOp && !fields.is_empty() && !matches_nothing {
+            note = Some(NOTE_V1_ONLY.to_string());
+            Action::Update
         } else {
-            Vec::new()
+            action
         };
         return Change {
             key: key.clone(),
@@ -382,6 +450,7 @@ fn field_change(
         before: before.map(mask),
         after: after.map(mask),
         sensitive,
+        note: None,
     }
 }
 

@@ -212,6 +212,7 @@ pub fn add_deletes(
     // Data sources cannot be listed by key: the live stage probed inventory keys.
     for (key, names) in &live.data_orphans {
         if !desired.objects.contains_key(key) && inv.keys.contains(key) {
+            plan.changes.retain(|c| &c.key != key);
             plan.changes.push(Change {
                 key: key.clone(),
                 action: Action::Unmanaged,
@@ -228,6 +229,11 @@ pub fn add_deletes(
     let mut managed_live: BTreeMap<Kind, usize> = BTreeMap::new();
     for c in &mut plan.changes {
         if c.action != Action::Unmanaged || !inv.keys.contains(&c.key) {
+            continue;
+        }
+        // A group of live data sources is named by its connection string, not by a
+        // connection key (issue 13): only a key the delete probe found is deletable.
+        if c.key.kind == Kind::Data && !live.data_orphans.contains_key(&c.key) {
             continue;
         }
         *managed_live.entry(c.key.kind).or_default() += 1;

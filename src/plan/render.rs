@@ -162,6 +162,19 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
 }
 
 fn field(f: &FieldChange, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(note) = &f.note {
+        let marker = if note == super::secrets::CANNOT_COMPARE {
+            "?"
+        } else {
+            "~"
+        };
+        return writeln!(
+            out,
+            "      {marker} {}: ({})",
+            escape(&f.path),
+            escape(note)
+        );
+    }
     match (&f.before, &f.after) {
         (None, Some(a)) => writeln!(out, "      + {}: {}", escape(&f.path), value(Some(a))),
         (Some(b), None) => writeln!(
@@ -331,6 +344,7 @@ mod tests {
                         before: None,
                         after: Some(json!("Marketing")),
                         sensitive: false,
+                        note: None,
                     }],
                     data: None,
                     id: None,
@@ -344,6 +358,7 @@ mod tests {
                         before: Some(json!("a\nb\n")),
                         after: Some(json!("a\nc\n")),
                         sensitive: false,
+                        note: None,
                     }],
                     data: None,
                     id: Some(3),

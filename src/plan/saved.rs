@@ -50,6 +50,10 @@ pub struct SavedPlan {
     /// Object → digest of its live state when the plan was made (written `kind/name`).
     #[serde(with = "crate::object::key_map")]
     pub fingerprints: BTreeMap<ObjectKey, String>,
+    /// Made with `--refresh=full`: apply reads the data sources the same way, so it
+    /// recomputes the same plan (absent in files written before issue 13: `false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refresh_full: bool,
     /// The plan itself (masked values only).
     pub plan: Plan,
 }
@@ -114,7 +118,16 @@ pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<ObjectKey, String> 
         .iter()
         .map(|c| {
             let state = match c.key.kind {
-                Kind::Data => serde_json::to_value((live.data.get(&c.key), live.data_orphans.get(&c.key))).unwrap_or_default(),
+                Kind::Data => match live.data_bodies.get(&c.key) {
+                    // What the V1 reads showed (issue 13), when they were read.
+                    Some(b) => serde_json::to_value((
+                        live.data.get(&c.key),
+                        live.data_orphans.get(&c.key),
+                        canonical(Kind::Data, b),
+                    )),
+                    None => serde_json::to_value((live.data.get(&c.key), live.data_orphans.get(&c.key))),
+                }
+                .unwrap_or_default(),
                 kind => live
                     .objects
                     .get(&c.key)
@@ -162,11 +175,26 @@ pub fn check(
             return Err(Stale::Live { key: key.clone() });
         }
     }
-    if plan_now.changes != saved.plan.changes {
-        let detail = plan_now
-            .changes
+    // Credential lines come from the state directory, not from the tenant (a plan saved
+    // with --state-dir may be applied without it): they do not make a plan stale.
+    let without_credentials = |p: &Plan| -> Vec<super::Change> {
+        p.changes
             .iter()
-            .zip(&saved.plan.changes)
+            .cloned()
+            .map(|mut c| {
+                c.fields.retain(|f| f.note.is_none());
+                c
+            })
+            .collect()
+    };
+    let (now_changes, saved_changes) = (
+        without_credentials(plan_now),
+        without_credentials(&saved.plan),
+    );
+    if now_changes != saved_changes {
+        let detail = now_changes
+            .iter()
+            .zip(&saved_changes)
             .find(|(a, b)| a != b)
             .map_or(
                 Difference::Count {
@@ -229,6 +257,7 @@ mod tests {
             revision: "r1".into(),
             prune_kinds: vec![],
             fingerprints: fingerprints(&plan, &live),
+            refresh_full: false,
             plan,
         };
         (saved, live)

@@ -6,6 +6,9 @@
 //!   prune deletes only keys it lists (see [`inventory`]).
 //! - `state.json` ([`AppliedState`]): the daemon's last applied revision and when the
 //!   tenant was last checked against it (see [`applied`]).
+//! - `secret-digests.json` and `secret-digest-key.json` ([`SecretDigests`]): keyed
+//!   digests of the connection credentials last applied, so a plan can say whether one
+//!   changed (see [`secrets`]). They hold digests and a key, never a credential.
 //!
 //! Every file is JSON carrying its format version (`format_version` in `inventory.json`,
 //! `version` in `state.json`: the names files already on disk use, so existing state
@@ -15,7 +18,8 @@
 //! (one full plan). Every write is atomic: a temp file
 //! in the same directory, fsync, rename over the old file, fsync of the directory. A
 //! crash leaves the old or the new file, never half of one. Every error names the file.
-//! No file holds a secret (origins are stored without credentials).
+//! No file holds a secret (origins are stored without credentials, credentials only as
+//! keyed digests).
 //!
 //! A new kind of per-object record gets its own file here, with its own typed pair of
 //! methods on [`StateDir`]: the directory is not a key-value store.
@@ -28,9 +32,11 @@ use serde::Serialize;
 
 pub mod applied;
 pub mod inventory;
+pub mod secrets;
 
 pub use applied::AppliedState;
 pub use inventory::{next_inventory, Inventory, InventoryError, INVENTORY_FORMAT_VERSION};
+pub use secrets::SecretDigests;
 
 /// File name of the inventory inside the state directory.
 pub const INVENTORY_FILE: &str = "inventory.json";

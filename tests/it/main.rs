@@ -7,6 +7,7 @@ mod common;
 mod bad_input;
 mod converge;
 mod daemon;
+mod data_diff;
 mod examples;
 mod faults;
 mod flags;

@@ -149,9 +149,11 @@ fn tags_of(doc: &Value, entry: &Value) -> Value {
     ])
 }
 
-/// `<host>:<port>/<database>` (port 443 when not given).
+/// `<username>@<host>:<port>/<database>` (port 443 when not given; no `<username>@`
+/// without a username), the shape of 000:1661, 000:11245 and 001:340.
 pub fn connection_string(doc: &Value) -> String {
     let c = doc.get("connection").cloned().unwrap_or(Value::Null);
+    let user = str_at(&c, &["username"]).map_or_else(String::new, |u| format!("{u}@"));
     let host = str_at(&c, &["hostname"])
         .or_else(|| str_at(&c, &["sid"]))
         .unwrap_or("");
@@ -160,7 +162,7 @@ pub fn connection_string(doc: &Value) -> String {
         |p| p.as_str().map_or_else(|| p.to_string(), str::to_string),
     );
     let db = str_at(&c, &["database"]).unwrap_or("");
-    format!("{host}:{port}/{db}")
+    format!("{user}{host}:{port}/{db}")
 }
 
 fn catalog_key(doc: &Value) -> (String, String) {

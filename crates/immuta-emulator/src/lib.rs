@@ -50,6 +50,7 @@ pub mod projects;
 pub mod routes;
 pub mod rules;
 pub mod seed;
+pub mod source_reads;
 pub mod store;
 pub mod v1;
 pub mod validate;
@@ -673,5 +674,7 @@ pub async fn spawn(opts: Options) -> Result<Handle, Error> {
 
 #[cfg(test)]
 mod fidelity_tests;
+#[cfg(test)]
+mod source_reads_tests;
 #[cfg(test)]
 mod tests;

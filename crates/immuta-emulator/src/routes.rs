@@ -60,6 +60,7 @@ pub fn api() -> Router<Emulator> {
         )
         .route("/dataSource", get(list_sources))
         .route("/dataSource/{id}", get(get_source).delete(delete_source))
+        .merge(super::source_reads::routes())
 }
 
 /// `GET /_emulator/writes`.
@@ -183,14 +184,14 @@ async fn delete_project(
     finish(&emu, &Method::DELETE, &uri, &key, d, r)
 }
 
-fn id_of(raw: &str, what: &str) -> Result<u64, ApiError> {
+pub(crate) fn id_of(raw: &str, what: &str) -> Result<u64, ApiError> {
     raw.parse::<u64>()
         .map_err(|_| ApiError::not_found(format!("{what} was not found")))
 }
 
 /// `(offset, size)` from the query; `size` defaults per endpoint and is capped at `cap`
 /// (the emulator's `max_page_size`).
-fn page(
+pub(crate) fn page(
     q: &HashMap<String, String>,
     default: usize,
     cap: usize,
@@ -322,7 +323,7 @@ async fn list_policies(State(emu): State<Emulator>, Query(q): Q) -> Response {
     reply(r)
 }
 
-fn reply(r: Result<Value, ApiError>) -> Response {
+pub(crate) fn reply(r: Result<Value, ApiError>) -> Response {
     match r {
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),

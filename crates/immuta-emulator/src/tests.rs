@@ -128,7 +128,7 @@ async fn upserts_answer_the_documented_shapes() {
     assert_eq!(
         v,
         json!({"dryRun": false, "creating": ["Public Orders", "Public Credit Accounts"], "updating": [], "deleting": [],
-        "noChange": [], "detectionRunning": false, "tagsUpdated": true, "connectionString": "h.example.com:443/SALES"})
+        "noChange": [], "detectionRunning": false, "tagsUpdated": true, "connectionString": "u@h.example.com:443/SALES"})
     );
     let policy = "policyKey: mask\nname: Mask\ntype: data\nactions:\n- rules:\n  - type: Masking\n    config:\n      fields: [{type: columnTags, columnTag: PII}]\n      maskingConfig: {type: Hash}\n";
     let (_, v) = t.post("/api/v2/policy", policy).await;

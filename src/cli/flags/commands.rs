@@ -34,6 +34,25 @@ pub struct Mode {
     pub apply: bool,
 }
 
+/// Which data sources are read through the V1 reads for their field-level diff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RefreshArg {
+    /// Only those whose dry run reports a change.
+    Changed,
+    /// Every desired connection (finds changes made outside Git that the dry run misses).
+    Full,
+}
+
+impl RefreshArg {
+    /// The live stage's setting.
+    pub fn live(self) -> immuta_gitops::live::Refresh {
+        match self {
+            RefreshArg::Changed => immuta_gitops::live::Refresh::Changed,
+            RefreshArg::Full => immuta_gitops::live::Refresh::Full,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Text,
@@ -62,6 +81,15 @@ pub struct ReconcileArgs {
     /// Save the plan to FILE (with --plan) for `immuta-gitops apply FILE`.
     #[arg(long, env = "IMMUTA_GITOPS_OUT")]
     pub out: Option<PathBuf>,
+    /// Data sources read through V1 for the field-level diff: `changed` (those whose
+    /// dry run reports a change) or `full` (every desired connection).
+    #[arg(
+        long,
+        value_enum,
+        default_value = "changed",
+        env = "IMMUTA_GITOPS_REFRESH"
+    )]
+    pub refresh: RefreshArg,
     #[command(flatten)]
     pub prune: PruneFlags,
     #[command(flatten)]

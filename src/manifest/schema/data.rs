@@ -44,36 +44,43 @@ static USER_FILE: Obj = obj(&[
     opt("userFilename", Ty::Str),
 ]);
 
+/// Observable: the members the handler metadata shows under the same name
+/// (000:11223-11243: ssl, port, database, hostname, username, warehouse,
+/// authenticationMethod; `handler` is the hit's `blobHandlerType`, 001:327) and `httpPath`
+/// (chosen). `schema` is the table's schema in that metadata, not the connection's; the
+/// credentials are never read back (see `SENSITIVE_CONNECTION_KEYS`).
 static CONNECTION: Obj = obj(&[
     req("handler", Ty::Enum(&HANDLER)),
     opt("ssl", Ty::Bool),
     opt("database", Ty::Str),
-    opt("schema", Ty::Str),
+    opt("schema", Ty::Str).unobservable(),
     opt("hostname", Ty::Str),
     opt("port", Ty::Int),
     opt("warehouse", Ty::Str),
-    opt("connectionStringOptions", Ty::Str),
+    opt("connectionStringOptions", Ty::Str).unobservable(),
     opt("authenticationMethod", Ty::Enum(&AUTH_METHOD)),
     opt("username", Ty::Str),
-    opt("password", Ty::Str),
-    opt("useCertificate", Ty::Bool),
-    opt("userFiles", Ty::Array(&Ty::Object(&USER_FILE))),
-    opt("token", Ty::Str),
-    opt("clientId", Ty::Str),
-    opt("audience", Ty::Str),
-    opt("clientSecret", Ty::Str),
-    opt("certificateThumbprint", Ty::Str),
-    opt("scope", Ty::Str),
+    opt("password", Ty::Str).unobservable(),
+    opt("useCertificate", Ty::Bool).unobservable(),
+    opt("userFiles", Ty::Array(&Ty::Object(&USER_FILE))).unobservable(),
+    opt("token", Ty::Str).unobservable(),
+    opt("clientId", Ty::Str).unobservable(),
+    opt("audience", Ty::Str).unobservable(),
+    opt("clientSecret", Ty::Str).unobservable(),
+    opt("certificateThumbprint", Ty::Str).unobservable(),
+    opt("scope", Ty::Str).unobservable(),
     opt("httpPath", Ty::Str),
-    opt("idpHost", Ty::Str),
-    opt("appID", Ty::Str),
-    opt("role", Ty::Str),
-    opt("sid", Ty::Str),
-    opt("region", Ty::Str),
-    opt("queryResultLocationBucket", Ty::Str),
-    opt("queryResultLocationDirectory", Ty::Str),
+    opt("idpHost", Ty::Str).unobservable(),
+    opt("appID", Ty::Str).unobservable(),
+    opt("role", Ty::Str).unobservable(),
+    opt("sid", Ty::Str).unobservable(),
+    opt("region", Ty::Str).unobservable(),
+    opt("queryResultLocationBucket", Ty::Str).unobservable(),
+    opt("queryResultLocationDirectory", Ty::Str).unobservable(),
 ]);
 
+/// Not observable as a whole (the `DATA` root marks it): V1 shows the names it made,
+/// not the template (000:11201-11206 is a write payload).
 static NAME_TEMPLATE: Obj = obj(&[
     opt("dataSourceFormat", Ty::Str),
     opt("schemaFormat", Ty::Str),
@@ -86,9 +93,10 @@ static NAME_TEMPLATE: Obj = obj(&[
 
 static OPTIONS: Obj = obj(&[
     opt("staleDataTolerance", Ty::Int),
-    opt("disableSensitiveDataDiscovery", Ty::Bool),
+    // No V1 read shows these two.
+    opt("disableSensitiveDataDiscovery", Ty::Bool).unobservable(),
     opt("domainCollectionId", Ty::Str),
-    opt("hardDelete", Ty::Bool),
+    opt("hardDelete", Ty::Bool).unobservable(),
     opt("tableTags", STR_ARRAY),
 ]);
 
@@ -96,7 +104,9 @@ static OWNER_TYPE: Enum = closed(&["group", "user"]);
 static OWNER: Obj = obj(&[
     req("type", Ty::Enum(&OWNER_TYPE)),
     req("name", Ty::Str),
-    opt("iam", Ty::Str),
+    // The access list names each owner's `iamid` (001:1040-1100), but a missing `iam`
+    // means "any IdP" (000:15491), so the two cannot be compared.
+    opt("iam", Ty::Str).unobservable(),
 ]);
 
 static NAMING: Obj = obj(&[
@@ -129,10 +139,13 @@ static SOURCE: Obj = Obj {
         opt("all", Ty::Bool),
         opt("table", Ty::Str),
         opt("schema", Ty::Str),
-        opt("query", Ty::Str),
+        // The query text is in the handler metadata of each query source, which is not
+        // read (one handler read per connection); documentation would cost a
+        // `GET /dataSource/{id}` per source.
+        opt("query", Ty::Str).unobservable(),
         opt("naming", Ty::Object(&NAMING)),
         opt("description", Ty::Str),
-        opt("documentation", Ty::Str),
+        opt("documentation", Ty::Str).unobservable(),
         opt("owners", Ty::Array(&Ty::Object(&OWNER))),
         opt("columns", Ty::Array(&Ty::Object(&COLUMN))),
         opt(
@@ -148,16 +161,18 @@ static SOURCE: Obj = Obj {
     requires: &[("query", "naming")],
 };
 
-/// No field is observable: a data source document is compared by Immuta itself, through
-/// the dry run of a data source save (000:1657-1658), never field by field.
+/// Observable where the V1 reads of issue 13 show it (docs/fidelity.md, "Data sources"):
+/// the connection without secrets, options, owners and sources with their tags, columns
+/// and descriptions. `nameTemplate` is not: V1 shows the names it made, and those are
+/// judged by the server's dry run (000:1657-1658), which stays beside the field diff.
 pub(super) static DATA: Obj = obj(&[
-    req("connectionKey", Ty::Str).unobservable(),
-    req("connection", Ty::Object(&CONNECTION)).unobservable(),
+    req("connectionKey", Ty::Str),
+    req("connection", Ty::Object(&CONNECTION)),
     opt("nameTemplate", Ty::Object(&NAME_TEMPLATE)).unobservable(),
-    opt("options", Ty::Object(&OPTIONS)).unobservable(),
+    opt("options", Ty::Object(&OPTIONS)),
     // The table says "object"; the description and `owners[]` entries say array (000:4603-4605, 15485-15495).
-    opt("owners", Ty::Array(&Ty::Object(&OWNER))).unobservable(),
-    opt("sources", Ty::Array(&Ty::Object(&SOURCE))).unobservable(),
+    opt("owners", Ty::Array(&Ty::Object(&OWNER))),
+    opt("sources", Ty::Array(&Ty::Object(&SOURCE))),
 ]);
 
 /// What one handler requires of `connection`.

@@ -433,3 +433,46 @@ async fn a_state_file_with_times_past_the_clock_does_not_stop_the_daemon() {
     assert_eq!(real_writes(&emu), 1);
     d.shutdown().await.0.unwrap();
 }
+
+/// Sum of `immuta_gitops_api_requests_total` for one endpoint.
+fn api_requests_of(metrics: &str, endpoint: &str) -> f64 {
+    let label = format!("endpoint=\"{endpoint}\"");
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("immuta_gitops_api_requests_total{") && l.contains(&label))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drift_check_reads_every_data_source_through_v1() {
+    let emu = emulator(None).await;
+    let env = Env::new();
+    let repo = Repo::new(env.tmp.path());
+    let a = repo.commit(&[(
+        "data/hr.yaml",
+        Some("connectionKey: hr\nconnection: {handler: Snowflake, hostname: hr.example.com, database: HR, username: svc, password: literal-pw-3f9c}\nsources:\n  - {table: PEOPLE, schema: PUBLIC, tags: {table: [HR]}}\n"),
+    )]);
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_millis(200);
+    });
+    wait_applied(&d.base, &a).await;
+    // The apply cycle created the connection: nothing live to read through V1.
+    let m = get(&d.base, "/metrics").await.text().await.unwrap();
+    let before = api_requests_of(&m, "GET /dictionary/{id}");
+    // Later cycles on the same revision are drift checks: in sync, and every desired
+    // connection is read through V1 although its dry run reports no change.
+    let s = wait_cycles(&d.base, 2).await;
+    assert_eq!(s["last_cycle"]["result"], "in_sync");
+    let m = get(&d.base, "/metrics").await.text().await.unwrap();
+    assert!(
+        api_requests_of(&m, "GET /dictionary/{id}") >= before + 1.0,
+        "{m}"
+    );
+    assert!(
+        api_requests_of(&m, "GET /{handler}/handler/{id}") >= 1.0,
+        "{m}"
+    );
+    assert_eq!(real_writes(&emu), 1);
+    d.shutdown().await.0.unwrap();
+}

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use server::{fixture, Replay, Tenant, KEY};
 
+mod data_sources;
 mod policies;
 mod projects;
 mod purposes;

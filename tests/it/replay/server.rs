@@ -9,7 +9,12 @@
 //! (clients.md §7) or `{hits, count}` (002:1585-1590). `templates=false` / `true` filter
 //! on `template` as 002:1566-1573 says, unless a test turns that off. It answers the
 //! V2 data dry run with the `{dryRun, creating, updating, deleting, noChange}` summary a
-//! test gives. Every other request is recorded as a write and refused with 405.
+//! test gives. Data sources (issue 13): `GET /dataSource` → `{hits, facets, count}`
+//! (000:14421-14549) or the bare array 001:312-375 prints; the detail reads
+//! (`/{handler}/handler/{id}`, `/dataSource/{id}/tags`, `/dataSource/{id}/access` paged as
+//! `{count, users}` and filtered by `states`, `/dictionary/{id}`) answer the documented
+//! bodies a test puts in [`Tenant::data_reads`] by path. Every other request is recorded
+//! as a write and refused with 405.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -52,6 +57,13 @@ pub struct Tenant {
     pub purposes: Vec<Value>,
     /// `POST /api/v2/data?dryRun=true` answers by connection key.
     pub data_dry_runs: BTreeMap<String, Value>,
+    /// `GET /dataSource` hits.
+    pub data_sources: Vec<Value>,
+    /// Answer `GET /dataSource` as a bare array (001:312-375) instead of `{hits, count}`.
+    pub data_sources_bare: bool,
+    /// Detail reads of data sources by path (`/dictionary/4`, ...); an access answer is
+    /// `{count, users}` whole, paged and filtered by the replay.
+    pub data_reads: BTreeMap<String, Value>,
     /// Most items on one page.
     pub cap: usize,
 }
@@ -67,6 +79,9 @@ impl Default for Tenant {
             project_sources: BTreeMap::new(),
             purposes: Vec::new(),
             data_dry_runs: BTreeMap::new(),
+            data_sources: Vec::new(),
+            data_sources_bare: false,
+            data_reads: BTreeMap::new(),
             cap: 1000,
         }
     }
@@ -110,6 +125,11 @@ impl Replay {
             .route("/project/{id}/dataSources", get(project_sources))
             .route("/governance/purpose", get(purposes))
             .route("/api/v2/data", post(data_dry_run))
+            .route("/dataSource", get(data_sources))
+            .route("/dataSource/{id}/access", get(data_access))
+            .route("/dataSource/{id}/tags", get(data_read))
+            .route("/dictionary/{id}", get(data_read))
+            .route("/{handler}/handler/{id}", get(data_read))
             .fallback(refuse)
             .with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -275,6 +295,57 @@ async fn data_dry_run(
         Some(a) => Json(a.clone()).into_response(),
         None => error(StatusCode::BAD_REQUEST, "unknown connection in this replay"),
     }
+}
+
+async fn data_sources(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Q,
+) -> Response {
+    if let Some(r) = refused(&s, &headers, &uri) {
+        return r;
+    }
+    let t = &s.tenant;
+    let items = page(&t.data_sources, &q, 10, t.cap);
+    if t.data_sources_bare {
+        Json(Value::Array(items)).into_response()
+    } else {
+        Json(json!({"hits": items, "facets": {}, "count": t.data_sources.len()})).into_response()
+    }
+}
+
+async fn data_read(State(s): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    if let Some(r) = refused(&s, &headers, &uri) {
+        return r;
+    }
+    match s.tenant.data_reads.get(uri.path()) {
+        Some(v) => Json(v.clone()).into_response(),
+        None => error(StatusCode::NOT_FOUND, "Data source not found."),
+    }
+}
+
+async fn data_access(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Q,
+) -> Response {
+    if let Some(r) = refused(&s, &headers, &uri) {
+        return r;
+    }
+    let Some(answer) = s.tenant.data_reads.get(uri.path()) else {
+        return error(StatusCode::NOT_FOUND, "Data source not found.");
+    };
+    let users: Vec<Value> = answer["users"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|u| q.get("states").is_none_or(|st| u["state"] == st.as_str()))
+        .collect();
+    let items = page(&users, &q, 10, s.tenant.cap);
+    Json(json!({"count": users.len(), "users": items})).into_response()
 }
 
 async fn refuse(State(s): State<Shared>, method: axum::http::Method, uri: Uri) -> Response {

@@ -540,7 +540,12 @@ fn child_daemon(args: &[String]) {
         apply_window_tz: "UTC".into(),
         notify: Vec::new(),
     };
-    daemon::init_tracing("info", "info", LogFormat::Text);
+    daemon::init_tracing(
+        "info",
+        "info",
+        LogFormat::Text,
+        immuta_gitops::terminal::colour::ColourChoice::Auto,
+    );
     runtime()
         .block_on(daemon::run(options, std::future::pending()))
         .unwrap();

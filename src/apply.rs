@@ -106,20 +106,18 @@ impl ApplyReport {
     /// Only I/O errors of `out`.
     pub fn render_text(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         for r in &self.results {
-            match &r.outcome {
-                Outcome::Applied { .. } => {
-                    writeln!(out, "  ✓ {} {}", Escaped(&r.key), verb(r.action))?;
-                }
-                Outcome::Failed { error } => {
-                    writeln!(out, "  ✗ {} FAILED: {}", Escaped(&r.key), escape(error))?;
-                }
-                Outcome::Skipped { reason } => {
-                    writeln!(out, "  - {} skipped: {}", Escaped(&r.key), escape(reason))?;
-                }
-            }
+            r.render_line(out)?;
         }
-        let (a, f, s) = self.counts();
         writeln!(out)?;
+        self.render_summary(out)
+    }
+
+    /// Writes the closing summary alone (after the lines were streamed as they landed).
+    ///
+    /// # Errors
+    /// Only I/O errors of `out`.
+    pub fn render_summary(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let (a, f, s) = self.counts();
         if f == 0 && s == 0 {
             writeln!(out, "Apply complete! {a} applied.")
         } else {
@@ -130,6 +128,48 @@ impl ApplyReport {
         }
     }
 }
+
+impl ObjectResult {
+    /// Writes the object's one line (`  ✓ purpose/x created`); the key and the message
+    /// are escaped for the terminal.
+    ///
+    /// # Errors
+    /// Only I/O errors of `out`.
+    pub fn render_line(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match &self.outcome {
+            Outcome::Applied { .. } => {
+                writeln!(out, "  ✓ {} {}", Escaped(&self.key), verb(self.action))
+            }
+            Outcome::Failed { error } => {
+                writeln!(out, "  ✗ {} FAILED: {}", Escaped(&self.key), escape(error))
+            }
+            Outcome::Skipped { reason } => {
+                writeln!(
+                    out,
+                    "  - {} skipped: {}",
+                    Escaped(&self.key),
+                    escape(reason)
+                )
+            }
+        }
+    }
+}
+
+/// Where apply reports how far it got, as it happens: the command line streams each
+/// object's line and draws a progress bar from it. Called from the apply task; must
+/// not block for long.
+pub trait Observer: Send + Sync {
+    /// A level starts: the writes (`deleting: false`) or the deletes of `kind`.
+    fn level(&self, _kind: Kind, _deleting: bool) {}
+    /// One object's result, the moment it is known (landed, failed or skipped).
+    fn landed(&self, _result: &ObjectResult) {}
+}
+
+/// An [`Observer`] that ignores everything (the daemon, the demo, the tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl Observer for Quiet {}
 
 fn verb(a: Action) -> &'static str {
     match a {
@@ -148,6 +188,17 @@ pub async fn apply(
     desired: &DesiredSet,
     cancel: &CancellationToken,
 ) -> ApplyReport {
+    apply_observed(client, plan, desired, cancel, &Quiet).await
+}
+
+/// [`apply`], telling `observer` about each level and each object's result as it lands.
+pub async fn apply_observed(
+    client: &Client,
+    plan: &Plan,
+    desired: &DesiredSet,
+    cancel: &CancellationToken,
+    observer: &dyn Observer,
+) -> ApplyReport {
     let mut report = ApplyReport::default();
     let mut failed = Failed::default();
     for &kind in Kind::ALL {
@@ -156,7 +207,10 @@ pub async fn apply(
             .iter()
             .filter(|c| c.key.kind == kind && c.action.is_write() && c.action != Action::Delete)
             .collect();
-        let mut results = run_level(client, level, desired, &failed, cancel).await;
+        if !level.is_empty() {
+            observer.level(kind, false);
+        }
+        let mut results = run_level(client, level, desired, &failed, cancel, observer).await;
         // A refused change is not sent: it is reported as skipped, so the run is not a
         // success, its dependents are skipped and no delete runs after it.
         results.extend(
@@ -169,7 +223,8 @@ pub async fn apply(
                     outcome: Outcome::Skipped {
                         reason: crate::plan::refusal_reason(c),
                     },
-                }),
+                })
+                .inspect(|r| observer.landed(r)),
         );
         results.sort_by(|a, b| a.key.cmp(&b.key));
         for r in &results {
@@ -185,6 +240,9 @@ pub async fn apply(
             .iter()
             .filter(|c| c.key.kind == kind && c.action == Action::Delete)
             .collect();
+        if !level.is_empty() {
+            observer.level(kind, true);
+        }
         let blocker = report
             .results
             .iter()
@@ -203,21 +261,24 @@ pub async fn apply(
                         ),
                     },
                 })
+                .inspect(|r| observer.landed(r))
                 .collect(),
-            None => run_level(client, level, desired, &failed, cancel).await,
+            None => run_level(client, level, desired, &failed, cancel, observer).await,
         };
         report.results.extend(results);
     }
     report
 }
 
-/// Runs one level's writes concurrently (bounded by the client); results in key order.
+/// Runs one level's writes concurrently (bounded by the client), telling `observer`
+/// about each result as it lands; results in key order.
 async fn run_level(
     client: &Client,
     level: Vec<&Change>,
     desired: &DesiredSet,
     failed: &Failed,
     cancel: &CancellationToken,
+    observer: &dyn Observer,
 ) -> Vec<ObjectResult> {
     let mut results: Vec<ObjectResult> = stream::iter(level)
         .map(|c| async move {
@@ -236,6 +297,7 @@ async fn run_level(
             }
         })
         .buffer_unordered(client.concurrency())
+        .inspect(|r| observer.landed(r))
         .collect()
         .await;
     results.sort_by(|a, b| a.key.cmp(&b.key));

@@ -16,6 +16,7 @@ use crate::limits;
 use crate::object::Kind;
 use crate::redact::Secret;
 use crate::source::{GitAuth, SourceSpec};
+use crate::terminal::colour::{self, ColourChoice, ColourEnv};
 
 /// Environment variable holding the Immuta API key.
 pub const API_KEY_ENV: &str = "IMMUTA_API_KEY";
@@ -116,11 +117,23 @@ pub fn read_secret_file(what: &'static str, path: &Path) -> Result<Secret, Error
     Ok(Secret::new(value))
 }
 
-/// Whether text logs on stderr may use colour: stderr is a terminal and `NO_COLOR` is
-/// unset (<https://no-color.org>). Piped logs never carry escape sequences.
-pub fn stderr_colour() -> bool {
+/// What the environment says about colour: `NO_COLOR`, `CLICOLOR_FORCE`, `CLICOLOR`
+/// and `TERM` (see [`crate::terminal::colour`] for the rules).
+pub fn colour_env() -> ColourEnv {
+    let var = |name: &str| std::env::var_os(name);
+    ColourEnv {
+        no_color: var("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        force: var("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0"),
+        clicolor_off: var("CLICOLOR").is_some_and(|v| v == "0"),
+        dumb_term: var("TERM").is_some_and(|v| v == "dumb"),
+    }
+}
+
+/// Whether text logs on stderr may use colour: only when stderr is a terminal and
+/// `choice` and the environment allow it. Piped logs never carry escape sequences.
+pub fn stderr_colour(choice: ColourChoice) -> bool {
     use std::io::IsTerminal;
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    colour::log_colour(choice, colour_env(), std::io::stderr().is_terminal())
 }
 
 /// The API key: `--api-key-file` wins over `IMMUTA_API_KEY`.

@@ -8,7 +8,8 @@
 //! plan has changes (Terraform's convention).
 //!
 //! Parts: [`flags`] (every flag, declared once), [`reconcile`] (`validate`, `reconcile`,
-//! `apply`), [`errors`] (how an error is printed).
+//! `apply`), [`errors`] (how an error is printed), [`tty`] (colour, the approval prompt,
+//! progress).
 
 use std::process::ExitCode;
 
@@ -22,6 +23,7 @@ mod flags;
 mod reconcile;
 #[cfg(test)]
 mod tests;
+mod tty;
 
 /// GitOps for Immuta: keep a tenant equal to a Git repository of V2 YAML files.
 #[derive(Debug, Parser)]
@@ -31,6 +33,16 @@ pub struct Cli {
     /// Default: `info` for `run` and `emulator`, `warn` for the one-shot commands.
     #[arg(long, env = "IMMUTA_GITOPS_LOG", global = true)]
     pub log: Option<String>,
+    /// Colour: `auto` colours on a terminal (`NO_COLOR` disables, `CLICOLOR_FORCE`
+    /// forces), `always`, `never`. Logs are coloured only on a terminal.
+    #[arg(
+        long,
+        env = "IMMUTA_GITOPS_COLOR",
+        global = true,
+        value_enum,
+        default_value = "auto"
+    )]
+    pub color: flags::ColorFlag,
     #[command(subcommand)]
     command: Command,
 }
@@ -72,7 +84,14 @@ pub fn main() -> ExitCode {
         Command::Emulator(_) => ("info", LogFormat::Text),
         _ => ("warn", LogFormat::Text),
     };
-    daemon::init_tracing(cli.log.as_deref().unwrap_or(default), default, format);
+    let colour = cli.color.choice();
+    daemon::init_tracing(
+        cli.log.as_deref().unwrap_or(default),
+        default,
+        format,
+        colour,
+    );
+    let tty = tty::Tty::detect(colour);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -83,22 +102,22 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(cli.command, tty)) {
         Ok(code) => code,
         // A reader that went away (`immuta-gitops reconcile --plan | head`) is not a failure.
         Err(e) if errors::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", errors::render(&e));
+            tty.eprintln(&format!("error: {}", errors::render(&e)));
             ExitCode::from(1)
         }
     }
 }
 
-async fn run(cmd: Command) -> Result<ExitCode> {
+async fn run(cmd: Command, tty: tty::Tty) -> Result<ExitCode> {
     match cmd {
-        Command::Validate(args) => reconcile::validate(&args),
-        Command::Reconcile(args) => reconcile::reconcile(args).await,
-        Command::Apply(args) => reconcile::apply_saved(args).await,
+        Command::Validate(args) => reconcile::validate(&args, tty),
+        Command::Reconcile(args) => reconcile::reconcile(args, tty).await,
+        Command::Apply(args) => reconcile::apply_saved(args, tty).await,
         Command::Run(args) => {
             daemon::run(args.options(), shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
@@ -112,7 +131,7 @@ async fn run(cmd: Command) -> Result<ExitCode> {
         }
         #[cfg(feature = "emulator")]
         Command::Demo => {
-            let mut out = std::io::stdout().lock();
+            let mut out = tty.out.writer(std::io::stdout().lock());
             let ok = immuta_gitops::demo::run(&mut out).await?;
             Ok(if ok {
                 ExitCode::SUCCESS

@@ -19,8 +19,9 @@ use immuta_gitops::terminal::{escape, Escaped};
 
 use super::errors;
 use super::flags::commands::{ApplyArgs, Output, ReconcileArgs, ValidateArgs};
+use super::tty::{self, Tty};
 
-pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
+pub fn validate(args: &ValidateArgs, tty: Tty) -> Result<ExitCode> {
     let (dir, limits) = (&args.dir, args.limits.limits());
     // A bare repository (or a `.git` directory) validates its HEAD commit.
     let snapshot = if source::local::is_git_dir(dir) {
@@ -34,7 +35,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
         source::local::read_dir(dir, None, &limits)
     }
     .with_context(|| format!("cannot read {}", dir.display()))?;
-    let mut out = std::io::stdout().lock();
+    let mut out = tty.out.writer(std::io::stdout().lock());
     match manifest::load(&snapshot, &ProcessEnv) {
         Ok(set) => {
             for w in &set.warnings {
@@ -62,40 +63,49 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
     }
 }
 
-/// Builds the reconciler, fetches and plans; prints the manifest warnings and the notes
-/// (`all_notes: false` prints only the warnings among them).
-async fn plan(config: &Config, all_notes: bool, refresh: Refresh) -> Result<(Reconciler, Planned)> {
+/// Builds the reconciler, fetches and plans (a spinner on a terminal); prints the
+/// manifest warnings and the notes (`all_notes: false` prints only the warnings among
+/// them).
+async fn plan(
+    config: &Config,
+    all_notes: bool,
+    refresh: Refresh,
+    tty: Tty,
+) -> Result<(Reconciler, Planned)> {
     let reconciler = Reconciler::new(Settings {
         client: Client::new(config.client.clone())?,
         prune: config.prune.clone(),
         state: config.state.clone(),
     })?;
+    let reading = tty::Reading::start(tty, reconciler.client());
     let snapshot = Reconciler::fetch(&config.source).await?;
     let planned = reconciler
         .plan_with(&snapshot, &ProcessEnv, refresh)
         .await
         .map_err(|e| errors::explain(e, reconciler.client()))?;
+    reading.finish(reconciler.client());
     for w in &planned.desired.warnings {
-        eprintln!("{}", Escaped(w));
+        tty.eprintln(&Escaped(w).to_string());
     }
     for n in planned.notes.iter().filter(|n| all_notes || n.is_warning()) {
-        print_note(n);
+        print_note(n, tty);
     }
     Ok((reconciler, planned))
 }
 
-fn print_note(n: &Note) {
+fn print_note(n: &Note, tty: Tty) {
     if n.is_warning() {
-        eprintln!("warning: {}", escape(&n.to_string()));
+        tty.eprintln(&format!("warning: {}", escape(&n.to_string())));
     } else {
-        eprintln!("{}", escape(&n.to_string()));
+        tty.eprintln(&escape(&n.to_string()));
     }
 }
 
-fn write_plan(plan: &Plan, output: Output) -> Result<()> {
+/// Writes the plan on stdout; text is coloured as stdout allows, JSON and Markdown never.
+fn write_plan(plan: &Plan, output: Output, tty: Tty) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match output {
-        Output::Text => render::text(plan, &mut out)?,
+        Output::Text => render::text(plan, &mut tty.out.writer(&mut out))?,
         Output::Json => render::json(plan, &mut out)?,
         Output::Markdown => render::markdown(plan, &mut out)?,
     }
@@ -103,29 +113,53 @@ fn write_plan(plan: &Plan, output: Output) -> Result<()> {
     Ok(())
 }
 
-/// Applies (and records the inventory), prints the report when something was sent;
+/// Applies (and records the inventory): each object's line is printed as it lands,
+/// with a progress bar on a terminal, then the summary (or, for JSON, the report);
 /// true when every write landed.
-async fn apply(reconciler: &Reconciler, planned: &Planned, output: Output) -> Result<bool> {
+async fn apply(
+    reconciler: &Reconciler,
+    planned: &Planned,
+    output: Output,
+    tty: Tty,
+) -> Result<bool> {
+    let has_changes = planned.plan.has_changes();
+    let json = output == Output::Json;
+    if has_changes && !json {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "Applying...")?;
+        out.flush()?;
+    }
+    let total = planned
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.action.is_write() || c.action == plan::Action::Refused)
+        .count();
+    let progress = tty::Applying::start(tty, total, !json);
     let Applied {
         report,
         inventory_error,
         digests_error,
         ..
-    } = reconciler.apply(planned, CancellationToken::new()).await;
+    } = reconciler
+        .apply_observed(planned, CancellationToken::new(), &progress)
+        .await;
+    progress.finish()?;
     if let Some(e) = digests_error {
-        eprintln!(
+        tty.eprintln(&format!(
             "warning: {}; the next plan cannot compare those credentials",
             escape(&e.to_string())
-        );
+        ));
     }
-    if planned.plan.has_changes() {
+    if has_changes {
         let mut out = std::io::stdout().lock();
-        if output == Output::Json {
+        if json {
             serde_json::to_writer_pretty(&mut out, &report)?;
             writeln!(out)?;
         } else {
-            writeln!(out, "Applying...")?;
-            report.render_text(&mut out)?;
+            let mut out = tty.out.writer(&mut out);
+            writeln!(out)?;
+            report.render_summary(&mut out)?;
         }
     }
     if let (Some(e), Some(dir)) = (inventory_error, reconciler.state()) {
@@ -137,11 +171,11 @@ async fn apply(reconciler: &Reconciler, planned: &Planned, output: Output) -> Re
     Ok(report.is_success())
 }
 
-pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
+pub async fn reconcile(args: ReconcileArgs, tty: Tty) -> Result<ExitCode> {
     let config = args.config()?;
-    let (reconciler, planned) = plan(&config, true, args.refresh.live()).await?;
+    let (reconciler, planned) = plan(&config, true, args.refresh.live(), tty).await?;
     let plan = &planned.plan;
-    write_plan(plan, args.output)?;
+    write_plan(plan, args.output, tty)?;
     if let Some(file) = &args.out {
         let saved = SavedPlan {
             format_version: saved::SAVED_FORMAT_VERSION,
@@ -166,8 +200,17 @@ pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
         );
     }
     let changes = plan.has_changes();
-    let applied = !args.mode.apply || apply(&reconciler, &planned, args.output).await?;
-    if refused(plan) || !applied {
+    if args.mode.apply
+        && changes
+        && tty.interactive
+        && !args.auto_approve
+        && !tty::approve(tty).await?
+    {
+        tty.eprintln("error: Apply cancelled: nothing was sent to Immuta.");
+        return Ok(ExitCode::from(1));
+    }
+    let applied = !args.mode.apply || apply(&reconciler, &planned, args.output, tty).await?;
+    if refused(plan, tty) || !applied {
         return Ok(ExitCode::from(1));
     }
     Ok(if args.detailed_exitcode && changes {
@@ -178,14 +221,14 @@ pub async fn reconcile(args: ReconcileArgs) -> Result<ExitCode> {
 }
 
 /// Prints one error line per refused data-source change; true when there is any.
-fn refused(plan: &Plan) -> bool {
+fn refused(plan: &Plan, tty: Tty) -> bool {
     let mut any = false;
     for c in plan.refused() {
-        eprintln!(
+        tty.eprintln(&format!(
             "error: {}: {} (nothing was sent for it)",
             escape(&c.key.to_string()),
             escape(&plan::refusal_reason(c))
-        );
+        ));
         any = true;
     }
     any
@@ -200,7 +243,7 @@ fn saved_repo(repo: &str) -> String {
     std::fs::canonicalize(repo).map_or_else(|_| repo.to_string(), |p| p.display().to_string())
 }
 
-pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
+pub async fn apply_saved(args: ApplyArgs, tty: Tty) -> Result<ExitCode> {
     let bytes = std::fs::read(&args.plan_file)
         .with_context(|| format!("cannot read {}", args.plan_file.display()))?;
     let saved: SavedPlan = serde_json::from_slice(&bytes)
@@ -222,7 +265,7 @@ pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
     } else {
         Refresh::Changed
     };
-    let (reconciler, mut planned) = plan(&config, false, refresh).await?;
+    let (reconciler, mut planned) = plan(&config, false, refresh, tty).await?;
     saved::check(
         &saved,
         &planned.desired.source,
@@ -230,10 +273,12 @@ pub async fn apply_saved(args: ApplyArgs) -> Result<ExitCode> {
         &planned.plan,
         &planned.live,
     )?;
-    write_plan(&saved.plan, Output::Text)?;
+    write_plan(&saved.plan, Output::Text, tty)?;
     planned.plan = saved.plan;
-    let applied = apply(&reconciler, &planned, Output::Text).await?;
-    Ok(if refused(&planned.plan) || !applied {
+    // A saved plan is applied without asking: saving it and running `apply FILE` is
+    // the approval (Terraform's `apply PLANFILE`).
+    let applied = apply(&reconciler, &planned, Output::Text, tty).await?;
+    Ok(if refused(&planned.plan, tty) || !applied {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

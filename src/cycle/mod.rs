@@ -329,8 +329,25 @@ impl Reconciler {
     /// inventory in the state directory: every desired key, plus managed keys whose
     /// delete did not land. Objects not yet started when `cancel` fires are skipped.
     pub async fn apply(&self, planned: &Planned, cancel: CancellationToken) -> Applied {
+        self.apply_observed(planned, cancel, &apply::Quiet).await
+    }
+
+    /// [`Reconciler::apply`], telling `observer` about each object as it lands.
+    pub async fn apply_observed(
+        &self,
+        planned: &Planned,
+        cancel: CancellationToken,
+        observer: &dyn apply::Observer,
+    ) -> Applied {
         let report = if planned.plan.has_changes() {
-            apply::apply(&planned.client, &planned.plan, &planned.desired, &cancel).await
+            apply::apply_observed(
+                &planned.client,
+                &planned.plan,
+                &planned.desired,
+                &cancel,
+                observer,
+            )
+            .await
         } else {
             ApplyReport::default()
         };

@@ -177,8 +177,14 @@ pub enum Error {
 
 /// Installs the global tracing subscriber (the one log setup of every command): `filter`
 /// in `EnvFilter` syntax (`fallback` when it does not parse), lines on stderr as text or
-/// JSON. Returns false when a subscriber was already installed.
-pub fn init_tracing(filter: &str, fallback: &str, format: LogFormat) -> bool {
+/// JSON. Text lines are coloured only when stderr is a terminal and `colour` allows it.
+/// Returns false when a subscriber was already installed.
+pub fn init_tracing(
+    filter: &str,
+    fallback: &str,
+    format: LogFormat,
+    colour: crate::terminal::colour::ColourChoice,
+) -> bool {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(fallback));
     let builder = tracing_subscriber::fmt()
@@ -187,7 +193,7 @@ pub fn init_tracing(filter: &str, fallback: &str, format: LogFormat) -> bool {
     match format {
         // Text lines escape every field for the terminal; JSON escapes by construction.
         LogFormat::Text => builder
-            .with_ansi(crate::config::stderr_colour())
+            .with_ansi(crate::config::stderr_colour(colour))
             .fmt_fields(crate::terminal::log_fields())
             .try_init()
             .is_ok(),

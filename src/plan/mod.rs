@@ -96,6 +96,10 @@ pub struct Change {
 /// The note on a data source whose dry run lists nothing at all (issue 10).
 pub const NOTE_NO_TABLES: &str = "connection matches no tables";
 
+/// The note on an unmanaged change that this tool applied before and that left Git:
+/// prune is off for its kind, so it stays, and `--prune` would delete it (issue 14).
+pub const NOTE_WOULD_PRUNE: &str = "removed from Git but managed by this tool";
+
 /// The note on live data sources no desired connection names (issue 13): V1 does not
 /// expose connection keys, so the group is named by its connection string.
 pub const NOTE_UNREAD_KEY: &str =
@@ -122,6 +126,9 @@ pub struct Summary {
     pub unmanaged: usize,
     /// Data-source changes refused because they would remove data sources.
     pub refused: usize,
+    /// Managed objects removed from Git and left in Immuta because prune is off for
+    /// their kind: `--prune` would delete them (counted in `unmanaged` too).
+    pub prunable: usize,
 }
 
 /// Everything apply will do for one revision.
@@ -144,7 +151,12 @@ impl Plan {
                 Action::Create => s.add += 1,
                 Action::Update => s.change += 1,
                 Action::NoOp => s.unchanged += 1,
-                Action::Unmanaged => s.unmanaged += 1,
+                Action::Unmanaged => {
+                    s.unmanaged += 1;
+                    if c.note.as_deref() == Some(NOTE_WOULD_PRUNE) {
+                        s.prunable += 1;
+                    }
+                }
                 Action::Delete => {}
                 Action::Refused => s.refused += 1,
             }

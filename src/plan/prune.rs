@@ -191,8 +191,9 @@ pub fn add_deletes(
     };
     if opts.kinds.is_empty() {
         if let Some(inv) = trusted {
-            for c in &plan.changes {
+            for c in &mut plan.changes {
                 if c.action == Action::Unmanaged && inv.keys.contains(&c.key) {
+                    c.note = Some(super::NOTE_WOULD_PRUNE.into());
                     notes.push(Note::LeftGit {
                         key: c.key.clone(),
                         kind: None,
@@ -238,6 +239,7 @@ pub fn add_deletes(
         }
         *managed_live.entry(c.key.kind).or_default() += 1;
         if !opts.kinds.contains(&c.key.kind) {
+            c.note = Some(super::NOTE_WOULD_PRUNE.into());
             notes.push(Note::LeftGit {
                 key: c.key.clone(),
                 kind: Some(c.key.kind),

@@ -47,11 +47,20 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         for c in shown.iter().filter(|c| !c.action.is_write()) {
             change(c, out)?;
         }
-        writeln!(
-            out,
-            "No changes. Immuta matches the source at {}.",
-            escape(short_rev(&plan.revision))
-        )?;
+        if s.prunable > 0 {
+            writeln!(
+                out,
+                "No changes. Immuta matches the source at {}, except {}.",
+                escape(short_rev(&plan.revision)),
+                prunable(s.prunable)
+            )?;
+        } else {
+            writeln!(
+                out,
+                "No changes. Immuta matches the source at {}.",
+                escape(short_rev(&plan.revision))
+            )?;
+        }
         return Ok(());
     }
     for c in shown {
@@ -69,9 +78,27 @@ pub fn closing_line(s: &Summary) -> String {
     } else {
         String::new()
     };
+    let prune = if s.prunable > 0 {
+        format!("; {}", prunable(s.prunable))
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {} to add, {} to change, {} to destroy{refused}.",
+        "Plan: {} to add, {} to change, {} to destroy{refused}{prune}.",
         s.add, s.change, s.destroy
+    )
+}
+
+/// `1 object removed from Git that would be removed with --prune` (issue 14: a summary
+/// must not say "matches" while managed objects that left Git are still in Immuta).
+fn prunable(n: usize) -> String {
+    let (noun, verb) = if n == 1 {
+        ("object", "is")
+    } else {
+        ("objects", "are")
+    };
+    format!(
+        "{n} {noun} removed from Git that {verb} still in Immuta and would be removed with --prune"
     )
 }
 
@@ -88,6 +115,10 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
         Action::Create => ("+", "will be created"),
         Action::Update => ("~", "will be updated in place"),
         Action::NoOp => (" ", "is up to date"),
+        Action::Unmanaged if c.note.as_deref() == Some(super::NOTE_WOULD_PRUNE) => (
+            "?",
+            "exists in Immuta but not in the source: managed by this tool, left alone, would be removed with --prune",
+        ),
         Action::Unmanaged => (
             "?",
             "exists in Immuta but not in the source: left alone (not managed, or --prune is off)",
@@ -101,6 +132,9 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
     let key = c.key.to_string();
     let key = escape(&key);
     match &c.note {
+        Some(note) if c.action == Action::Unmanaged && note == super::NOTE_WOULD_PRUNE => {
+            writeln!(out, "  {marker} {key} {what}")?;
+        }
         Some(note) if c.action == Action::NoOp => {
             writeln!(
                 out,
@@ -146,12 +180,8 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
     }
     if c.action == Action::Create {
         for f in &c.fields {
-            writeln!(
-                out,
-                "      + {} = {}",
-                escape(&f.path),
-                value(f.after.as_ref())
-            )?;
+            let label = format!("{} = ", escape(&f.path));
+            created(&label, f.after.as_ref(), 6, "", out)?;
         }
     } else {
         for f in &c.fields {
@@ -159,6 +189,52 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
         }
     }
     writeln!(out)
+}
+
+/// One value of a created object as `terraform plan` shows it (issue 14): a scalar on
+/// its line, an object or array as a nested block, one field or item per line, closed
+/// under its label. Keys and values are escaped; secrets were masked when the plan was
+/// built, so a masked value prints `(sensitive)` at any depth.
+fn created(
+    label: &str,
+    v: Option<&Value>,
+    indent: usize,
+    comma: &str,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let pad = " ".repeat(indent);
+    match v {
+        Some(Value::Object(map)) if !map.is_empty() => {
+            writeln!(out, "{pad}+ {label}{{")?;
+            for (k, v) in map {
+                created(
+                    &format!("{} = ", block_key(k)),
+                    Some(v),
+                    indent + 4,
+                    "",
+                    out,
+                )?;
+            }
+            writeln!(out, "{pad}  }}{comma}")
+        }
+        Some(Value::Array(items)) if !items.is_empty() => {
+            writeln!(out, "{pad}+ {label}[")?;
+            for v in items {
+                created("", Some(v), indent + 4, ",", out)?;
+            }
+            writeln!(out, "{pad}  ]{comma}")
+        }
+        v => writeln!(out, "{pad}+ {label}{}{comma}", value(v)),
+    }
+}
+
+/// An object key inside a block: bare when it reads as an identifier, else quoted.
+fn block_key(k: &str) -> String {
+    if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        k.to_string()
+    } else {
+        quote(k)
+    }
 }
 
 fn field(f: &FieldChange, out: &mut dyn Write) -> io::Result<()> {
@@ -233,7 +309,15 @@ pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
     if plan.has_changes() || s.refused > 0 {
         writeln!(out, "**{}**", closing_line(&s))?;
     } else {
-        writeln!(out, "**No changes.** Immuta matches the source.")?;
+        if s.prunable > 0 {
+            writeln!(
+                out,
+                "**No changes.** Immuta matches the source, except {}.",
+                prunable(s.prunable)
+            )?;
+        } else {
+            writeln!(out, "**No changes.** Immuta matches the source.")?;
+        }
     }
     writeln!(out)?;
     writeln!(
@@ -384,6 +468,73 @@ mod tests {
             "{s}"
         );
         assert!(s.starts_with("Source: repo at 0123456789ab"), "{s}");
+    }
+
+    /// issue 14: nested values of a created object printed as one line of JSON.
+    #[test]
+    fn issue_14_created_values_are_nested_blocks() {
+        let p = Plan {
+            origin: "o".into(),
+            revision: "r".into(),
+            changes: vec![Change {
+                key: ObjectKey::new(Kind::Policy, "mask"),
+                action: Action::Create,
+                fields: vec![
+                    FieldChange {
+                        path: "actions".into(),
+                        before: None,
+                        after: Some(json!([{
+                            "rules": [{"type": "Masking", "config": {"fields": []}}],
+                            "odd key\u{1b}": {"x": "a\u{1b}]0;t\u{7}", "password": crate::redact::MASK},
+                        }])),
+                        sensitive: false,
+                        note: None,
+                    },
+                    FieldChange {
+                        path: "token".into(),
+                        before: None,
+                        after: Some(json!(crate::redact::MASK)),
+                        sensitive: true,
+                        note: None,
+                    },
+                    FieldChange {
+                        path: "tags".into(),
+                        before: None,
+                        after: Some(json!({})),
+                        sensitive: false,
+                        note: None,
+                    },
+                ],
+                data: None,
+                id: None,
+                note: None,
+            }],
+        };
+        let mut buf = Vec::new();
+        text(&p, &mut buf).unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        let want = r#"  + policy/mask will be created
+      + actions = [
+          + {
+              + rules = [
+                  + {
+                      + type = "Masking"
+                      + config = {
+                          + fields = []
+                        }
+                    },
+                ]
+              + "odd key\u001b" = {
+                  + x = "a\u001b]0;t\u0007"
+                  + password = (sensitive)
+                }
+            },
+        ]
+      + token = (sensitive)
+      + tags = {}
+"#;
+        assert!(s.contains(want), "{s}");
+        assert!(!s.chars().any(|c| c.is_control() && c != '\n'), "{s:?}");
     }
 
     #[test]

@@ -238,6 +238,7 @@ fn data_sources_follow_the_server_dry_run() {
             unchanged: 1,
             unmanaged: 0,
             refused: 0,
+            prunable: 0,
         }
     );
 }

@@ -23,3 +23,4 @@ mod saved_plan;
 mod secrets;
 mod table_removal;
 mod terminal;
+mod tty;

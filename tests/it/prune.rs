@@ -518,3 +518,80 @@ async fn applying_a_saved_plan_without_changes_records_the_inventory() {
     );
     a.finish();
 }
+
+/// issue 14: "No changes. Immuta matches the source" was printed while a managed object
+/// removed from Git was still in Immuta (prune off). The summary line says it, in text,
+/// Markdown and JSON, with prune off and with prune on for other kinds only.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue_14_summary_names_what_prune_would_remove() {
+    let mut a = Applied::new().await;
+    let rev = a
+        .repo
+        .commit(&[("project/population-health-analytics.yaml", None)]);
+    let want =
+        "1 object removed from Git that is still in Immuta and would be removed with --prune";
+    for extra in [&[][..], &["--prune=policy"][..]] {
+        let plan = a.reconcile("--plan", extra).await;
+        let (out, err) = text(&plan);
+        assert_eq!(plan.status.code(), Some(0), "{out}\n{err}");
+        assert!(
+            out.contains(&format!(
+                "No changes. Immuta matches the source at {}, except {want}.",
+                &rev[..12]
+            )),
+            "{extra:?}: {out}"
+        );
+        assert!(
+            out.contains("? project/population-health-analytics exists in Immuta but not in the source: managed by this tool, left alone, would be removed with --prune"),
+            "{out}"
+        );
+        let md = a
+            .reconcile("--plan", &[extra, &["--output", "markdown"]].concat())
+            .await;
+        let md = text(&md).0;
+        assert!(
+            md.starts_with(&format!(
+                "**No changes.** Immuta matches the source, except {want}."
+            )),
+            "{md}"
+        );
+        let json = a
+            .reconcile("--plan", &[extra, &["--output", "json"]].concat())
+            .await;
+        let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        assert_eq!(v["summary"]["prunable"], 1, "{v}");
+        // policy/analyst-sandbox, made by hand in the demo tenant, is unmanaged too.
+        assert_eq!(v["summary"]["unmanaged"], 2, "{v}");
+    }
+    // A hand-made object is not counted: it was never this tool's to remove.
+    a.hand_made_purpose("Hand Made").await;
+    let text_of = |o: &std::process::Output| text(o).0;
+    let plan = a.reconcile("--plan", &[]).await;
+    assert!(
+        text_of(&plan).contains(&format!(", except {want}.")),
+        "{}",
+        text_of(&plan)
+    );
+    // With changes, the closing line carries it too.
+    let purpose = "purpose/fraud-detection.yaml";
+    let body = std::fs::read_to_string(root().join("examples/demo/desired").join(purpose))
+        .unwrap()
+        .replace("Special Investigations Unit", "Special Investigations Team");
+    a.repo.commit(&[(purpose, Some(body.as_str()))]);
+    let plan = a.reconcile("--plan", &[]).await;
+    assert!(
+        text_of(&plan).contains(&format!(
+            "Plan: 0 to add, 1 to change, 0 to destroy; {want}."
+        )),
+        "{}",
+        text_of(&plan)
+    );
+    // With --prune it is a destroy, and the line no longer says "would".
+    let pruned = a.reconcile("--plan", &["--prune"]).await;
+    let out = text_of(&pruned);
+    assert!(
+        out.contains("Plan: 0 to add, 1 to change, 1 to destroy."),
+        "{out}"
+    );
+    a.finish();
+}

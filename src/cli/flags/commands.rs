@@ -78,6 +78,10 @@ pub struct ReconcileArgs {
     /// Exit 2 when the plan has changes, 0 when it has none, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// With --apply: apply without asking. The question is asked only when stdin,
+    /// stdout and stderr are terminals; in CI and scripts --apply never asks.
+    #[arg(long, env = "IMMUTA_GITOPS_AUTO_APPROVE")]
+    pub auto_approve: bool,
     /// Save the plan to FILE (with --plan) for `immuta-gitops apply FILE`.
     #[arg(long, env = "IMMUTA_GITOPS_OUT")]
     pub out: Option<PathBuf>,

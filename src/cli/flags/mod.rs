@@ -11,6 +11,7 @@ use immuta_gitops::client::RetryPolicy;
 use immuta_gitops::config::{self, ImmutaArgs, SourceArgs};
 use immuta_gitops::limits::{self, Limits, DEFAULT_YAML_DEPTH, DEFAULT_YAML_NODES};
 use immuta_gitops::object::{Kind, KindChoice};
+use immuta_gitops::terminal::colour::ColourChoice;
 
 pub mod commands;
 pub mod run;
@@ -259,6 +260,29 @@ impl Common<'_> {
             allow_empty: self.guards.allow_empty,
             max_deletions: self.guards.max_deletions,
             state_dir: self.state.state_dir.clone(),
+        }
+    }
+}
+
+/// `--color`, global: every command takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorFlag {
+    /// Colour on a terminal; `NO_COLOR` disables, `CLICOLOR_FORCE` forces.
+    #[default]
+    Auto,
+    /// Colour the plan even when piped (logs stay plain off a terminal).
+    Always,
+    /// Never colour.
+    Never,
+}
+
+impl ColorFlag {
+    /// The choice the flag names.
+    pub fn choice(self) -> ColourChoice {
+        match self {
+            ColorFlag::Auto => ColourChoice::Auto,
+            ColorFlag::Always => ColourChoice::Always,
+            ColorFlag::Never => ColourChoice::Never,
         }
     }
 }

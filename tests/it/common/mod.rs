@@ -4,6 +4,7 @@
 
 pub mod applied;
 pub mod daemon_proc;
+pub mod pty;
 pub mod receiver;
 
 pub use applied::Applied;

@@ -7,9 +7,14 @@
 //! sequence changes the terminal (title, colours, hyperlinks, clipboard), a BEL rings,
 //! a bidirectional override reorders what is shown. Each such character is written as a
 //! visible escape instead. JSON output escapes by construction and does not use this.
+//!
+//! [`colour`] decides whether a stream may be coloured and adds the colour to output
+//! that went through [`escape`] already.
 
 use std::borrow::Cow;
 use std::fmt;
+
+pub mod colour;
 
 /// `text` with every control character written visibly: `\n`, `\r`, `\t`, `\x1b` (ESC),
 /// `\x07` (BEL), `\x00`…`\x1f` and `\x7f` (DEL), C1 controls as `\u{9b}`, and the

@@ -23,6 +23,11 @@
 //! 6. A refused data-source change (it would remove data sources without leave, see
 //!    `plan::tables`) is never sent; it is reported as skipped, like a failed object.
 //!
+//! 7. A rename (`moved` in `.immuta-gitops.yaml`, policies only) is one
+//!    `PUT /policy/global/{id}` before the object's upsert, after checking that the id
+//!    still holds the old key; if the upsert then fails, the next plan sees the new key
+//!    live and updates it as usual.
+//!
 //! Assumptions: every V2 POST is a full-state upsert, so re-sending one is safe.
 
 use std::collections::BTreeSet;
@@ -318,6 +323,14 @@ async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &F
             reason: format!("depends on {dep}, which was not applied"),
         };
     }
+    if let Some(from) = &c.moved_from {
+        if let Err(error) = rename(client, c, from).await {
+            tracing::warn!(error = %error, "rename failed");
+            return Outcome::Failed {
+                error: desired.redactor.redact(&error),
+            };
+        }
+    }
     match client.upsert(&c.key, &m.body, false).await {
         Ok(response) => {
             tracing::info!("applied");
@@ -332,6 +345,40 @@ async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &F
             }
         }
     }
+}
+
+/// Renames the live policy `from` to the change's key through `PUT /policy/global/{id}`
+/// (the policy object as `GET /policy/global/{id}` answers it, with the new `policyKey`),
+/// so the upsert that follows updates it, keeping its id (issue 13). Only policies have
+/// such a call; the plan refuses other renames.
+async fn rename(client: &Client, c: &Change, from: &ObjectKey) -> Result<(), String> {
+    let Some(id) = c.id else {
+        return Err(format!("no Immuta id known to rename {from}"));
+    };
+    if c.key.kind != Kind::Policy {
+        return Err(format!("{from} cannot be renamed: only policy keys can"));
+    }
+    let mut v1 = client
+        .get_policy(from, id)
+        .await
+        .map_err(|e| format!("reading {from} (policy {id}) to rename it: {e}"))?;
+    // The id must still be the object the plan saw under the old key.
+    let at_id = v1.get("policyKey").and_then(Value::as_str);
+    if at_id != Some(from.name.as_str()) {
+        return Err(format!(
+            "policy {id} is no longer {from} (it is {}); plan again",
+            at_id.map_or_else(|| "unnamed".to_string(), |k| format!("{k:?}"))
+        ));
+    }
+    if let Some(o) = v1.as_object_mut() {
+        o.insert("policyKey".into(), Value::String(c.key.name.clone()));
+    }
+    client
+        .put_policy(from, id, &v1)
+        .await
+        .map_err(|e| format!("renaming {from} to {}: {e}", c.key))?;
+    tracing::info!(from = %from, "renamed");
+    Ok(())
 }
 
 async fn delete_one(client: &Client, c: &Change, desired: &DesiredSet) -> Outcome {
@@ -365,13 +412,23 @@ async fn delete_one(client: &Client, c: &Change, desired: &DesiredSet) -> Outcom
     }
 }
 
-/// Keys whose delete landed.
-pub fn deleted_keys(report: &ApplyReport) -> BTreeSet<ObjectKey> {
+/// Keys no longer in Immuta after `report`: deletes that landed, and the old keys of
+/// renames that landed (the inventory follows a rename, issue 13).
+pub fn deleted_keys(report: &ApplyReport, plan: &Plan) -> BTreeSet<ObjectKey> {
+    let applied = |r: &&ObjectResult| matches!(r.outcome, Outcome::Applied { .. });
+    let renamed = report
+        .results
+        .iter()
+        .filter(applied)
+        .filter_map(|r| plan.changes.iter().find(|c| c.key == r.key))
+        .filter_map(|c| c.moved_from.clone());
     report
         .results
         .iter()
-        .filter(|r| r.action == Action::Delete && matches!(r.outcome, Outcome::Applied { .. }))
+        .filter(applied)
+        .filter(|r| r.action == Action::Delete)
         .map(|r| r.key.clone())
+        .chain(renamed)
         .collect()
 }
 

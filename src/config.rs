@@ -382,6 +382,9 @@ mod tests {
 /// dataSources:
 ///   acme-redshift-finance:      # a connectionKey
 ///     allowTableRemoval: true   # its updates may delete or disable data sources
+/// moved:                        # renames instead of delete + create (issue 13)
+///   - from: policy/old-key
+///     to: policy/new-key
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -392,6 +395,63 @@ pub struct RepoSettings {
     /// Per data source (`connectionKey`) settings.
     #[serde(default, rename = "dataSources")]
     pub data_sources: std::collections::BTreeMap<String, RepoDataSource>,
+    /// Objects renamed in Git whose Immuta object is to be renamed, not replaced.
+    #[serde(default)]
+    pub moved: Vec<RepoMove>,
+}
+
+/// One entry of the `moved:` list of `.immuta-gitops.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoMove {
+    /// `kind/name` in Immuta before the rename.
+    #[serde(deserialize_with = "object_key")]
+    pub from: crate::object::ObjectKey,
+    /// `kind/name` in Git.
+    #[serde(deserialize_with = "object_key")]
+    pub to: crate::object::ObjectKey,
+}
+
+fn object_key<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<crate::object::ObjectKey, D::Error> {
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    crate::object::ObjectKey::parse_written(&s).map_err(serde::de::Error::custom)
+}
+
+impl RepoSettings {
+    /// The `moved` entries, checked on their own: same kind on both sides, different
+    /// keys, no key moved twice or moved onto twice.
+    ///
+    /// # Errors
+    /// A message naming `.immuta-gitops.yaml`, the entry and what is wrong.
+    pub fn moves(&self) -> Result<Vec<crate::object::Move>, String> {
+        let mut froms = std::collections::BTreeSet::new();
+        let mut tos = std::collections::BTreeSet::new();
+        let mut out = Vec::with_capacity(self.moved.len());
+        for (i, m) in self.moved.iter().enumerate() {
+            let at = format!(".immuta-gitops.yaml: moved[{i}] ({} -> {})", m.from, m.to);
+            if m.from.kind != m.to.kind {
+                return Err(format!("{at}: an object cannot change its kind"));
+            }
+            if m.from == m.to {
+                return Err(format!("{at}: from and to are the same key"));
+            }
+            if !froms.insert(m.from.clone()) || !tos.insert(m.to.clone()) {
+                return Err(format!("{at}: a key is moved, or moved onto, twice"));
+            }
+            out.push(crate::object::Move {
+                from: m.from.clone(),
+                to: m.to.clone(),
+            });
+        }
+        if let Some(k) = froms.intersection(&tos).next() {
+            return Err(format!(
+                ".immuta-gitops.yaml: moved: {k} is both renamed and a rename target; chains of moves are not supported, write the final key only"
+            ));
+        }
+        Ok(out)
+    }
 }
 
 /// One entry of the `dataSources:` block of `.immuta-gitops.yaml`.

@@ -44,6 +44,7 @@ pub mod config;
 pub mod cycle;
 pub mod daemon;
 pub mod demo;
+pub mod export;
 pub mod limits;
 pub mod live;
 pub mod manifest;

@@ -128,6 +128,36 @@ impl ObjectKey {
     }
 }
 
+impl ObjectKey {
+    /// A key as a person writes it (`moved:` entries, `adopt` arguments): `kind/name`, the
+    /// name not empty, without surrounding whitespace or control characters.
+    ///
+    /// # Errors
+    /// A message naming the text and what is wrong.
+    pub fn parse_written(s: &str) -> Result<ObjectKey, String> {
+        let key: ObjectKey = s
+            .parse()
+            .map_err(|e: String| format!("{e} (e.g. policy/mask-ssn)"))?;
+        let name = &key.name;
+        if name.trim().is_empty() || name.trim() != name || name.chars().any(char::is_control) {
+            return Err(format!(
+                "{s:?}: the name must not be empty, carry surrounding whitespace or control characters"
+            ));
+        }
+        Ok(key)
+    }
+}
+
+/// A `moved` entry of `.immuta-gitops.yaml` (Terraform's `moved` block): the object Immuta
+/// knows as `from` is `to` in Git, and is renamed instead of deleted and created anew.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Move {
+    /// The key in Immuta before the rename.
+    pub from: ObjectKey,
+    /// The key in Git.
+    pub to: ObjectKey,
+}
+
 impl fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.kind, self.name)
@@ -192,6 +222,21 @@ mod tests {
         let mut v = vec![Kind::Project, Kind::Policy, Kind::Data, Kind::Purpose];
         v.sort();
         assert_eq!(v, Kind::ALL.to_vec());
+    }
+
+    #[test]
+    fn keys_parse_from_kind_slash_name() {
+        let k = ObjectKey::parse_written("policy/a/b").unwrap();
+        assert_eq!(k, ObjectKey::new(Kind::Policy, "a/b"));
+        for bad in [
+            "policy",
+            "policies/x",
+            "policy/",
+            "policy/ x",
+            "policy/a\nb",
+        ] {
+            assert!(ObjectKey::parse_written(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! plan has changes (Terraform's convention).
 //!
 //! Parts: [`flags`] (every flag, declared once), [`reconcile`] (`validate`, `reconcile`,
-//! `apply`), [`errors`] (how an error is printed), [`tty`] (colour, the approval prompt,
-//! progress).
+//! `apply`), [`export`] and [`adopt`], [`errors`] (how an error is printed), [`tty`]
+//! (colour, the approval prompt, progress).
 
 use std::process::ExitCode;
 
@@ -18,7 +18,9 @@ use clap::{Parser, Subcommand};
 
 use immuta_gitops::daemon::{self, LogFormat};
 
+mod adopt;
 mod errors;
+mod export;
 mod flags;
 mod reconcile;
 #[cfg(test)]
@@ -64,6 +66,17 @@ enum Command {
     /// Refused ("plan is stale") when the source ref or the live state of any object in
     /// the plan changed since it was made.
     Apply(flags::commands::ApplyArgs),
+    /// Write the live tenant as manifests in the repository layout, one file per object.
+    ///
+    /// Only objects users made (never system ones). Exit 1 when any selected object could
+    /// not be exported (the others are still written).
+    Export(flags::adopt::ExportArgs),
+    /// Record live objects that match the source in the inventory, so that prune may
+    /// later delete them (Argo CD's adoption). Writes nothing to Immuta.
+    ///
+    /// An object whose live state differs from Git is adopted only with --force; the
+    /// plan shows the difference first. Exit 1 when a named object could not be adopted.
+    Adopt(flags::adopt::AdoptArgs),
     /// Run as a daemon: follow the source, plan and apply on a schedule, on webhooks
     /// and on file changes; serve /healthz, /readyz, /metrics and /status.
     Run(flags::run::RunArgs),
@@ -118,6 +131,8 @@ async fn run(cmd: Command, tty: tty::Tty) -> Result<ExitCode> {
         Command::Validate(args) => reconcile::validate(&args, tty),
         Command::Reconcile(args) => reconcile::reconcile(args, tty).await,
         Command::Apply(args) => reconcile::apply_saved(args, tty).await,
+        Command::Export(args) => export::run(args).await,
+        Command::Adopt(args) => adopt::run(args).await,
         Command::Run(args) => {
             daemon::run(args.options(), shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)

@@ -23,6 +23,7 @@ mod body;
 mod data_reads;
 pub mod error;
 pub mod paging;
+mod policy;
 pub mod retry;
 
 pub use error::Error;

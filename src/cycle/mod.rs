@@ -33,8 +33,11 @@ use crate::plan::{self, Plan};
 use crate::source::{self, Snapshot, SourceSpec};
 use crate::state::{self, Inventory, SecretDigests, StateDir};
 
+mod adopt;
 #[cfg(test)]
 mod tests;
+
+pub use adopt::{AdoptError, Adopted};
 
 /// Why a reconcile stopped before it could apply.
 #[derive(Debug, thiserror::Error)]
@@ -272,7 +275,9 @@ impl Reconciler {
         refresh: Refresh,
     ) -> Result<Planned, Error> {
         let repo = config::repo_settings(snapshot).map_err(Error::RepoSettings)?;
-        let desired = manifest::load(snapshot, env).map_err(Error::Manifest)?;
+        let mut desired = manifest::load(snapshot, env).map_err(Error::Manifest)?;
+        let moves = repo.moves().map_err(Error::RepoSettings)?;
+        plan::moves::attach(&mut desired, moves).map_err(Error::RepoSettings)?;
         let prune = self.settings.prune.options(&repo);
         let mut notes = Vec::new();
         let inventory = match self.settings.state.as_ref().map(StateDir::load_inventory) {
@@ -363,7 +368,7 @@ impl Reconciler {
             &planned.desired.revision,
             &planned.desired,
             planned.inventory.as_ref(),
-            &apply::deleted_keys(&report),
+            &apply::deleted_keys(&report, &planned.plan),
         );
         let inventory_error = dir.save_inventory(&inv).err();
         let mut digests_error = None;

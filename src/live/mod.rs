@@ -30,6 +30,7 @@ use crate::object::{Kind, ObjectKey};
 
 pub mod data;
 pub mod normalize;
+pub mod tenant;
 
 /// When the V1 detail reads of a desired connection are made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -111,6 +111,9 @@ pub struct DesiredSet {
     pub redactor: Redactor,
     /// Warnings found while loading (the set is still valid).
     pub warnings: Vec<Diagnostic>,
+    /// Renames the revision declares (`moved:` in `.immuta-gitops.yaml`), each checked
+    /// against the objects by `plan::moves::attach`.
+    pub moved: Vec<crate::object::Move>,
 }
 
 /// The environment `{{EnvVar}}` and `${NAME}` read from.
@@ -219,6 +222,7 @@ pub fn load_filtered(
         objects,
         redactor,
         warnings: diagnostics,
+        moved: Vec::new(),
     })
 }
 

@@ -14,14 +14,16 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::live::{DataDryRun, LiveSet};
+use crate::live::{DataDryRun, LiveObject, LiveSet};
 use crate::manifest::{DesiredSet, Manifest};
 use crate::object::{Kind, ObjectKey};
 use crate::redact::MASK;
 
 pub use crate::canonical::canonical;
 
+pub mod adopt;
 pub mod data;
+pub mod moves;
 pub mod prune;
 pub mod render;
 pub mod saved;
@@ -91,6 +93,10 @@ pub struct Change {
     /// matches no tables). Shown next to the object; never changes the action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The key this object had in Immuta before a `moved` entry of `.immuta-gitops.yaml`
+    /// renamed it: apply renames the live object first, then updates it (issue 13).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<ObjectKey>,
 }
 
 /// The note on a data source whose dry run lists nothing at all (issue 10).
@@ -207,6 +213,7 @@ pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
             }),
             id: None,
             note: Some(NOTE_UNREAD_KEY.to_string()),
+            moved_from: None,
         });
     }
     for (key, obj) in &live.objects {
@@ -220,8 +227,10 @@ pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
             data: None,
             id: obj.id,
             note: None,
+            moved_from: None,
         });
     }
+    moves::resolve(&mut changes, desired, live);
     changes.sort_by(|a, b| a.key.cmp(&b.key));
     Plan {
         origin: desired.origin.clone(),
@@ -318,6 +327,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             data: Some(dry),
             id: None,
             note,
+            moved_from: None,
         };
     }
     let Some(obj) = live.objects.get(key) else {
@@ -328,8 +338,15 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             data: None,
             id: None,
             note: None,
+            moved_from: None,
         };
     };
+    compare(key, m, obj)
+}
+
+/// The change that brings the live object `obj` to manifest `m` (a policy, project or
+/// purpose; `obj` may have been read under another key, see [`moves`]).
+fn compare(key: &ObjectKey, m: &Manifest, obj: &LiveObject) -> Change {
     if obj.system {
         // Immuta generates these itself; writing them is never this tool's job.
         tracing::warn!(key = %key, "desired object matches a system-generated object in Immuta; it is not written");
@@ -340,6 +357,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
             data: None,
             id: obj.id,
             note: None,
+            moved_from: None,
         };
     }
     let want = canonical(key.kind, &m.body);
@@ -369,6 +387,7 @@ fn diff_object(key: &ObjectKey, m: &Manifest, live: &LiveSet) -> Change {
         data: None,
         id: obj.id,
         note: None,
+        moved_from: None,
     }
 }
 

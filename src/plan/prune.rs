@@ -20,6 +20,8 @@
 //!    without prune.
 //! 7. An inventory is trusted only when it is valid for this source (see
 //!    `state::inventory`); an untrusted one owns nothing and a note says why.
+//! 8. An old key named by a `moved` entry of `.immuta-gitops.yaml` is never deleted
+//!    (it is renamed, or the rename is refused; see `plan::moves`).
 //!
 //! Without prune no object is deleted, and the managed objects that left Git are listed
 //! as unmanaged with a note that `--prune` would remove them.
@@ -210,9 +212,11 @@ pub fn add_deletes(
         return guard_count(table_deletes, opts).map(|()| notes);
     };
 
+    // An old key a `moved` entry names is renamed or refused, never deleted (issue 13).
+    let moved: BTreeSet<&ObjectKey> = desired.moved.iter().map(|m| &m.from).collect();
     // Data sources cannot be listed by key: the live stage probed inventory keys.
     for (key, names) in &live.data_orphans {
-        if !desired.objects.contains_key(key) && inv.keys.contains(key) {
+        if !desired.objects.contains_key(key) && inv.keys.contains(key) && !moved.contains(key) {
             plan.changes.retain(|c| &c.key != key);
             plan.changes.push(Change {
                 key: key.clone(),
@@ -224,12 +228,13 @@ pub fn add_deletes(
                 }),
                 id: None,
                 note: None,
+                moved_from: None,
             });
         }
     }
     let mut managed_live: BTreeMap<Kind, usize> = BTreeMap::new();
     for c in &mut plan.changes {
-        if c.action != Action::Unmanaged || !inv.keys.contains(&c.key) {
+        if c.action != Action::Unmanaged || !inv.keys.contains(&c.key) || moved.contains(&c.key) {
             continue;
         }
         // A group of live data sources is named by its connection string, not by a

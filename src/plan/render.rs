@@ -129,8 +129,26 @@ fn change(c: &Change, out: &mut dyn Write) -> io::Result<()> {
             "will NOT be updated: nothing is sent for it, the update would remove data sources",
         ),
     };
-    let key = c.key.to_string();
+    let key = match &c.moved_from {
+        Some(from) => format!("{from} \u{2192} {}", c.key),
+        None => c.key.to_string(),
+    };
     let key = escape(&key);
+    match (&c.moved_from, c.action) {
+        (Some(_), Action::Update) => {
+            writeln!(out, "  ~ {key} will be renamed")?;
+            for f in &c.fields {
+                field(f, out)?;
+            }
+            return writeln!(out);
+        }
+        (Some(_), Action::Refused) => {
+            writeln!(out, "  ! {key} will NOT be renamed: nothing is sent for it")?;
+            writeln!(out, "      {}", escape(&super::refusal_reason(c)))?;
+            return writeln!(out);
+        }
+        _ => {}
+    }
     match &c.note {
         Some(note) if c.action == Action::Unmanaged && note == super::NOTE_WOULD_PRUNE => {
             writeln!(out, "  {marker} {key} {what}")?;
@@ -433,6 +451,7 @@ mod tests {
                     data: None,
                     id: None,
                     note: None,
+                    moved_from: None,
                 },
                 Change {
                     key: ObjectKey::new(Kind::Policy, "mask"),
@@ -447,6 +466,7 @@ mod tests {
                     data: None,
                     id: Some(3),
                     note: None,
+                    moved_from: None,
                 },
             ],
         }
@@ -508,6 +528,7 @@ mod tests {
                 data: None,
                 id: None,
                 note: None,
+                moved_from: None,
             }],
         };
         let mut buf = Vec::new();

@@ -244,6 +244,7 @@ mod tests {
                 data: None,
                 id: Some(1),
                 note: None,
+                moved_from: None,
             }],
         };
         let saved = SavedPlan {

@@ -25,8 +25,12 @@ impl Change {
     }
 }
 
-/// Why an [`Action::Refused`] change is not sent (one line, naming how to allow it).
+/// Why an [`Action::Refused`] change is not sent (one line, naming how to allow it): a
+/// data-source update that would remove data sources, or a rename no documented call makes.
 pub fn refusal_reason(c: &Change) -> String {
+    if let (Some(_), Some(note)) = (&c.moved_from, &c.note) {
+        return format!("refused: {note}");
+    }
     let names: Vec<String> = c
         .data
         .iter()
@@ -93,6 +97,7 @@ mod tests {
             }),
             id: None,
             note: None,
+            moved_from: None,
         }
     }
 

@@ -401,6 +401,7 @@ fn delete_plan(key: ObjectKey) -> Plan {
             data: None,
             id: Some(7),
             note: None,
+            moved_from: None,
         }],
     }
 }
@@ -422,13 +423,8 @@ async fn a_delete_retried_after_a_reset_that_landed_counts_as_done() {
         ObjectKey::new(Kind::Project, "p"),
         ObjectKey::new(Kind::Policy, "q"),
     ] {
-        let report = apply::apply(
-            &c,
-            &delete_plan(key.clone()),
-            &DesiredSet::default(),
-            &Default::default(),
-        )
-        .await;
+        let plan = delete_plan(key.clone());
+        let report = apply::apply(&c, &plan, &DesiredSet::default(), &Default::default()).await;
         assert_eq!(report.results.len(), 1);
         assert!(
             matches!(report.results[0].outcome, Outcome::Applied { .. }),
@@ -436,7 +432,7 @@ async fn a_delete_retried_after_a_reset_that_landed_counts_as_done() {
             report.results[0]
         );
         assert!(report.is_success());
-        assert_eq!(apply::deleted_keys(&report), [key].into());
+        assert_eq!(apply::deleted_keys(&report, &plan), [key].into());
     }
     let lines = server.lines();
     assert_eq!(lines.len(), 3, "{lines:?}");

@@ -4,11 +4,13 @@
 
 mod common;
 
+mod adopt;
 mod bad_input;
 mod converge;
 mod daemon;
 mod data_diff;
 mod examples;
+mod export;
 mod faults;
 mod flags;
 mod golden;
@@ -18,6 +20,7 @@ mod notify;
 mod ownership;
 mod pipeline;
 mod prune;
+mod rename;
 mod replay;
 mod saved_plan;
 mod secrets;

@@ -305,6 +305,54 @@ async fn issue_11_no_secret_fragment_in_any_cli_output() {
         let o = reconcile_cli(&ok.url(), "--apply", &full, &cache, &["--output", output]).await;
         scan.output(&format!("apply {output} (no changes)"), &o);
     }
+    // export and adopt (issue 13) of the tenant the apply wrote, and the files export wrote.
+    let exported = tmp.path().join("exported");
+    let exported_arg = exported.to_string_lossy().to_string();
+    let state_arg = tmp.path().join("state").to_string_lossy().to_string();
+    let cache_arg = cache.to_string_lossy().to_string();
+    let o = cli(&["export", "--out", &exported_arg, "--immuta-url", &ok.url()]).await;
+    scan.output("export", &o);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    // Credentials are never read, so no data file may hold one. (A description that Git
+    // templated is stored by Immuta as plain text; export writes what the tenant holds and
+    // cannot know it was templated, so project and purpose files are not scanned.)
+    let mut exported_files = 0;
+    for kind in ["data", "policy"] {
+        let Ok(dir) = std::fs::read_dir(exported.join(kind)) else {
+            continue;
+        };
+        for e in dir {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            scan.check("exported file", &text);
+            exported_files += 1;
+        }
+    }
+    assert!(exported_files > 0);
+    assert!(
+        exported.join("data").is_dir(),
+        "data connections are exported"
+    );
+
+    let adopt = [
+        "adopt",
+        "--all",
+        "--force",
+        "--repo",
+        &full,
+        "--state-dir",
+        &state_arg,
+        "--cache-dir",
+        &cache_arg,
+        "--retry-attempts",
+        "1",
+        "--immuta-url",
+    ];
+    let ok_url = ok.url();
+    let mut args = adopt.to_vec();
+    args.push(&ok_url);
+    let o = cli(&args).await;
+    scan.output("adopt", &o);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     ok.shutdown().await;
 
     // A tenant that refuses every write and quotes the request (headers and body).
@@ -356,6 +404,23 @@ async fn issue_11_no_secret_fragment_in_any_cli_output() {
     .unwrap();
     let o = reconcile_cli(&other.url(), "--plan", &full, &cache, &[]).await;
     let (_, stderr) = scan.output("wrong key", &o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let o = cli(&[
+        "export",
+        "--out",
+        &exported_arg,
+        "--force",
+        "--immuta-url",
+        &other.url(),
+    ])
+    .await;
+    let (_, stderr) = scan.output("export wrong key", &o);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    let other_url = other.url();
+    let mut args = adopt.to_vec();
+    args.push(&other_url);
+    let o = cli(&args).await;
+    let (_, stderr) = scan.output("adopt wrong key", &o);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     other.shutdown().await;
 

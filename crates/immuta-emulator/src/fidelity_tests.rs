@@ -268,3 +268,65 @@ async fn deleted_purposes_stay_readable_as_deleted() {
     );
     t.h.shutdown().await;
 }
+
+/// Issue 13: `PUT /policy/global/{id}` (002:1401-1413) takes the policy object and answers
+/// it; a new `policyKey` renames the policy under the same id. Errors in the documented
+/// body shape.
+#[tokio::test]
+async fn a_policy_put_by_id_answers_the_object_and_renames_it() {
+    let t = T::new().await;
+    let (s, created) = t
+        .post(
+            "/api/v2/policy",
+            "policyKey: old\nname: Old\ntype: subscription\nactions:\n  type: anyone\n",
+        )
+        .await;
+    assert_eq!(s, 200, "{created}");
+    let id = created["policyId"].as_u64().unwrap();
+    let mut v1 = t.get(&format!("/policy/global/{id}")).await;
+    v1["policyKey"] = json!("new");
+    let body = v1.to_string();
+    let (s, answer) = t
+        .call(
+            reqwest::Method::PUT,
+            &format!("/policy/global/{id}"),
+            Some(&body),
+        )
+        .await;
+    assert_eq!(s, 200, "{answer}");
+    assert_eq!(
+        (answer["id"].clone(), answer["policyKey"].clone()),
+        (json!(id), json!("new"))
+    );
+    let list = t.get("/policy/global?size=1000").await;
+    let keys: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["policyKey"].as_str())
+        .collect();
+    assert!(keys.contains(&"new") && !keys.contains(&"old"), "{keys:?}");
+    let (s, err) = t
+        .call(reqwest::Method::PUT, "/policy/global/999", Some(&body))
+        .await;
+    assert_eq!(s, 404);
+    assert_eq!(
+        (err["statusCode"].clone(), err["error"].clone()),
+        (json!(404), json!("Not Found"))
+    );
+    let (s, err) = t
+        .call(
+            reqwest::Method::PUT,
+            &format!("/policy/global/{id}"),
+            Some("[1]"),
+        )
+        .await;
+    assert_eq!((s, err["statusCode"].clone()), (400, json!(400)));
+    // The write log records the PUT under the new key.
+    let log = t.h.emulator.write_log();
+    let last = log.last().unwrap();
+    assert_eq!((last.method.as_str(), last.status), ("PUT", 400));
+    assert!(log
+        .iter()
+        .any(|w| w.method == "PUT" && w.key == "new" && w.status == 200));
+}

@@ -49,7 +49,10 @@ pub fn api() -> Router<Emulator> {
             axum::routing::delete(delete_project),
         )
         .route("/policy/global", get(list_policies))
-        .route("/policy/global/{id}", get(get_policy).delete(delete_policy))
+        .route(
+            "/policy/global/{id}",
+            get(get_policy).delete(delete_policy).put(put_policy),
+        )
         .route("/project", get(list_projects))
         .route("/project/{id}", get(get_project))
         .route("/project/{id}/dataSources", get(project_sources))
@@ -339,6 +342,27 @@ async fn get_policy(State(emu): State<Emulator>, Path(id): Path<String>) -> Resp
                 .ok_or_else(|| ApiError::not_found(format!("Policy {id} was not found")))
         })
     }))
+}
+
+async fn put_policy(
+    State(emu): State<Emulator>,
+    Path(raw): Path<String>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let parsed = parse_body(&body);
+    let r = id_of(&raw, "Policy").and_then(|id| {
+        let body = parsed?;
+        emu.with_store(|s| s.put_policy(id, &body))
+    });
+    let key = r
+        .as_ref()
+        .ok()
+        .and_then(|v| v.get("policyKey"))
+        .and_then(Value::as_str)
+        .unwrap_or(&raw)
+        .to_string();
+    finish(&emu, &Method::PUT, &uri, &key, false, r)
 }
 
 async fn delete_policy(State(emu): State<Emulator>, Path(raw): Path<String>, uri: Uri) -> Response {

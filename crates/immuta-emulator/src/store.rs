@@ -227,6 +227,96 @@ impl Store {
         Ok(json!({"dryRun": dry, "creating": creating, "updating": updating, "policyId": id}))
     }
 
+    /// `PUT /policy/global/{id}` ("Update the specified policy", 002:1401-1413): the body
+    /// is a whole V1 global policy object (002:743 lists `policyKey` among its members).
+    /// The stored V1 object becomes the body, with the server's own members (`id`,
+    /// `createdAt`, `createdBy`, `createdByName`, `systemGenerated`, `deleted`) kept and
+    /// `updatedAt` advanced; a new `policyKey` renames the policy under the same id.
+    /// The answer is the stored object ("returns the body of the request payload").
+    ///
+    /// Choice (emulator.md, "Policy updates by id"): the stored V2 document follows a
+    /// change of `policyKey` or `name` only; when any other member differs from the
+    /// stored V1 object, the V2 document is forgotten, so the next V2 upsert of that key
+    /// reports `updating: true` and re-derives the V1 object from V2.
+    ///
+    /// # Errors
+    /// 404 for an unknown id; 400 when the body is not an object with a non-empty string
+    /// `policyKey`; 422 (the unique-name answer clients.md §8 records) when another
+    /// policy has that key.
+    pub fn put_policy(&mut self, id: u64, body: &Value) -> Result<Value, ApiError> {
+        let Some(p) = self.policies.get(&id) else {
+            return Err(ApiError::not_found(format!("Policy {id} was not found")));
+        };
+        let Some(new) = body.as_object() else {
+            return Err(ApiError::bad_request("the policy must be a JSON object"));
+        };
+        let key = match new.get("policyKey") {
+            Some(Value::String(k)) if !k.trim().is_empty() => k.clone(),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "policyKey must be a non-empty string",
+                ))
+            }
+        };
+        if self.policy_keys.get(&key).is_some_and(|other| *other != id) {
+            return Err(ApiError::unprocessable(format!(
+                "A policy with the policyKey {key:?} already exists"
+            )));
+        }
+        const SERVER: [&str; 7] = [
+            "id",
+            "createdAt",
+            "updatedAt",
+            "createdBy",
+            "createdByName",
+            "systemGenerated",
+            "deleted",
+        ];
+        let mut v1 = p.v1.clone();
+        let old = p.v1.as_object().cloned().unwrap_or_default();
+        let only_names = new
+            .iter()
+            .filter(|(k, _)| {
+                !SERVER.contains(&k.as_str()) && !matches!(k.as_str(), "policyKey" | "name")
+            })
+            .all(|(k, v)| old.get(k) == Some(v));
+        let mut raw = if only_names {
+            p.raw.clone()
+        } else {
+            Value::Null
+        };
+        let old_key = p.key.clone();
+        if let Some(o) = v1.as_object_mut() {
+            for (k, v) in new {
+                if !SERVER.contains(&k.as_str()) {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        if let Some(r) = raw.as_object_mut() {
+            r.insert("policyKey".into(), json!(key));
+            if let Some(n) = new.get("name") {
+                r.insert("name".into(), n.clone());
+            }
+        }
+        let now = self.tick();
+        if let Some(o) = v1.as_object_mut() {
+            o.insert("updatedAt".into(), json!(now));
+        }
+        self.policy_keys.remove(&old_key);
+        self.policy_keys.insert(key.clone(), id);
+        self.policies.insert(
+            id,
+            PolicyRec {
+                id,
+                key,
+                raw,
+                v1: v1.clone(),
+            },
+        );
+        Ok(v1)
+    }
+
     /// `DELETE /policy/global/{id}`: removes it and returns the V1 object.
     ///
     /// # Errors
@@ -459,6 +549,53 @@ mod tests {
         assert_eq!(s.purposes.len(), 4);
         assert!(s.purposes.values().all(|p| p.system));
         assert_eq!(s.descendants("Re-identification Prohibited").len(), 2);
+    }
+
+    #[test]
+    fn a_policy_put_by_id_renames_it_under_the_same_id() {
+        let mut s = Store::new();
+        let v2 = json!({"policyKey": "old", "name": "Old", "type": "subscription",
+            "actions": {"type": "anyone"}});
+        let id = s.upsert_policy(&v2, false).unwrap()["policyId"]
+            .as_u64()
+            .unwrap();
+        let mut v1 = s.policies[&id].v1.clone();
+        v1["policyKey"] = json!("new");
+        let answer = s.put_policy(id, &v1).unwrap();
+        assert_eq!(
+            (answer["id"].clone(), answer["policyKey"].clone()),
+            (json!(id), json!("new"))
+        );
+        assert_eq!(s.policies[&id].key, "new");
+        // The V2 document followed: posting it under the new key changes nothing.
+        let mut renamed = v2.clone();
+        renamed["policyKey"] = json!("new");
+        let again = s.upsert_policy(&renamed, false).unwrap();
+        assert_eq!(
+            (
+                again["creating"].clone(),
+                again["updating"].clone(),
+                again["policyId"].clone()
+            ),
+            (json!(false), json!(false), json!(id))
+        );
+        // The old key is free; an unknown id is 404; a taken key is 422.
+        let other = s.upsert_policy(&v2, false).unwrap()["policyId"]
+            .as_u64()
+            .unwrap();
+        assert_ne!(other, id);
+        assert_eq!(s.put_policy(999, &v1).unwrap_err().status.as_u16(), 404);
+        let mut clash = s.policies[&other].v1.clone();
+        clash["policyKey"] = json!("new");
+        assert_eq!(
+            s.put_policy(other, &clash).unwrap_err().status.as_u16(),
+            422
+        );
+        // A change beyond the names forgets the V2 document: the next upsert updates.
+        let mut edited = s.policies[&id].v1.clone();
+        edited["actions"] = json!([]);
+        s.put_policy(id, &edited).unwrap();
+        assert_eq!(s.upsert_policy(&renamed, true).unwrap()["updating"], true);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use immuta_gitops::limits::{self, Limits, DEFAULT_YAML_DEPTH, DEFAULT_YAML_NODES
 use immuta_gitops::object::{Kind, KindChoice};
 use immuta_gitops::terminal::colour::ColourChoice;
 
+pub mod adopt;
 pub mod commands;
 pub mod run;
 

@@ -91,6 +91,10 @@ pub enum Problem {
     /// in every plan a reviewer reads, so it cannot be secret.
     #[error("{0} must be written literally, not built from ${{VAR}}, {{{{EnvVar}}}} or {{{{ReadFile}}}}: keys and names are shown in every plan and apply result, and templated values are secret")]
     TemplatedName(String),
+    /// A document `export` wrote without everything the object holds (the documented
+    /// reads could not give it): a person must fill it in first.
+    #[error("incomplete export: {0}; fill in what is missing, then delete the {INCOMPLETE_MARKER} field")]
+    IncompleteExport(String),
     /// The same identity twice.
     #[error("duplicate {kind} key {name:?}: also declared at {first}")]
     Duplicate {
@@ -102,6 +106,11 @@ pub enum Problem {
         first: String,
     },
 }
+
+/// The top-level field `export` writes into a document it could not reconstruct
+/// faithfully. Validation refuses any document holding it, at its line, so such a file is
+/// never applied until a person has filled in what is missing and deleted the field.
+pub const INCOMPLETE_MARKER: &str = "x-immuta-gitops-incomplete";
 
 /// The outcome of validating one document.
 #[derive(Debug, Default)]
@@ -166,6 +175,17 @@ pub fn validate(
                     Severity::Error,
                     &format!("/{field}"),
                     Problem::EmptyIdentity(field),
+                );
+            }
+            if let Some(what) = map.get(INCOMPLETE_MARKER) {
+                let what = what.as_str().map_or_else(
+                    || "see the comments above it".to_string(),
+                    |s| s.chars().take(400).collect(),
+                );
+                c.push(
+                    Severity::Error,
+                    &format!("/{INCOMPLETE_MARKER}"),
+                    Problem::IncompleteExport(what),
                 );
             }
             c.object(schema::root(doc.kind), map, "", "");
@@ -423,7 +443,11 @@ impl Checker<'_> {
             self.field(f, map, ptr, path);
         }
         if tag_known {
-            for k in map.keys().filter(|k| !known.contains(&k.as_str())) {
+            let unknown = map
+                .keys()
+                .filter(|k| !known.contains(&k.as_str()))
+                .filter(|k| !(ptr.is_empty() && k.as_str() == INCOMPLETE_MARKER));
+            for k in unknown {
                 let child = format!("{ptr}/{}", escape_token(k));
                 self.push(
                     Severity::Warning,

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use server::{fixture, Replay, Tenant, KEY};
 
 mod data_sources;
+mod export;
 mod policies;
 mod projects;
 mod purposes;

@@ -49,7 +49,7 @@ certification:
   label: string
 "#;
 
-fn masking_tenant(cap: usize, as_hits: bool) -> Tenant {
+pub(super) fn masking_tenant(cap: usize, as_hits: bool) -> Tenant {
     Tenant {
         policies: vec![
             fixture("policy-global-8-mask-passports.json"),
@@ -178,7 +178,7 @@ async fn access_grant_write_is_read_and_compared() {
 
 /// A global policy in the envelope of 000:27381-27430 (policy 8) whose `actions` are one
 /// documented action block, under a new id and key.
-fn composed(id: u64, key: &str, block: Value) -> Value {
+pub(super) fn composed(id: u64, key: &str, block: Value) -> Value {
     let mut p = fixture("policy-global-8-mask-passports.json");
     p["id"] = json!(id);
     p["policyKey"] = json!(key);
@@ -196,7 +196,7 @@ certification:
   recertify: true
 "#;
 
-fn rule_tenant() -> Tenant {
+pub(super) fn rule_tenant() -> Tenant {
     let prerequisite = fixture("policy-data-source-2-rules.json")[2].clone();
     let visibility = fixture("policy-diff-3-row-restriction.json")["current"][0].clone();
     Tenant {

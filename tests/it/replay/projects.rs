@@ -7,7 +7,7 @@ use super::*;
 
 /// `API Project` (000:33751-33774) listed by its own document (the docs show no list hit
 /// for it), with the data sources of 000:34126-34212.
-fn api_project_tenant(project: Value) -> Tenant {
+pub(super) fn api_project_tenant(project: Value) -> Tenant {
     let id = project["id"].as_u64().unwrap();
     Tenant {
         project_hits: vec![project.clone()],

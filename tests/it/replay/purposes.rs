@@ -4,7 +4,7 @@
 
 use super::*;
 
-fn tenant() -> Tenant {
+pub(super) fn tenant() -> Tenant {
     let mut purposes = fixture("purpose-list.json")["purposes"]
         .as_array()
         .unwrap()

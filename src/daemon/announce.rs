@@ -151,6 +151,7 @@ mod tests {
             data: None,
             id: None,
             note: None,
+            moved_from: None,
         }
     }
 

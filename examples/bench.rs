@@ -534,6 +534,7 @@ fn child_daemon(args: &[String]) {
         drift: daemon::DriftPolicy::Report,
         listen: listen.clone(),
         webhook_secret_file: None,
+        credentials_dir: None,
         grace_period: Duration::from_secs(30),
         debounce: Duration::from_secs(2),
         apply_windows: Vec::new(),

@@ -15,6 +15,8 @@
 //! | `immuta_gitops_api_requests_total` | counter | `endpoint`, `code` |
 //! | `immuta_gitops_notifications_sent_total` | counter | |
 //! | `immuta_gitops_notifications_failed_total` | counter | |
+//! | `immuta_gitops_sync_healthy` | gauge | (1 healthy, 0 not: see [`super::status::Status::is_sync_healthy`]) |
+//! | `immuta_gitops_consecutive_failures` | gauge | |
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -102,6 +104,8 @@ pub struct Metrics {
     drift: Counter,
     revision: Arc<RevisionCollector>,
     notifications: crate::notify::send::Counters,
+    sync_healthy: Gauge,
+    failures: Gauge,
 }
 
 impl Metrics {
@@ -147,6 +151,18 @@ impl Metrics {
             "Notifications dropped (queue full) or not accepted after their retries.",
             notifications.failed.clone(),
         );
+        let sync_healthy = Gauge::default();
+        registry.register(
+            "immuta_gitops_sync_healthy",
+            "1 when a sync succeeded and fewer than 3 cycles in a row failed since, else 0.",
+            sync_healthy.clone(),
+        );
+        let failures = Gauge::default();
+        registry.register(
+            "immuta_gitops_consecutive_failures",
+            "Cycles in a row that failed (0 after a success).",
+            failures.clone(),
+        );
         let revision = Arc::new(RevisionCollector::default());
         registry.register_collector(Box::new(revision.clone()));
         if let Some(client) = client {
@@ -160,12 +176,20 @@ impl Metrics {
             drift,
             revision,
             notifications,
+            sync_healthy,
+            failures,
         }
     }
 
     /// The notification counters, shared with the notifier.
     pub fn notification_counters(&self) -> crate::notify::send::Counters {
         self.notifications.clone()
+    }
+
+    /// Sets the sync-health gauges.
+    pub fn set_sync(&self, healthy: bool, consecutive_failures: u32) {
+        self.sync_healthy.set(i64::from(healthy));
+        self.failures.set(i64::from(consecutive_failures));
     }
 
     /// Counts one cycle and its duration.
@@ -234,7 +258,12 @@ mod tests {
         m.set_objects(&states);
         let before = m.encode().unwrap();
         assert!(!before.contains("last_applied_revision_info{"), "{before}");
+        assert!(
+            before.contains("immuta_gitops_sync_healthy 0\n"),
+            "{before}"
+        );
         m.set_revision("0123abcd");
+        m.set_sync(true, 0);
         let text = m.encode().unwrap();
         for want in [
             "# TYPE immuta_gitops_reconcile counter",
@@ -249,6 +278,9 @@ mod tests {
             "# TYPE immuta_gitops_api_requests counter",
             "immuta_gitops_notifications_failed_total 0",
             "immuta_gitops_notifications_sent_total 0",
+            "# TYPE immuta_gitops_sync_healthy gauge",
+            "immuta_gitops_sync_healthy 1\n",
+            "immuta_gitops_consecutive_failures 0\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
         }

@@ -35,7 +35,9 @@ use crate::source::{self, SourceSpec};
 use crate::state::{applied, AppliedState, StateDir};
 
 pub mod announce;
+pub mod credentials;
 pub mod decide;
+pub mod events;
 pub mod memory;
 pub mod metrics;
 pub mod reconcile;
@@ -115,6 +117,8 @@ pub struct Options {
     pub listen: String,
     /// File holding the webhook secret; enables `POST /hook`.
     pub webhook_secret_file: Option<PathBuf>,
+    /// Directory of optional credential files (see [`credentials`]).
+    pub credentials_dir: Option<PathBuf>,
     /// How long a running apply may take to finish its writes in flight on shutdown.
     pub grace_period: Duration,
     /// Quiet time after a burst of file changes before a cycle starts.
@@ -225,7 +229,20 @@ impl Daemon {
     ///
     /// # Errors
     /// Any [`Error`]: these are fatal configuration problems (exit 1).
-    pub async fn new(args: Options) -> Result<Daemon, Error> {
+    pub async fn new(mut args: Options) -> Result<Daemon, Error> {
+        if let Some(dir) = args.credentials_dir.clone() {
+            let src = &mut args.flags.source;
+            let found = credentials::fill(
+                &dir,
+                [
+                    (credentials::TOKEN, &mut src.git_token_file),
+                    (credentials::SSH_KEY, &mut src.ssh_key_file),
+                    (credentials::SSH_PASSPHRASE, &mut src.ssh_passphrase_file),
+                    (credentials::WEBHOOK_SECRET, &mut args.webhook_secret_file),
+                ],
+            );
+            tracing::info!(dir = %dir.display(), found = ?found, "credentials directory read");
+        }
         if args.interval.is_zero() {
             return Err(Error::Invalid {
                 flag: "interval",
@@ -408,6 +425,10 @@ impl Daemon {
                 windows: self.windows.clone(),
                 clock: self.clock.clone(),
             },
+            follow: events::Follow::of(
+                source::git::is_remote(&self.spec.repo),
+                self.spec.reference.as_deref(),
+            ),
         });
 
         {

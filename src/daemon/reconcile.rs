@@ -208,6 +208,10 @@ impl Cycle {
         };
         let revision = c.revision.clone();
         shared.update_status(|s| s.record_cycle(c, error.clone()));
+        let st = shared.status();
+        shared
+            .metrics
+            .set_sync(st.sync_healthy, st.consecutive_failures);
         self.announce(trigger, revision, error);
         result
     }
@@ -317,7 +321,14 @@ impl Cycle {
             summary: plan.summary(),
             changes_by_kind: writes_by_kind(plan),
             drift,
+            drifted: if drift {
+                status::drifted_objects(plan)
+            } else {
+                Vec::new()
+            },
         };
+        let drifted = plan_status.drifted.len();
+        let names = status::drift_summary(&plan_status.drifted);
         self.cfg.shared.update_status(|s| {
             s.last_plan = Some(plan_status);
             if drift {
@@ -329,7 +340,10 @@ impl Cycle {
             tracing::warn!(
                 revision = %rev,
                 policy = self.cfg.drift.as_str(),
-                "drift: the tenant was changed outside Git"
+                drifted,
+                objects = %self.secrets.redact(&names),
+                "drift: the tenant was changed outside Git: {}",
+                self.secrets.redact(&names)
             );
         }
 

@@ -192,6 +192,7 @@ mod tests {
             triggers: queue.clone(),
             webhook_secret: None,
             gate: Default::default(),
+            follow: crate::daemon::events::Follow::AnyPush,
         });
         let runner = Runner {
             schedule: Schedule::seeded(interval, 0.0, interval, 1),

@@ -8,10 +8,10 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /healthz` | 200 while the process serves |
-//! | `GET /readyz` | 200 after the first successful sync; 503 before it and after 3 failures in a row |
+//! | `GET /readyz` | 200 while serving; 503 once shutdown began (sync health is in `/status` and `immuta_gitops_sync_healthy`, never here: an unready pod would not receive the webhook that fixes it) |
 //! | `GET /metrics` | OpenMetrics text |
 //! | `GET /status` | JSON [`Status`] |
-//! | `POST /hook` | 202 and a cycle at once; 401 bad or missing signature; 503 while shutting down; 404 when no secret is configured |
+//! | `POST /hook` | 202 and a cycle at once for a push to the followed ref; 200 for GitHub's `ping`; 202 "ignored" for other refs and events (no cycle); 400 for an unreadable push body; 401 bad or missing signature; 503 while shutting down; 404 when no secret is configured |
 
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
+use super::events::{self, Follow, Route};
 use super::metrics::{self, Metrics};
 use super::status::Status;
 use super::trigger::{Trigger, TriggerQueue};
@@ -42,6 +43,8 @@ pub struct Shared {
     pub webhook_secret: Option<Secret>,
     /// The apply windows, read by `/status` and before every write.
     pub gate: Gate,
+    /// Which pushes start a cycle.
+    pub follow: Follow,
 }
 
 impl Shared {
@@ -77,10 +80,10 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(s): State<Arc<Shared>>) -> Response {
-    if s.status().is_ready() {
-        (StatusCode::OK, "ready\n").into_response()
+    if s.triggers.is_closed() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+        (StatusCode::OK, "ready\n").into_response()
     }
 }
 
@@ -117,11 +120,33 @@ async fn hook(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> 
         )
             .into_response();
     }
-    if !s.triggers.request(Trigger::Hook) {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    let event = |name: &str| headers.get(name).map(|v| v.as_bytes());
+    match events::route(
+        event(events::GITHUB_EVENT_HEADER),
+        event(events::GITLAB_EVENT_HEADER),
+        &body,
+        &s.follow,
+    ) {
+        Route::Ping => {
+            tracing::info!(provider = ?verdict, "webhook ping");
+            (StatusCode::OK, "pong\n").into_response()
+        }
+        Route::Ignored(why) => {
+            tracing::debug!(provider = ?verdict, reason = %why, "webhook ignored");
+            (StatusCode::ACCEPTED, format!("ignored: {why}\n")).into_response()
+        }
+        Route::BadBody(why) => {
+            tracing::warn!(provider = ?verdict, reason = why, "webhook refused");
+            (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response()
+        }
+        Route::Cycle => {
+            if !s.triggers.request(Trigger::Hook) {
+                return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+            }
+            tracing::info!(provider = ?verdict, "webhook accepted, cycle queued");
+            (StatusCode::ACCEPTED, "reconcile queued\n").into_response()
+        }
     }
-    tracing::info!(provider = ?verdict, "webhook accepted, cycle queued");
-    (StatusCode::ACCEPTED, "reconcile queued\n").into_response()
 }
 
 #[cfg(test)]
@@ -135,6 +160,7 @@ mod tests {
             triggers: TriggerQueue::new(),
             webhook_secret: secret.map(Secret::new),
             gate: Gate::default(),
+            follow: Follow::Ref("main".into()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -149,9 +175,10 @@ mod tests {
         let http = reqwest::Client::new();
         let get = |p: &str| http.get(format!("{base}{p}")).send();
         assert_eq!(get("/healthz").await.unwrap().status(), 200);
-        assert_eq!(get("/readyz").await.unwrap().status(), 503);
+        // Ready means serving: before any sync, and whatever the sync health.
+        assert_eq!(get("/readyz").await.unwrap().status(), 200);
         shared.update_status(|s| {
-            s.last_success_at = Some("now".into());
+            s.consecutive_failures = 10;
         });
         assert_eq!(get("/readyz").await.unwrap().status(), 200);
         let m = get("/metrics").await.unwrap();
@@ -175,6 +202,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(post.status(), 404, "no secret configured: no hook endpoint");
+        shared.triggers.close();
+        assert_eq!(
+            get("/readyz").await.unwrap().status(),
+            503,
+            "draining: out of the Service"
+        );
+        assert_eq!(get("/healthz").await.unwrap().status(), 200);
     }
 
     #[tokio::test]
@@ -210,7 +244,8 @@ mod tests {
         let gl = http
             .post(&url)
             .header("X-Gitlab-Token", secret)
-            .body("{}")
+            .header("X-Gitlab-Event", "Push Hook")
+            .body(body.clone())
             .send()
             .await
             .unwrap();
@@ -218,10 +253,49 @@ mod tests {
         assert_eq!(shared.triggers.take(), Some(Trigger::Hook));
         assert_eq!(shared.triggers.take(), None, "two hooks, one pending run");
 
+        // Pings, other branches and other events are answered and cost nothing.
+        let signed = |event: &'static str, body: &'static [u8]| {
+            http.post(&url)
+                .header("X-GitHub-Event", event)
+                .header(
+                    "X-Hub-Signature-256",
+                    webhook::github_signature(&Secret::new(secret), body),
+                )
+                .body(body)
+                .send()
+        };
+        let ping = signed("ping", br#"{"zen":"Design for failure."}"#)
+            .await
+            .unwrap();
+        assert_eq!(ping.status(), 200);
+        let other = signed("push", br#"{"ref":"refs/heads/feature"}"#)
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 202);
+        assert!(other.text().await.unwrap().starts_with("ignored: "));
+        let pr = signed("pull_request", br#"{"ref":"refs/heads/main"}"#)
+            .await
+            .unwrap();
+        assert_eq!(pr.status(), 202);
+        assert!(pr.text().await.unwrap().starts_with("ignored: "));
+        let form = signed("push", b"payload=%7B%7D").await.unwrap();
+        assert_eq!(form.status(), 400);
+        assert_eq!(shared.triggers.take(), None, "nothing queued by them");
+        // An unsigned ping is refused like any other unsigned delivery.
+        let unsigned = http
+            .post(&url)
+            .header("X-GitHub-Event", "ping")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unsigned.status(), 401);
+
         shared.triggers.close();
         let late = http
             .post(&url)
             .header("X-Gitlab-Token", secret)
+            .body(body.clone())
             .send()
             .await
             .unwrap();

@@ -1,4 +1,7 @@
-//! The daemon's view of itself, served as `GET /status` and used for `GET /readyz`.
+//! The daemon's view of itself, served as `GET /status`, with its sync health (also the
+//! `immuta_gitops_sync_healthy` gauge). `GET /readyz` does not read it: readiness means
+//! "serving" (see [`super::server`]), so a failing sync never takes the pod out of the
+//! Service while a webhook is what would fix it.
 //!
 //! Input: what the loop records after each cycle (plans, apply reports, errors). Output:
 //! [`Status`] (serialized as JSON) and [`object_states`] for the `objects` gauge. Holds no
@@ -14,8 +17,8 @@ use crate::apply::{ApplyReport, Outcome};
 use crate::object::Kind;
 use crate::plan::{Action, Plan, Summary};
 
-/// `/readyz` answers 503 once this many cycles in a row failed.
-pub const FAILURES_UNTIL_UNREADY: u32 = 3;
+/// The sync is unhealthy once this many cycles in a row failed.
+pub const FAILURES_UNTIL_UNHEALTHY: u32 = 3;
 
 /// How one cycle ended; also the `result` label of `immuta_gitops_reconcile_total`.
 /// serde (`/status`) and strum (labels, logs) both spell it snake_case; a test pins both.
@@ -192,6 +195,60 @@ pub struct PlanStatus {
     pub changes_by_kind: BTreeMap<Kind, usize>,
     /// The revision was already applied, so the changes are drift made outside Git.
     pub drift: bool,
+    /// When `drift`: the objects that differ from the applied revision (empty otherwise).
+    pub drifted: Vec<DriftedObject>,
+}
+
+/// One object changed outside Git since its revision was applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriftedObject {
+    /// `kind/name`.
+    pub key: String,
+    /// What the plan would do to bring it back to Git.
+    pub action: Action,
+}
+
+/// The objects of a drift plan: every write and every refused update (all of them
+/// differ from Git), in plan order.
+pub fn drifted_objects(plan: &Plan) -> Vec<DriftedObject> {
+    plan.changes
+        .iter()
+        .filter(|c| c.action.is_write() || c.action == Action::Refused)
+        .map(|c| DriftedObject {
+            key: c.key.to_string(),
+            action: c.action,
+        })
+        .collect()
+}
+
+/// At most this many names go into the drift warning's `objects` field; the rest are
+/// counted (`/status` lists all).
+pub const DRIFT_NAMES_LOGGED: usize = 20;
+
+/// The JSON plan's word for an action.
+fn action_word(a: Action) -> &'static str {
+    match a {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::NoOp => "no-op",
+        Action::Unmanaged => "unmanaged",
+        Action::Delete => "delete",
+        Action::Refused => "refused",
+    }
+}
+
+/// The drift warning's `objects` field: `kind/name (action)`, comma-separated, at most
+/// [`DRIFT_NAMES_LOGGED`] of them, then `and N more`.
+pub fn drift_summary(drifted: &[DriftedObject]) -> String {
+    let mut parts: Vec<String> = drifted
+        .iter()
+        .take(DRIFT_NAMES_LOGGED)
+        .map(|d| format!("{} ({})", d.key, action_word(d.action)))
+        .collect();
+    if drifted.len() > DRIFT_NAMES_LOGGED {
+        parts.push(format!("and {} more", drifted.len() - DRIFT_NAMES_LOGGED));
+    }
+    parts.join(", ")
 }
 
 /// One object of the last apply.
@@ -271,8 +328,9 @@ pub struct Status {
     pub source: SourceStatus,
     /// The settings.
     pub settings: Settings,
-    /// Whether `/readyz` answers 200.
-    pub ready: bool,
+    /// Whether the sync is healthy: one successful cycle seen, and fewer than
+    /// [`FAILURES_UNTIL_UNHEALTHY`] failures in a row since.
+    pub sync_healthy: bool,
     /// Cycles run since start.
     pub cycles: u64,
     /// The last cycle.
@@ -300,13 +358,13 @@ pub struct Status {
 }
 
 impl Status {
-    /// Whether the daemon is ready: one successful sync seen, and fewer than
-    /// [`FAILURES_UNTIL_UNREADY`] failures in a row since.
-    pub fn is_ready(&self) -> bool {
-        self.last_success_at.is_some() && self.consecutive_failures < FAILURES_UNTIL_UNREADY
+    /// Whether the sync is healthy: one successful sync seen, and fewer than
+    /// [`FAILURES_UNTIL_UNHEALTHY`] failures in a row since.
+    pub fn is_sync_healthy(&self) -> bool {
+        self.last_success_at.is_some() && self.consecutive_failures < FAILURES_UNTIL_UNHEALTHY
     }
 
-    /// Records how a cycle ended and refreshes `ready`.
+    /// Records how a cycle ended and refreshes `sync_healthy`.
     pub fn record_cycle(&mut self, c: CycleStatus, error: Option<String>) {
         self.cycles += 1;
         if c.result.is_success() {
@@ -320,7 +378,7 @@ impl Status {
             self.last_error = error;
         }
         self.last_cycle = Some(c);
-        self.ready = self.is_ready();
+        self.sync_healthy = self.is_sync_healthy();
     }
 }
 
@@ -403,22 +461,52 @@ mod tests {
     }
 
     #[test]
-    fn readiness_needs_one_success_and_fewer_than_three_failures() {
+    fn drift_names_the_objects_and_bounds_the_log_line() {
+        let mut plan = Plan {
+            changes: vec![
+                change(Kind::Purpose, "a", Action::NoOp),
+                change(Kind::Purpose, "b", Action::Update),
+                change(Kind::Project, "x", Action::Unmanaged),
+                change(Kind::Policy, "p", Action::Delete),
+                change(Kind::Project, "r", Action::Refused),
+            ],
+            ..Default::default()
+        };
+        let d = drifted_objects(&plan);
+        let keys: Vec<&str> = d.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, ["purpose/b", "policy/p", "project/r"]);
+        assert_eq!(
+            drift_summary(&d),
+            "purpose/b (update), policy/p (delete), project/r (refused)"
+        );
+        for i in 0..30 {
+            plan.changes
+                .push(change(Kind::Purpose, &format!("n{i}"), Action::Create));
+        }
+        let d = drifted_objects(&plan);
+        assert_eq!(d.len(), 33);
+        let line = drift_summary(&d);
+        assert!(line.ends_with(", and 13 more"), "{line}");
+        assert_eq!(line.matches(" (").count(), DRIFT_NAMES_LOGGED);
+    }
+
+    #[test]
+    fn sync_health_needs_one_success_and_fewer_than_three_failures() {
         let mut s = Status::default();
-        assert!(!s.is_ready());
+        assert!(!s.is_sync_healthy());
         s.record_cycle(cycle(CycleResult::Failed), Some("e1".into()));
-        assert!(!s.ready, "never synced");
+        assert!(!s.sync_healthy, "never synced");
         s.record_cycle(cycle(CycleResult::InSync), None);
-        assert!(s.ready);
+        assert!(s.sync_healthy);
         assert_eq!(s.last_error, None);
         s.record_cycle(cycle(CycleResult::Failed), Some("e".into()));
         s.record_cycle(cycle(CycleResult::Failed), Some("e".into()));
-        assert!(s.ready, "two failures in a row: still ready");
+        assert!(s.sync_healthy, "two failures in a row: still healthy");
         s.record_cycle(cycle(CycleResult::Failed), Some("e3".into()));
-        assert!(!s.ready, "three failures in a row");
+        assert!(!s.sync_healthy, "three failures in a row");
         assert_eq!(s.last_error.as_deref(), Some("e3"));
         s.record_cycle(cycle(CycleResult::Skipped), None);
-        assert!(s.ready);
+        assert!(s.sync_healthy);
         assert_eq!(s.cycles, 6);
     }
 

@@ -22,6 +22,7 @@ use crate::redact::MASK;
 pub use crate::canonical::canonical;
 
 pub mod adopt;
+pub mod comment;
 pub mod data;
 pub mod moves;
 pub mod prune;

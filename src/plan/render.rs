@@ -318,32 +318,32 @@ fn quote(s: &str) -> String {
 }
 
 /// Writes the plan as Markdown for a pull-request comment: the summary line first, then
-/// one collapsible section per kind holding that kind's changes as a `diff` block.
+/// one collapsible section per kind holding that kind's changes as a `diff` block with
+/// each marker in column one. At most [`super::comment::MAX_COMMENT_CHARS`]: a larger
+/// plan is cut per section, with a note, its counts kept (see [`super::comment`]).
 ///
 /// # Errors
 /// Only I/O errors of `out`.
 pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
+    use super::comment::{self, Section};
     let s = plan.summary();
+    let mut header = String::new();
     if plan.has_changes() || s.refused > 0 {
-        writeln!(out, "**{}**", closing_line(&s))?;
+        header.push_str(&format!("**{}**\n", closing_line(&s)));
+    } else if s.prunable > 0 {
+        header.push_str(&format!(
+            "**No changes.** Immuta matches the source, except {}.\n",
+            prunable(s.prunable)
+        ));
     } else {
-        if s.prunable > 0 {
-            writeln!(
-                out,
-                "**No changes.** Immuta matches the source, except {}.",
-                prunable(s.prunable)
-            )?;
-        } else {
-            writeln!(out, "**No changes.** Immuta matches the source.")?;
-        }
+        header.push_str("**No changes.** Immuta matches the source.\n");
     }
-    writeln!(out)?;
-    writeln!(
-        out,
-        "Source `{}` at `{}`.",
+    header.push_str(&format!(
+        "\nSource `{}` at `{}`.\n",
         escape(&plan.origin).replace('`', "'"),
         escape(short_rev(&plan.revision))
-    )?;
+    ));
+    let mut sections = Vec::new();
     for &kind in crate::object::Kind::ALL {
         let shown: Vec<&Change> = plan
             .changes
@@ -367,37 +367,28 @@ pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
                 parts.push(format!("{n} {word}"));
             }
         }
-        writeln!(out)?;
-        writeln!(
-            out,
-            "<details><summary><b>{kind}</b>: {}</summary>",
-            parts.join(", ")
-        )?;
-        writeln!(out)?;
-        writeln!(out, "```diff")?;
+        let mut lines = Vec::new();
         for c in shown {
             let mut buf = Vec::new();
             change(c, &mut buf)?;
-            // Lines start with two spaces then the marker; `diff` colouring wants the
-            // marker in column one.
+            // Text lines start with two spaces, then the marker.
             for line in String::from_utf8_lossy(&buf)
                 .lines()
                 .filter(|l| !l.is_empty())
             {
-                writeln!(
-                    out,
-                    "{}",
-                    line.strip_prefix("  ")
-                        .unwrap_or(line)
-                        .replace("```", "'''")
-                )?;
+                lines.push(comment::diff_line(line.strip_prefix("  ").unwrap_or(line)));
             }
         }
-        writeln!(out, "```")?;
-        writeln!(out)?;
-        writeln!(out, "</details>")?;
+        sections.push(Section {
+            open: format!(
+                "\n<details><summary><b>{kind}</b>: {}</summary>\n\n```diff\n",
+                parts.join(", ")
+            ),
+            lines,
+            close: "```\n\n</details>\n".into(),
+        });
     }
-    Ok(())
+    out.write_all(comment::fit(&header, &sections, comment::MAX_COMMENT_CHARS).as_bytes())
 }
 
 #[derive(Serialize)]
@@ -588,13 +579,62 @@ mod tests {
             "{s}"
         );
         assert!(
-            s.contains("```diff\n+ purpose/Marketing will be created\n"),
+            s.contains(
+                "```diff\n+ purpose/Marketing will be created\n+     name = \"Marketing\"\n"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("\n! policy/mask will be updated in place\n!     description:\n          a\n-         b\n+         c\n"),
             "{s}"
         );
         assert_eq!(
             s.matches("<details>").count(),
             s.matches("</details>").count()
         );
+    }
+
+    #[test]
+    fn markdown_of_a_huge_plan_fits_one_comment_with_its_counts() {
+        let mut p = plan();
+        for i in 0..5_000 {
+            p.changes.push(Change {
+                key: ObjectKey::new(Kind::Purpose, format!("Purpose {i}")),
+                action: Action::Create,
+                fields: vec![FieldChange {
+                    path: "description".into(),
+                    before: None,
+                    after: Some(json!("x".repeat(40))),
+                    sensitive: false,
+                    note: None,
+                }],
+                data: None,
+                id: None,
+                note: None,
+                moved_from: None,
+            });
+        }
+        let mut buf = Vec::new();
+        markdown(&p, &mut buf).unwrap();
+        let s = String::from_utf8(buf).unwrap();
+        assert!(
+            s.len() <= super::super::comment::MAX_COMMENT_CHARS,
+            "{}",
+            s.len()
+        );
+        assert!(
+            s.starts_with("**Plan: 5001 to add, 1 to change, 0 to destroy.**"),
+            "{}",
+            &s[..200]
+        );
+        assert!(s.contains("<b>purpose</b>: 5001 to add</summary>"));
+        assert!(
+            s.contains("of 10002 lines of this section are not shown"),
+            "{}",
+            &s[s.len() - 400..]
+        );
+        // The small policy section is whole.
+        assert!(s.contains("! policy/mask will be updated in place\n!     description:\n"));
     }
 
     #[test]

@@ -6,9 +6,11 @@ mod common;
 
 mod adopt;
 mod bad_input;
+mod ci_recipe;
 mod converge;
 mod daemon;
 mod data_diff;
+mod deploy;
 mod examples;
 mod export;
 mod faults;

@@ -49,9 +49,30 @@ async fn demo_plan_renders_as_a_pull_request_comment() {
         "{md}"
     );
     assert!(
-        md.contains("~ policy/mask-ssn will be updated in place"),
+        md.contains("! policy/mask-ssn will be updated in place"),
         "{md}"
     );
+    // Atlantis' format: inside the diff blocks every marker is in column one, so GitHub
+    // colours every changed line, not only the headings.
+    let mut in_diff = false;
+    let mut marked = 0;
+    for line in md.lines() {
+        match line {
+            "```diff" => in_diff = true,
+            "```" => in_diff = false,
+            l if in_diff => {
+                let body = l.trim_start();
+                let indented_marker = l.len() != body.len()
+                    && ["+ ", "- ", "~ ", "! "].iter().any(|m| body.starts_with(m));
+                assert!(!indented_marker, "marker not in column one: {l:?}");
+                assert!(!l.starts_with('~'), "{l:?}");
+                marked += usize::from(["+", "-", "!"].iter().any(|m| l.starts_with(m)));
+            }
+            _ => {}
+        }
+    }
+    assert!(marked > 20, "{marked} marked lines:\n{md}");
+    assert!(md.len() <= immuta_gitops::plan::comment::MAX_COMMENT_CHARS);
     assert!(
         md.contains("? policy/analyst-sandbox exists in Immuta but not in the source"),
         "{md}"

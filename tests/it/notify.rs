@@ -86,6 +86,7 @@ impl Files {
             apply_windows: Vec::new(),
             apply_window_tz: "UTC".into(),
             notify: notify.iter().map(|u| Secret::new(*u)).collect(),
+            credentials_dir: None,
         }
     }
 }

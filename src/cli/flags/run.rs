@@ -54,6 +54,11 @@ pub struct RunArgs {
     /// File holding the webhook secret (GitHub HMAC secret or GitLab token); enables POST /hook.
     #[arg(long, env = "IMMUTA_GITOPS_WEBHOOK_SECRET_FILE")]
     pub webhook_secret_file: Option<PathBuf>,
+    /// Directory of optional credential files `token`, `ssh-key`, `ssh-passphrase`,
+    /// `webhook-secret` (a mounted Secret): each present file is used, each missing one
+    /// leaves its feature off. Explicit --*-file flags win.
+    #[arg(long, env = "IMMUTA_GITOPS_CREDENTIALS_DIR")]
+    pub credentials_dir: Option<PathBuf>,
     /// Where the last applied revision and the inventory are remembered.
     #[command(flatten)]
     pub state: StateFlags,
@@ -133,6 +138,7 @@ impl RunArgs {
             drift: self.drift,
             listen: self.listen.clone(),
             webhook_secret_file: self.webhook_secret_file.clone(),
+            credentials_dir: self.credentials_dir.clone(),
             grace_period: self.grace_period,
             debounce: self.debounce,
             apply_windows: self.apply_windows.clone(),

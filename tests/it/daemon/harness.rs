@@ -31,6 +31,21 @@ impl Repo {
         format!("file://{}", self.dir.display())
     }
 
+    /// The branch HEAD names (after the first commit).
+    pub(super) fn branch(&self) -> String {
+        self.git.head().unwrap().shorthand().unwrap().to_string()
+    }
+
+    /// A GitHub push event body for `branch` of this repository.
+    pub(super) fn push_event(&self, branch: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "ref": format!("refs/heads/{branch}"),
+            "after": "0000000000000000000000000000000000000000",
+            "repository": {"default_branch": self.branch()},
+        }))
+        .unwrap()
+    }
+
     /// Writes (`Some`) or deletes (`None`) files and commits; returns the commit SHA.
     pub(super) fn commit(&self, files: &[(&str, Option<&str>)]) -> String {
         for (rel, content) in files {
@@ -154,6 +169,7 @@ impl Env {
             drift: daemon::DriftPolicy::Report,
             listen: "127.0.0.1:0".into(),
             webhook_secret_file: None,
+            credentials_dir: None,
             grace_period: Duration::from_secs(10),
             debounce: Duration::from_secs(2),
             apply_windows: Vec::new(),

@@ -114,7 +114,7 @@ async fn webhook_with_bad_signature_is_refused_and_a_good_one_runs_at_once() {
     let cycles = status(&d.base).await["cycles"].as_u64().unwrap();
 
     let b = repo.commit(&[("purpose/alpha.yaml", Some(&purpose("Alpha", "changed")))]);
-    let body = br#"{"ref":"refs/heads/master","after":"x"}"#.to_vec();
+    let body = repo.push_event(&repo.branch());
     let http = http();
     let url = format!("{}/hook", d.base);
     for (header, value) in [
@@ -137,6 +137,47 @@ async fn webhook_with_bad_signature_is_refused_and_a_good_one_runs_at_once() {
     let r = http.post(&url).body(body.clone()).send().await.unwrap();
     assert_eq!(r.status(), 401, "no signature");
 
+    // Signed, but not a push to the followed branch: answered, and no cycle runs.
+    let signed = |event: &'static str, body: Vec<u8>| {
+        let sig = webhook::github_signature(&Secret::new(HOOK_SECRET), &body);
+        http.post(&url)
+            .header("X-GitHub-Event", event)
+            .header("X-Hub-Signature-256", sig)
+            .body(body)
+            .send()
+    };
+    let ping = signed(
+        "ping",
+        br#"{"zen":"Speak like a human.","hook_id":1}"#.to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ping.status(), 200);
+    let other = signed("push", repo.push_event("feature")).await.unwrap();
+    assert_eq!(other.status(), 202);
+    assert!(other
+        .text()
+        .await
+        .unwrap()
+        .starts_with("ignored: push to refs/heads/feature"));
+    let pr = signed("pull_request", body.clone()).await.unwrap();
+    assert_eq!(pr.status(), 202);
+    assert!(pr.text().await.unwrap().starts_with("ignored: "));
+    let gl_other = http
+        .post(&url)
+        .header("X-Gitlab-Token", HOOK_SECRET)
+        .header("X-Gitlab-Event", "Push Hook")
+        .body(repo.push_event("feature"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gl_other.status(), 202);
+    assert_eq!(
+        status(&d.base).await["cycles"].as_u64().unwrap(),
+        cycles,
+        "ignored deliveries ran nothing"
+    );
+
     let sig = webhook::github_signature(&Secret::new(HOOK_SECRET), &body);
     let r = http
         .post(&url)
@@ -151,7 +192,7 @@ async fn webhook_with_bad_signature_is_refused_and_a_good_one_runs_at_once() {
     assert_eq!(
         s["cycles"].as_u64().unwrap(),
         cycles + 1,
-        "refused hooks ran nothing"
+        "refused and ignored hooks ran nothing"
     );
     assert_eq!(real_writes(&emu), 2);
 
@@ -159,7 +200,8 @@ async fn webhook_with_bad_signature_is_refused_and_a_good_one_runs_at_once() {
     let r = http
         .post(&url)
         .header("X-Gitlab-Token", HOOK_SECRET)
-        .body("{}")
+        .header("X-Gitlab-Event", "Push Hook")
+        .body(body.clone())
         .send()
         .await
         .unwrap();
@@ -212,6 +254,11 @@ async fn drift_is_reported_without_writes_then_healed_after_a_restart() {
     })
     .await;
     assert_eq!(s["last_plan"]["drift"], true);
+    assert_eq!(
+        s["last_plan"]["drifted"],
+        serde_json::json!([{"key": "purpose/Drift Test", "action": "update"}]),
+        "/status names what drifted"
+    );
     wait_cycles(&d.base, 2).await;
     let s = status(&d.base).await;
     assert_eq!(s["last_cycle"]["result"], "reported");
@@ -308,7 +355,7 @@ async fn shutdown_mid_apply_exits_cleanly_and_the_next_start_converges() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn readyz_turns_ready_after_the_first_sync_and_unready_after_three_failures() {
+async fn readyz_means_serving_and_sync_health_is_in_status_and_metrics() {
     let emu = emulator(None).await;
     let env = Env::new();
     let repo = Repo::new(env.tmp.path());
@@ -323,6 +370,8 @@ async fn readyz_turns_ready_after_the_first_sync_and_unready_after_three_failure
     let hook = || {
         http.post(format!("{}/hook", d.base))
             .header("X-Gitlab-Token", HOOK_SECRET)
+            .header("X-Gitlab-Event", "Push Hook")
+            .body(repo.push_event(&repo.branch()))
             .send()
     };
     assert_eq!(get(&d.base, "/healthz").await.status(), 200);
@@ -334,17 +383,27 @@ async fn readyz_turns_ready_after_the_first_sync_and_unready_after_three_failure
     );
     assert_eq!(
         get(&d.base, "/readyz").await.status(),
-        503,
-        "not ready before a sync"
+        200,
+        "ready (serving) before any sync: the webhook that fixes it must reach the pod"
     );
+    assert_eq!(s["sync_healthy"], false, "never synced");
+    let healthy = |m: &str, v: u8| m.contains(&format!("\nimmuta_gitops_sync_healthy {v}\n"));
+    assert!(healthy(
+        &get(&d.base, "/metrics").await.text().await.unwrap(),
+        0
+    ));
 
     let good = repo.commit(&[
         ("purpose/bad.yaml", None),
         ("purpose/ok.yaml", Some(&purpose("Ok", "fine"))),
     ]);
     assert_eq!(hook().await.unwrap().status(), 202);
-    wait_applied(&d.base, &good).await;
-    assert_eq!(get(&d.base, "/readyz").await.status(), 200);
+    let s = wait_applied(&d.base, &good).await;
+    assert_eq!(s["sync_healthy"], true);
+    assert!(healthy(
+        &get(&d.base, "/metrics").await.text().await.unwrap(),
+        1
+    ));
 
     repo.commit(&[("purpose/bad.yaml", Some(broken))]);
     for i in 1..=3u64 {
@@ -355,11 +414,17 @@ async fn readyz_turns_ready_after_the_first_sync_and_unready_after_three_failure
         })
         .await;
         assert_eq!(s["consecutive_failures"], i);
-        let want = if i < 3 { 200 } else { 503 };
+        assert_eq!(s["sync_healthy"], i < 3, "after {i} failures");
+        let m = get(&d.base, "/metrics").await.text().await.unwrap();
+        assert!(healthy(&m, u8::from(i < 3)), "after {i} failures:\n{m}");
+        assert!(
+            m.contains(&format!("\nimmuta_gitops_consecutive_failures {i}\n")),
+            "{m}"
+        );
         assert_eq!(
             get(&d.base, "/readyz").await.status(),
-            want,
-            "after {i} failures"
+            200,
+            "still serving after {i} failures"
         );
     }
     assert_eq!(
@@ -432,6 +497,147 @@ async fn a_state_file_with_times_past_the_clock_does_not_stop_the_daemon() {
     assert_eq!(s["last_apply"]["success"], true);
     assert_eq!(real_writes(&emu), 1);
     d.shutdown().await.0.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credentials_dir_without_files_starts_and_one_with_a_webhook_secret_enables_the_hook() {
+    let emu = emulator(None).await;
+    let env = Env::new();
+    let repo = Repo::new(env.tmp.path());
+    let a = repo.commit(&[("purpose/alpha.yaml", Some(&purpose("Alpha", "first")))]);
+    // The Secret is not there at all (an optional volume that is empty).
+    let creds = env.tmp.path().join("git-credentials");
+    std::fs::create_dir_all(&creds).unwrap();
+    let dir = creds.clone();
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_secs(3600);
+        o.credentials_dir = Some(dir);
+    });
+    wait_applied(&d.base, &a).await;
+    let http = http();
+    let post = http
+        .post(format!("{}/hook", d.base))
+        .body(repo.push_event(&repo.branch()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 404, "no webhook secret: no hook endpoint");
+    d.shutdown().await.0.unwrap();
+
+    // The Secret gained a webhook-secret key: the next start serves the hook.
+    std::fs::write(creds.join("webhook-secret"), format!("{HOOK_SECRET}\n")).unwrap();
+    let dir = creds.clone();
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_secs(3600);
+        o.credentials_dir = Some(dir);
+    });
+    wait_applied(&d.base, &a).await;
+    let body = repo.push_event(&repo.branch());
+    let r = http
+        .post(format!("{}/hook", d.base))
+        .header("X-GitHub-Event", "push")
+        .header(
+            "X-Hub-Signature-256",
+            webhook::github_signature(&Secret::new(HOOK_SECRET), &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let s = wait_status(&d.base, "a hook cycle", |s| {
+        s["last_cycle"]["trigger"] == "hook"
+    })
+    .await;
+    assert_eq!(s["settings"]["webhook"], true);
+    d.shutdown().await.0.unwrap();
+}
+
+/// The drift warning in the daemon's own log names what drifted (JSON fields `drifted`
+/// and `objects`, and the message), and so does `/status`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_drift_warning_names_the_objects_that_drifted() {
+    let emu = emulator(None).await;
+    let env = Env::new();
+    let repo = Repo::new(env.tmp.path());
+    let a = repo.commit(&[
+        ("purpose/kept.yaml", Some(&purpose("Kept", "unchanged"))),
+        (
+            "purpose/edited.yaml",
+            Some(&purpose("Edited By Hand", "from git")),
+        ),
+    ]);
+    let p = |x: &std::path::Path| x.to_string_lossy().to_string();
+    let (url, emu_url) = (repo.url(), emu.url());
+    let (key, hook) = (p(&env.key_file), p(&env.hook_file));
+    let (cache, state) = (
+        p(&env.tmp.path().join("cache")),
+        p(&env.tmp.path().join("state")),
+    );
+    let args = [
+        "--repo",
+        &url,
+        "--immuta-url",
+        &emu_url,
+        "--api-key-file",
+        &key,
+        "--cache-dir",
+        &cache,
+        "--state-dir",
+        &state,
+        "--webhook-secret-file",
+        &hook,
+    ];
+    let d = common::daemon_proc::DaemonChild::start(&args, &[]);
+    d.wait_status("applied", |s| s["last_applied_revision"] == a.as_str())
+        .await;
+    let r = http()
+        .post(format!("{}/api/v2/purpose", emu.url()))
+        .header("Authorization", KEY)
+        .json(&serde_json::json!({"name": "Edited By Hand", "description": "changed by hand"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let body = repo.push_event(&repo.branch());
+    let r = http()
+        .post(format!("{}/hook", d.base))
+        .header("X-GitHub-Event", "push")
+        .header(
+            "X-Hub-Signature-256",
+            webhook::github_signature(&Secret::new(HOOK_SECRET), &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let status = d
+        .wait_status("drift", |s| s["drift_detected"].as_u64() >= Some(1))
+        .await;
+    let log = d.stop();
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(
+        v["last_plan"]["drifted"],
+        serde_json::json!([{"key": "purpose/Edited By Hand", "action": "update"}])
+    );
+    let warning = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("drift: the tenant was changed outside Git"))
+        })
+        .unwrap_or_else(|| panic!("no drift warning in:\n{log}"));
+    assert_eq!(warning["level"], "WARN");
+    assert_eq!(warning["drifted"], 1);
+    assert_eq!(warning["objects"], "purpose/Edited By Hand (update)");
+    assert_eq!(
+        warning["message"],
+        "drift: the tenant was changed outside Git: purpose/Edited By Hand (update)"
+    );
+    assert!(!warning.to_string().contains("Kept"), "{warning}");
 }
 
 /// Sum of `immuta_gitops_api_requests_total` for one endpoint.

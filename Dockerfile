@@ -8,11 +8,14 @@ WORKDIR /src
 RUN apt-get update \
     && apt-get install -y --no-install-recommends pkg-config libssl-dev \
     && rm -rf /var/lib/apt/lists/*
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY crates ./crates
 COPY src ./src
 COPY examples ./examples
 COPY tests ./tests
+# `--version` names this commit (the context has no .git):
+# docker build --build-arg IMMUTA_GITOPS_COMMIT="$(git rev-parse HEAD)" .
+ARG IMMUTA_GITOPS_COMMIT=unknown
 # Without the `emulator` feature: the image carries no emulator, demo or fault machinery.
 RUN cargo build --release --locked --no-default-features --bin immuta-gitops \
     && cp target/release/immuta-gitops /usr/local/bin/immuta-gitops

@@ -292,9 +292,10 @@ async fn run_level(
                     reason: "shutdown requested before this object started".into(),
                 }
             } else {
-                let span = tracing::info_span!("object", key = %c.key, action = ?c.action);
+                let span = tracing::info_span!("object", key = %c.key, action = %c.action);
                 apply_one(client, c, desired, failed).instrument(span).await
             };
+            log_outcome(c, &outcome);
             ObjectResult {
                 key: c.key.clone(),
                 action: c.action,
@@ -307,6 +308,22 @@ async fn run_level(
         .await;
     results.sort_by(|a, b| a.key.cmp(&b.key));
     results
+}
+
+/// The one log event per object, as its result lands: `key` and `action` (the JSON
+/// plan's words), and the error (already redacted) or the reason it was skipped.
+fn log_outcome(c: &Change, outcome: &Outcome) {
+    match outcome {
+        Outcome::Applied { .. } => {
+            tracing::info!(key = %c.key, action = %c.action, result = "applied", "applied");
+        }
+        Outcome::Failed { error } => {
+            tracing::warn!(key = %c.key, action = %c.action, result = "failed", error = %error, "write failed");
+        }
+        Outcome::Skipped { reason } => {
+            tracing::warn!(key = %c.key, action = %c.action, result = "skipped", reason = %reason, "skipped");
+        }
+    }
 }
 
 async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &Failed) -> Outcome {
@@ -332,18 +349,12 @@ async fn apply_one(client: &Client, c: &Change, desired: &DesiredSet, failed: &F
         }
     }
     match client.upsert(&c.key, &m.body, false).await {
-        Ok(response) => {
-            tracing::info!("applied");
-            Outcome::Applied {
-                response: summarize(&response),
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "apply failed");
-            Outcome::Failed {
-                error: desired.redactor.redact(&e.to_string()),
-            }
-        }
+        Ok(response) => Outcome::Applied {
+            response: summarize(&response),
+        },
+        Err(e) => Outcome::Failed {
+            error: desired.redactor.redact(&e.to_string()),
+        },
     }
 }
 
@@ -394,21 +405,15 @@ async fn delete_one(client: &Client, c: &Change, desired: &DesiredSet) -> Outcom
         }
     };
     match result {
-        Ok(response) => {
-            tracing::info!("deleted");
-            Outcome::Applied {
-                response: summarize(&response),
-            }
-        }
+        Ok(response) => Outcome::Applied {
+            response: summarize(&response),
+        },
         Err(e) if e.is_not_found() => Outcome::Applied {
             response: Value::String("already absent".into()),
         },
-        Err(e) => {
-            tracing::warn!(error = %e, "delete failed");
-            Outcome::Failed {
-                error: desired.redactor.redact(&e.to_string()),
-            }
-        }
+        Err(e) => Outcome::Failed {
+            error: desired.redactor.redact(&e.to_string()),
+        },
     }
 }
 

@@ -13,7 +13,7 @@
 //! | YAML nesting depth | 64 | `--max-yaml-depth` |
 //! | HTTP response body | 16 MiB | `--max-response-bytes` |
 //! | secret file (API key, Git token, passphrase, webhook secret) | 64 KiB | fixed |
-//! | state-directory file (`inventory.json`, `state.json`) | 64 MiB | fixed |
+//! | state-directory file (`inventory.json`, `state.json`, `objects.json`) | 64 MiB | fixed |
 //! | object key or name | 255 characters | fixed |
 //! | commit subject in a notification | 200 characters | fixed |
 //!
@@ -26,7 +26,7 @@ use std::time::Duration;
 /// hold: a secret is one line; anything larger is the wrong file.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
-/// The largest file of the state directory (`inventory.json`, `state.json`) read: far
+/// The largest file of the state directory (`inventory.json`, `state.json`, `objects.json`) read: far
 /// above any real inventory, so a wrong directory (a device, a huge log named
 /// `state.json`) cannot exhaust memory.
 pub const MAX_STATE_FILE_BYTES: u64 = 64 * 1024 * 1024;

@@ -14,7 +14,9 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use std::io::Write;
+
+use clap::{CommandFactory, Parser, Subcommand};
 
 use immuta_gitops::daemon::{self, LogFormat};
 
@@ -27,9 +29,17 @@ mod reconcile;
 mod tests;
 mod tty;
 
+/// `--version`: the package version and the commit it was built from (see `build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("IMMUTA_GITOPS_COMMIT"),
+    ")"
+);
+
 /// GitOps for Immuta: keep a tenant equal to a Git repository of V2 YAML files.
 #[derive(Debug, Parser)]
-#[command(name = "immuta-gitops", version, about, long_about = None)]
+#[command(name = "immuta-gitops", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `immuta_gitops=debug`.
     /// Default: `info` for `run` and `emulator`, `warn` for the one-shot commands.
@@ -54,7 +64,9 @@ enum Command {
     /// Parse, template and validate every manifest under DIR, offline.
     ///
     /// Exit 0 when all are valid; 1 with one line per problem
-    /// (`path:line:col: <kind> <key>: message`) when any is not.
+    /// (`path:line:col: <kind> <key>: message`) when any is not. Needs no secrets: an
+    /// unset `{{EnvVar}}` or `${NAME}` variable is only named in one warning (`reconcile`
+    /// still requires it). With --strict, unknown fields are errors.
     Validate(flags::commands::ValidateArgs),
     /// Compute the plan (--plan) or compute, print and apply it (--apply).
     ///
@@ -64,7 +76,9 @@ enum Command {
     /// Apply a plan saved with `reconcile --plan --out FILE`, exactly as saved.
     ///
     /// Refused ("plan is stale") when the source ref or the live state of any object in
-    /// the plan changed since it was made.
+    /// the plan changed since it was made. The plan file names the repository by its
+    /// absolute location, so this works from any directory. With --detailed-exitcode:
+    /// 0 nothing to apply, 2 changes applied, 1 error.
     Apply(flags::commands::ApplyArgs),
     /// Write the live tenant as manifests in the repository layout, one file per object.
     ///
@@ -86,13 +100,28 @@ enum Command {
     /// Show the whole flow against the embedded emulator: plan, apply, plan again.
     #[cfg(feature = "emulator")]
     Demo,
+    /// Print a shell completion script to stdout.
+    ///
+    /// e.g. `immuta-gitops completions bash > /etc/bash_completion.d/immuta-gitops`.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, e.g. `immuta-gitops man | man -l -`.
+    Man,
 }
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let (default, format) = match &cli.command {
-        Command::Run(args) => ("info", args.log_format),
+        Command::Run(args) => ("info", args.log.log_format),
+        // JSON logs are for machines reading the plan and the apply from them: `info`
+        // carries the plan, change and applied events.
+        Command::Reconcile(args) if args.log.log_format == LogFormat::Json => {
+            ("info", LogFormat::Json)
+        }
         #[cfg(feature = "emulator")]
         Command::Emulator(_) => ("info", LogFormat::Text),
         _ => ("warn", LogFormat::Text),
@@ -131,6 +160,18 @@ async fn run(cmd: Command, tty: tty::Tty) -> Result<ExitCode> {
         Command::Validate(args) => reconcile::validate(&args, tty),
         Command::Reconcile(args) => reconcile::reconcile(args, tty).await,
         Command::Apply(args) => reconcile::apply_saved(args, tty).await,
+        Command::Completions { shell } => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "immuta-gitops", &mut out);
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Export(args) => export::run(args).await,
         Command::Adopt(args) => adopt::run(args).await,
         Command::Run(args) => {

@@ -9,12 +9,13 @@ use tokio_util::sync::CancellationToken;
 
 use immuta_gitops::client::Client;
 use immuta_gitops::config::Config;
-use immuta_gitops::cycle::{Applied, Note, Planned, Reconciler, Settings};
+use immuta_gitops::cycle::{Applied, Note, Planned, Reconciler, Settings, Targets};
 use immuta_gitops::live::Refresh;
-use immuta_gitops::manifest::{self, ProcessEnv, Severity};
+use immuta_gitops::manifest::{self, Diagnostic, OfflineEnv, ProcessEnv, Severity};
 use immuta_gitops::plan::saved::{self, SavedPlan};
 use immuta_gitops::plan::{self, render, Plan};
 use immuta_gitops::source;
+use immuta_gitops::state::Drifted;
 use immuta_gitops::terminal::{escape, Escaped};
 
 use super::errors;
@@ -36,38 +37,58 @@ pub fn validate(args: &ValidateArgs, tty: Tty) -> Result<ExitCode> {
     }
     .with_context(|| format!("cannot read {}", dir.display()))?;
     let mut out = tty.out.writer(std::io::stdout().lock());
-    match manifest::load(&snapshot, &ProcessEnv) {
-        Ok(set) => {
-            for w in &set.warnings {
-                writeln!(out, "{}", Escaped(w))?;
+    // Offline: secrets need not be set; each unset variable is named in one warning.
+    let env = OfflineEnv::default();
+    let loaded = manifest::load(&snapshot, &env);
+    let unset = env.unset();
+    let (objects, diags) = match loaded {
+        Ok(set) => (Some(set.objects.len()), set.warnings),
+        Err(diags) => (None, diags),
+    };
+    // --strict: an unknown field is an error like any other.
+    let diags: Vec<Diagnostic> = diags
+        .into_iter()
+        .map(|mut d| {
+            if args.strict && d.is_unknown_field() {
+                d.severity = Severity::Error;
             }
-            writeln!(
-                out,
-                "{} object(s) valid, {} warning(s).",
-                set.objects.len(),
-                set.warnings.len()
-            )?;
+            d
+        })
+        .collect();
+    for d in &diags {
+        writeln!(out, "{}", Escaped(d))?;
+    }
+    if !unset.is_empty() {
+        writeln!(
+            out,
+            "warning: {} environment variable(s) not set, their values not checked (reconcile requires them): {}",
+            unset.len(),
+            escape(&unset.join(", "))
+        )?;
+    }
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let warnings = diags.len() - errors + usize::from(!unset.is_empty());
+    match objects {
+        Some(n) if errors == 0 => {
+            writeln!(out, "{n} object(s) valid, {warnings} warning(s).")?;
             Ok(ExitCode::SUCCESS)
         }
-        Err(diags) => {
-            for d in &diags {
-                writeln!(out, "{}", Escaped(d))?;
-            }
-            let errors = diags
-                .iter()
-                .filter(|d| d.severity == Severity::Error)
-                .count();
+        _ => {
             writeln!(out, "{errors} error(s).")?;
             Ok(ExitCode::from(1))
         }
     }
 }
 
-/// Builds the reconciler, fetches and plans (a spinner on a terminal); prints the
-/// manifest warnings and the notes (`all_notes: false` prints only the warnings among
-/// them).
+/// Builds the reconciler (cut by `targets`), fetches and plans (a spinner on a
+/// terminal); prints the manifest warnings and the notes (`all_notes: false` prints only
+/// the warnings among them).
 async fn plan(
     config: &Config,
+    targets: Targets,
     all_notes: bool,
     refresh: Refresh,
     tty: Tty,
@@ -76,7 +97,8 @@ async fn plan(
         client: Client::new(config.client.clone())?,
         prune: config.prune.clone(),
         state: config.state.clone(),
-    })?;
+    })?
+    .with_targets(targets);
     let reading = tty::Reading::start(tty, reconciler.client());
     let snapshot = Reconciler::fetch(&config.source).await?;
     let planned = reconciler
@@ -140,6 +162,7 @@ async fn apply(
         report,
         inventory_error,
         digests_error,
+        objects_error,
         ..
     } = reconciler
         .apply_observed(planned, CancellationToken::new(), &progress)
@@ -148,6 +171,12 @@ async fn apply(
     if let Some(e) = digests_error {
         tty.eprintln(&format!(
             "warning: {}; the next plan cannot compare those credentials",
+            escape(&e.to_string())
+        ));
+    }
+    if let Some(e) = objects_error {
+        tty.eprintln(&format!(
+            "warning: {}; the next plan cannot tell drift from a change",
             escape(&e.to_string())
         ));
     }
@@ -173,9 +202,14 @@ async fn apply(
 
 pub async fn reconcile(args: ReconcileArgs, tty: Tty) -> Result<ExitCode> {
     let config = args.config()?;
-    let (reconciler, planned) = plan(&config, true, args.refresh.live(), tty).await?;
+    let targets = args.target.targets()?;
+    let (reconciler, planned) = plan(&config, targets, true, args.refresh.live(), tty).await?;
     let plan = &planned.plan;
+    log_plan(plan);
     write_plan(plan, args.output, tty)?;
+    if args.output != Output::Json {
+        write_drift(&planned.drift)?;
+    }
     if let Some(file) = &args.out {
         let saved = SavedPlan {
             format_version: saved::SAVED_FORMAT_VERSION,
@@ -187,6 +221,11 @@ pub async fn reconcile(args: ReconcileArgs, tty: Tty) -> Result<ExitCode> {
             source_id: Some(planned.desired.source.clone()),
             revision: planned.desired.revision.clone(),
             prune_kinds: planned.prune.kinds.iter().copied().collect(),
+            targets: reconciler
+                .targets()
+                .patterns()
+                .map(str::to_string)
+                .collect(),
             fingerprints: saved::fingerprints(plan, &planned.live),
             refresh_full: planned.refresh == Refresh::Full,
             plan: plan.clone(),
@@ -218,6 +257,52 @@ pub async fn reconcile(args: ReconcileArgs, tty: Tty) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The section naming the objects the plan writes although Git did not change them
+/// since the last apply: applying reverts someone's edit in Immuta.
+fn write_drift(drift: &[Drifted]) -> Result<()> {
+    if drift.is_empty() {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Objects changed outside Git since the last apply (applying reverts these edits):"
+    )?;
+    for d in drift {
+        let (sign, what) = match d.action {
+            plan::Action::Create => ("+", "deleted in Immuta since; it will be created again"),
+            _ => ("~", "edited in Immuta since; it will be set back to Git"),
+        };
+        writeln!(
+            out,
+            "  {sign} {}: last applied at {}, {what}",
+            escape(&d.key.to_string()),
+            escape(render::short_rev(&d.applied_at))
+        )?;
+        tracing::info!(key = %d.key, action = %d.action, applied_at = %d.applied_at, "drift");
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The plan as log events (seen with `--log-format json`, or `--log info`): the counts,
+/// then one event per change.
+fn log_plan(plan: &Plan) {
+    let s = plan.summary();
+    tracing::info!(
+        revision = %plan.revision,
+        add = s.add,
+        change = s.change,
+        destroy = s.destroy,
+        unchanged = s.unchanged,
+        unmanaged = s.unmanaged,
+        refused = s.refused,
+        "plan"
+    );
+    plan.log_changes();
 }
 
 /// Prints one error line per refused data-source change; true when there is any.
@@ -265,7 +350,11 @@ pub async fn apply_saved(args: ApplyArgs, tty: Tty) -> Result<ExitCode> {
     } else {
         Refresh::Changed
     };
-    let (reconciler, mut planned) = plan(&config, false, refresh, tty).await?;
+    let targets = args.target.targets()?;
+    // The plan is made again as it was saved (cut by the same targets, if any) to check
+    // it is not stale; `apply --target` then narrows what is applied.
+    let saved_targets = Targets::parse(&saved.targets)?;
+    let (reconciler, mut planned) = plan(&config, saved_targets, false, refresh, tty).await?;
     saved::check(
         &saved,
         &planned.desired.source,
@@ -273,13 +362,30 @@ pub async fn apply_saved(args: ApplyArgs, tty: Tty) -> Result<ExitCode> {
         &planned.plan,
         &planned.live,
     )?;
-    write_plan(&saved.plan, Output::Text, tty)?;
-    planned.plan = saved.plan;
+    let mut chosen = saved.plan;
+    if !targets.is_empty() {
+        // The whole saved plan was checked for staleness; only the targeted part of it
+        // is applied.
+        for p in targets.unmatched(&chosen) {
+            print_note(&Note::TargetUnmatched(p), tty);
+        }
+        targets.cut(&mut chosen, &planned.desired, &planned.live);
+        print_note(
+            &Note::Targeted(targets.patterns().map(str::to_string).collect()),
+            tty,
+        );
+    }
+    log_plan(&chosen);
+    write_plan(&chosen, Output::Text, tty)?;
+    planned.plan = chosen;
+    let changes = planned.plan.has_changes();
     // A saved plan is applied without asking: saving it and running `apply FILE` is
     // the approval (Terraform's `apply PLANFILE`).
     let applied = apply(&reconciler, &planned, Output::Text, tty).await?;
     Ok(if refused(&planned.plan, tty) || !applied {
         ExitCode::from(1)
+    } else if args.detailed_exitcode && changes {
+        ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
     })

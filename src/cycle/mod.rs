@@ -8,6 +8,8 @@
 //!
 //! Rules:
 //! - Any error before the plan is complete means no write (Flux's rule).
+//! - A project naming a purpose or data source that neither Git nor the tenant has is
+//!   such an error, found after the live read ([`plan::references`]).
 //! - Prune without a state directory is refused when the reconciler is built: without an
 //!   inventory nothing that left Git could ever be deleted, so `--prune` would silently
 //!   do nothing.
@@ -34,10 +36,12 @@ use crate::source::{self, Snapshot, SourceSpec};
 use crate::state::{self, Inventory, SecretDigests, StateDir};
 
 mod adopt;
+pub mod target;
 #[cfg(test)]
 mod tests;
 
 pub use adopt::{AdoptError, Adopted};
+pub use target::Targets;
 
 /// Why a reconcile stopped before it could apply.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +124,17 @@ impl PruneSettings {
     }
 }
 
+/// Refuses the revision when a project names a purpose or data source that neither Git
+/// nor the tenant has.
+fn check_references(desired: &DesiredSet, live: &LiveSet) -> Result<(), Error> {
+    let diags = plan::references::check(desired, live);
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Manifest(diags))
+    }
+}
+
 /// What a [`Reconciler`] is built from.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -138,6 +153,10 @@ pub enum Note {
     Prune(prune::Note),
     /// The inventory could not be read: nothing is deleted this time.
     InventoryUnreadable(state::Error),
+    /// `--target` is in effect: the plan is partial.
+    Targeted(Vec<String>),
+    /// A `--target` pattern matches no object of Git or the tenant.
+    TargetUnmatched(String),
     /// The credential digests could not be read: credentials cannot be compared.
     DigestsUnreadable(state::Error),
 }
@@ -147,7 +166,10 @@ impl Note {
     pub fn is_warning(&self) -> bool {
         match self {
             Note::Prune(n) => n.is_warning(),
-            Note::InventoryUnreadable(_) | Note::DigestsUnreadable(_) => true,
+            Note::InventoryUnreadable(_)
+            | Note::DigestsUnreadable(_)
+            | Note::Targeted(_)
+            | Note::TargetUnmatched(_) => true,
         }
     }
 }
@@ -158,6 +180,14 @@ impl std::fmt::Display for Note {
             Note::Prune(n) => n.fmt(f),
             Note::InventoryUnreadable(e) => {
                 write!(f, "prune disabled: {e}; nothing will be deleted")
+            }
+            Note::Targeted(patterns) => write!(
+                f,
+                "resource targeting is in effect ({}): this plan covers only the targeted objects and what they depend on, so it may be incomplete; changes outside them, deletes included, are neither shown nor applied. Use --target for exceptional cases, not routine operation",
+                patterns.join(", ")
+            ),
+            Note::TargetUnmatched(p) => {
+                write!(f, "--target {p} matches no object in Git or in Immuta")
             }
             Note::DigestsUnreadable(e) => {
                 write!(f, "{e}; connection credentials cannot be compared")
@@ -182,8 +212,13 @@ pub struct Planned {
     pub repo: RepoSettings,
     /// The prune options in effect.
     pub prune: PruneOptions,
+    /// Objects the plan writes although Git did not change them since the last apply:
+    /// edited (or deleted) outside Git. Empty without a state directory.
+    pub drift: Vec<state::Drifted>,
     /// The inventory read for this plan (`None`: absent or unreadable).
     inventory: Option<Inventory>,
+    /// The per-object records read for this plan.
+    objects: Option<state::AppliedObjects>,
     /// The credential digests read for this plan (`None`: absent or unreadable).
     secrets: Option<SecretDigests>,
     /// How the data sources were read (a saved plan is re-checked the same way).
@@ -208,6 +243,8 @@ pub struct Applied {
     pub inventory: Option<Inventory>,
     /// Why the inventory could not be saved, if it could not.
     pub inventory_error: Option<state::Error>,
+    /// Why the per-object records (`objects.json`) could not be saved, if they could not.
+    pub objects_error: Option<state::Error>,
     /// Why the credential digests could not be saved, if they could not (the next plan
     /// then cannot compare those credentials, or compares them with older digests).
     pub digests_error: Option<state::Error>,
@@ -217,6 +254,7 @@ pub struct Applied {
 #[derive(Debug, Clone)]
 pub struct Reconciler {
     settings: Settings,
+    targets: Targets,
 }
 
 impl Reconciler {
@@ -228,7 +266,22 @@ impl Reconciler {
         if !settings.prune.kinds.is_empty() && settings.state.is_none() {
             return Err(Error::PruneNeedsStateDir);
         }
-        Ok(Reconciler { settings })
+        Ok(Reconciler {
+            settings,
+            targets: Targets::default(),
+        })
+    }
+
+    /// Plans only the objects `targets` select and their dependencies (`--target`).
+    #[must_use]
+    pub fn with_targets(mut self, targets: Targets) -> Reconciler {
+        self.targets = targets;
+        self
+    }
+
+    /// The `--target` patterns in effect.
+    pub fn targets(&self) -> &Targets {
+        &self.targets
     }
 
     /// The client (without any revision's secrets).
@@ -298,6 +351,7 @@ impl Reconciler {
                 .unwrap_or_default()
         };
         let live = live::read_live_with(&client, &desired, &probe, refresh).await?;
+        check_references(&desired, &live)?;
         let mut plan = plan::diff(&desired, &live);
         let secrets = match self
             .settings
@@ -316,6 +370,28 @@ impl Reconciler {
         let prune_notes =
             prune::add_deletes(&mut plan, &desired, &live, inventory.as_ref(), &prune)?;
         notes.extend(prune_notes.into_iter().map(Note::Prune));
+        if !self.targets.is_empty() {
+            notes.extend(
+                self.targets
+                    .unmatched(&plan)
+                    .into_iter()
+                    .map(Note::TargetUnmatched),
+            );
+            self.targets.cut(&mut plan, &desired, &live);
+            notes.push(Note::Targeted(
+                self.targets.patterns().map(str::to_string).collect(),
+            ));
+        }
+        // Unreadable records cost only the drift section, never the plan.
+        let objects = self
+            .settings
+            .state
+            .as_ref()
+            .and_then(|d| d.load_objects().ok().flatten());
+        let drift = objects
+            .as_ref()
+            .map(|o| state::objects::drifted(o, &desired, &plan))
+            .unwrap_or_default();
         Ok(Planned {
             desired,
             live,
@@ -323,7 +399,9 @@ impl Reconciler {
             notes,
             repo,
             prune,
+            drift,
             inventory,
+            objects,
             secrets,
             refresh,
             client,
@@ -361,16 +439,37 @@ impl Reconciler {
                 report,
                 inventory: None,
                 inventory_error: None,
+                objects_error: None,
                 digests_error: None,
             };
         };
+        // Only what this plan covered becomes managed: a plan cut by `--target` never
+        // records the objects it left out.
+        let in_plan: BTreeSet<&crate::object::ObjectKey> =
+            planned.plan.changes.iter().map(|c| &c.key).collect();
+        let covered;
+        let desired = if planned.desired.objects.keys().all(|k| in_plan.contains(k)) {
+            &planned.desired
+        } else {
+            let mut d = planned.desired.clone();
+            d.objects.retain(|k, _| in_plan.contains(k));
+            covered = d;
+            &covered
+        };
         let inv = state::next_inventory(
             &planned.desired.revision,
-            &planned.desired,
+            desired,
             planned.inventory.as_ref(),
             &apply::deleted_keys(&report, &planned.plan),
         );
         let inventory_error = dir.save_inventory(&inv).err();
+        let records = state::objects::next(
+            planned.objects.as_ref(),
+            &planned.desired,
+            &planned.plan,
+            &report,
+        );
+        let objects_error = dir.save_objects(&records).err();
         let mut digests_error = None;
         if report.results.iter().any(|r| r.key.kind == Kind::Data) {
             let digests = match planned.secrets.clone() {
@@ -388,6 +487,7 @@ impl Reconciler {
             report,
             inventory: Some(inv),
             inventory_error,
+            objects_error,
             digests_error,
         }
     }

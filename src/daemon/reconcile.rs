@@ -42,7 +42,7 @@ use crate::live::Refresh;
 use crate::manifest::ProcessEnv;
 use crate::notify::track::{Blocked, Facts};
 use crate::object::Kind;
-use crate::plan::{render, Plan};
+use crate::plan::Plan;
 use crate::redact::Redactor;
 use crate::source::{SourceId, SourceSpec};
 use crate::state::{applied, AppliedState};
@@ -411,19 +411,7 @@ impl Cycle {
     ) -> Ended {
         let rev = &plan.revision;
         let redactor = &self.secrets;
-        for r in &report.results {
-            match &r.outcome {
-                Outcome::Applied { .. } => {
-                    tracing::info!(key = %r.key, action = ?r.action, "applied")
-                }
-                Outcome::Failed { error } => {
-                    tracing::warn!(key = %r.key, action = ?r.action, error = %redactor.redact(error), "write failed")
-                }
-                Outcome::Skipped { reason } => {
-                    tracing::warn!(key = %r.key, action = ?r.action, reason = %reason, "skipped")
-                }
-            }
-        }
+        // Each object's result was logged once by apply, as it landed.
         let mut st = ApplyStatus::from_report(rev, SystemTime::now(), report);
         for o in &mut st.results {
             o.error = o.error.as_deref().map(|e| redactor.redact(e));
@@ -470,13 +458,8 @@ impl Cycle {
         }
     }
 
+    /// The plan as structured events: the counts, then one event per change.
     fn log_plan(&self, plan: &Plan, drift: bool) {
-        let mut buf = Vec::new();
-        let text = match render::text(plan, &mut buf) {
-            Ok(()) => String::from_utf8_lossy(&buf).into_owned(),
-            Err(e) => format!("(plan could not be rendered: {e})"),
-        };
-        let text = self.secrets.redact(&text);
         let s = plan.summary();
         let by_kind = writes_by_kind(plan);
         let n = |k: Kind| by_kind.get(&k).copied().unwrap_or(0);
@@ -491,9 +474,11 @@ impl Cycle {
             writes.data = n(Kind::Data),
             writes.policy = n(Kind::Policy),
             writes.project = n(Kind::Project),
+            refused = s.refused,
             drift,
-            "plan\n{text}"
+            "plan"
         );
+        plan.log_changes();
     }
 
     fn set_objects(&self, plan: &Plan, report: Option<&ApplyReport>) {

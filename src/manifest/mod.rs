@@ -82,6 +82,16 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// Whether this is the warning for a field the schema does not know (what
+    /// `validate --strict` turns into an error).
+    pub fn is_unknown_field(&self) -> bool {
+        self.severity == Severity::Warning
+            && self.message.starts_with("field ")
+            && self.message.contains(validate::UNMODELLED)
+    }
+}
+
 /// One desired object: a V2 payload ready to POST.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Manifest {
@@ -114,6 +124,23 @@ pub struct DesiredSet {
     /// Renames the revision declares (`moved:` in `.immuta-gitops.yaml`), each checked
     /// against the objects by `plan::moves::attach`.
     pub moved: Vec<crate::object::Move>,
+    /// Every purpose and data source a project names, with where it is written: checked
+    /// against Git and the tenant when the plan is made (`crate::plan::references`).
+    pub references: Vec<Reference>,
+}
+
+/// A name one object uses to refer to another (a project's `purposes` and `datasources`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The object that refers.
+    pub from: ObjectKey,
+    /// What it refers to: [`Kind::Purpose`] (a purpose's full name) or [`Kind::Data`] (a
+    /// data source's name, not a connection key).
+    pub to: Kind,
+    /// The name.
+    pub name: String,
+    /// Where the name is written.
+    pub span: Span,
 }
 
 /// The environment `{{EnvVar}}` and `${NAME}` read from.
@@ -129,6 +156,41 @@ pub struct ProcessEnv;
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+}
+
+/// The process environment for `validate`, which runs without secrets (CI on a pull
+/// request): an unset variable reads as a stand-in value, [`OFFLINE_STAND_IN`], and is
+/// recorded, so every placeholder is still checked for form and the rest of the
+/// document is validated; [`OfflineEnv::unset`] lists the names for one warning.
+/// `reconcile` and `run` use [`ProcessEnv`], where an unset variable is an error.
+#[derive(Debug, Default)]
+pub struct OfflineEnv {
+    unset: std::sync::Mutex<BTreeSet<String>>,
+}
+
+/// What an unset variable reads as under [`OfflineEnv`].
+pub const OFFLINE_STAND_IN: &str = "unset-in-validate";
+
+impl OfflineEnv {
+    /// The variables read that were not set, sorted.
+    pub fn unset(&self) -> Vec<String> {
+        self.unset
+            .lock()
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Env for OfflineEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        if let Ok(v) = std::env::var(name) {
+            return Some(v);
+        }
+        if let Ok(mut s) = self.unset.lock() {
+            s.insert(name.to_string());
+        }
+        Some(OFFLINE_STAND_IN.to_string())
     }
 }
 
@@ -171,6 +233,7 @@ pub fn load_filtered(
     let mut objects: BTreeMap<ObjectKey, Manifest> = BTreeMap::new();
     let mut seen: BTreeMap<ObjectKey, Span> = BTreeMap::new();
     let mut purposes = Vec::new();
+    let mut references = Vec::new();
     for item in prepared {
         let ready = match item {
             Prepared::Ready(r) => r,
@@ -196,6 +259,17 @@ pub fn load_filtered(
             continue;
         }
         seen.insert(key.clone(), key_span);
+        references.extend(
+            ready
+                .references
+                .into_iter()
+                .map(|(to, name, span)| Reference {
+                    from: key.clone(),
+                    to,
+                    name,
+                    span,
+                }),
+        );
         objects.insert(
             key.clone(),
             Manifest {
@@ -222,6 +296,7 @@ pub fn load_filtered(
         objects,
         redactor,
         warnings: diagnostics,
+        references,
         moved: Vec::new(),
     })
 }
@@ -247,6 +322,8 @@ struct Loaded {
     identity: Option<(String, Span)>,
     /// The full purpose names it declares, for the cross-document check.
     purposes: Vec<validate::names::PurposeName>,
+    /// The names it refers to (`from` is filled in once the identity is known).
+    references: Vec<(Kind, String, Span)>,
 }
 
 /// Validates a templated document (`rendered` is what templating found).
@@ -255,6 +332,7 @@ fn finish(doc: parse::Document, rendered: template::Rendered) -> Loaded {
     let mut secrets = rendered.secrets;
     let validated = validate::validate(&doc, &mut sensitive, &mut secrets);
     let purposes = validate::names::purpose_names(&doc);
+    let references = references(&doc, &sensitive);
     let mut diagnostics = rendered.diagnostics;
     diagnostics.extend(validated.diagnostics);
     Loaded {
@@ -266,5 +344,27 @@ fn finish(doc: parse::Document, rendered: template::Rendered) -> Loaded {
         diagnostics,
         identity: validated.identity,
         purposes,
+        references,
     }
+}
+
+/// The purposes and data sources a project names, each with its span. A templated name
+/// is left out: it is secret, and validation already refuses it where it is an identity.
+fn references(doc: &parse::Document, sensitive: &BTreeSet<String>) -> Vec<(Kind, String, Span)> {
+    if doc.kind != Kind::Project {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (field, to) in [("purposes", Kind::Purpose), ("datasources", Kind::Data)] {
+        let Some(items) = doc.body.get(field).and_then(Value::as_array) else {
+            continue;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let pointer = format!("/{field}/{i}");
+            if let (Some(name), false) = (item.as_str(), sensitive.contains(&pointer)) {
+                out.push((to, name.to_string(), doc.spans.span(&pointer)));
+            }
+        }
+    }
+    out
 }

@@ -26,6 +26,7 @@ pub mod comment;
 pub mod data;
 pub mod moves;
 pub mod prune;
+pub mod references;
 pub mod render;
 pub mod saved;
 pub mod secrets;
@@ -54,9 +55,28 @@ pub enum Action {
 }
 
 impl Action {
+    /// The word the JSON plan uses (`create`, `update`, `no-op`, `unmanaged`, `delete`,
+    /// `refused`), also in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::NoOp => "no-op",
+            Action::Unmanaged => "unmanaged",
+            Action::Delete => "delete",
+            Action::Refused => "refused",
+        }
+    }
+
     /// Whether apply sends anything for it.
     pub fn is_write(self) -> bool {
         matches!(self, Action::Create | Action::Update | Action::Delete)
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -180,6 +200,20 @@ impl Plan {
     /// True when apply would write anything.
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action.is_write())
+    }
+
+    /// Logs one `change` event per object that is not in sync (`key`, `action` in the
+    /// JSON plan's words, the number of changed fields): the plan as structured log
+    /// fields, never as one multi-line string. Field values are not logged.
+    pub fn log_changes(&self) {
+        for c in self.changes.iter().filter(|c| c.action != Action::NoOp) {
+            tracing::info!(
+                key = %c.key,
+                action = %c.action,
+                fields = c.fields.len(),
+                "change"
+            );
+        }
     }
 }
 

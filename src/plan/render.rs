@@ -102,7 +102,8 @@ fn prunable(n: usize) -> String {
     )
 }
 
-fn short_rev(rev: &str) -> &str {
+/// A full commit id cut to 12 hex digits; any other revision as it is.
+pub fn short_rev(rev: &str) -> &str {
     if rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()) {
         rev.get(..12).unwrap_or(rev)
     } else {

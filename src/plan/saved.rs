@@ -47,6 +47,9 @@ pub struct SavedPlan {
     pub revision: String,
     /// Whether prune was on and for which kinds, so apply recomputes the same plan.
     pub prune_kinds: Vec<Kind>,
+    /// The `--target` patterns the plan was cut with, so apply recomputes the same cut.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// Object → digest of its live state when the plan was made (written `kind/name`).
     #[serde(with = "crate::object::key_map")]
     pub fingerprints: BTreeMap<ObjectKey, String>,
@@ -248,6 +251,7 @@ mod tests {
             }],
         };
         let saved = SavedPlan {
+            targets: Vec::new(),
             format_version: SAVED_FORMAT_VERSION,
             source: SavedSource {
                 repo: "o".into(),

@@ -6,6 +6,9 @@
 //!   prune deletes only keys it lists (see [`inventory`]).
 //! - `state.json` ([`AppliedState`]): the daemon's last applied revision and when the
 //!   tenant was last checked against it (see [`applied`]).
+//! - `objects.json` ([`AppliedObjects`]): per object, the revision and the (secret-free)
+//!   digest of the document it was last applied with, which tells drift from a change
+//!   (see [`objects`]).
 //! - `secret-digests.json` and `secret-digest-key.json` ([`SecretDigests`]): keyed
 //!   digests of the connection credentials last applied, so a plan can say whether one
 //!   changed (see [`secrets`]). They hold digests and a key, never a credential.
@@ -32,16 +35,20 @@ use serde::Serialize;
 
 pub mod applied;
 pub mod inventory;
+pub mod objects;
 pub mod secrets;
 
 pub use applied::AppliedState;
 pub use inventory::{next_inventory, Inventory, InventoryError, INVENTORY_FORMAT_VERSION};
+pub use objects::{AppliedObjects, Drifted};
 pub use secrets::SecretDigests;
 
 /// File name of the inventory inside the state directory.
 pub const INVENTORY_FILE: &str = "inventory.json";
 /// File name of the applied state inside the state directory.
 pub const APPLIED_FILE: &str = "state.json";
+/// File name of the per-object records inside the state directory.
+pub const OBJECTS_FILE: &str = "objects.json";
 
 /// Largest state file read ([`crate::limits::MAX_STATE_FILE_BYTES`]).
 pub const MAX_FILE_BYTES: u64 = crate::limits::MAX_STATE_FILE_BYTES;
@@ -139,6 +146,22 @@ impl StateDir {
     /// [`Error::Write`].
     pub fn save_applied(&self, state: &AppliedState) -> Result<(), Error> {
         self.write(APPLIED_FILE, state)
+    }
+
+    /// Reads `objects.json` (`None` when absent).
+    ///
+    /// # Errors
+    /// [`Error::Read`] or [`Error::Corrupt`]; callers then report no drift.
+    pub fn load_objects(&self) -> Result<Option<AppliedObjects>, Error> {
+        self.read(OBJECTS_FILE)
+    }
+
+    /// Writes `objects.json` atomically.
+    ///
+    /// # Errors
+    /// [`Error::Write`].
+    pub fn save_objects(&self, objects: &AppliedObjects) -> Result<(), Error> {
+        self.write(OBJECTS_FILE, objects)
     }
 
     fn read<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, Error> {

@@ -12,12 +12,17 @@ use immuta_gitops::plan::saved::SavedSource;
 
 use super::{
     Common, GitFlags, GuardFlags, ImmutaFlags, LimitFlags, PruneFlags, RepoFlags, StateFlags,
+    TargetFlags,
 };
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// The repository directory (holding data/, policy/, project/, purpose/).
     pub dir: PathBuf,
+    /// Treat fields the schema does not know as errors, not warnings (a close match to
+    /// a known field is suggested either way).
+    #[arg(long)]
+    pub strict: bool,
     /// How much may be read and parsed.
     #[command(flatten)]
     pub limits: LimitFlags,
@@ -98,6 +103,10 @@ pub struct ReconcileArgs {
     pub prune: PruneFlags,
     #[command(flatten)]
     pub state: StateFlags,
+    #[command(flatten)]
+    pub target: TargetFlags,
+    #[command(flatten)]
+    pub log: super::LogFlags,
 }
 
 impl ReconcileArgs {
@@ -124,6 +133,10 @@ impl ReconcileArgs {
 pub struct ApplyArgs {
     /// The plan file written by `reconcile --plan --out`.
     pub plan_file: PathBuf,
+    /// Exit 2 when the plan had changes and they were applied, 0 when it had none, 1 on
+    /// error (as `reconcile --apply --detailed-exitcode`).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
     #[command(flatten)]
     pub immuta: ImmutaFlags,
     #[command(flatten)]
@@ -134,6 +147,8 @@ pub struct ApplyArgs {
     pub guards: GuardFlags,
     #[command(flatten)]
     pub state: StateFlags,
+    #[command(flatten)]
+    pub target: TargetFlags,
 }
 
 impl ApplyArgs {

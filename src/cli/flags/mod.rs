@@ -227,6 +227,43 @@ pub struct StateFlags {
     pub state_dir: Option<PathBuf>,
 }
 
+/// `--log-format`, shared by `run` and `reconcile`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogFlags {
+    /// Log lines on stderr: text, or one JSON object per line (the plan as structured
+    /// fields: one `plan` event with the counts, one `change` event per object, one event
+    /// per applied object).
+    #[arg(
+        long,
+        env = "IMMUTA_GITOPS_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: immuta_gitops::daemon::LogFormat,
+}
+
+/// `--target`, shared by `reconcile` and `apply`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TargetFlags {
+    /// Plan and apply only this object (`kind/name`; globs allowed, e.g. `policy/mask-*`)
+    /// and what it depends on; repeatable. The plan is partial: nothing outside the
+    /// targets is shown, written or deleted.
+    #[arg(long = "target", value_name = "KIND/NAME")]
+    pub targets: Vec<String>,
+}
+
+impl TargetFlags {
+    /// The parsed patterns.
+    ///
+    /// # Errors
+    /// A malformed pattern.
+    pub fn targets(
+        &self,
+    ) -> Result<immuta_gitops::cycle::Targets, immuta_gitops::cycle::target::Error> {
+        immuta_gitops::cycle::Targets::parse(&self.targets)
+    }
+}
+
 /// The groups every reconciling command has, borrowed from its parsed arguments.
 #[derive(Debug, Clone, Copy)]
 pub struct Common<'a> {

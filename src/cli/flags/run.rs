@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use immuta_gitops::daemon::{DriftPolicy, LogFormat, Mode, Options};
+use immuta_gitops::daemon::{DriftPolicy, Mode, Options};
 use immuta_gitops::limits;
 use immuta_gitops::redact::Secret;
 
@@ -63,13 +63,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub state: StateFlags,
     /// Log format.
-    #[arg(
-        long,
-        env = "IMMUTA_GITOPS_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub log: super::LogFlags,
     /// On SIGTERM/SIGINT, how long a running apply may take to finish its writes in flight.
     #[arg(long, env = "IMMUTA_GITOPS_GRACE_PERIOD", default_value = "30s", value_parser = limits::parse_wait)]
     pub grace_period: Duration,

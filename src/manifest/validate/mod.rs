@@ -16,6 +16,8 @@ use super::schema::{self, Enum, Field, Obj, Ty};
 use super::{Diagnostic, Severity, Span};
 use crate::object::{Kind, ObjectKey};
 use crate::redact::{Redactor, MASK};
+use suggest::hint;
+pub use suggest::nearest;
 
 /// What validation found wrong. Each variant is one message; the place is in the
 /// diagnostic's span, the field in the message.
@@ -63,9 +65,14 @@ pub enum Problem {
         /// The documented values.
         allowed: String,
     },
-    /// A field the schema does not know (warning).
-    #[error("field {0} is not modelled; it is sent unchanged")]
-    Unmodelled(String),
+    /// A field the schema does not know (warning; an error under `validate --strict`).
+    #[error("field {path} {UNMODELLED}{}", hint(.suggestion.as_deref()))]
+    Unmodelled {
+        /// Dotted path of the field.
+        path: String,
+        /// The one known field of that object spelled closest to it, if unique.
+        suggestion: Option<&'static str>,
+    },
     /// A field documented for the handler is missing (warning).
     #[error("{field} is documented as required for handler {handler} but is missing")]
     Expected {
@@ -107,6 +114,9 @@ pub enum Problem {
     },
 }
 
+/// What every unknown-field message says after the field's path: how
+/// [`Diagnostic::is_unknown_field`] tells them from other warnings.
+pub const UNMODELLED: &str = "is not modelled; it is sent unchanged";
 /// The top-level field `export` writes into a document it could not reconstruct
 /// faithfully. Validation refuses any document holding it, at its line, so such a file is
 /// never applied until a person has filled in what is missing and deleted the field.
@@ -437,7 +447,7 @@ impl Checker<'_> {
     fn object(&mut self, o: &Obj, map: &Map<String, Value>, ptr: &str, path: &str) {
         let (variant_fields, tag_known) = self.variant(o, map);
         let fields = o.fields.iter().chain(variant_fields.iter());
-        let mut known: Vec<&str> = Vec::new();
+        let mut known: Vec<&'static str> = Vec::new();
         for f in fields {
             known.push(f.name);
             self.field(f, map, ptr, path);
@@ -449,10 +459,14 @@ impl Checker<'_> {
                 .filter(|k| !(ptr.is_empty() && k.as_str() == INCOMPLETE_MARKER));
             for k in unknown {
                 let child = format!("{ptr}/{}", escape_token(k));
+                let suggestion = nearest(k, &known);
                 self.push(
                     Severity::Warning,
                     &child,
-                    Problem::Unmodelled(join(path, k)),
+                    Problem::Unmodelled {
+                        path: join(path, k),
+                        suggestion,
+                    },
                 );
             }
         }
@@ -614,6 +628,7 @@ impl Checker<'_> {
 }
 
 pub mod names;
+mod suggest;
 
 #[cfg(test)]
 mod tests;

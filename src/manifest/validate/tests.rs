@@ -432,3 +432,67 @@ fn issue_11_templated_keys_and_names_are_refused() {
     let ok = POLICY.replace("name: Mask SSN", "name: \"${K}\"");
     assert!(load_files(&[("policy/p.yaml", &ok)], &vars).is_ok());
 }
+
+#[test]
+fn nearest_suggests_only_a_unique_close_match() {
+    let known = [
+        "name",
+        "description",
+        "acknowledgement",
+        "kAnonNoiseReduction",
+    ];
+    assert_eq!(nearest("descripton", &known), Some("description"));
+    assert_eq!(nearest("Description", &known), Some("description"));
+    assert_eq!(nearest("acknowledgment", &known), Some("acknowledgement"));
+    assert_eq!(
+        nmae_or_none(&known),
+        Some("name"),
+        "a transposition is one edit"
+    );
+    assert_eq!(nearest("owner", &known), None, "nothing close");
+    assert_eq!(
+        nearest("nam", &["name", "nap"]),
+        None,
+        "two equally close: no guess"
+    );
+    assert_eq!(
+        nearest("xy", &["ab"]),
+        None,
+        "short names are not corrected wholesale"
+    );
+}
+
+fn nmae_or_none<'k>(known: &[&'k str]) -> Option<&'k str> {
+    nearest("nmae", known)
+}
+
+#[test]
+fn an_unknown_field_names_its_nearest_known_field() {
+    let set = load_files(
+        &[("purpose/a.yaml", "name: A\ndescripton: x\nzzz: 1\n")],
+        &[],
+    )
+    .unwrap();
+    let shown = lines(&set.warnings);
+    assert_eq!(
+        shown,
+        [
+            "purpose/a.yaml:2:1: purpose A: warning: field descripton is not modelled; it is sent unchanged (did you mean description?)",
+            "purpose/a.yaml:3:1: purpose A: warning: field zzz is not modelled; it is sent unchanged",
+        ]
+    );
+    assert!(set.warnings.iter().all(Diagnostic::is_unknown_field));
+    // Nested objects suggest among their own fields.
+    let set = load_files(
+        &[(
+            "data/w.yaml",
+            &SNOWFLAKE.replace("  hostname:", "  hostnme:"),
+        )],
+        &[],
+    );
+    let shown = lines(&set.map_or_else(|e| e, |s| s.warnings)).join("\n");
+    assert!(
+        shown.contains("field connection.hostnme is not modelled; it is sent unchanged (did you mean hostname?)"),
+        "{shown}"
+    );
+}

@@ -159,7 +159,9 @@ async fn hook(base: &str) {
     let r = reqwest::Client::new()
         .post(format!("{base}/hook"))
         .header("X-Gitlab-Token", HOOK_SECRET)
-        .body("{}")
+        .header("X-Gitlab-Event", "Push Hook")
+        // A push to the default branch: without `--ref` that is the followed branch.
+        .body(r#"{"ref": "refs/heads/main", "repository": {"default_branch": "main"}}"#)
         .send()
         .await
         .unwrap();

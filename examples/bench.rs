@@ -539,6 +539,9 @@ fn child_daemon(args: &[String]) {
         credentials_dir: None,
         grace_period: Duration::from_secs(30),
         debounce: Duration::from_secs(2),
+        apply_windows: Vec::new(),
+        apply_window_tz: "UTC".into(),
+        notify: Vec::new(),
     };
     daemon::init_tracing(
         "info",

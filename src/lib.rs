@@ -48,6 +48,7 @@ pub mod export;
 pub mod limits;
 pub mod live;
 pub mod manifest;
+pub mod notify;
 pub mod object;
 pub mod plan;
 pub mod redact;

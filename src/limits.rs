@@ -17,6 +17,7 @@
 //! | object key or name | 255 characters | fixed |
 //! | commits read for approval trailers | 500 | fixed |
 //! | commit object whose message is read | 64 KiB | fixed |
+//! | commit subject in a notification | 200 characters | fixed |
 //!
 //! This module never reads anything itself: it holds the numbers and the value parsers
 //! the command line's flags use.
@@ -45,6 +46,9 @@ pub const MAX_LOG_COMMITS: usize = 500;
 /// The largest commit object whose message is read for trailers; a larger one carries
 /// none (its size comes from the object header, so it is never loaded).
 pub const MAX_COMMIT_MESSAGE_BYTES: u64 = 64 * 1024;
+/// The most characters of a commit subject carried into notifications (issue 16); the
+/// rest is cut (after redaction, so a cut never leaves part of a secret).
+pub const MAX_SUBJECT_CHARS: usize = 200;
 
 /// Default of `--max-manifest-bytes`.
 pub const DEFAULT_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;

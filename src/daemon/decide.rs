@@ -9,6 +9,7 @@
 //! | no changes                                              | in sync (+ record applied in `apply` mode) |
 //! | changes, `plan-only`                                    | report (fail when refused) |
 //! | changes, revision already applied, `--drift report`     | report (drift)    |
+//! | changes, new revision or `--drift heal`, `apply`, an apply window blocks writes | blocked |
 //! | changes, new revision or `--drift heal`, `apply`        | apply             |
 
 use super::{DriftPolicy, Mode};
@@ -32,6 +33,8 @@ pub struct PlanFacts {
     pub mode: Mode,
     /// `--drift`.
     pub drift: DriftPolicy,
+    /// An apply window blocks writes now (`--apply-window`, issue 16).
+    pub window_blocked: bool,
 }
 
 impl PlanFacts {
@@ -57,6 +60,9 @@ pub enum Decision {
     Report,
     /// Apply the plan.
     Apply,
+    /// Would apply, but an apply window blocks writes: write nothing and record nothing
+    /// (planned again on the next trigger, so the window's opening applies it).
+    Blocked,
 }
 
 /// The decision for a complete plan.
@@ -71,6 +77,7 @@ pub fn decide(f: PlanFacts) -> Decision {
     }
     let write = f.mode == Mode::Apply && (!f.is_drift() || f.drift == DriftPolicy::Heal);
     match (write, f.refused) {
+        (true, _) if f.window_blocked => Decision::Blocked,
         (true, _) => Decision::Apply,
         (false, true) => Decision::Refused,
         (false, false) => Decision::Report,
@@ -132,6 +139,7 @@ mod tests {
             applied_before,
             mode,
             drift,
+            window_blocked: false,
         };
         let in_sync = |record_applied| Decision::InSync { record_applied };
         // (changes, refused, applied before, mode, drift) → decision
@@ -156,6 +164,35 @@ mod tests {
     }
 
     #[test]
+    fn a_blocking_window_stops_only_what_would_write() {
+        let f = |changes, refused, applied_before, mode, drift| PlanFacts {
+            changes,
+            refused,
+            applied_before,
+            mode,
+            drift,
+            window_blocked: true,
+        };
+        let table = [
+            (f(true, false, false, Apply, Report), Decision::Blocked),
+            (f(true, true, false, Apply, Report), Decision::Blocked),
+            (f(true, false, true, Apply, Heal), Decision::Blocked),
+            (f(true, false, true, Apply, Report), Decision::Report),
+            (f(true, false, false, PlanOnly, Report), Decision::Report),
+            (
+                f(false, false, false, Apply, Report),
+                Decision::InSync {
+                    record_applied: true,
+                },
+            ),
+            (f(false, true, false, Apply, Report), Decision::Refused),
+        ];
+        for (facts, want) in table {
+            assert_eq!(decide(facts), want, "{facts:?}");
+        }
+    }
+
+    #[test]
     fn drift_is_changes_to_an_applied_revision() {
         let f = |changes, applied_before| PlanFacts {
             changes,
@@ -163,6 +200,7 @@ mod tests {
             applied_before,
             mode: Apply,
             drift: Report,
+            window_blocked: false,
         };
         assert!(f(true, true).is_drift());
         assert!(!f(true, false).is_drift());

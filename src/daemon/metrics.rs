@@ -14,6 +14,8 @@
 //! | `immuta_gitops_pending_weakening` | gauge | |
 //! | `immuta_gitops_last_applied_revision_info` | info | `revision` |
 //! | `immuta_gitops_api_requests_total` | counter | `endpoint`, `code` |
+//! | `immuta_gitops_notifications_sent_total` | counter | |
+//! | `immuta_gitops_notifications_failed_total` | counter | |
 //! | `immuta_gitops_sync_healthy` | gauge | (1 healthy, 0 not: see [`super::status::Status::is_sync_healthy`]) |
 //! | `immuta_gitops_consecutive_failures` | gauge | |
 
@@ -103,6 +105,7 @@ pub struct Metrics {
     drift: Counter,
     pending_weakening: Gauge,
     revision: Arc<RevisionCollector>,
+    notifications: crate::notify::send::Counters,
     sync_healthy: Gauge,
     failures: Gauge,
 }
@@ -145,6 +148,17 @@ impl Metrics {
             "Changes that weaken data protection, held until a commit approves them.",
             pending_weakening.clone(),
         );
+        let notifications = crate::notify::send::Counters::default();
+        registry.register(
+            "immuta_gitops_notifications_sent",
+            "Notifications a receiver accepted.",
+            notifications.sent.clone(),
+        );
+        registry.register(
+            "immuta_gitops_notifications_failed",
+            "Notifications dropped (queue full) or not accepted after their retries.",
+            notifications.failed.clone(),
+        );
         let sync_healthy = Gauge::default();
         registry.register(
             "immuta_gitops_sync_healthy",
@@ -170,6 +184,7 @@ impl Metrics {
             drift,
             pending_weakening,
             revision,
+            notifications,
             sync_healthy,
             failures,
         }
@@ -179,6 +194,11 @@ impl Metrics {
     pub fn set_pending_weakening(&self, n: usize) {
         self.pending_weakening
             .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// The notification counters, shared with the notifier.
+    pub fn notification_counters(&self) -> crate::notify::send::Counters {
+        self.notifications.clone()
     }
 
     /// Sets the sync-health gauges.
@@ -271,6 +291,8 @@ mod tests {
             "# TYPE immuta_gitops_last_applied_revision info",
             "immuta_gitops_last_applied_revision_info{revision=\"0123abcd\"} 1",
             "# TYPE immuta_gitops_api_requests counter",
+            "immuta_gitops_notifications_failed_total 0",
+            "immuta_gitops_notifications_sent_total 0",
             "# TYPE immuta_gitops_sync_healthy gauge",
             "immuta_gitops_sync_healthy 1\n",
             "immuta_gitops_consecutive_failures 0\n",

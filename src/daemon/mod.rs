@@ -11,7 +11,8 @@
 //!   through [`crate::cycle::Reconciler`]; [`decide`]: its decision table, pure;
 //! - [`server`], [`webhook`], [`metrics`], [`status`]: the HTTP side;
 //! - [`watch`]: file changes of a local `--repo`. What a restart remembers is in
-//!   [`crate::state`].
+//!   [`crate::state`]; [`window`]: apply windows (when writes are allowed);
+//!   [`announce`]: what the notifications say (through [`crate::notify`]).
 //!
 //! It never writes to Immuta when the plan could not be completed, never logs a secret
 //! (API key, Git token, webhook secret, templated values), and never prints to stdout.
@@ -33,6 +34,7 @@ use crate::redact::{Redactor, Secret};
 use crate::source::{self, SourceSpec};
 use crate::state::{applied, AppliedState, StateDir};
 
+pub mod announce;
 pub mod credentials;
 pub mod decide;
 pub mod events;
@@ -47,6 +49,10 @@ pub mod status;
 pub mod trigger;
 pub mod watch;
 pub mod webhook;
+pub mod window;
+
+/// The longest wait for queued notifications at shutdown.
+const NOTIFY_DRAIN: Duration = Duration::from_secs(5);
 
 /// Whether cycles write. The names (flag values, `/status` settings) come from the
 /// derives: clap's kebab-case and strum's [`Mode::as_str`] agree, which a test pins.
@@ -140,6 +146,13 @@ pub struct Options {
     pub grace_period: Duration,
     /// Quiet time after a burst of file changes before a cycle starts.
     pub debounce: Duration,
+    /// Apply windows, each `allow|deny <cron> <duration>` (see [`window`]).
+    pub apply_windows: Vec<String>,
+    /// The IANA time zone of the apply windows' cron expressions.
+    pub apply_window_tz: String,
+    /// Notification receivers: URLs, `slack:<URL>` for Slack's format (see
+    /// [`crate::notify`]). Secrets: a URL may hold a token.
+    pub notify: Vec<Secret>,
 }
 
 impl Options {
@@ -227,6 +240,10 @@ pub struct Daemon {
     saved: Option<AppliedState>,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
+    windows: window::Windows,
+    clock: window::Clock,
+    receivers: Vec<crate::notify::Receiver>,
+    delivery: crate::notify::send::Delivery,
 }
 
 impl Daemon {
@@ -255,6 +272,27 @@ impl Daemon {
                 message: "must be greater than 0".into(),
             });
         }
+        let windows =
+            window::Windows::parse(&args.apply_windows, &args.apply_window_tz).map_err(|e| {
+                Error::Invalid {
+                    flag: match e {
+                        window::Error::TimeZone(_) => "apply-window-tz",
+                        window::Error::Syntax { .. } => "apply-window",
+                    },
+                    message: e.to_string(),
+                }
+            })?;
+        let receivers = args
+            .notify
+            .iter()
+            .filter(|u| !u.expose().trim().is_empty())
+            .enumerate()
+            .map(|(i, u)| crate::notify::Receiver::parse(i + 1, u.expose()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::Invalid {
+                flag: "notify",
+                message: e.to_string(),
+            })?;
         let config::Config {
             source: spec,
             client: cfg,
@@ -278,6 +316,9 @@ impl Daemon {
             .into_iter()
             .chain(crate::redact::url::secrets(&cfg.base_url))
         {
+            redactor.add(&s);
+        }
+        for s in receivers.iter().flat_map(|r| r.secrets()) {
             redactor.add(&s);
         }
         let client = Client::new(cfg)?;
@@ -313,7 +354,25 @@ impl Daemon {
             saved,
             listener,
             addr,
+            windows,
+            clock: window::Clock::System,
+            receivers,
+            delivery: crate::notify::send::Delivery::default(),
         })
+    }
+
+    /// Delivers notifications with `delivery` instead of the defaults (4 attempts from
+    /// 1 s, 10 s per attempt); tests shorten them.
+    pub fn with_delivery(mut self, delivery: crate::notify::send::Delivery) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// Reads window time from `clock` instead of the system clock (tests run the daemon
+    /// on a paused Tokio clock with [`window::Clock::anchored`]).
+    pub fn with_clock(mut self, clock: window::Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The address the HTTP endpoints listen on (useful with port 0).
@@ -344,6 +403,7 @@ impl Daemon {
                 jitter_percent: a.jitter * 100.0,
                 webhook: self.webhook_secret.is_some(),
                 watch: self.watches(),
+                notify_receivers: self.receivers.len(),
             },
             last_applied_revision: self.saved.as_ref().map(|s| s.revision.clone()),
             last_applied_at: self
@@ -361,7 +421,7 @@ impl Daemon {
     /// # Errors
     /// [`Error::Watch`] when a local repository cannot be watched.
     pub async fn run(
-        self,
+        mut self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
         let stop = CancellationToken::new();
@@ -370,11 +430,25 @@ impl Daemon {
         if let Some(s) = &self.saved {
             metrics.set_revision(&s.revision);
         }
+        let initial = self.initial_status();
+        let notifier = crate::notify::Notifier::start(
+            std::mem::take(&mut self.receivers),
+            self.delivery.clone(),
+            metrics.notification_counters(),
+        )
+        .map_err(|e| Error::Invalid {
+            flag: "notify",
+            message: format!("cannot build the HTTP client: {}", e.without_url()),
+        })?;
         let shared = Arc::new(server::Shared {
-            status: Mutex::new(self.initial_status()),
+            status: Mutex::new(initial),
             metrics,
             triggers: queue.clone(),
             webhook_secret: self.webhook_secret.clone(),
+            gate: window::Gate {
+                windows: self.windows.clone(),
+                clock: self.clock.clone(),
+            },
             follow: events::Follow::of(
                 source::git::is_remote(&self.spec.repo),
                 self.spec.reference.as_deref(),
@@ -445,8 +519,13 @@ impl Daemon {
             saved: self.saved,
             redactor: self.redactor,
             shared,
+            announcer: announce::Announcer::new(notifier),
         });
         runner.run(&mut step).await;
+        // Messages of the last cycles may still be queued: a bounded wait, then drop them.
+        step.into_announcer()
+            .close(self.args.grace_period.min(NOTIFY_DRAIN))
+            .await;
 
         // The server has been draining since the shutdown signal; give it one more second.
         match tokio::time::timeout(Duration::from_secs(1), server).await {

@@ -11,6 +11,11 @@
 //!   `--drift report` it is logged and counted, never written; with `--drift heal` it is
 //!   applied. A new revision is always applied (unless `--mode plan-only`).
 //! - Any error before the plan is complete means no write in this cycle (Flux's rule).
+//! - A plan that would write while an apply window blocks writes (`--apply-window`) is
+//!   [`CycleResult::Blocked`]: logged and reported, nothing written, and planned again on
+//!   the next trigger (the revision is not marked as checked).
+//! - Every cycle ends by telling the [`announce::Announcer`] what it found; the
+//!   notifications are queued, never waited for.
 //! - The rendered plan is logged at info before anything is applied.
 //! - With `--prune`, deletes are planned from the inventory in `--state-dir`; a plan the
 //!   prune guards refuse fails the cycle with the reason logged, and nothing is written.
@@ -23,6 +28,7 @@ use std::time::{Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::announce::{self, Announcer};
 use super::decide::{self, ApplyEnd, Decision, PlanFacts};
 use super::hold::Holds;
 use super::runner::Reconcile;
@@ -35,6 +41,7 @@ use crate::apply::{ApplyReport, Outcome};
 use crate::cycle::{self, Planned, Reconciler};
 use crate::live::Refresh;
 use crate::manifest::ProcessEnv;
+use crate::notify::track::{Blocked, Facts};
 use crate::object::Kind;
 use crate::plan::Plan;
 use crate::redact::Redactor;
@@ -60,8 +67,10 @@ pub struct CycleConfig {
     pub saved: Option<AppliedState>,
     /// Masks the API key, Git token and webhook secret in error texts.
     pub redactor: Redactor,
-    /// Status and metrics.
+    /// Status and metrics (and the apply windows, `shared.gate`).
     pub shared: Arc<Shared>,
+    /// Where notifications go.
+    pub announcer: Announcer,
 }
 
 /// A revision and when something happened to it.
@@ -125,6 +134,12 @@ pub struct Cycle {
     source: Option<SourceId>,
     /// Approval uses of weakening changes (`--weakening hold`).
     holds: Holds,
+    /// What the running cycle found, for the notifications.
+    facts: Facts,
+    /// The commit subject of the running cycle's revision.
+    subject: Option<String>,
+    /// Whether the running cycle re-plans an unchanged revision on the timer.
+    drift_check: bool,
 }
 
 /// How a cycle ended, before it is recorded.
@@ -142,13 +157,24 @@ impl Cycle {
             secrets,
             source: None,
             holds: Holds::default(),
+            facts: Facts::default(),
+            subject: None,
+            drift_check: false,
         }
+    }
+
+    /// The announcer, to drain its queue at shutdown.
+    pub fn into_announcer(self) -> Announcer {
+        self.cfg.announcer
     }
 
     async fn run(&mut self, trigger: Trigger, cancel: CancellationToken) -> CycleResult {
         let started = Instant::now();
         self.fetched = None;
         self.secrets = self.cfg.redactor.clone();
+        self.facts = Facts::default();
+        self.subject = None;
+        self.drift_check = false;
         let span =
             tracing::info_span!("reconcile", rev = tracing::field::Empty, trigger = %trigger);
         let ended = self
@@ -186,12 +212,30 @@ impl Cycle {
             duration_seconds: took.as_secs_f64(),
             result,
         };
-        shared.update_status(|s| s.record_cycle(c, error));
+        let revision = c.revision.clone();
+        shared.update_status(|s| s.record_cycle(c, error.clone()));
         let st = shared.status();
         shared
             .metrics
             .set_sync(st.sync_healthy, st.consecutive_failures);
+        self.announce(trigger, revision, error);
         result
+    }
+
+    /// Hands what this cycle found to the announcer.
+    fn announce(&mut self, trigger: Trigger, revision: Option<String>, error: Option<String>) {
+        let mut facts = std::mem::take(&mut self.facts);
+        // An incomplete apply left its results here; the error text is the cycle's.
+        let objects = facts.failed.take().map(|(_, o)| o).unwrap_or_default();
+        facts.failed = error.map(|e| (e, objects));
+        let c = announce::Cycle {
+            trigger: announce::trigger(trigger, self.drift_check),
+            origin: self.cfg.shared.status().source.origin,
+            revision,
+            subject: self.subject.take(),
+            facts,
+        };
+        self.cfg.announcer.cycle(c, &self.secrets);
     }
 
     async fn cycle(
@@ -205,6 +249,7 @@ impl Cycle {
             .map_err(Failure::Cycle)?;
         span.record("rev", snapshot.revision.as_str());
         self.fetched = Some(snapshot.revision.clone());
+        self.subject = snapshot.subject.clone();
         self.adopt_saved(&snapshot.id);
         self.source = Some(snapshot.id.clone());
         let (origin, revision) = (snapshot.origin.clone(), snapshot.revision.clone());
@@ -228,6 +273,7 @@ impl Cycle {
         ) {
             return Ok(CycleResult::Skipped);
         }
+        self.drift_check = planned_before && trigger == Trigger::Schedule;
 
         // A revision planned before is re-read for drift: every data source is read
         // through V1 too, so a change made outside Git that the dry run does not report
@@ -288,6 +334,10 @@ impl Cycle {
     async fn after_plan(&mut self, planned: &Planned, cancel: &CancellationToken) -> Ended {
         let plan = &planned.plan;
         let rev = plan.revision.clone();
+        self.facts.planned = true;
+        self.facts.revision = Some(rev.clone());
+        self.facts.held = announce::held(plan);
+        let verdict = self.cfg.shared.gate.verdict();
         let facts = PlanFacts {
             // Held changes wait for an approval: they are neither work left nor drift.
             changes: plan.has_unheld_changes(),
@@ -295,6 +345,7 @@ impl Cycle {
             applied_before: self.applied.as_ref().is_some_and(|a| a.revision == rev),
             mode: self.cfg.mode,
             drift: self.cfg.drift,
+            window_blocked: verdict.blocked,
         };
         let drift = facts.is_drift();
         self.log_plan(plan, drift);
@@ -351,9 +402,29 @@ impl Cycle {
                 Ok(CycleResult::InSync)
             }
             Decision::Report => {
+                if drift {
+                    self.facts.drift = announce::pending(plan);
+                }
                 self.set_objects(plan, None);
                 self.mark_checked(&rev);
                 Ok(CycleResult::Reported)
+            }
+            Decision::Blocked => {
+                self.set_objects(plan, None);
+                let reason = verdict.reason.unwrap_or_default();
+                let next = verdict.next_change.map(super::window::timestamp);
+                tracing::warn!(
+                    revision = %rev,
+                    reason = %reason,
+                    next_change_at = next.as_deref().unwrap_or("unknown"),
+                    "apply window: writes blocked; the plan waits"
+                );
+                self.facts.blocked = Some(Blocked {
+                    reason,
+                    next_change_at: next,
+                    pending: announce::pending(plan),
+                });
+                Ok(CycleResult::Blocked)
             }
             Decision::Apply => {
                 if cancel.is_cancelled() {
@@ -382,8 +453,10 @@ impl Cycle {
         self.cfg.shared.update_status(|s| s.last_apply = Some(st));
         self.set_objects(plan, Some(report));
         let (applied, failed, skipped) = report.counts();
+        let done = announce::applied(plan, report).applied;
         match decide::apply_end(report.is_success_but_held(), failed, cancel.is_cancelled()) {
             ApplyEnd::Applied => {
+                self.facts.applied = done;
                 self.mark_checked(rev);
                 self.mark_applied(rev);
                 Ok(CycleResult::Applied)
@@ -397,6 +470,8 @@ impl Cycle {
                 Ok(CycleResult::Interrupted)
             }
             ApplyEnd::Incomplete => {
+                // The error text is filled in when the cycle is recorded.
+                self.facts.failed = done.map(|a| (String::new(), a.objects));
                 let first = report
                     .results
                     .iter()

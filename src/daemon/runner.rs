@@ -9,7 +9,8 @@
 //! 1. Cycles never overlap; triggers that arrive during one coalesce into exactly one
 //!    follow-up, started as soon as it ends.
 //! 2. After a failure the next timed cycle waits for the backoff (10 s → 10 min); after a
-//!    success, for the jittered interval. Webhooks and file changes do not wait.
+//!    success, for the jittered interval. Webhooks and file changes do not wait. After a
+//!    cycle an apply window blocked, no longer than until the window opens.
 //! 3. On shutdown (the token is cancelled) no new cycle starts, the step sees the same
 //!    token cancelled (apply starts no new object), and a running cycle gets up to
 //!    `grace` to finish before it is dropped.
@@ -84,12 +85,18 @@ impl Runner {
             if self.shutdown.is_cancelled() {
                 break;
             }
-            let wait = if result == CycleResult::Failed {
+            let mut wait = if result == CycleResult::Failed {
                 self.backoff.next().unwrap_or(super::schedule::BACKOFF_MAX)
             } else {
                 self.backoff.reset();
                 self.schedule.next_poll()
             };
+            if result == CycleResult::Blocked {
+                // Changes wait for a window: plan again the moment it opens.
+                if let Some(open) = self.shared.gate.until_next_change() {
+                    wait = wait.min(open);
+                }
+            }
             next_at = later(Instant::now(), wait, Instant::checked_add);
             let when = status::timestamp(later(SystemTime::now(), wait, SystemTime::checked_add));
             self.shared.update_status(|s| s.next_run_at = Some(when));
@@ -184,6 +191,7 @@ mod tests {
             metrics: Metrics::new(None),
             triggers: queue.clone(),
             webhook_secret: None,
+            gate: Default::default(),
             follow: crate::daemon::events::Follow::AnyPush,
         });
         let runner = Runner {

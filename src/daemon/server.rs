@@ -27,6 +27,7 @@ use super::metrics::{self, Metrics};
 use super::status::Status;
 use super::trigger::{Trigger, TriggerQueue};
 use super::webhook::{self, Verdict};
+use super::window::Gate;
 use crate::redact::Secret;
 
 /// State shared by the loop and the handlers.
@@ -40,6 +41,8 @@ pub struct Shared {
     pub triggers: Arc<TriggerQueue>,
     /// The webhook secret; `None` disables `/hook`.
     pub webhook_secret: Option<Secret>,
+    /// The apply windows, read by `/status` and before every write.
+    pub gate: Gate,
     /// Which pushes start a cycle.
     pub follow: Follow,
 }
@@ -92,7 +95,9 @@ async fn metrics_text(State(s): State<Arc<Shared>>) -> Response {
 }
 
 async fn status(State(s): State<Arc<Shared>>) -> Json<Status> {
-    Json(s.status())
+    let mut st = s.status();
+    st.window = s.gate.status();
+    Json(st)
 }
 
 async fn hook(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -154,6 +159,7 @@ mod tests {
             metrics: Metrics::new(None),
             triggers: TriggerQueue::new(),
             webhook_secret: secret.map(Secret::new),
+            gate: Gate::default(),
             follow: Follow::Ref("main".into()),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

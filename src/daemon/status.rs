@@ -39,6 +39,8 @@ pub enum CycleResult {
     Failed,
     /// Shutdown stopped the apply before every object was written.
     Interrupted,
+    /// The plan had changes and an apply window kept them back (issue 16).
+    Blocked,
 }
 
 impl CycleResult {
@@ -165,6 +167,23 @@ pub struct Settings {
     pub webhook: bool,
     /// Whether local file changes trigger cycles.
     pub watch: bool,
+    /// How many `--notify` receivers are configured (their URLs are never shown).
+    pub notify_receivers: usize,
+}
+
+/// The apply windows now (issue 16), computed when `/status` is read.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WindowStatus {
+    /// Every window as configured (`allow 0 22 * * 1-5 4h`).
+    pub windows: Vec<String>,
+    /// The time zone of their cron expressions.
+    pub time_zone: String,
+    /// Whether writes are blocked now.
+    pub writes_blocked: bool,
+    /// Why, when blocked.
+    pub reason: Option<String>,
+    /// When `writes_blocked` next changes (RFC 3339), if within about a year.
+    pub next_change_at: Option<String>,
 }
 
 /// One change held for approval.
@@ -364,6 +383,8 @@ pub struct Status {
     pub pending_weakening: Vec<PendingStatus>,
     /// When the next scheduled cycle runs (webhooks and file changes may come sooner).
     pub next_run_at: Option<String>,
+    /// The apply windows, when any is configured.
+    pub window: Option<WindowStatus>,
 }
 
 impl Status {
@@ -545,8 +566,13 @@ mod tests {
                 "skipped",
                 "reported",
                 "failed",
-                "interrupted"
+                "interrupted",
+                "blocked"
             ]
+        );
+        assert!(
+            CycleResult::Blocked.is_success(),
+            "a window is not a failure"
         );
         assert!(!CycleResult::Interrupted.is_success());
         // `/status` (serde) spells every result as the metrics label does.

@@ -156,6 +156,9 @@ pub struct Snapshot {
     pub revision: String,
     /// The source, canonically (what ownership is keyed by).
     pub id: SourceId,
+    /// The commit's subject line (its first paragraph, unwrapped) as Git holds it, not
+    /// yet redacted nor escaped; `None` for a plain directory. Only notifications show it.
+    pub subject: Option<String>,
     files: BTreeMap<String, FileEntry>,
     limits: Limits,
     /// The Git repository the revision was read from and `--path` inside it (`None` for
@@ -208,6 +211,7 @@ impl Snapshot {
             },
             origin,
             revision: revision.into(),
+            subject: None,
             files,
             limits: Limits::default(),
             git_dir: None,
@@ -234,6 +238,12 @@ impl Snapshot {
     /// The same snapshot with identity `id`.
     pub fn with_id(mut self, id: SourceId) -> Self {
         self.id = id;
+        self
+    }
+
+    /// The same snapshot with the commit subject `subject`.
+    pub fn with_subject(mut self, subject: Option<String>) -> Self {
+        self.subject = subject;
         self
     }
 

@@ -50,10 +50,16 @@ pub(super) fn read_commit(
         origin: origin.to_string(),
         message: e.message().to_string(),
     };
-    let root = repo
-        .find_commit(oid)
-        .and_then(|c| c.tree())
-        .map_err(read_err)?;
+    let commit = repo.find_commit(oid).map_err(read_err)?;
+    // `summary` is the first paragraph with its line breaks folded; cut it here so a
+    // huge commit message is never carried around (the notifier cuts again after
+    // redaction).
+    let subject = commit.summary().map(|s| {
+        s.chars()
+            .take(crate::limits::MAX_SUBJECT_CHARS * 4)
+            .collect::<String>()
+    });
+    let root = commit.tree().map_err(read_err)?;
     let path_not_found = || Error::PathNotFound {
         path: sub_path.unwrap_or_default().to_string(),
         origin: origin.to_string(),
@@ -75,7 +81,9 @@ pub(super) fn read_commit(
     reader
         .walk(&base_tree, &real, "", false)
         .map_err(read_err)?;
-    Ok(Snapshot::new(origin, revision, reader.files).with_limits(*limits))
+    Ok(Snapshot::new(origin, revision, reader.files)
+        .with_limits(*limits)
+        .with_subject(subject))
 }
 
 /// Where a path inside the commit leads once every symlink on the way is followed.

@@ -19,6 +19,7 @@ mod flags;
 mod golden;
 mod limits;
 mod markdown;
+mod notify;
 mod ownership;
 mod pipeline;
 mod plan_scope;

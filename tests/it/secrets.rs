@@ -4,8 +4,8 @@
 //! `{{EnvVar}}` values, connection passwords, a Git token file and tokens in the URL,
 //! against an emulator that echoes request bodies and headers in its error messages.
 //! No secret, and no 6-character fragment of one (raw or JSON-escaped), may appear in
-//! stdout, stderr, logs, plan files, `/status` or `/metrics`. (The daemon sends no
-//! notifications: its only outputs are logs and its HTTP endpoints.)
+//! stdout, stderr, logs, plan files, `/status`, `/metrics` or the daemon's notifications
+//! (issue 16: generic and Slack bodies, to a receiver whose URL carries a token).
 //!
 //! Each scenario also asserts that the echo reached us and was masked, so the scan
 //! cannot pass by not exercising the error paths.
@@ -17,6 +17,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use aho_corasick::AhoCorasick;
+use common::receiver;
 use common::*;
 use immuta_emulator::echo::{self, EchoOptions};
 use immuta_emulator::{Handle, Options};
@@ -69,7 +70,7 @@ fn env_secrets() -> Vec<(&'static str, String)> {
 fn all_secrets() -> Vec<String> {
     let mut out: Vec<String> = env_secrets().into_iter().map(|(_, v)| v).collect();
     out.extend(
-        [API_KEY, LITERAL_PASSWORD, GIT_TOKEN]
+        [API_KEY, LITERAL_PASSWORD, GIT_TOKEN, receiver::TOKEN]
             .iter()
             .chain(URL_SECRETS)
             .map(|s| s.to_string()),
@@ -449,7 +450,7 @@ struct DaemonRun {
 }
 
 impl DaemonRun {
-    async fn start(repo: &str, url: &str, format: &str, state: &Path) -> DaemonRun {
+    async fn start(repo: &str, url: &str, format: &str, state: &Path, notify: &str) -> DaemonRun {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_immuta-gitops"));
         cmd.args([
             "run",
@@ -472,6 +473,8 @@ impl DaemonRun {
             "--state-dir",
             &state.to_string_lossy(),
         ]);
+        // Both formats to one receiver whose URL holds a token; given in the environment.
+        cmd.env("IMMUTA_GITOPS_NOTIFY", format!("{notify} slack:{notify}"));
         for (k, _) in std::env::vars() {
             if k.starts_with("IMMUTA") {
                 cmd.env_remove(k);
@@ -583,10 +586,27 @@ async fn issue_11_no_secret_fragment_in_daemon_logs_status_or_metrics() {
     for (i, (repo, immuta, format, expect)) in cases.into_iter().enumerate() {
         let state = tmp.path().join(format!("state-{i}"));
         std::fs::create_dir_all(&state).unwrap();
-        let mut d = DaemonRun::start(repo, immuta, format, &state).await;
+        let receiver = receiver::Receiver::start(receiver::Mode::Record);
+        let mut d = DaemonRun::start(repo, immuta, format, &state, &receiver.url).await;
         let (status, metrics) = d.after_first_cycle().await;
+        wait_until("both notifications", Duration::from_secs(20), || {
+            receiver.bodies().len() >= 2
+        })
+        .await;
         let logs = d.stop().await;
         let what = format!("daemon {format} {repo}");
+        let bodies = receiver.bodies();
+        // The two receivers deliver concurrently: either may come first.
+        let generic = bodies.iter().find(|b| b.get("event").is_some()).unwrap();
+        let slack = bodies.iter().find(|b| b.get("text").is_some()).unwrap();
+        assert_eq!(generic["event"], "failed", "{what}: {bodies:#?}");
+        assert!(
+            slack["text"].as_str().unwrap().contains("Reconcile failed"),
+            "{what}: {bodies:#?}"
+        );
+        for b in &bodies {
+            scan.check(&format!("{what} notification"), &b.to_string());
+        }
         scan.check(&format!("{what} /status"), &status);
         scan.check(&format!("{what} /metrics"), &metrics);
         scan.check(&format!("{what} logs"), &logs);

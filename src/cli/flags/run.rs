@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use immuta_gitops::daemon::{DriftPolicy, Mode, Options, WeakeningPolicy};
 use immuta_gitops::limits;
+use immuta_gitops::redact::Secret;
 
 use super::{Common, GitFlags, ImmutaFlags, LimitFlags, PruneFlags, RepoFlags, StateFlags};
 
@@ -80,6 +81,41 @@ pub struct RunArgs {
     /// Quiet time after a burst of file changes (local --repo) before a cycle starts.
     #[arg(long, env = "IMMUTA_GITOPS_DEBOUNCE", default_value = "2s", value_parser = limits::parse_wait)]
     pub debounce: Duration,
+    /// An apply window, `allow|deny <cron> <duration>` (e.g. `allow 0 22 * * 1-5 4h`):
+    /// outside every allow window, or inside a deny window, cycles plan but do not write.
+    /// Repeatable; in the environment variable, separated by `;`.
+    #[arg(
+        long = "apply-window",
+        env = "IMMUTA_GITOPS_APPLY_WINDOW",
+        value_name = "SPEC",
+        value_delimiter = ';'
+    )]
+    pub apply_windows: Vec<String>,
+    /// The IANA time zone of the apply windows' cron expressions.
+    #[arg(
+        long,
+        env = "IMMUTA_GITOPS_APPLY_WINDOW_TZ",
+        value_name = "ZONE",
+        default_value = "UTC"
+    )]
+    pub apply_window_tz: String,
+    /// Where to post notifications: a URL for the generic JSON body, `slack:<URL>` for
+    /// Slack's incoming-webhook format. Repeatable; in the environment variable (better:
+    /// a URL may hold a token), separated by spaces. Never logged.
+    #[arg(
+        long = "notify",
+        env = "IMMUTA_GITOPS_NOTIFY",
+        value_name = "URL",
+        value_delimiter = ' ',
+        value_parser = parse_secret,
+        hide_env_values = true
+    )]
+    pub notify: Vec<Secret>,
+}
+
+/// Keeps a flag value that may hold a token out of `Debug` output.
+fn parse_secret(s: &str) -> Result<Secret, String> {
+    Ok(Secret::new(s))
 }
 
 impl RunArgs {
@@ -111,6 +147,9 @@ impl RunArgs {
             credentials_dir: self.credentials_dir.clone(),
             grace_period: self.grace_period,
             debounce: self.debounce,
+            apply_windows: self.apply_windows.clone(),
+            apply_window_tz: self.apply_window_tz.clone(),
+            notify: self.notify.clone(),
         }
     }
 }
@@ -221,5 +260,37 @@ mod tests {
         assert_eq!(c.immuta.retry.policy().max_elapsed, Duration::from_secs(5));
         let all = parse(&["run", "--repo", "r", "--prune"]).unwrap();
         assert_eq!(all.prune.kinds().len(), 4);
+    }
+
+    #[test]
+    fn windows_and_receivers_repeat_and_keep_urls_out_of_debug() {
+        let a = parse(&[
+            "run",
+            "--repo",
+            "r",
+            "--apply-window",
+            "allow 0 22 * * 1-5 4h",
+            "--apply-window",
+            "deny @daily 1h",
+            "--apply-window-tz",
+            "Europe/Berlin",
+            "--notify",
+            "https://h.example/x?token=t0k3n-abc",
+            "--notify",
+            "slack:https://hooks.slack.com/services/T/B/s3cr3t-xyz",
+        ])
+        .unwrap();
+        let o = a.options();
+        assert_eq!(o.apply_windows, ["allow 0 22 * * 1-5 4h", "deny @daily 1h"]);
+        assert_eq!(o.apply_window_tz, "Europe/Berlin");
+        assert_eq!(o.notify.len(), 2);
+        let debug = format!("{a:?} {o:?}");
+        assert!(
+            !debug.contains("t0k3n") && !debug.contains("s3cr3t"),
+            "{debug}"
+        );
+        let d = parse(&["run", "--repo", "r"]).unwrap().options();
+        assert!(d.apply_windows.is_empty() && d.notify.is_empty());
+        assert_eq!(d.apply_window_tz, "UTC");
     }
 }

@@ -674,3 +674,58 @@ fn issue_11_git_blobs_are_sized_before_they_are_loaded() {
         "{err}"
     );
 }
+
+#[test]
+fn a_snapshot_carries_its_commit_subject_folded_and_bounded() {
+    let o = Origin::new();
+    let tree = {
+        let mut index = git2::Index::new().unwrap();
+        let id = o.repo.blob(b"v").unwrap();
+        index
+            .add(&git2::IndexEntry {
+                ctime: git2::IndexTime::new(0, 0),
+                mtime: git2::IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode: 0o100644,
+                uid: 0,
+                gid: 0,
+                file_size: 0,
+                id,
+                flags: 11,
+                flags_extended: 0,
+                path: b"data/a.yaml".to_vec(),
+            })
+            .unwrap();
+        o.repo
+            .find_tree(index.write_tree_to(&o.repo).unwrap())
+            .unwrap()
+    };
+    let sig = git2::Signature::now("t", "t@example.invalid").unwrap();
+    let long = "y".repeat(5_000);
+    let message = format!("Mask SSNs\nfor claims\n\nBody {long}\n\nImmuta-Approve: all\n");
+    o.repo
+        .commit(Some("refs/heads/main"), &sig, &sig, &message, &tree, &[])
+        .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let s = fetch(&spec(&o.url(), None, None, cache.path())).unwrap();
+    assert_eq!(s.subject.as_deref(), Some("Mask SSNs for claims"));
+    // A huge first paragraph is cut where the snapshot is made.
+    let one_line = format!("S{long}");
+    let c = o
+        .repo
+        .commit(
+            Some("refs/heads/main"),
+            &sig,
+            &sig,
+            &one_line,
+            &tree,
+            &[&o.repo.head().unwrap().peel_to_commit().unwrap()],
+        )
+        .unwrap();
+    let s = fetch(&spec(&o.url(), Some(&c.to_string()), None, cache.path())).unwrap();
+    assert_eq!(
+        s.subject.unwrap().chars().count(),
+        crate::limits::MAX_SUBJECT_CHARS * 4
+    );
+}

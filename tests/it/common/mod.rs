@@ -5,6 +5,7 @@
 pub mod applied;
 pub mod daemon_proc;
 pub mod pty;
+pub mod receiver;
 
 pub use applied::Applied;
 
@@ -398,6 +399,11 @@ impl TestRepo {
     /// Writes (`Some`) or removes (`None`) files or whole directories, then commits
     /// everything in the work tree; returns the commit SHA.
     pub fn commit(&self, files: &[(&str, Option<&str>)]) -> String {
+        self.commit_with_message("change", files)
+    }
+
+    /// [`TestRepo::commit`] with the commit message `message`.
+    pub fn commit_with_message(&self, message: &str, files: &[(&str, Option<&str>)]) -> String {
         for (rel, content) in files {
             let p = self.dir.join(rel);
             match content {
@@ -420,7 +426,7 @@ impl TestRepo {
         let parent = self.git.head().ok().and_then(|h| h.peel_to_commit().ok());
         let parents: Vec<&git2::Commit> = parent.iter().collect();
         self.git
-            .commit(Some("HEAD"), &sig, &sig, "change", &tree, &parents)
+            .commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
             .unwrap()
             .to_string()
     }

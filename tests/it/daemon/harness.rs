@@ -179,6 +179,9 @@ impl Env {
             credentials_dir: None,
             grace_period: Duration::from_secs(10),
             debounce: Duration::from_secs(2),
+            apply_windows: Vec::new(),
+            apply_window_tz: "UTC".into(),
+            notify: Vec::new(),
         };
         set(&mut options);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();

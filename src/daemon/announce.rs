@@ -213,6 +213,56 @@ mod tests {
     }
 
     #[test]
+    fn held_and_written_weakening_changes_are_told_apart() {
+        use crate::apply::ObjectResult as Result_;
+        use crate::plan::FieldChange;
+        let unack = |name: &str| Change {
+            fields: vec![FieldChange {
+                path: "acknowledgement".into(),
+                before: Some(serde_json::json!("I will be careful.")),
+                after: None,
+                sensitive: false,
+                note: None,
+            }],
+            ..change(Kind::Purpose, name, Action::Update)
+        };
+        let mut plan = Plan {
+            origin: "o".into(),
+            revision: "r".into(),
+            changes: vec![unack("A"), unack("B")],
+            held: Vec::new(),
+        };
+        let key_a = ObjectKey::new(Kind::Purpose, "A");
+        let held = crate::plan::risk::hold(&mut plan, &mut |c, _| c.key == key_a);
+        assert_eq!(held.len(), 1);
+        let report = ApplyReport {
+            results: vec![
+                Result_ {
+                    key: key_a.clone(),
+                    action: Action::Update,
+                    outcome: Outcome::Applied {
+                        response: serde_json::json!({}),
+                    },
+                },
+                Result_ {
+                    key: ObjectKey::new(Kind::Purpose, "B"),
+                    action: Action::Update,
+                    outcome: Outcome::Held {
+                        reason: "held".into(),
+                    },
+                },
+            ],
+        };
+        let facts = applied(&plan, &report);
+        let keys = |c: &[ChangeRef]| c.iter().map(|c| c.key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&facts.held), ["purpose/B"]);
+        let a = facts.applied.unwrap();
+        assert_eq!(keys(&a.weakening), ["purpose/A"]);
+        assert!(a.weakening[0].reason.is_some());
+        assert_eq!(a.objects[1].result, "held");
+    }
+
+    #[test]
     fn triggers_in_the_words_of_a_message() {
         assert_eq!(
             trigger(Trigger::Schedule, true),

@@ -515,7 +515,6 @@ async fn issue_16_a_weakening_change_waits_for_a_commit_that_approves_it() {
         ("purpose/alpha.yaml", Some(&purpose("Alpha", "edited"))),
     ]);
     let s = wait_applied(&d.base, &b).await;
-    assert_eq!(s["last_cycle"]["result"], "applied", "{s:#}");
     let pending = s["pending_weakening"].as_array().unwrap();
     assert_eq!(pending.len(), 1, "{s:#}");
     assert_eq!(pending[0]["key"], "purpose/Fraud");
@@ -553,7 +552,9 @@ async fn issue_16_a_weakening_change_waits_for_a_commit_that_approves_it() {
             && s["pending_weakening"].as_array().is_some_and(Vec::is_empty)
     })
     .await;
-    assert_eq!(s["last_cycle"]["result"], "applied", "{s:#}");
+    // Not `last_cycle`: a later timed cycle on the same revision may already have
+    // replaced it. The write itself is the evidence.
+    assert!(s["pending_weakening"].as_array().is_some_and(Vec::is_empty));
     assert_eq!(written(&emu).len(), 4);
     assert_eq!(written(&emu)[3], "Fraud");
     let m = get(&d.base, "/metrics").await.text().await.unwrap();

@@ -95,6 +95,7 @@ impl Client {
             query,
             body: None,
             key: None,
+            paced: false,
         })
         .await
     }

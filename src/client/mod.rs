@@ -22,11 +22,13 @@ use body::Body;
 mod body;
 mod data_reads;
 pub mod error;
+pub mod pace;
 pub mod paging;
 mod policy;
 pub mod retry;
 
 pub use error::Error;
+pub use pace::{Budget, Pacer};
 pub use retry::RetryPolicy;
 
 /// Page size asked of the V1 list endpoints. The server may answer fewer items per page;
@@ -112,6 +114,8 @@ pub struct Client {
     page_size: usize,
     concurrency: usize,
     max_response_bytes: u64,
+    /// Paces data-source dry runs (`--dry-run-budget`); `None`: unpaced.
+    pacer: Option<Pacer>,
 }
 
 impl std::fmt::Debug for Client {
@@ -142,6 +146,8 @@ struct Request<'a> {
     query: Vec<(&'static str, String)>,
     body: Option<&'a Value>,
     key: Option<&'a ObjectKey>,
+    /// A data-source dry run: each attempt waits for the client's [`Pacer`], if any.
+    paced: bool,
 }
 
 impl Client {
@@ -186,7 +192,21 @@ impl Client {
             page_size: cfg.page_size.max(1),
             concurrency: cfg.concurrency.max(1),
             max_response_bytes: cfg.max_response_bytes,
+            pacer: None,
         })
+    }
+
+    /// A clone whose data-source dry runs (every attempt) wait for `pacer`; it shares
+    /// the in-flight bound and the stats with `self`.
+    #[must_use]
+    pub fn with_pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = Some(pacer);
+        self
+    }
+
+    /// The pacer of data-source dry runs, if any.
+    pub fn pacer(&self) -> Option<&Pacer> {
+        self.pacer.as_ref()
     }
 
     /// Adds the secret values of a revision so they are masked in error texts too.
@@ -240,6 +260,7 @@ impl Client {
             query,
             body: Some(body),
             key: Some(key),
+            paced: key.kind == Kind::Data && dry_run,
         })
         .await
     }
@@ -311,6 +332,7 @@ impl Client {
             query: vec![("checkForSqlAccount", "false".into())],
             body: None,
             key: None,
+            paced: false,
         })
         .await
     }
@@ -345,6 +367,7 @@ impl Client {
             query: vec![("dryRun", dry_run.to_string())],
             body: None,
             key: Some(key),
+            paced: false,
         })
         .await
     }
@@ -405,6 +428,7 @@ impl Client {
             query: Vec::new(),
             body: None,
             key: Some(key),
+            paced: false,
         })
         .await
     }
@@ -414,6 +438,12 @@ impl Client {
     /// Each attempt gets the per-request timeout, shortened so that the attempt cannot
     /// outlive the request's total time budget ([`RetryPolicy::max_elapsed`]).
     async fn send(&self, req: Request<'_>) -> Result<Value, Error> {
+        let pacer = self.pacer.as_ref().filter(|_| req.paced);
+        if let Some(p) = pacer {
+            // The first slot is waited for before a permit is taken: a paced request
+            // never holds one of the in-flight places while it waits for its turn.
+            p.wait().await;
+        }
         let _permit = self
             .permits
             .acquire()
@@ -425,6 +455,11 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            if attempt > 1 {
+                if let Some(p) = pacer {
+                    p.wait().await;
+                }
+            }
             let remaining = self.retry.max_elapsed.saturating_sub(started.elapsed());
             let mut rb = self
                 .http

@@ -24,6 +24,7 @@ impl Client {
             query: Vec::new(),
             body: None,
             key: Some(key),
+            paced: false,
         })
         .await
     }
@@ -40,6 +41,7 @@ impl Client {
             query: Vec::new(),
             body: Some(body),
             key: Some(key),
+            paced: false,
         })
         .await
     }

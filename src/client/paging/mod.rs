@@ -192,6 +192,7 @@ impl Client {
                 query,
                 body: None,
                 key: None,
+                paced: false,
             })
             .await?;
         list.envelope

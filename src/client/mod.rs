@@ -46,7 +46,8 @@ pub struct ClientConfig {
     pub api_key: Secret,
     /// Timeout of one HTTP attempt.
     pub timeout: Duration,
-    /// Requests in flight at once, across all callers of this client.
+    /// Requests in flight at once at most, across all callers of this client; the
+    /// [`adaptive`] limit stays between 1 and this.
     pub concurrency: usize,
     /// Retry behaviour.
     pub retry: RetryPolicy,

@@ -40,7 +40,10 @@
 //! of successes, so the limit sinks to 1–3 and throughput falls to about a sixth of what
 //! the fixed limit achieves. Real overload shows differently: once the tenant is past
 //! its capacity, most answers are 429s or slow, and the limit halves within one window.
-//! The measured figures are in the README ("Performance").
+//! Measured at `--concurrency 16` against the emulator (50 ms latency, debug build): 30 %
+//! random 429s apply 24.5 objects/s with these rules, the same as a fixed limit (no
+//! decrease), against 4.1 objects/s with "halve on any counted 429" (README,
+//! "Performance").
 //!
 //! # Retries keep their place
 //! A request waiting out a `Retry-After` keeps its permit: the server asked this client

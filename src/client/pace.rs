@@ -8,8 +8,8 @@
 //! slots are not reserved ahead, so a stall (no free in-flight place, a busy runtime)
 //! delays the next request instead of releasing the slots that passed together. Waiters
 //! are served in call order (tokio's mutex is fair). Retries of a paced request are paced
-//! too: each attempt reaches the warehouse. The client takes its in-flight place first and
-//! then waits here, so the request goes out as soon as it is let go.
+//! too: each attempt reaches the warehouse. The client takes its in-flight place inside
+//! the pacer's turn ([`Pacer::admit`]), so a request is let go only when it can be sent.
 //!
 //! Input: a [`Budget`] (parsed from `300/min`, `5/s`, `1000/h`, `300/90s`). Output:
 //! [`Pacer::wait`], which returns when the caller may send. The clock is tokio's, so a
@@ -138,13 +138,22 @@ impl Pacer {
     /// Waits until the caller may send: [`Budget::spacing`] after the previous caller was
     /// let go. A pacer left idle does not save slots up (no burst).
     pub async fn wait(&self) {
+        self.admit(async {}).await;
+    }
+
+    /// [`Pacer::wait`], then `ready` (the caller's in-flight place), while no other
+    /// paced request may go: the request is let go, and the time taken, only once it
+    /// can really be sent. Waiting callers hold no place meanwhile.
+    pub async fn admit<F: std::future::Future>(&self, ready: F) -> F::Output {
         let mut last = self.last.lock().await;
         if let Some(at) = *last {
             if let Some(next) = at.checked_add(self.budget.spacing()) {
                 tokio::time::sleep_until(next).await;
             }
         }
+        let out = ready.await;
         *last = Some(Instant::now());
+        out
     }
 }
 

@@ -275,22 +275,19 @@ fn checkout(url: &str, ws: &Path) {
     );
 }
 
+/// Commits what is staged in `repo` under a throwaway identity.
+fn git_commit(repo: &Path, message: &str) {
+    let args = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"];
+    git(
+        repo,
+        &[&args[..], &["commit", "--quiet", "-m", message]].concat(),
+    );
+}
+
 fn commit(repo: &Path, rel: &str, content: &str) {
     std::fs::write(repo.join(rel), content).unwrap();
     git(repo, &["add", "-A"]);
-    git(
-        repo,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "commit",
-            "--quiet",
-            "-m",
-            "change",
-        ],
-    );
+    git_commit(repo, "change");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -399,19 +396,7 @@ async fn the_github_workflow_validates_plans_and_keeps_one_sticky_comment() {
 
     // 4. The plan fails (a wrong key): the error replaces the plan, without the key.
     git(&origin, &["rm", "--quiet", "purpose/broken.yaml"]);
-    git(
-        &origin,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "commit",
-            "--quiet",
-            "-m",
-            "fix",
-        ],
-    );
+    git_commit(&origin, "fix");
     let wrong = "wrong-key-3e9a7c";
     secrets.insert("IMMUTA_API_KEY", wrong.to_string());
     checkout(&url, &ws);

@@ -199,6 +199,10 @@ impl Sweep {
 
     /// What this cycle plans (rule 1 and 2). Starting a sweep is part of the step.
     pub fn step(&mut self, f: Facts, now: SystemTime) -> Step {
+        let check_due = self.run.is_some() || self.is_due(now);
+        if !super::decide::needs_plan(!f.new_revision, check_due, f.forced) {
+            return Step::Skip;
+        }
         if f.new_revision || f.forced {
             return Step::Revision;
         }

@@ -8,6 +8,7 @@
 use crate::common;
 
 mod harness;
+mod sweep;
 
 use std::time::{Duration, Instant};
 

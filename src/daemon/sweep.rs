@@ -25,7 +25,9 @@
 //!    deletes (a managed key that left Git, whose delete did not land); they are
 //!    withheld ([`withhold_deletes`]) and left to the next plan of a revision (a commit,
 //!    or a webhook).
-//! 6. When `keys × spacing` exceeds the drift interval the sweep cannot fit: the caller
+//! 6. An incremental plan of a new revision trusts a record for one sweep period
+//!    ([`Sweep::record_max_age`]): the sweep, not the commit, renews old records.
+//! 7. When `keys × spacing` exceeds the drift interval the sweep cannot fit: the caller
 //!    warns once (with the estimate), and sweeps run back to back, at the budget.
 
 use std::collections::{BTreeSet, VecDeque};
@@ -210,6 +212,19 @@ impl Sweep {
     /// (and the keys it covers are known).
     pub fn wants_follow_up(&self, now: SystemTime) -> bool {
         self.run.is_some() || (self.keys.is_some() && self.is_due(now))
+    }
+
+    /// How old an object's record may be and still be carried by an incremental plan of
+    /// a new revision: the drift interval, plus the sweep's own time at the budget, plus
+    /// one poll (a due sweep starts on the next tick). A sweep renews every record once
+    /// per that period; a shorter limit would make commits re-read, unpaced, the objects
+    /// the running sweep has not reached yet.
+    pub fn record_max_age(&self, poll: Duration) -> Duration {
+        let keys = self.keys.as_ref().map_or(0, Vec::len);
+        self.rule
+            .interval
+            .saturating_add(self.budget.time_for(keys))
+            .saturating_add(poll)
     }
 
     /// How many keys a chunk re-reads: what the budget allows in one window.

@@ -83,6 +83,8 @@ pub struct CycleConfig {
     pub weakening: WeakeningPolicy,
     /// When a drift check is due.
     pub drift_rule: DriftRule,
+    /// `--interval`: how late a due sweep may start.
+    pub poll: std::time::Duration,
     /// What the state dir remembered at start.
     pub saved: Option<AppliedState>,
     /// Masks the API key, Git token and webhook secret in error texts.
@@ -314,7 +316,7 @@ impl Cycle {
             Step::Revision => (
                 &self.cfg.reconciler,
                 Scope::Changed {
-                    max_age: self.cfg.drift_rule.interval,
+                    max_age: self.sweep.record_max_age(self.cfg.poll),
                 },
                 Refresh::Changed,
                 None,

@@ -195,6 +195,15 @@ fn a_sweep_that_cannot_fit_the_interval_warns_once_with_the_estimate() {
 }
 
 #[test]
+fn records_are_trusted_for_one_sweep_period() {
+    let mut s = sweep("300/min", 300 * S);
+    assert_eq!(s.record_max_age(60 * S), 360 * S, "no keys known yet");
+    s.revision_planned(keys(1200), true, at(0));
+    // 1,200 keys at 300/min: a four-minute sweep.
+    assert_eq!(s.record_max_age(60 * S), 600 * S);
+}
+
+#[test]
 fn a_chunk_plan_keeps_no_delete() {
     use crate::plan::Change;
     let change = |name: &str, action| Change {

@@ -19,6 +19,11 @@
 //!   is given, whether or not every write landed: keys whose delete did not land stay in
 //!   it, so a later run can still delete them. It records the digests of the data-source
 //!   credentials it applied too (issue 13), so the next plan can say whether one changed.
+//! - [`Reconciler::plan_scoped`] with [`Scope::Changed`] or [`Scope::Recheck`] reads from
+//!   Immuta only what changed since the records of `objects.json` ([`scope`], issue 15);
+//!   when the records cannot be trusted the plan is full and a [`Note::FullPlan`] says
+//!   why. An incremental plan never deletes. Apply and [`Reconciler::record_check`]
+//!   update the records of what the plan compared; carried objects keep theirs.
 
 use std::collections::BTreeSet;
 
@@ -30,17 +35,23 @@ use crate::config::{self, RepoSettings};
 use crate::live::{self, LiveSet, Refresh};
 use crate::manifest::{self, DesiredSet, Diagnostic, Env};
 use crate::object::Kind;
+use crate::object::ObjectKey;
 use crate::plan::prune::{self, PruneOptions, Refusal};
-use crate::plan::{self, Plan};
+use crate::plan::{self, Plan, PlanScope};
 use crate::source::{self, Snapshot, SourceSpec};
 use crate::state::{self, Inventory, SecretDigests, StateDir};
 
 mod adopt;
+mod note;
+mod records;
+pub mod scope;
 pub mod target;
 #[cfg(test)]
 mod tests;
 
 pub use adopt::{AdoptError, Adopted};
+pub use note::Note;
+pub use scope::Scope;
 pub use target::Targets;
 
 /// Why a reconcile stopped before it could apply.
@@ -146,56 +157,6 @@ pub struct Settings {
     pub state: Option<StateDir>,
 }
 
-/// Something a plan's reader should know that is not a change.
-#[derive(Debug)]
-pub enum Note {
-    /// Why prune did not delete something.
-    Prune(prune::Note),
-    /// The inventory could not be read: nothing is deleted this time.
-    InventoryUnreadable(state::Error),
-    /// `--target` is in effect: the plan is partial.
-    Targeted(Vec<String>),
-    /// A `--target` pattern matches no object of Git or the tenant.
-    TargetUnmatched(String),
-    /// The credential digests could not be read: credentials cannot be compared.
-    DigestsUnreadable(state::Error),
-}
-
-impl Note {
-    /// Whether the note is a warning (prune is disabled for this run).
-    pub fn is_warning(&self) -> bool {
-        match self {
-            Note::Prune(n) => n.is_warning(),
-            Note::InventoryUnreadable(_)
-            | Note::DigestsUnreadable(_)
-            | Note::Targeted(_)
-            | Note::TargetUnmatched(_) => true,
-        }
-    }
-}
-
-impl std::fmt::Display for Note {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Note::Prune(n) => n.fmt(f),
-            Note::InventoryUnreadable(e) => {
-                write!(f, "prune disabled: {e}; nothing will be deleted")
-            }
-            Note::Targeted(patterns) => write!(
-                f,
-                "resource targeting is in effect ({}): this plan covers only the targeted objects and what they depend on, so it may be incomplete; changes outside them, deletes included, are neither shown nor applied. Use --target for exceptional cases, not routine operation",
-                patterns.join(", ")
-            ),
-            Note::TargetUnmatched(p) => {
-                write!(f, "--target {p} matches no object in Git or in Immuta")
-            }
-            Note::DigestsUnreadable(e) => {
-                write!(f, "{e}; connection credentials cannot be compared")
-            }
-        }
-    }
-}
-
 /// A complete plan and everything it was made from.
 #[derive(Debug)]
 pub struct Planned {
@@ -223,6 +184,12 @@ pub struct Planned {
     secrets: Option<SecretDigests>,
     /// How the data sources were read (a saved plan is re-checked the same way).
     pub refresh: Refresh,
+    /// Which objects were read from Immuta, after any fallback (also on the plan).
+    pub scope: PlanScope,
+    /// The desired objects carried as in sync without a read (empty for a full plan).
+    carried: BTreeSet<ObjectKey>,
+    /// Keyed digests of the state directory (`None`: no directory, or no key yet).
+    fingerprints: Option<state::objects::Fingerprints>,
     /// The client, knowing this revision's secrets.
     client: Client,
 }
@@ -231,6 +198,22 @@ impl Planned {
     /// The client used for this plan (it masks this revision's secrets).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The desired keys a drift sweep re-reads one by one (data sources and projects;
+    /// policies and purposes come whole from the bulk lists every plan), sorted.
+    pub fn sweepable(&self) -> Vec<ObjectKey> {
+        self.desired
+            .objects
+            .keys()
+            .filter(|k| matches!(k.kind, Kind::Data | Kind::Project))
+            .cloned()
+            .collect()
+    }
+
+    /// The desired objects carried as in sync from their record, without a read.
+    pub fn carried(&self) -> &BTreeSet<ObjectKey> {
+        &self.carried
     }
 }
 
@@ -318,6 +301,7 @@ impl Reconciler {
     /// [`Reconciler::plan`], with the data sources read through V1 as `refresh` says
     /// (`--refresh=full`, the daemon's drift check). The credentials of data sources are
     /// compared with the digests of what was last applied ([`crate::plan::secrets`]).
+    /// Every object is read: [`Reconciler::plan_scoped`] with [`Scope::Full`].
     ///
     /// # Errors
     /// As [`Reconciler::plan`].
@@ -326,6 +310,22 @@ impl Reconciler {
         snapshot: &Snapshot,
         env: &dyn Env,
         refresh: Refresh,
+    ) -> Result<Planned, Error> {
+        self.plan_scoped(snapshot, env, refresh, Scope::Full).await
+    }
+
+    /// [`Reconciler::plan_with`], reading from Immuta only what `scope` selects
+    /// ([`scope`]); an incremental plan that is not possible is full, with a
+    /// [`Note::FullPlan`] (also logged) saying why. An incremental plan never deletes.
+    ///
+    /// # Errors
+    /// As [`Reconciler::plan`].
+    pub async fn plan_scoped(
+        &self,
+        snapshot: &Snapshot,
+        env: &dyn Env,
+        refresh: Refresh,
+        scope: Scope,
     ) -> Result<Planned, Error> {
         let repo = config::repo_settings(snapshot).map_err(Error::RepoSettings)?;
         let mut desired = manifest::load(snapshot, env).map_err(Error::Manifest)?;
@@ -341,6 +341,43 @@ impl Reconciler {
             }
             None => None,
         };
+        let loaded = self.settings.state.as_ref().map(StateDir::load_objects);
+        let fingerprints = self
+            .settings
+            .state
+            .as_ref()
+            .and_then(|d| d.fingerprints().ok().flatten());
+        let chosen = self.choose(
+            &scope,
+            &desired,
+            loaded.as_ref(),
+            fingerprints.as_ref(),
+            inventory.as_ref(),
+            &prune,
+        );
+        let (chosen, plan_scope) = match chosen {
+            Ok(Some(c)) => {
+                let s = PlanScope::Incremental {
+                    planned: c.planned,
+                    carried: c.selection.carried.len(),
+                    oldest_check: c.oldest_check,
+                };
+                (Some(c), s)
+            }
+            Ok(None) => (None, PlanScope::default()),
+            Err(fallback) => {
+                if fallback.is_warning {
+                    tracing::warn!(reason = %fallback.reason, "incremental plan not possible: every object is read");
+                } else {
+                    tracing::info!(reason = %fallback.reason, "incremental plan not possible: every object is read");
+                }
+                let s = PlanScope::Full {
+                    fallback: Some(fallback.reason.clone()),
+                };
+                notes.push(Note::FullPlan(fallback));
+                (None, s)
+            }
+        };
         let client = self.settings.client.clone().with_secrets(&desired.redactor);
         let probe: Vec<_> = if prune.kinds.is_empty() {
             Vec::new()
@@ -350,9 +387,11 @@ impl Reconciler {
                 .map(|i| i.keys.iter().cloned().collect())
                 .unwrap_or_default()
         };
-        let live = live::read_live_with(&client, &desired, &probe, refresh).await?;
+        let selection = chosen.as_ref().map(|c| &c.selection);
+        let live = live::read_live_selected(&client, &desired, &probe, refresh, selection).await?;
         check_references(&desired, &live)?;
         let mut plan = plan::diff(&desired, &live);
+        plan.scope = plan_scope.clone();
         let secrets = match self
             .settings
             .state
@@ -370,6 +409,19 @@ impl Reconciler {
         let prune_notes =
             prune::add_deletes(&mut plan, &desired, &live, inventory.as_ref(), &prune)?;
         notes.extend(prune_notes.into_iter().map(Note::Prune));
+        if chosen.is_some()
+            && plan
+                .changes
+                .iter()
+                .any(|c| c.action == plan::Action::Delete)
+        {
+            // The selection rules leave no delete to an incremental plan (a managed key
+            // that left Git makes it full); should one appear, the plan is refused and
+            // nothing is written.
+            return Err(Error::Internal(
+                "an incremental plan holds a delete; plan with --refresh=all".into(),
+            ));
+        }
         if !self.targets.is_empty() {
             notes.extend(
                 self.targets
@@ -382,16 +434,14 @@ impl Reconciler {
                 self.targets.patterns().map(str::to_string).collect(),
             ));
         }
-        // Unreadable records cost only the drift section, never the plan.
-        let objects = self
-            .settings
-            .state
-            .as_ref()
-            .and_then(|d| d.load_objects().ok().flatten());
+        // Unreadable records cost only the drift section (and the incremental plan),
+        // never the plan.
+        let objects = loaded.and_then(Result::ok).flatten();
         let drift = objects
             .as_ref()
             .map(|o| state::objects::drifted(o, &desired, &plan))
             .unwrap_or_default();
+        let carried = chosen.map(|c| c.carried()).unwrap_or_default();
         Ok(Planned {
             desired,
             live,
@@ -404,6 +454,9 @@ impl Reconciler {
             objects,
             secrets,
             refresh,
+            scope: plan_scope,
+            carried,
+            fingerprints,
             client,
         })
     }
@@ -463,13 +516,10 @@ impl Reconciler {
             &apply::deleted_keys(&report, &planned.plan),
         );
         let inventory_error = dir.save_inventory(&inv).err();
-        let records = state::objects::next(
-            planned.objects.as_ref(),
-            &planned.desired,
-            &planned.plan,
-            &report,
-        );
-        let objects_error = dir.save_objects(&records).err();
+        let objects_error = self
+            .next_records(dir, planned, Some(&report))
+            .and_then(|records| dir.save_objects(&records))
+            .err();
         let mut digests_error = None;
         if report.results.iter().any(|r| r.key.kind == Kind::Data) {
             let digests = match planned.secrets.clone() {

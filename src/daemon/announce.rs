@@ -91,7 +91,8 @@ pub fn results(report: &ApplyReport) -> Vec<ObjectResult> {
 /// revision is the drift check.
 pub fn trigger(t: Trigger, drift_check: bool) -> notify::Trigger {
     match t {
-        Trigger::Schedule if drift_check => notify::Trigger::DriftCheck,
+        Trigger::Schedule | Trigger::Sweep if drift_check => notify::Trigger::DriftCheck,
+        Trigger::Sweep => notify::Trigger::Interval,
         Trigger::Schedule => notify::Trigger::Interval,
         Trigger::Watch => notify::Trigger::FileChange,
         Trigger::Startup => notify::Trigger::Startup,
@@ -201,6 +202,7 @@ mod tests {
                 change(Kind::Project, "e", Action::Delete),
             ],
             held: Vec::new(),
+            scope: Default::default(),
         };
         let keys: Vec<String> = pending(&plan)
             .into_iter()
@@ -231,6 +233,7 @@ mod tests {
             revision: "r".into(),
             changes: vec![unack("A"), unack("B")],
             held: Vec::new(),
+            scope: Default::default(),
         };
         let key_a = ObjectKey::new(Kind::Purpose, "A");
         let held = crate::plan::risk::hold(&mut plan, &mut |c, _| c.key == key_a);
@@ -271,5 +274,9 @@ mod tests {
         assert_eq!(trigger(Trigger::Schedule, false), notify::Trigger::Interval);
         assert_eq!(trigger(Trigger::Watch, false), notify::Trigger::FileChange);
         assert_eq!(trigger(Trigger::Hook, true), notify::Trigger::Webhook);
+        // A sweep chunk is a drift check; a chunk's cycle that found a new revision
+        // planned it on the timer's behalf.
+        assert_eq!(trigger(Trigger::Sweep, true), notify::Trigger::DriftCheck);
+        assert_eq!(trigger(Trigger::Sweep, false), notify::Trigger::Interval);
     }
 }

@@ -9,6 +9,8 @@
 //! - [`runner`]: the loop (one cycle at a time, backoff, graceful shutdown);
 //! - [`reconcile`]: one cycle — fetch, decide, plan, log the plan, apply or report drift,
 //!   through [`crate::cycle::Reconciler`]; [`decide`]: its decision table, pure;
+//! - [`sweep`]: the paced drift sweep (which keys each cycle re-reads, when the next
+//!   sweep starts, its progress), pure;
 //! - [`server`], [`webhook`], [`metrics`], [`status`]: the HTTP side;
 //! - [`watch`]: file changes of a local `--repo`. What a restart remembers is in
 //!   [`crate::state`]; [`window`]: apply windows (when writes are allowed);
@@ -46,6 +48,7 @@ pub mod runner;
 pub mod schedule;
 pub mod server;
 pub mod status;
+pub mod sweep;
 pub mod trigger;
 pub mod watch;
 pub mod webhook;
@@ -130,6 +133,9 @@ pub struct Options {
     /// How often the live tenant is compared with an unchanged revision (default: the
     /// interval).
     pub drift_interval: Option<Duration>,
+    /// At most this many data-source dry runs per period in drift sweeps
+    /// (`--dry-run-budget`; each one makes Immuta query the warehouse).
+    pub dry_run_budget: client::Budget,
     /// Whether cycles write.
     pub mode: Mode,
     /// What to do on drift from an applied revision.
@@ -235,6 +241,7 @@ pub struct Daemon {
     spec: SourceSpec,
     client: Client,
     reconciler: Reconciler,
+    sweeper: Reconciler,
     redactor: Redactor,
     webhook_secret: Option<Secret>,
     saved: Option<AppliedState>,
@@ -324,6 +331,14 @@ impl Daemon {
         let client = Client::new(cfg)?;
         let reconciler = Reconciler::new(cycle::Settings {
             client: client.clone(),
+            prune: prune.clone(),
+            state: state.clone(),
+        })?;
+        // One pacer for the daemon's life, shared by every sweep chunk.
+        let sweeper = Reconciler::new(cycle::Settings {
+            client: client
+                .clone()
+                .with_pacer(client::Pacer::new(args.dry_run_budget)),
             prune,
             state: state.clone(),
         })?;
@@ -349,6 +364,7 @@ impl Daemon {
             spec,
             client,
             reconciler,
+            sweeper,
             redactor,
             webhook_secret,
             saved,
@@ -410,6 +426,11 @@ impl Daemon {
                 .saved
                 .as_ref()
                 .map(|s| status::timestamp(applied::from_unix(s.applied_at))),
+            drift_sweep: sweep::SweepStatus {
+                state: "idle",
+                budget: a.dry_run_budget.to_string(),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -512,10 +533,13 @@ impl Daemon {
         let mut step = reconcile::Cycle::new(reconcile::CycleConfig {
             spec: self.spec,
             reconciler: self.reconciler,
+            sweeper: self.sweeper,
+            budget: self.args.dry_run_budget,
             mode: self.args.mode,
             drift: self.args.drift,
             weakening: self.args.weakening,
             drift_rule: runner.schedule.drift_rule(),
+            poll: self.args.interval,
             saved: self.saved,
             redactor: self.redactor,
             shared,

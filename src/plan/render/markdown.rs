@@ -143,7 +143,7 @@ fn action_word(a: Action) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::risky;
+    use super::super::tests::{add_purposes, risky};
     use super::*;
 
     #[test]
@@ -177,26 +177,8 @@ mod tests {
 
     #[test]
     fn a_huge_plan_keeps_the_weakening_section_first_and_fits_one_comment() {
-        use crate::object::{Kind, ObjectKey};
-        use crate::plan::FieldChange;
         let mut p = risky();
-        for i in 0..5_000 {
-            p.changes.push(Change {
-                key: ObjectKey::new(Kind::Purpose, format!("Purpose {i}")),
-                action: Action::Create,
-                fields: vec![FieldChange {
-                    path: "description".into(),
-                    before: None,
-                    after: Some(serde_json::json!("x".repeat(40))),
-                    sensitive: false,
-                    note: None,
-                }],
-                data: None,
-                id: None,
-                note: None,
-                moved_from: None,
-            });
-        }
+        add_purposes(&mut p, 5_000);
         let mut buf = Vec::new();
         markdown(&p, &mut buf).unwrap();
         let s = String::from_utf8(buf).unwrap();

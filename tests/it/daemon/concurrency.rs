@@ -20,7 +20,7 @@ async fn issue_15_status_and_metrics_show_the_concurrency_in_use() {
     .await;
     let env = Env::new();
     let repo = Repo::new(env.tmp.path());
-    repo.commit(&[("purpose/alpha.yaml", Some(&purpose("Alpha", "first")))]);
+    repo.commit_alpha();
     let d = env.start(&repo.url(), &emu.url(), |o| {
         o.interval = Duration::from_secs(3600);
         o.flags.immuta.concurrency = 6;

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use immuta_gitops::config;
-use immuta_gitops::daemon::{self, Daemon};
+use immuta_gitops::daemon::{self, webhook, Daemon};
+use immuta_gitops::redact::Secret;
 use serde_json::Value;
 
 pub(super) const DEADLINE: Duration = Duration::from_secs(10);
@@ -51,6 +52,12 @@ impl Repo {
         self.commit_message(files, "change")
     }
 
+    /// Commits `purpose/alpha.yaml` (purpose Alpha, "first"), the one object most daemon
+    /// tests start from; returns the commit SHA.
+    pub(super) fn commit_alpha(&self) -> String {
+        self.commit(&[("purpose/alpha.yaml", Some(&purpose("Alpha", "first")))])
+    }
+
     /// [`Repo::commit`] with a commit message.
     pub(super) fn commit_message(&self, files: &[(&str, Option<&str>)], message: &str) -> String {
         for (rel, content) in files {
@@ -78,6 +85,21 @@ impl Repo {
             .unwrap()
             .to_string()
     }
+}
+
+/// What most daemon tests start with: an emulator, an [`Env`] and an empty [`Repo`] in
+/// the env's temp dir.
+pub(super) struct Setup {
+    pub(super) emu: immuta_emulator::Handle,
+    pub(super) env: Env,
+    pub(super) repo: Repo,
+}
+
+pub(super) async fn setup() -> Setup {
+    let emu = emulator(None).await;
+    let env = Env::new();
+    let repo = Repo::new(env.tmp.path());
+    Setup { emu, env, repo }
 }
 
 pub(super) fn purpose(name: &str, description: &str) -> String {
@@ -219,6 +241,26 @@ impl Env {
             thread: Some(thread),
         }
     }
+}
+
+/// Posts `body` to `url` with GitHub's `X-Hub-Signature-256` over it, keyed with
+/// [`HOOK_SECRET`], and `X-GitHub-Event: event` when `event` is given.
+pub(super) async fn post_signed(
+    url: &str,
+    event: Option<&str>,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let sig = webhook::github_signature(&Secret::new(HOOK_SECRET), &body);
+    let mut request = http().post(url);
+    if let Some(event) = event {
+        request = request.header("X-GitHub-Event", event);
+    }
+    request
+        .header("X-Hub-Signature-256", sig)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 pub(super) async fn get(base: &str, path: &str) -> reqwest::Response {

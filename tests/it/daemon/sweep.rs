@@ -50,9 +50,7 @@ fn seeded(repo: &Repo) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_one_object_commit_costs_no_dry_run_and_drift_is_found_within_one_drift_interval() {
-    let emu = emulator(None).await;
-    let env = Env::new();
-    let repo = Repo::new(env.tmp.path());
+    let Setup { emu, env, repo } = setup().await;
     let a = seeded(&repo);
     let state = env.tmp.path().join("state");
     let drift_interval = Duration::from_secs(2);
@@ -152,9 +150,7 @@ async fn a_one_object_commit_costs_no_dry_run_and_drift_is_found_within_one_drif
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sweep_chunk_shows_a_managed_object_gone_from_the_tenant_as_drift_and_deletes_nothing() {
-    let emu = emulator(None).await;
-    let env = Env::new();
-    let repo = Repo::new(env.tmp.path());
+    let Setup { emu, env, repo } = setup().await;
     let a = seeded(&repo);
     let state = env.tmp.path().join("state");
     let d = env.start(&repo.url(), &emu.url(), |o| {
@@ -204,9 +200,7 @@ async fn a_sweep_chunk_shows_a_managed_object_gone_from_the_tenant_as_drift_and_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_commit_made_during_a_sweep_is_planned_before_the_next_chunk() {
-    let emu = emulator(None).await;
-    let env = Env::new();
-    let repo = Repo::new(env.tmp.path());
+    let Setup { emu, env, repo } = setup().await;
     let keys = ["a", "b", "c", "d", "e", "f"];
     let files: Vec<(String, String)> = keys
         .iter()

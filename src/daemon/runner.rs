@@ -229,6 +229,16 @@ mod tests {
             .expect("runner alive")
     }
 
+    /// Cancels the shutdown token and waits (at most five seconds of the paused clock)
+    /// for the loop to end.
+    async fn stop(h: Harness) {
+        h.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(5), h.done)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
     const LONG: Duration = Duration::from_secs(3600);
 
     #[tokio::test(start_paused = true)]
@@ -249,11 +259,7 @@ mod tests {
         h.queue.request(Trigger::Watch);
         assert_eq!(next_start(&mut h).await, Trigger::Watch);
         h.go.send(CycleResult::InSync).unwrap();
-        h.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(5), h.done)
-            .await
-            .unwrap()
-            .unwrap();
+        stop(h).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -269,11 +275,7 @@ mod tests {
             assert_eq!(finished.elapsed(), interval);
         }
         h.go.send(CycleResult::InSync).unwrap();
-        h.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(5), h.done)
-            .await
-            .unwrap()
-            .unwrap();
+        stop(h).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -296,11 +298,7 @@ mod tests {
             "success resets to the interval"
         );
         h.go.send(CycleResult::InSync).unwrap();
-        h.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(5), h.done)
-            .await
-            .unwrap()
-            .unwrap();
+        stop(h).await;
     }
 
     #[tokio::test(start_paused = true)]

@@ -71,12 +71,7 @@ pub fn results(report: &ApplyReport) -> Vec<ObjectResult> {
         .results
         .iter()
         .map(|r| {
-            let (result, error) = match &r.outcome {
-                Outcome::Applied { .. } => ("applied", None),
-                Outcome::Failed { error } => ("failed", Some(error.clone())),
-                Outcome::Skipped { reason } => ("skipped", Some(reason.clone())),
-                Outcome::Held { reason } => ("held", Some(reason.clone())),
-            };
+            let (result, error) = super::status::outcome_words(&r.outcome);
             ObjectResult {
                 key: r.key.to_string(),
                 action: action_name(r.action),

@@ -303,6 +303,17 @@ pub struct ApplyStatus {
     pub results: Vec<ObjectStatus>,
 }
 
+/// One write's outcome as `/status` and notifications name it (`applied`, `failed`,
+/// `skipped`, `held`) with the error or reason beside it.
+pub(crate) fn outcome_words(outcome: &Outcome) -> (&'static str, Option<String>) {
+    match outcome {
+        Outcome::Applied { .. } => ("applied", None),
+        Outcome::Failed { error } => ("failed", Some(error.clone())),
+        Outcome::Skipped { reason } => ("skipped", Some(reason.clone())),
+        Outcome::Held { reason } => ("held", Some(reason.clone())),
+    }
+}
+
 impl ApplyStatus {
     /// Summarizes a report (errors in reports are already redacted by the client).
     pub fn from_report(revision: &str, at: SystemTime, report: &ApplyReport) -> Self {
@@ -310,12 +321,7 @@ impl ApplyStatus {
             .results
             .iter()
             .map(|r| {
-                let (result, error) = match &r.outcome {
-                    Outcome::Applied { .. } => ("applied", None),
-                    Outcome::Failed { error } => ("failed", Some(error.clone())),
-                    Outcome::Skipped { reason } => ("skipped", Some(reason.clone())),
-                    Outcome::Held { reason } => ("held", Some(reason.clone())),
-                };
+                let (result, error) = outcome_words(&r.outcome);
                 ObjectStatus {
                     key: r.key.to_string(),
                     action: r.action,

@@ -9,13 +9,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{json, Map, Value};
 
-use super::gen::{some_of, text};
-
-fn put(m: &mut Map<String, Value>, k: &str, v: Option<Value>) {
-    if let Some(v) = v {
-        m.insert(k.into(), v);
-    }
-}
+use super::gen::{put, some_of, text};
 
 fn words() -> impl Strategy<Value = Vec<String>> {
     vec(text(true), 1..3)
@@ -118,19 +112,25 @@ pub fn subscription() -> impl Strategy<Value = Value> {
         )
 }
 
+/// A `columnRegex` circumstance or selector: `regex` of generated text, and
+/// `caseInsensitive` present or absent.
+fn column_regex(regex: fn(String) -> String) -> impl Strategy<Value = Value> {
+    (text(true), option::of(any::<bool>())).prop_map(move |(r, ci)| {
+        let mut m = json!({"type": "columnRegex", "regex": regex(r)});
+        put(
+            m.as_object_mut().unwrap(),
+            "caseInsensitive",
+            ci.map(Value::from),
+        );
+        m
+    })
+}
+
 fn circumstance() -> impl Strategy<Value = Value> {
     prop_oneof![
         tag().prop_map(|t| json!({"type": "tags", "tag": t})),
         tag().prop_map(|t| json!({"type": "columnTags", "columnTag": t})),
-        (text(true), option::of(any::<bool>())).prop_map(|(r, ci)| {
-            let mut m = json!({"type": "columnRegex", "regex": format!("^{r}$")});
-            put(
-                m.as_object_mut().unwrap(),
-                "caseInsensitive",
-                ci.map(Value::from),
-            );
-            m
-        }),
+        column_regex(|r| format!("^{r}$")),
         Just(json!({"type": "anyTag"})),
         Just(json!({"type": "noTags"})),
         (
@@ -154,15 +154,7 @@ fn circumstance() -> impl Strategy<Value = Value> {
 fn selector() -> impl Strategy<Value = Value> {
     prop_oneof![
         tag().prop_map(|t| json!({"type": "columnTags", "columnTag": t})),
-        (text(true), option::of(any::<bool>())).prop_map(|(r, ci)| {
-            let mut m = json!({"type": "columnRegex", "regex": format!("{r}.*")});
-            put(
-                m.as_object_mut().unwrap(),
-                "caseInsensitive",
-                ci.map(Value::from),
-            );
-            m
-        }),
+        column_regex(|r| format!("{r}.*")),
         Just(json!({"type": "anyTag"})),
         Just(json!({"type": "noTags"})),
         Just(json!({"type": "allColumns"})),

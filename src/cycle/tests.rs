@@ -34,6 +34,16 @@ fn prune(kinds: &[Kind]) -> PruneSettings {
     }
 }
 
+/// A reconciler against `url` with `prune` and the state dir `state`.
+fn reconciler(url: &str, prune: PruneSettings, state: &StateDir) -> Reconciler {
+    Reconciler::new(Settings {
+        client: client(url),
+        prune,
+        state: Some(state.clone()),
+    })
+    .unwrap()
+}
+
 async fn emulator() -> immuta_emulator::Handle {
     immuta_emulator::spawn(immuta_emulator::Options {
         api_key: KEY.into(),
@@ -77,12 +87,7 @@ async fn plan_apply_records_the_inventory_and_prune_deletes_only_from_it() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     let state = StateDir::new(tmp.path().join("state"));
-    let r = Reconciler::new(Settings {
-        client: client(&emu.url()),
-        prune: prune(&[Kind::Purpose]),
-        state: Some(state.clone()),
-    })
-    .unwrap();
+    let r = reconciler(&emu.url(), prune(&[Kind::Purpose]), &state);
 
     let snap = purposes(&repo, &["Alpha", "Beta"]);
     let planned = r.plan(&snap, &ProcessEnv).await.unwrap();
@@ -129,12 +134,7 @@ async fn an_unreadable_inventory_deletes_nothing_and_says_so() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
     let state = StateDir::new(tmp.path().join("state"));
-    let r = Reconciler::new(Settings {
-        client: client(&emu.url()),
-        prune: prune(&[Kind::Purpose]),
-        state: Some(state.clone()),
-    })
-    .unwrap();
+    let r = reconciler(&emu.url(), prune(&[Kind::Purpose]), &state);
     let planned = r
         .plan(&purposes(&repo, &["Alpha", "Beta"]), &ProcessEnv)
         .await
@@ -160,12 +160,7 @@ async fn a_cancelled_apply_starts_nothing_and_keeps_the_inventory_honest() {
     let emu = emulator().await;
     let tmp = tempfile::tempdir().unwrap();
     let state = StateDir::new(tmp.path().join("state"));
-    let r = Reconciler::new(Settings {
-        client: client(&emu.url()),
-        prune: PruneSettings::default(),
-        state: Some(state.clone()),
-    })
-    .unwrap();
+    let r = reconciler(&emu.url(), PruneSettings::default(), &state);
     let planned = r
         .plan(&purposes(&tmp.path().join("repo"), &["Alpha"]), &ProcessEnv)
         .await

@@ -188,6 +188,18 @@ pub struct HandlerSpec {
     pub expected: &'static [&'static str],
 }
 
+/// The authentication methods BigQuery and Presto document (000:15260-15447).
+const EVERY_AUTH_METHOD: &[&str] = &[
+    "userPassword",
+    "keyPair",
+    "oAuthClientCredentials",
+    "token",
+    "oAuthM2M",
+    "keyFile",
+    "auto",
+    "okta",
+];
+
 /// Handler requirements (000:14327-14331, 15260-15447, 15925-16077). `hostname` is
 /// required for every handler except Google BigQuery and Athena, including unknown ones.
 pub static HANDLERS: &[HandlerSpec] = &[
@@ -213,31 +225,13 @@ pub static HANDLERS: &[HandlerSpec] = &[
     },
     HandlerSpec {
         handler: "Google BigQuery",
-        auth_methods: &[
-            "userPassword",
-            "keyPair",
-            "oAuthClientCredentials",
-            "token",
-            "oAuthM2M",
-            "keyFile",
-            "auto",
-            "okta",
-        ],
+        auth_methods: EVERY_AUTH_METHOD,
         required: &["sid", "userFiles"],
         expected: &[],
     },
     HandlerSpec {
         handler: "Presto",
-        auth_methods: &[
-            "userPassword",
-            "keyPair",
-            "oAuthClientCredentials",
-            "token",
-            "oAuthM2M",
-            "keyFile",
-            "auto",
-            "okta",
-        ],
+        auth_methods: EVERY_AUTH_METHOD,
         required: &["hostname"],
         expected: &[],
     },

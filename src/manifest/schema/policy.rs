@@ -28,6 +28,24 @@ static CERTIFICATION: Obj = obj(&[
     opt("recertify", Ty::Bool),
 ]);
 
+/// Selector variants that circumstances and masking fields share (000:8587-9115).
+const COLUMN_TAGS: Variant = Variant {
+    value: "columnTags",
+    fields: &[req("columnTag", Ty::Str)],
+};
+const COLUMN_REGEX: Variant = Variant {
+    value: "columnRegex",
+    fields: &[req("regex", Ty::Str), opt("caseInsensitive", Ty::Bool)],
+};
+const ANY_TAG: Variant = Variant {
+    value: "anyTag",
+    fields: &[],
+};
+const NO_TAGS: Variant = Variant {
+    value: "noTags",
+    fields: &[],
+};
+
 static CIRCUMSTANCE_TYPE: Enum = open(&[
     "tags",
     "columnTags",
@@ -47,22 +65,10 @@ static CIRCUMSTANCE: Obj = tagged(
             value: "tags",
             fields: &[req("tag", Ty::Str)],
         },
-        Variant {
-            value: "columnTags",
-            fields: &[req("columnTag", Ty::Str)],
-        },
-        Variant {
-            value: "columnRegex",
-            fields: &[req("regex", Ty::Str), opt("caseInsensitive", Ty::Bool)],
-        },
-        Variant {
-            value: "anyTag",
-            fields: &[],
-        },
-        Variant {
-            value: "noTags",
-            fields: &[],
-        },
+        COLUMN_TAGS,
+        COLUMN_REGEX,
+        ANY_TAG,
+        NO_TAGS,
         Variant {
             value: "time",
             fields: &[opt("startDate", Ty::Str), opt("endDate", Ty::Str)],
@@ -92,22 +98,10 @@ static FIELD_SELECTOR: Obj = tagged(
     &[req("type", Ty::Enum(&FIELD_SELECTOR_TYPE))],
     "type",
     &[
-        Variant {
-            value: "columnTags",
-            fields: &[req("columnTag", Ty::Str)],
-        },
-        Variant {
-            value: "columnRegex",
-            fields: &[req("regex", Ty::Str), opt("caseInsensitive", Ty::Bool)],
-        },
-        Variant {
-            value: "anyTag",
-            fields: &[],
-        },
-        Variant {
-            value: "noTags",
-            fields: &[],
-        },
+        COLUMN_TAGS,
+        COLUMN_REGEX,
+        ANY_TAG,
+        NO_TAGS,
         Variant {
             value: "allColumns",
             fields: &[],

@@ -8,7 +8,12 @@
 //! cargo run --example bench -- --data-reads-only 200   # step 1 alone (debug is fine)
 //! cargo run --release --example bench -- --scale-only 10000   # step 5 alone
 //! cargo run --example bench -- --sweep-only 200   # step 7 alone
+//! cargo run --example bench -- --commit-only 200  # step 6 alone
 //! ```
+//!
+//! `BENCH_SCALE_TRACE=FILE` writes the arrivals of the 10,000-object no-op plan at the
+//! emulator (`millis method route dryRun` per line); `BENCH_SWEEP_TRACE=1` prints the
+//! sweep's. Both are for finding where a plan's time goes.
 //!
 //! Generates N objects (60 % data sources, 25 % policies, 10 % projects, 5 % purposes),
 //! starts the emulator with 50 ms latency on 127.0.0.1 and prints, from one run:

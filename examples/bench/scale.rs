@@ -43,11 +43,21 @@ pub async fn run(n: usize, tmp: &std::path::Path, seq_per_request_s: f64) -> Sca
     let (peak, ok, out) = tokio::task::spawn_blocking(move || peak_rss_of(child))
         .await
         .unwrap();
+    let noop_log = seeded.requests();
     for e in [seeded, instant, empty] {
         e.shutdown().await;
     }
     assert!(ok, "scale child failed:\n{out}");
     print!("{out}");
+    println!("  {}", occupancy(&noop_log, LATENCY, 16));
+    if let Some(path) = std::env::var_os("BENCH_SCALE_TRACE") {
+        // The no-op plan's arrivals, one `millis method route dryRun` line each.
+        let lines: String = noop_log
+            .iter()
+            .map(|r| format!("{} {} {} {}\n", r.millis, r.method, r.route, r.dry_run))
+            .collect();
+        std::fs::write(path, lines).unwrap();
+    }
     let figure = |name: &str| -> f64 {
         out.lines()
             .find_map(|l| l.strip_prefix(&format!("{name}=")))
@@ -68,6 +78,43 @@ pub async fn run(n: usize, tmp: &std::path::Path, seq_per_request_s: f64) -> Sca
         apply_vs_floor: figure("apply_vs_floor"),
         peak_rss_mib: peak,
     }
+}
+
+/// Where a plan's time went, seen from the server: each request holds one of
+/// `concurrency` places for `latency` from its arrival. The floor assumes every place busy
+/// from the first request to the last answer; the time with fewer in flight is what the
+/// ratio to the floor pays on top of CPU (client, emulator, diff).
+fn occupancy(
+    log: &[immuta_emulator::RequestRecord],
+    latency: Duration,
+    concurrency: usize,
+) -> String {
+    let lat = u64::try_from(latency.as_millis()).unwrap();
+    let mut events: Vec<(u64, i64)> = log
+        .iter()
+        .flat_map(|r| [(r.millis, 1), (r.millis + lat, -1)])
+        .collect();
+    events.sort_unstable();
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        return "no requests at the server".into();
+    };
+    let span_ms = last.0 - first.0;
+    let (mut in_flight, mut under_ms, mut prev) = (0i64, 0u64, first.0);
+    for &(t, d) in &events {
+        if in_flight < concurrency as i64 {
+            under_ms += t - prev;
+        }
+        in_flight += d;
+        prev = t;
+    }
+    let busy_ms = log.len() as u64 * lat;
+    format!(
+        "at the server: {} requests over {:.2} s from the first arrival to the last answer, {:.1} of {concurrency} places busy on average; {:.2} s with fewer than {concurrency} in flight",
+        log.len(),
+        span_ms as f64 / 1000.0,
+        busy_ms as f64 / span_ms.max(1) as f64,
+        under_ms as f64 / 1000.0
+    )
 }
 
 /// Child side (`--child-scale N SEEDED INSTANT EMPTY`): the no-op plan of the `n`

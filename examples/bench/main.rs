@@ -9,6 +9,7 @@
 //! cargo run --release --example bench -- --scale-only 10000   # step 5 alone
 //! cargo run --example bench -- --sweep-only 200   # step 7 alone
 //! cargo run --example bench -- --commit-only 200  # step 6 alone
+//! cargo run --example bench -- --throttled-only 200   # throttled_throughput alone
 //! ```
 //!
 //! `BENCH_SCALE_TRACE=FILE` writes the arrivals of the 10,000-object no-op plan at the
@@ -169,6 +170,15 @@ fn main() {
             runtime().block_on(async {
                 let (_tmp, seed) = seeded_dir(n);
                 sweep::run(&seed, &load(generate(n))).await;
+            });
+        }
+        Some("--throttled-only") => {
+            let n = n_arg(&args, 2000);
+            runtime().block_on(async {
+                let desired = load(generate(n));
+                let clean = apply::first_apply(&desired, 16).await;
+                apply::assert_complete(&clean);
+                apply::throttled(&desired, &clean).await;
             });
         }
         Some("--commit-only") => {

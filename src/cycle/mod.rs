@@ -20,7 +20,7 @@
 //!   it, so a later run can still delete them. It records the digests of the data-source
 //!   credentials it applied too (issue 13), so the next plan can say whether one changed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tokio_util::sync::CancellationToken;
 
@@ -30,17 +30,20 @@ use crate::config::{self, RepoSettings};
 use crate::live::{self, LiveSet, Refresh};
 use crate::manifest::{self, DesiredSet, Diagnostic, Env};
 use crate::object::Kind;
+use crate::object::ObjectKey;
 use crate::plan::prune::{self, PruneOptions, Refusal};
-use crate::plan::{self, Plan};
+use crate::plan::{self, Plan, PlanScope};
 use crate::source::{self, Snapshot, SourceSpec};
 use crate::state::{self, Inventory, SecretDigests, StateDir};
 
 mod adopt;
+pub mod scope;
 pub mod target;
 #[cfg(test)]
 mod tests;
 
 pub use adopt::{AdoptError, Adopted};
+pub use scope::Scope;
 pub use target::Targets;
 
 /// Why a reconcile stopped before it could apply.
@@ -159,6 +162,8 @@ pub enum Note {
     TargetUnmatched(String),
     /// The credential digests could not be read: credentials cannot be compared.
     DigestsUnreadable(state::Error),
+    /// An incremental plan was asked for but every object was read (issue 15).
+    FullPlan(scope::Fallback),
 }
 
 impl Note {
@@ -170,6 +175,7 @@ impl Note {
             | Note::DigestsUnreadable(_)
             | Note::Targeted(_)
             | Note::TargetUnmatched(_) => true,
+            Note::FullPlan(f) => f.is_warning,
         }
     }
 }
@@ -192,6 +198,11 @@ impl std::fmt::Display for Note {
             Note::DigestsUnreadable(e) => {
                 write!(f, "{e}; connection credentials cannot be compared")
             }
+            Note::FullPlan(fb) => write!(
+                f,
+                "planning in full, every object read from Immuta: {}",
+                fb.reason
+            ),
         }
     }
 }
@@ -223,6 +234,12 @@ pub struct Planned {
     secrets: Option<SecretDigests>,
     /// How the data sources were read (a saved plan is re-checked the same way).
     pub refresh: Refresh,
+    /// Which objects were read from Immuta, after any fallback (also on the plan).
+    pub scope: PlanScope,
+    /// The desired objects carried as in sync without a read (empty for a full plan).
+    carried: BTreeSet<ObjectKey>,
+    /// Keyed digests of the state directory (`None`: no directory, or no key yet).
+    fingerprints: Option<state::objects::Fingerprints>,
     /// The client, knowing this revision's secrets.
     client: Client,
 }
@@ -231,6 +248,22 @@ impl Planned {
     /// The client used for this plan (it masks this revision's secrets).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The desired keys a drift sweep re-reads one by one (data sources and projects;
+    /// policies and purposes come whole from the bulk lists every plan), sorted.
+    pub fn sweepable(&self) -> Vec<ObjectKey> {
+        self.desired
+            .objects
+            .keys()
+            .filter(|k| matches!(k.kind, Kind::Data | Kind::Project))
+            .cloned()
+            .collect()
+    }
+
+    /// The desired objects carried as in sync from their record, without a read.
+    pub fn carried(&self) -> &BTreeSet<ObjectKey> {
+        &self.carried
     }
 }
 
@@ -318,6 +351,7 @@ impl Reconciler {
     /// [`Reconciler::plan`], with the data sources read through V1 as `refresh` says
     /// (`--refresh=full`, the daemon's drift check). The credentials of data sources are
     /// compared with the digests of what was last applied ([`crate::plan::secrets`]).
+    /// Every object is read: [`Reconciler::plan_scoped`] with [`Scope::Full`].
     ///
     /// # Errors
     /// As [`Reconciler::plan`].
@@ -326,6 +360,22 @@ impl Reconciler {
         snapshot: &Snapshot,
         env: &dyn Env,
         refresh: Refresh,
+    ) -> Result<Planned, Error> {
+        self.plan_scoped(snapshot, env, refresh, Scope::Full).await
+    }
+
+    /// [`Reconciler::plan_with`], reading from Immuta only what `scope` selects
+    /// ([`scope`]); an incremental plan that is not possible is full, with a
+    /// [`Note::FullPlan`] (also logged) saying why. An incremental plan never deletes.
+    ///
+    /// # Errors
+    /// As [`Reconciler::plan`].
+    pub async fn plan_scoped(
+        &self,
+        snapshot: &Snapshot,
+        env: &dyn Env,
+        refresh: Refresh,
+        scope: Scope,
     ) -> Result<Planned, Error> {
         let repo = config::repo_settings(snapshot).map_err(Error::RepoSettings)?;
         let mut desired = manifest::load(snapshot, env).map_err(Error::Manifest)?;
@@ -341,6 +391,43 @@ impl Reconciler {
             }
             None => None,
         };
+        let loaded = self.settings.state.as_ref().map(StateDir::load_objects);
+        let fingerprints = self
+            .settings
+            .state
+            .as_ref()
+            .and_then(|d| d.fingerprints().ok().flatten());
+        let chosen = self.choose(
+            &scope,
+            &desired,
+            loaded.as_ref(),
+            fingerprints.as_ref(),
+            inventory.as_ref(),
+            &prune,
+        );
+        let (chosen, plan_scope) = match chosen {
+            Ok(Some(c)) => {
+                let s = PlanScope::Incremental {
+                    planned: c.planned,
+                    carried: c.selection.carried.len(),
+                    oldest_check: c.oldest_check,
+                };
+                (Some(c), s)
+            }
+            Ok(None) => (None, PlanScope::default()),
+            Err(fallback) => {
+                if fallback.is_warning {
+                    tracing::warn!(reason = %fallback.reason, "incremental plan not possible: every object is read");
+                } else {
+                    tracing::info!(reason = %fallback.reason, "incremental plan not possible: every object is read");
+                }
+                let s = PlanScope::Full {
+                    fallback: Some(fallback.reason.clone()),
+                };
+                notes.push(Note::FullPlan(fallback));
+                (None, s)
+            }
+        };
         let client = self.settings.client.clone().with_secrets(&desired.redactor);
         let probe: Vec<_> = if prune.kinds.is_empty() {
             Vec::new()
@@ -350,9 +437,11 @@ impl Reconciler {
                 .map(|i| i.keys.iter().cloned().collect())
                 .unwrap_or_default()
         };
-        let live = live::read_live_with(&client, &desired, &probe, refresh).await?;
+        let selection = chosen.as_ref().map(|c| &c.selection);
+        let live = live::read_live_selected(&client, &desired, &probe, refresh, selection).await?;
         check_references(&desired, &live)?;
         let mut plan = plan::diff(&desired, &live);
+        plan.scope = plan_scope.clone();
         let secrets = match self
             .settings
             .state
@@ -370,6 +459,19 @@ impl Reconciler {
         let prune_notes =
             prune::add_deletes(&mut plan, &desired, &live, inventory.as_ref(), &prune)?;
         notes.extend(prune_notes.into_iter().map(Note::Prune));
+        if chosen.is_some()
+            && plan
+                .changes
+                .iter()
+                .any(|c| c.action == plan::Action::Delete)
+        {
+            // The selection rules leave no delete to an incremental plan (a managed key
+            // that left Git makes it full); should one appear, the plan is refused and
+            // nothing is written.
+            return Err(Error::Internal(
+                "an incremental plan holds a delete; plan with --refresh=all".into(),
+            ));
+        }
         if !self.targets.is_empty() {
             notes.extend(
                 self.targets
@@ -382,16 +484,14 @@ impl Reconciler {
                 self.targets.patterns().map(str::to_string).collect(),
             ));
         }
-        // Unreadable records cost only the drift section, never the plan.
-        let objects = self
-            .settings
-            .state
-            .as_ref()
-            .and_then(|d| d.load_objects().ok().flatten());
+        // Unreadable records cost only the drift section (and the incremental plan),
+        // never the plan.
+        let objects = loaded.and_then(Result::ok).flatten();
         let drift = objects
             .as_ref()
             .map(|o| state::objects::drifted(o, &desired, &plan))
             .unwrap_or_default();
+        let carried = chosen.map(|c| c.carried()).unwrap_or_default();
         Ok(Planned {
             desired,
             live,
@@ -404,8 +504,90 @@ impl Reconciler {
             objects,
             secrets,
             refresh,
+            scope: plan_scope,
+            carried,
+            fingerprints,
             client,
         })
+    }
+
+    /// What `scope` reads, from the loaded records.
+    fn choose(
+        &self,
+        scope: &Scope,
+        desired: &DesiredSet,
+        loaded: Option<&Result<Option<state::AppliedObjects>, state::Error>>,
+        fingerprints: Option<&state::objects::Fingerprints>,
+        inventory: Option<&Inventory>,
+        prune: &PruneOptions,
+    ) -> Result<Option<scope::Chosen>, scope::Fallback> {
+        if *scope == Scope::Full {
+            return Ok(None);
+        }
+        let records = match loaded {
+            None => {
+                return Err(scope::Fallback {
+                    reason:
+                        "no state directory (--state-dir) to hold the records of the last check"
+                            .into(),
+                    is_warning: false,
+                })
+            }
+            Some(Ok(r)) => Ok(r.as_ref()),
+            Some(Err(e)) => Err(e.to_string()),
+        };
+        let prints: Option<BTreeMap<ObjectKey, String>> = fingerprints.map(|f| f.desired(desired));
+        scope::choose(
+            scope,
+            records,
+            &scope::Inputs {
+                desired,
+                fingerprints: prints.as_ref(),
+                inventory,
+                prune,
+                now: unix_now(),
+            },
+        )
+    }
+
+    /// Records in `objects.json` that the objects `planned` compared with Immuta were
+    /// checked now (when, the live digest, in sync or not), without writing to Immuta:
+    /// the daemon calls it after a plan it only reports. [`Reconciler::apply`] records
+    /// the same for what it covered. Carried objects keep their record.
+    ///
+    /// # Errors
+    /// A state file that cannot be read or written (nothing without a state directory).
+    pub fn record_check(&self, planned: &Planned) -> Result<(), state::Error> {
+        let Some(dir) = &self.settings.state else {
+            return Ok(());
+        };
+        let records = self.next_records(dir, planned, None)?;
+        dir.save_objects(&records)
+    }
+
+    /// The records after `planned` (and its apply, with `report`).
+    fn next_records(
+        &self,
+        dir: &StateDir,
+        planned: &Planned,
+        report: Option<&ApplyReport>,
+    ) -> Result<state::AppliedObjects, state::Error> {
+        let fingerprints = match &planned.fingerprints {
+            Some(f) => f.clone(),
+            None => dir.fingerprints_or_new()?,
+        };
+        Ok(state::objects::next(
+            planned.objects.as_ref(),
+            &state::objects::Checked {
+                desired: &planned.desired,
+                plan: &planned.plan,
+                live: &planned.live,
+                carried: &planned.carried,
+                fingerprints: Some(&fingerprints),
+                now: unix_now(),
+            },
+            report,
+        ))
     }
 
     /// Applies `planned.plan` (nothing is sent when it has no changes) and records the
@@ -463,13 +645,10 @@ impl Reconciler {
             &apply::deleted_keys(&report, &planned.plan),
         );
         let inventory_error = dir.save_inventory(&inv).err();
-        let records = state::objects::next(
-            planned.objects.as_ref(),
-            &planned.desired,
-            &planned.plan,
-            &report,
-        );
-        let objects_error = dir.save_objects(&records).err();
+        let objects_error = self
+            .next_records(dir, planned, Some(&report))
+            .and_then(|records| dir.save_objects(&records))
+            .err();
         let mut digests_error = None;
         if report.results.iter().any(|r| r.key.kind == Kind::Data) {
             let digests = match planned.secrets.clone() {
@@ -491,4 +670,11 @@ impl Reconciler {
             digests_error,
         }
     }
+}
+
+/// Unix seconds now (0 before 1970).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -201,6 +201,7 @@ mod tests {
                 change(Kind::Project, "e", Action::Delete),
             ],
             held: Vec::new(),
+            scope: Default::default(),
         };
         let keys: Vec<String> = pending(&plan)
             .into_iter()
@@ -231,6 +232,7 @@ mod tests {
             revision: "r".into(),
             changes: vec![unack("A"), unack("B")],
             held: Vec::new(),
+            scope: Default::default(),
         };
         let key_a = ObjectKey::new(Kind::Purpose, "A");
         let held = crate::plan::risk::hold(&mut plan, &mut |c, _| c.key == key_a);

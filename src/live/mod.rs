@@ -30,7 +30,10 @@ use crate::object::{Kind, ObjectKey};
 
 pub mod data;
 pub mod normalize;
+pub mod select;
 pub mod tenant;
+
+pub use select::{Carried, Selection};
 
 /// When the V1 detail reads of a desired connection are made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -105,6 +108,9 @@ pub struct LiveSet {
     /// Live data sources that no desired connection's dry run names, grouped by
     /// connection ([`data::unclaimed_groups`]): group name → data source names.
     pub data_unmanaged: BTreeMap<String, Vec<String>>,
+    /// Project id → `projectKey` of every live project listed (read, or known from the
+    /// records of an incremental plan).
+    pub project_ids: BTreeMap<u64, String>,
 }
 
 /// Live-stage failures.
@@ -158,20 +164,35 @@ pub async fn read_live_with(
     probe_data: &[ObjectKey],
     refresh: Refresh,
 ) -> Result<LiveSet, Error> {
+    read_live_selected(client, desired, probe_data, refresh, None).await
+}
+
+/// [`read_live_with`], reading one by one only the data sources and projects
+/// `selection` does not carry ([`select`]); `None` reads every one.
+///
+/// # Errors
+/// As [`read_live`].
+pub async fn read_live_selected(
+    client: &Client,
+    desired: &DesiredSet,
+    probe_data: &[ObjectKey],
+    refresh: Refresh,
+    selection: Option<&Selection>,
+) -> Result<LiveSet, Error> {
     let (policies, projects, purposes, (data, hits), data_orphans) = tokio::try_join!(
         read_policies(client),
-        read_projects(client),
+        select::read_projects(client, desired, selection),
         read_purposes(client),
         async {
             tokio::try_join!(
-                read_data(client, desired),
+                select::read_data(client, desired, selection),
                 client.list_data_sources().map_err(Error::from)
             )
         },
         probe_orphans(client, desired, probe_data),
     )?;
     let mut objects = BTreeMap::new();
-    for o in policies.into_iter().chain(projects).chain(purposes) {
+    for o in policies.into_iter().chain(projects.objects).chain(purposes) {
         objects.insert(o.key.clone(), o);
     }
     let by_name: BTreeMap<&str, &Value> = hits
@@ -189,7 +210,8 @@ pub async fn read_live_with(
             .chain(&dry.deleting)
             .collect();
         claimed.extend(names.iter().map(|n| n.to_string()));
-        let wanted = !dry.is_noop() || refresh == Refresh::Full;
+        let carried = selection.is_some_and(|s| s.is_carried(key));
+        let wanted = !carried && (!dry.is_noop() || refresh == Refresh::Full);
         let hits: Vec<Value> = names
             .iter()
             .filter_map(|n| by_name.get(n.as_str()).map(|h| (*h).clone()))
@@ -214,6 +236,7 @@ pub async fn read_live_with(
         data_orphans,
         data_bodies,
         data_unmanaged,
+        project_ids: projects.ids,
     })
 }
 
@@ -267,36 +290,6 @@ async fn read_policies(client: &Client) -> Result<Vec<LiveObject>, Error> {
         .collect()
 }
 
-async fn read_projects(client: &Client) -> Result<Vec<LiveObject>, Error> {
-    let hits = client.list_projects().await?;
-    let ids: Vec<u64> = hits
-        .iter()
-        .filter(|h| h.get("type").and_then(Value::as_str) != Some("Schema"))
-        .filter(|h| !h.get("deleted").and_then(Value::as_bool).unwrap_or(false))
-        .filter_map(|h| h.get("id").and_then(Value::as_u64))
-        .collect();
-    stream::iter(ids)
-        .map(|id| async move {
-            let (project, sources) =
-                tokio::try_join!(client.get_project(id), client.project_data_sources(id))?;
-            // The list can say `deleted: false` while the project itself says `true`
-            // (000:33843-33847 vs 000:33898): a disabled project is not live.
-            if project.get("deleted").and_then(Value::as_bool) == Some(true) {
-                return Ok(None);
-            }
-            normalize::project(&project, &sources)
-                .map(|n| Some(to_live(Kind::Project, n)))
-                .map_err(|source| Error::Normalize {
-                    kind: Kind::Project,
-                    source,
-                })
-        })
-        .buffer_unordered(64)
-        .try_collect::<Vec<Option<LiveObject>>>()
-        .await
-        .map(|v| v.into_iter().flatten().collect())
-}
-
 async fn read_purposes(client: &Client) -> Result<Vec<LiveObject>, Error> {
     let list = client.list_purposes().await?;
     let live: Vec<Value> = list
@@ -311,29 +304,6 @@ async fn read_purposes(client: &Client) -> Result<Vec<LiveObject>, Error> {
         .into_iter()
         .map(|n| to_live(Kind::Purpose, n))
         .collect())
-}
-
-async fn read_data(
-    client: &Client,
-    desired: &DesiredSet,
-) -> Result<BTreeMap<ObjectKey, DataDryRun>, Error> {
-    let manifests: Vec<_> = desired
-        .objects
-        .values()
-        .filter(|m| m.key.kind == Kind::Data)
-        .collect();
-    stream::iter(manifests)
-        .map(|m| async move {
-            let answer = client.upsert(&m.key, &m.body, true).await?;
-            let dry: DataDryRun = serde_json::from_value(answer).map_err(|e| Error::DryRun {
-                key: m.key.clone(),
-                message: e.to_string(),
-            })?;
-            Ok::<_, Error>((m.key.clone(), dry))
-        })
-        .buffer_unordered(64)
-        .try_collect()
-        .await
 }
 
 fn to_live(kind: Kind, n: normalize::Normalized) -> LiveObject {

@@ -30,9 +30,11 @@ pub mod references;
 pub mod render;
 pub mod risk;
 pub mod saved;
+pub mod scope;
 pub mod secrets;
 pub mod tables;
 
+pub use scope::PlanScope;
 pub use tables::refusal_reason;
 
 /// What apply will do to one object.
@@ -176,6 +178,10 @@ pub struct Plan {
     /// objects that name them ([`risk::hold`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held: Vec<risk::Held>,
+    /// Which objects were read from Immuta (issue 15); omitted in JSON when every one
+    /// was and nobody asked otherwise.
+    #[serde(default, skip_serializing_if = "PlanScope::is_plain_full")]
+    pub scope: PlanScope,
 }
 
 impl Plan {
@@ -297,6 +303,7 @@ pub fn diff(desired: &DesiredSet, live: &LiveSet) -> Plan {
         revision: desired.revision.clone(),
         changes,
         held: Vec::new(),
+        scope: PlanScope::default(),
     }
 }
 

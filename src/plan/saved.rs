@@ -250,6 +250,7 @@ mod tests {
                 moved_from: None,
             }],
             held: Vec::new(),
+            scope: Default::default(),
         };
         let saved = SavedPlan {
             targets: Vec::new(),

@@ -113,6 +113,7 @@ mod tests {
                 data_change("shrink", &["Old"], &[]),
             ],
             held: Vec::new(),
+            scope: Default::default(),
         }
     }
 

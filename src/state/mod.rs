@@ -9,7 +9,8 @@
 //! - `approvals.json` ([`Approvals`]): which `Immuta-Approve` trailer approved which
 //!   weakening change (see [`approvals`]).
 //! - `objects.json` ([`AppliedObjects`]): per object, the revision and the (secret-free)
-//!   digest of the document it was last applied with, which tells drift from a change
+//!   digest of the document it was last applied with, which tells drift from a change,
+//!   and the keyed fingerprints and check times incremental plans carry objects by
 //!   (see [`objects`]).
 //! - `secret-digests.json` and `secret-digest-key.json` ([`SecretDigests`]): keyed
 //!   digests of the connection credentials last applied, so a plan can say whether one
@@ -185,6 +186,23 @@ impl StateDir {
     /// [`Error::Write`].
     pub fn save_objects(&self, objects: &AppliedObjects) -> Result<(), Error> {
         self.write(OBJECTS_FILE, objects)
+    }
+
+    /// Keyed digests under this directory's digest key, when it has one (nothing is
+    /// written: a plan never creates state files).
+    ///
+    /// # Errors
+    /// A key file that is not a key.
+    pub fn fingerprints(&self) -> Result<Option<objects::Fingerprints>, Error> {
+        Ok(self.existing_digest_key()?.map(objects::Fingerprints::new))
+    }
+
+    /// Keyed digests under this directory's digest key, made when there is none.
+    ///
+    /// # Errors
+    /// A key file that is not a key, or a new key that cannot be written.
+    pub fn fingerprints_or_new(&self) -> Result<objects::Fingerprints, Error> {
+        Ok(objects::Fingerprints::new(self.digest_key()?))
     }
 
     fn read<T: DeserializeOwned>(&self, name: &str) -> Result<Option<T>, Error> {

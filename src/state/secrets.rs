@@ -112,16 +112,9 @@ impl StateDir {
     /// # Errors
     /// [`Error::Read`]/[`Error::Corrupt`] for a key file that is not a key,
     /// [`Error::Write`] when a new one cannot be saved.
-    fn digest_key(&self) -> Result<Vec<u8>, Error> {
-        let path = self.dir.join(KEY_FILE);
-        if let Some(k) = self.read::<KeyFile>(KEY_FILE)? {
-            return hex::decode(k.key.trim())
-                .ok()
-                .filter(|k| k.len() >= 16)
-                .ok_or(Error::Corrupt {
-                    path,
-                    message: "not a digest key".into(),
-                });
+    pub(crate) fn digest_key(&self) -> Result<Vec<u8>, Error> {
+        if let Some(k) = self.existing_digest_key()? {
+            return Ok(k);
         }
         let key: [u8; 32] = rand::random();
         self.write(
@@ -132,6 +125,25 @@ impl StateDir {
             },
         )?;
         Ok(key.to_vec())
+    }
+
+    /// The digest key of this directory, when it has one (nothing is written).
+    ///
+    /// # Errors
+    /// As [`StateDir::load_secret_digests`].
+    pub(crate) fn existing_digest_key(&self) -> Result<Option<Vec<u8>>, Error> {
+        let path = self.dir.join(KEY_FILE);
+        let Some(k) = self.read::<KeyFile>(KEY_FILE)? else {
+            return Ok(None);
+        };
+        hex::decode(k.key.trim())
+            .ok()
+            .filter(|k| k.len() >= 16)
+            .map(Some)
+            .ok_or(Error::Corrupt {
+                path,
+                message: "not a digest key".into(),
+            })
     }
 
     /// Reads `secret-digests.json` (`None` when absent or of another version).

@@ -405,6 +405,7 @@ fn delete_plan(key: ObjectKey) -> Plan {
             moved_from: None,
         }],
         held: Vec::new(),
+        scope: Default::default(),
     }
 }
 

@@ -37,6 +37,10 @@ pub fn markdown(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         escape(&plan.origin).replace('`', "'"),
         escape(short_rev(&plan.revision))
     ));
+    header.push_str(&format!(
+        "{}\n",
+        escape(&plan.scope.header()).replace('`', "'")
+    ));
     let mut sections = Vec::new();
     sections.extend(weakening_section(plan));
     for &kind in crate::object::Kind::ALL {

@@ -20,7 +20,7 @@ use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
 use super::risk::{Assessment, Risk};
-use super::{Action, Change, FieldChange, Plan, Summary};
+use super::{Action, Change, FieldChange, Plan, PlanScope, Summary};
 use crate::terminal::{escape, escape_lines};
 
 mod markdown;
@@ -40,6 +40,7 @@ pub fn text(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         escape(&plan.origin),
         escape(short_rev(&plan.revision))
     )?;
+    writeln!(out, "{}", escape(&plan.scope.header()))?;
     writeln!(out)?;
     let shown: Vec<&Change> = plan
         .changes
@@ -363,6 +364,8 @@ struct JsonPlan<'a> {
     format_version: u32,
     origin: &'a str,
     revision: &'a str,
+    #[serde(skip_serializing_if = "PlanScope::is_plain_full")]
+    scope: &'a PlanScope,
     has_changes: bool,
     summary: Summary,
     changes: Vec<JsonChange<'a>>,
@@ -377,6 +380,7 @@ pub fn json(plan: &Plan, out: &mut dyn Write) -> io::Result<()> {
         format_version: JSON_FORMAT_VERSION,
         origin: &plan.origin,
         revision: &plan.revision,
+        scope: &plan.scope,
         has_changes: plan.has_changes(),
         summary: plan.summary(),
         changes: plan
@@ -440,6 +444,7 @@ pub(super) mod tests {
                 },
             ],
             held: Vec::new(),
+            scope: Default::default(),
         }
     }
 
@@ -502,6 +507,7 @@ pub(super) mod tests {
                 moved_from: None,
             }],
             held: Vec::new(),
+            scope: Default::default(),
         };
         let mut buf = Vec::new();
         text(&p, &mut buf).unwrap();
@@ -537,6 +543,7 @@ pub(super) mod tests {
             revision: "dir:abc".into(),
             changes: vec![],
             held: Vec::new(),
+            scope: Default::default(),
         };
         let mut buf = Vec::new();
         text(&p, &mut buf).unwrap();
@@ -690,6 +697,7 @@ pub(super) mod tests {
                 ),
             ],
             held: Vec::new(),
+            scope: Default::default(),
         }
     }
 

@@ -6,15 +6,17 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use immuta_emulator::{Handle, RequestRecord};
 use immuta_gitops::client::Client;
-use immuta_gitops::cycle::{Reconciler, Settings};
+use immuta_gitops::cycle::{Reconciler, Scope, Settings};
+use immuta_gitops::live::Refresh;
+use immuta_gitops::plan::PlanScope;
 use immuta_gitops::state::StateDir;
 use tokio_util::sync::CancellationToken;
 
-use crate::workload::{commit_one_policy, generate, snapshot};
+use crate::workload::{change_policy, generate, snapshot};
 use crate::{client, emulator_with, LATENCY};
 
 /// No template inputs in the workload.
@@ -95,6 +97,7 @@ async fn counted<T>(
 /// The first full apply of `n` objects with a state directory under `tmp`, then the
 /// commit that changes one policy: planned in full (today's CLI) and incrementally.
 /// Returns the requests of the incremental plan + apply, as the summary shows them.
+/// Panics unless the commit is planned incrementally and writes exactly one object.
 pub async fn commit_1(n: usize, tmp: &Path) -> String {
     let emu = emulator_with(LATENCY, None).await;
     let c = client(&emu.url(), 16);
@@ -121,8 +124,8 @@ pub async fn commit_1(n: usize, tmp: &Path) -> String {
     );
 
     let mut files = generate(n);
-    commit_one_policy(&mut files);
-    let rev1 = snapshot(files, "rev-1");
+    change_policy(&mut files, 0, 49);
+    let rev1 = snapshot(files.clone(), "rev-1");
     let (changes, full) = counted(&c, &emu, async {
         let planned = rec.plan(&rev1, &env()).await.unwrap();
         let s = planned.plan.summary();
@@ -136,7 +139,89 @@ pub async fn commit_1(n: usize, tmp: &Path) -> String {
         full.seconds,
         show(&full.client)
     );
+
+    // The same commit, planned incrementally from the state directory and applied.
+    let incr = incremental_commit(&rec, &c, &emu, &rev1, "right after the first apply").await;
+
+    // A drift check records every object as compared now (projects with their ids,
+    // which a create does not tell), then the next one-policy commit.
+    let (_, check) = counted(&c, &emu, async {
+        let planned = rec.plan(&rev1, &env()).await.unwrap();
+        assert!(!planned.plan.has_changes());
+        rec.record_check(&planned).unwrap();
+    })
+    .await;
+    println!(
+        "  a full drift check of the tenant, recorded (record_check): {} requests",
+        check.total()
+    );
+    change_policy(&mut files, 1, 48);
+    let rev2 = snapshot(files, "rev-2");
+    let checked = incremental_commit(&rec, &c, &emu, &rev2, "after a recorded check").await;
+    println!(
+        "  → commit_1_requests = {} right after the first apply, {} after a recorded check (target ≤ 10; the full plan of the same commit: {})",
+        incr.total(),
+        checked.total(),
+        full.total()
+    );
     emu.shutdown().await;
-    // The incremental plan (`Scope::Changed`) is not on this branch yet.
-    format!("not-measured(full_plan={})", full.total())
+    format!(
+        "{} ({} after a recorded check)",
+        incr.total(),
+        checked.total()
+    )
+}
+
+/// Plans `rev` with `Scope::Changed` and applies it; checks that it was incremental and
+/// wrote one object; prints and returns what it sent.
+async fn incremental_commit(
+    rec: &Reconciler,
+    c: &Client,
+    emu: &Handle,
+    rev: &immuta_gitops::source::Snapshot,
+    when: &str,
+) -> Counted {
+    let skip = emu.requests().len();
+    let writes_before = emu.emulator.write_log().len();
+    let (scope, incr) = counted(c, emu, async {
+        let planned = rec
+            .plan_scoped(
+                rev,
+                &env(),
+                Refresh::Changed,
+                Scope::Changed {
+                    max_age: Duration::from_secs(3600),
+                },
+            )
+            .await
+            .unwrap();
+        let s = planned.plan.summary();
+        assert_eq!((s.add, s.change, s.destroy), (0, 1, 0));
+        let applied = rec.apply(&planned, CancellationToken::new()).await;
+        assert!(applied.report.is_success(), "the commit's apply failed");
+        planned.scope
+    })
+    .await;
+    let PlanScope::Incremental {
+        planned, carried, ..
+    } = scope
+    else {
+        panic!("the commit was not planned incrementally: {scope:?}");
+    };
+    let writes: Vec<_> = emu.emulator.write_log()[writes_before..]
+        .iter()
+        .filter(|w| !w.dry_run && w.status < 300)
+        .map(|w| format!("{} {} {}", w.method, w.path, w.key))
+        .collect();
+    assert_eq!(writes.len(), 1, "one object written: {writes:?}");
+    println!(
+        "  the commit {when}, incremental plan (Scope::Changed) + apply: {} requests, {:.2} s ({planned} objects compared, {carried} carried) — client: {}; at the emulator ({} arrivals): {}; real writes: {}",
+        incr.total(),
+        incr.seconds,
+        show(&incr.client),
+        emu.requests().len() - skip,
+        show(&incr.server),
+        writes.join(", ")
+    );
+    incr
 }

@@ -55,14 +55,11 @@ fn policy(i: usize, tag: usize) -> String {
     )
 }
 
-/// The path of the policy [`commit_one_policy`] changes.
-pub const CHANGED_POLICY: &str = "policy/pol00000.yaml";
-
-/// `files` after a commit that changes one policy: policy 0 masks another tag.
-pub fn commit_one_policy(files: &mut BTreeMap<String, FileEntry>) {
+/// `files` after a commit that changes policy `i`: it masks another tag (`tag`).
+pub fn change_policy(files: &mut BTreeMap<String, FileEntry>, i: usize, tag: usize) {
     files.insert(
-        CHANGED_POLICY.into(),
-        FileEntry::Blob(policy(0, 49).into_bytes()),
+        format!("policy/pol{i:05}.yaml"),
+        FileEntry::Blob(policy(i, tag).into_bytes()),
     );
 }
 

@@ -33,8 +33,8 @@
 //!    ÷ its floor and vs the sequential estimate, and the child's peak RSS;
 //! 6. `commit_1_requests`: after a full apply with a state directory, the requests of an
 //!    incremental plan + apply of a commit that changes one policy;
-//! 7. `drift_sweep_peak_rps`: a sweep's data-source dry runs through a paced client, the
-//!    peak starts per second measured at the emulator.
+//! 7. `drift_sweep_peak_rps`: a drift sweep in `Scope::Recheck` chunks through a paced
+//!    client, the peak data-source dry-run starts per second measured at the emulator.
 //!
 //! The last line is `summary: noop_vs_floor=… apply_speedup=… parse_diff_10k_s=…
 //! peak_rss_mib=… idle_rss_mib=… commit_1_requests=… drift_sweep_peak_rps=… (budget …)
@@ -168,8 +168,8 @@ fn main() {
         Some("--sweep-only") => {
             let n = n_arg(&args, 2000);
             runtime().block_on(async {
-                let (_tmp, seed) = seeded_dir(n);
-                sweep::run(&seed, &load(generate(n))).await;
+                let (tmp, seed) = seeded_dir(n);
+                sweep::run(n, &seed, tmp.path()).await;
             });
         }
         Some("--throttled-only") => {
@@ -267,7 +267,7 @@ async fn bench(n: usize) {
     let commit = incremental::commit_1(n, tmp.path()).await;
 
     // 7. The drift sweep's dry runs, paced.
-    let sweep = sweep::run(&seed, &desired).await;
+    let sweep = sweep::run(n, &seed, tmp.path()).await;
 
     println!(
         "total benchmark time: {:.0} s",

@@ -7,18 +7,17 @@
 //! call it. The API key never leaves this module except in the `Authorization` header,
 //! and every error text passes through the [`Redactor`].
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::Value;
-use tokio::sync::Semaphore;
 
 use crate::object::{Kind, ObjectKey};
 use crate::redact::{Redactor, Secret};
 use body::Body;
 
+pub mod adaptive;
 mod body;
 mod data_reads;
 pub mod error;
@@ -26,10 +25,13 @@ pub mod pace;
 pub mod paging;
 mod policy;
 pub mod retry;
+mod stats;
 
+pub use adaptive::ConcurrencyStatus;
 pub use error::Error;
 pub use pace::{Budget, Pacer};
 pub use retry::RetryPolicy;
+pub use stats::RequestStats;
 
 /// Page size asked of the V1 list endpoints. The server may answer fewer items per page;
 /// [`paging`] reads on until everything is in hand.
@@ -44,7 +46,8 @@ pub struct ClientConfig {
     pub api_key: Secret,
     /// Timeout of one HTTP attempt.
     pub timeout: Duration,
-    /// Requests in flight at once, across all callers of this client.
+    /// Requests in flight at once at most, across all callers of this client; the
+    /// [`adaptive`] limit stays between 1 and this.
     pub concurrency: usize,
     /// Retry behaviour.
     pub retry: RetryPolicy,
@@ -72,33 +75,7 @@ impl ClientConfig {
     }
 }
 
-/// Counts of requests by endpoint template and status (`"error"` when no status), for
-/// metrics and the benchmark.
-#[derive(Debug, Default)]
-pub struct RequestStats {
-    counts: Mutex<BTreeMap<(String, String), u64>>,
-}
-
-impl RequestStats {
-    fn record(&self, endpoint: &str, status: Option<u16>) {
-        let status = status.map_or_else(|| "error".to_string(), |s| s.to_string());
-        if let Ok(mut m) = self.counts.lock() {
-            *m.entry((endpoint.to_string(), status)).or_insert(0) += 1;
-        }
-    }
-
-    /// A copy of the counts: `(endpoint, status) → n`.
-    pub fn snapshot(&self) -> BTreeMap<(String, String), u64> {
-        self.counts.lock().map(|m| m.clone()).unwrap_or_default()
-    }
-
-    /// Total requests sent (every attempt counts).
-    pub fn total(&self) -> u64 {
-        self.snapshot().values().sum()
-    }
-}
-
-/// The Immuta client. Cheap to clone; clones share the in-flight bound and the stats.
+/// The Immuta client. Cheap to clone; clones share the in-flight limit and the stats.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
@@ -108,7 +85,8 @@ pub struct Client {
     key: Secret,
     retry: RetryPolicy,
     timeout: Duration,
-    permits: Arc<Semaphore>,
+    /// The adaptive in-flight limit ([`adaptive`]), shared by every clone.
+    limiter: adaptive::Limiter,
     redactor: Arc<Redactor>,
     stats: Arc<RequestStats>,
     page_size: usize,
@@ -186,7 +164,7 @@ impl Client {
             key: cfg.api_key,
             retry: cfg.retry,
             timeout: cfg.timeout,
-            permits: Arc::new(Semaphore::new(cfg.concurrency.max(1))),
+            limiter: adaptive::Limiter::new(cfg.concurrency.max(1)),
             redactor: Arc::new(redactor),
             stats: Arc::new(RequestStats::default()),
             page_size: cfg.page_size.max(1),
@@ -217,9 +195,15 @@ impl Client {
         self
     }
 
-    /// Requests allowed in flight at once.
+    /// Requests allowed in flight at once at most (`--concurrency`).
     pub fn concurrency(&self) -> usize {
         self.concurrency
+    }
+
+    /// The concurrency in use now: the adaptive limit, its maximum and the requests in
+    /// flight, read fresh from the limiter every clone shares.
+    pub fn concurrency_status(&self) -> ConcurrencyStatus {
+        self.limiter.status()
     }
 
     /// Request counts so far.
@@ -444,11 +428,17 @@ impl Client {
             // never holds one of the in-flight places while it waits for its turn.
             p.wait().await;
         }
+        // The place is kept across retry waits (see [`adaptive`]: a throttled request
+        // does not hand its place to a new one).
         let _permit = self
-            .permits
+            .limiter
             .acquire()
             .await
             .map_err(|e| Error::Config(e.to_string()))?;
+        let floor = (
+            req.endpoint,
+            req.query.iter().any(|(k, v)| *k == "dryRun" && v == "true"),
+        );
         let started = Instant::now();
         let url = format!("{}{}", self.base, req.path);
         let method = req.method.as_str().to_string();
@@ -471,7 +461,14 @@ impl Client {
             if let Some(body) = req.body {
                 rb = rb.json(body);
             }
-            let (retry_after, err) = match self.attempt(rb, &req, &method, attempt).await {
+            let generation = self.limiter.generation();
+            let sent = Instant::now();
+            let (outcome, status) = self.attempt(rb, &req, &method, attempt).await;
+            let answer = status.map_or(adaptive::Answer::Lost, |s| {
+                adaptive::Answer::Status(s, sent.elapsed())
+            });
+            self.limiter.observe(generation, floor, answer);
+            let (retry_after, err) = match outcome {
                 Attempt::Done(result) => return result,
                 Attempt::Retryable { retry_after, err } => (retry_after, err),
             };
@@ -494,28 +491,43 @@ impl Client {
         }
     }
 
-    /// One attempt: a final result, or a spurious failure worth another attempt.
+    /// One attempt: a final result, or a spurious failure worth another attempt, and
+    /// the HTTP status if there was an answer (for the [`adaptive`] limit).
     async fn attempt(
         &self,
         rb: reqwest::RequestBuilder,
         req: &Request<'_>,
         method: &str,
         attempt: u32,
-    ) -> Attempt {
-        let resp = match rb.send().await {
-            Ok(resp) => resp,
+    ) -> (Attempt, Option<u16>) {
+        match rb.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                (self.answer(resp, req, method, attempt).await, Some(status))
+            }
             Err(e) => {
                 self.stats.record(req.endpoint, None);
                 let err = self.unreachable(&e);
                 if retry::is_final_send_error(&e, &err.to_string()) {
-                    return Attempt::Done(Err(err));
+                    return (Attempt::Done(Err(err)), None);
                 }
-                return Attempt::Retryable {
+                let retry = Attempt::Retryable {
                     retry_after: None,
                     err,
                 };
+                (retry, None)
             }
-        };
+        }
+    }
+
+    /// Reads and maps an HTTP answer.
+    async fn answer(
+        &self,
+        resp: reqwest::Response,
+        req: &Request<'_>,
+        method: &str,
+        attempt: u32,
+    ) -> Attempt {
         let status = resp.status().as_u16();
         self.stats.record(req.endpoint, Some(status));
         tracing::debug!(method = %method, path = %req.path, attempt, status, "http answer");

@@ -14,6 +14,8 @@
 //! | `immuta_gitops_pending_weakening` | gauge | |
 //! | `immuta_gitops_last_applied_revision_info` | info | `revision` |
 //! | `immuta_gitops_api_requests_total` | counter | `endpoint`, `code` |
+//! | `immuta_gitops_concurrency_limit` | gauge | (requests the client lets in flight now) |
+//! | `immuta_gitops_concurrency_decreases_total` | counter | |
 //! | `immuta_gitops_notifications_sent_total` | counter | |
 //! | `immuta_gitops_notifications_failed_total` | counter | |
 //! | `immuta_gitops_sync_healthy` | gauge | (1 healthy, 0 not: see [`super::status::Status::is_sync_healthy`]) |
@@ -26,7 +28,7 @@ use std::time::Duration;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
@@ -91,7 +93,21 @@ impl prometheus_client::collector::Collector for ApiCollector {
             let fam = m.encode_family(&labels)?;
             ConstCounter::new(n).encode(fam)?;
         }
-        Ok(())
+        let c = self.client.concurrency_status();
+        let m = encoder.encode_descriptor(
+            "immuta_gitops_concurrency_limit",
+            "Immuta API requests allowed in flight now (adaptive, at most --concurrency).",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(i64::try_from(c.limit).unwrap_or(i64::MAX)).encode(m)?;
+        let m = encoder.encode_descriptor(
+            "immuta_gitops_concurrency_decreases",
+            "Times the client lowered its concurrency because Immuta throttled or slowed down.",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(c.decreases).encode(m)
     }
 }
 
@@ -108,6 +124,7 @@ pub struct Metrics {
     notifications: crate::notify::send::Counters,
     sync_healthy: Gauge,
     failures: Gauge,
+    client: Option<Client>,
 }
 
 impl Metrics {
@@ -173,7 +190,7 @@ impl Metrics {
         );
         let revision = Arc::new(RevisionCollector::default());
         registry.register_collector(Box::new(revision.clone()));
-        if let Some(client) = client {
+        if let Some(client) = client.clone() {
             registry.register_collector(Box::new(ApiCollector { client }));
         }
         Metrics {
@@ -187,7 +204,13 @@ impl Metrics {
             notifications,
             sync_healthy,
             failures,
+            client,
         }
+    }
+
+    /// The client's concurrency now (`None` without a client).
+    pub fn concurrency(&self) -> Option<crate::client::ConcurrencyStatus> {
+        self.client.as_ref().map(Client::concurrency_status)
     }
 
     /// Sets how many weakening changes are held for approval.
@@ -296,6 +319,10 @@ mod tests {
             "# TYPE immuta_gitops_sync_healthy gauge",
             "immuta_gitops_sync_healthy 1\n",
             "immuta_gitops_consecutive_failures 0\n",
+            "# TYPE immuta_gitops_concurrency_limit gauge",
+            "immuta_gitops_concurrency_limit 8\n",
+            "# TYPE immuta_gitops_concurrency_decreases counter",
+            "immuta_gitops_concurrency_decreases_total 0\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
         }

@@ -97,6 +97,7 @@ async fn metrics_text(State(s): State<Arc<Shared>>) -> Response {
 async fn status(State(s): State<Arc<Shared>>) -> Json<Status> {
     let mut st = s.status();
     st.window = s.gate.status();
+    st.concurrency = s.metrics.concurrency();
     Json(st)
 }
 
@@ -154,9 +155,13 @@ mod tests {
     use super::*;
 
     async fn serve(secret: Option<&str>) -> (String, Arc<Shared>) {
+        serve_with(secret, Metrics::new(None)).await
+    }
+
+    async fn serve_with(secret: Option<&str>, metrics: Metrics) -> (String, Arc<Shared>) {
         let shared = Arc::new(Shared {
             status: Mutex::new(Status::default()),
-            metrics: Metrics::new(None),
+            metrics,
             triggers: TriggerQueue::new(),
             webhook_secret: secret.map(Secret::new),
             gate: Gate::default(),
@@ -209,6 +214,56 @@ mod tests {
             "draining: out of the Service"
         );
         assert_eq!(get("/healthz").await.unwrap().status(), 200);
+    }
+
+    #[tokio::test]
+    async fn status_shows_the_concurrency_in_use_when_it_is_read() {
+        use crate::client::{Client, ClientConfig};
+        // A tenant that accepts connections and never answers: a request stays in flight.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tenant = format!("http://{}", silent.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((sock, _)) = silent.accept().await {
+                open.push(sock);
+            }
+        });
+        let mut cfg = ClientConfig::new(tenant, Secret::new("k3y-value"));
+        cfg.concurrency = 6;
+        let client = Client::new(cfg).unwrap();
+        let (base, _shared) = serve_with(None, Metrics::new(Some(client.clone()))).await;
+        let http = reqwest::Client::new();
+        let concurrency = || async {
+            let st: serde_json::Value = http
+                .get(format!("{base}/status"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            st["concurrency"].clone()
+        };
+        let idle = concurrency().await;
+        assert_eq!(idle["limit"], 6, "{idle}");
+        assert_eq!(idle["max"], 6, "{idle}");
+        assert_eq!(idle["in_flight"], 0, "{idle}");
+        let pending = tokio::spawn(async move { client.list_purposes().await });
+        let mut seen = idle;
+        for _ in 0..500 {
+            seen = concurrency().await;
+            if seen["in_flight"] == 1 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            seen["in_flight"], 1,
+            "read fresh, not from the last cycle: {seen}"
+        );
+        pending.abort();
+        let _ = pending.await;
+        assert_eq!(concurrency().await["in_flight"], 0);
     }
 
     #[tokio::test]

@@ -385,6 +385,8 @@ pub struct Status {
     pub next_run_at: Option<String>,
     /// The apply windows, when any is configured.
     pub window: Option<WindowStatus>,
+    /// The client's adaptive concurrency, read when `/status` is served.
+    pub concurrency: Option<crate::client::ConcurrencyStatus>,
 }
 
 impl Status {

@@ -8,6 +8,7 @@ mod adopt;
 mod bad_input;
 mod ci_recipe;
 mod commands;
+mod concurrency;
 mod converge;
 mod daemon;
 mod data_diff;

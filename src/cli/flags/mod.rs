@@ -84,7 +84,8 @@ pub struct ImmutaFlags {
     /// File holding the API key (else IMMUTA_API_KEY is read; never a flag value).
     #[arg(long, env = "IMMUTA_GITOPS_API_KEY_FILE")]
     pub api_key_file: Option<PathBuf>,
-    /// Requests in flight at once.
+    /// Requests in flight at once, at most: fewer while Immuta throttles (429/503) or slows
+    /// down, back up to it when answers are healthy again.
     #[arg(long, env = "IMMUTA_GITOPS_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     /// Timeout of one HTTP attempt (100ms to 1h).

@@ -7,6 +7,7 @@
 
 use crate::common;
 
+mod concurrency;
 mod harness;
 
 use std::time::{Duration, Instant};

@@ -112,6 +112,7 @@ pub fn child_daemon(args: &[String]) {
         interval: Duration::from_secs(3600),
         jitter: 0.1,
         drift_interval: None,
+        dry_run_budget: immuta_gitops::client::pace::DEFAULT_BUDGET,
         mode: daemon::Mode::Apply,
         drift: daemon::DriftPolicy::Report,
         // The workload applies weakening changes; the benchmark measures the apply.

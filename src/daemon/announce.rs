@@ -91,7 +91,8 @@ pub fn results(report: &ApplyReport) -> Vec<ObjectResult> {
 /// revision is the drift check.
 pub fn trigger(t: Trigger, drift_check: bool) -> notify::Trigger {
     match t {
-        Trigger::Schedule if drift_check => notify::Trigger::DriftCheck,
+        Trigger::Schedule | Trigger::Sweep if drift_check => notify::Trigger::DriftCheck,
+        Trigger::Sweep => notify::Trigger::Interval,
         Trigger::Schedule => notify::Trigger::Interval,
         Trigger::Watch => notify::Trigger::FileChange,
         Trigger::Startup => notify::Trigger::Startup,

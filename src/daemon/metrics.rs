@@ -20,6 +20,9 @@
 //! | `immuta_gitops_notifications_failed_total` | counter | |
 //! | `immuta_gitops_sync_healthy` | gauge | (1 healthy, 0 not: see [`super::status::Status::is_sync_healthy`]) |
 //! | `immuta_gitops_consecutive_failures` | gauge | |
+//! | `immuta_gitops_drift_sweep_checked_objects` | gauge | (keys the running sweep re-read) |
+//! | `immuta_gitops_drift_sweep_objects` | gauge | (keys the running or last sweep covers) |
+//! | `immuta_gitops_drift_sweeps_completed_total` | counter | |
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -125,6 +128,37 @@ pub struct Metrics {
     sync_healthy: Gauge,
     failures: Gauge,
     client: Option<Client>,
+    sweep: SweepMetrics,
+}
+
+/// The drift sweep's metrics (issue 15).
+#[derive(Debug, Default)]
+struct SweepMetrics {
+    checked: Gauge,
+    objects: Gauge,
+    completed: Counter,
+}
+
+impl SweepMetrics {
+    fn register(registry: &mut Registry) -> SweepMetrics {
+        let m = SweepMetrics::default();
+        registry.register(
+            "immuta_gitops_drift_sweep_checked_objects",
+            "Objects the running drift sweep has re-read from Immuta (the last sweep's count when idle)",
+            m.checked.clone(),
+        );
+        registry.register(
+            "immuta_gitops_drift_sweep_objects",
+            "Objects (data sources and projects) a drift sweep re-reads",
+            m.objects.clone(),
+        );
+        registry.register(
+            "immuta_gitops_drift_sweeps_completed",
+            "Drift sweeps completed",
+            m.completed.clone(),
+        );
+        m
+    }
 }
 
 impl Metrics {
@@ -188,6 +222,7 @@ impl Metrics {
             "Cycles in a row that failed (0 after a success).",
             failures.clone(),
         );
+        let sweep = SweepMetrics::register(&mut registry);
         let revision = Arc::new(RevisionCollector::default());
         registry.register_collector(Box::new(revision.clone()));
         if let Some(client) = client.clone() {
@@ -205,12 +240,25 @@ impl Metrics {
             sync_healthy,
             failures,
             client,
+            sweep,
         }
     }
 
     /// The client's concurrency now (`None` without a client).
     pub fn concurrency(&self) -> Option<crate::client::ConcurrencyStatus> {
         self.client.as_ref().map(Client::concurrency_status)
+    }
+
+    /// Sets the drift sweep's progress gauges.
+    pub fn set_sweep_progress(&self, checked: usize, total: usize) {
+        let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        self.sweep.checked.set(n(checked));
+        self.sweep.objects.set(n(total));
+    }
+
+    /// Counts one completed drift sweep.
+    pub fn inc_sweeps_completed(&self) {
+        self.sweep.completed.inc();
     }
 
     /// Sets how many weakening changes are held for approval.
@@ -302,6 +350,8 @@ mod tests {
         );
         m.set_revision("0123abcd");
         m.set_sync(true, 0);
+        m.set_sweep_progress(300, 1200);
+        m.inc_sweeps_completed();
         let text = m.encode().unwrap();
         for want in [
             "# TYPE immuta_gitops_reconcile counter",
@@ -323,6 +373,11 @@ mod tests {
             "immuta_gitops_concurrency_limit 8\n",
             "# TYPE immuta_gitops_concurrency_decreases counter",
             "immuta_gitops_concurrency_decreases_total 0\n",
+            "# TYPE immuta_gitops_drift_sweep_checked_objects gauge",
+            "immuta_gitops_drift_sweep_checked_objects 300\n",
+            "immuta_gitops_drift_sweep_objects 1200\n",
+            "# TYPE immuta_gitops_drift_sweeps_completed counter",
+            "immuta_gitops_drift_sweeps_completed_total 1\n",
         ] {
             assert!(text.contains(want), "missing {want:?} in:\n{text}");
         }

@@ -46,6 +46,7 @@ pub mod runner;
 pub mod schedule;
 pub mod server;
 pub mod status;
+pub mod sweep;
 pub mod trigger;
 pub mod watch;
 pub mod webhook;
@@ -130,6 +131,9 @@ pub struct Options {
     /// How often the live tenant is compared with an unchanged revision (default: the
     /// interval).
     pub drift_interval: Option<Duration>,
+    /// At most this many data-source dry runs per period in drift sweeps
+    /// (`--dry-run-budget`; each one makes Immuta query the warehouse).
+    pub dry_run_budget: client::Budget,
     /// Whether cycles write.
     pub mode: Mode,
     /// What to do on drift from an applied revision.
@@ -410,6 +414,11 @@ impl Daemon {
                 .saved
                 .as_ref()
                 .map(|s| status::timestamp(applied::from_unix(s.applied_at))),
+            drift_sweep: sweep::SweepStatus {
+                state: "idle",
+                budget: a.dry_run_budget.to_string(),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }

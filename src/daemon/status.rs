@@ -387,6 +387,8 @@ pub struct Status {
     pub window: Option<WindowStatus>,
     /// The client's adaptive concurrency, read when `/status` is served.
     pub concurrency: Option<crate::client::ConcurrencyStatus>,
+    /// The drift sweep's progress (issue 15).
+    pub drift_sweep: super::sweep::SweepStatus,
 }
 
 impl Status {

@@ -18,6 +18,9 @@ use tokio_util::sync::CancellationToken;
 )]
 #[strum(serialize_all = "lowercase")]
 pub enum Trigger {
+    /// The next chunk of a running drift sweep (issue 15): the weakest request, so any
+    /// other trigger pending at the same time wins and runs first.
+    Sweep,
     /// The interval timer (or the backoff timer after a failure).
     Schedule,
     /// Files of a local `--repo` changed.
@@ -126,6 +129,11 @@ mod tests {
         q.request(Trigger::Watch);
         assert_eq!(q.take(), Some(Trigger::Hook));
         assert_eq!(q.take(), None, "three requests, one pending run");
+        // A sweep's next chunk never hides a commit's trigger.
+        q.request(Trigger::Sweep);
+        q.request(Trigger::Watch);
+        q.request(Trigger::Sweep);
+        assert_eq!(q.take(), Some(Trigger::Watch));
     }
 
     #[test]
@@ -174,7 +182,7 @@ mod tests {
     #[test]
     fn trigger_names_are_pinned() {
         let names: Vec<&str> = Trigger::VARIANTS.iter().map(|t| t.as_str()).collect();
-        assert_eq!(names, ["schedule", "watch", "startup", "hook"]);
+        assert_eq!(names, ["sweep", "schedule", "watch", "startup", "hook"]);
         for t in Trigger::VARIANTS {
             assert_eq!(t.to_string(), t.as_str());
         }
@@ -183,7 +191,12 @@ mod tests {
     #[test]
     fn only_hooks_force_a_plan() {
         assert!(Trigger::Hook.forces_plan());
-        for t in [Trigger::Schedule, Trigger::Watch, Trigger::Startup] {
+        for t in [
+            Trigger::Sweep,
+            Trigger::Schedule,
+            Trigger::Watch,
+            Trigger::Startup,
+        ] {
             assert!(!t.forces_plan(), "{t}");
         }
     }

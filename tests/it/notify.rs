@@ -77,6 +77,7 @@ impl Files {
             interval: Duration::from_secs(3600),
             jitter: 0.0,
             drift_interval: None,
+            dry_run_budget: immuta_gitops::client::pace::DEFAULT_BUDGET,
             mode: daemon::Mode::Apply,
             drift: daemon::DriftPolicy::Report,
             listen: "127.0.0.1:0".into(),

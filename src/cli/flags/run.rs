@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::str::FromStr;
+
+use immuta_gitops::client::Budget;
 use immuta_gitops::daemon::{DriftPolicy, Mode, Options, WeakeningPolicy};
 use immuta_gitops::limits;
 use immuta_gitops::redact::Secret;
@@ -37,6 +40,12 @@ pub struct RunArgs {
     /// How often the live tenant is compared with an unchanged revision (default: --interval).
     #[arg(long, env = "IMMUTA_GITOPS_DRIFT_INTERVAL", value_parser = limits::parse_interval)]
     pub drift_interval: Option<Duration>,
+    /// At most COUNT data-source dry runs per PERIOD in drift sweeps (`300/min`, `5/s`,
+    /// `1000/h`, `300/90s`). The default sweeps 1,200 connections in 4 minutes while a
+    /// warehouse sees at most 5 new metadata queries a second, under the 8 statements an
+    /// X-Small Snowflake warehouse runs at once before it queues.
+    #[arg(long, env = "IMMUTA_GITOPS_DRY_RUN_BUDGET", value_name = "COUNT/PERIOD", default_value = "300/min", value_parser = Budget::from_str)]
+    pub dry_run_budget: Budget,
     /// `apply` writes; `plan-only` only logs plans.
     #[arg(long, env = "IMMUTA_GITOPS_MODE", value_enum, default_value = "apply")]
     pub mode: Mode,
@@ -139,6 +148,7 @@ impl RunArgs {
             interval: self.interval,
             jitter: self.jitter,
             drift_interval: self.drift_interval,
+            dry_run_budget: self.dry_run_budget,
             mode: self.mode,
             drift: self.drift,
             weakening: self.weakening,
@@ -208,6 +218,10 @@ mod tests {
         assert_eq!(a.interval, Duration::from_secs(300));
         assert!((a.jitter - 0.1).abs() < 1e-9);
         assert_eq!(a.options().effective_drift_interval(), a.interval);
+        assert_eq!(
+            a.dry_run_budget,
+            immuta_gitops::client::pace::DEFAULT_BUDGET
+        );
         assert_eq!(a.mode, Mode::Apply);
         assert_eq!(a.drift, DriftPolicy::Report);
         assert_eq!(a.listen, "0.0.0.0:8080");
@@ -230,8 +244,12 @@ mod tests {
             "1h",
             "--jitter",
             "0%",
+            "--dry-run-budget",
+            "5/s",
         ])
         .unwrap();
+        assert_eq!(b.options().dry_run_budget.to_string(), "5/s");
+        assert!(parse(&["run", "--repo", "r", "--dry-run-budget", "0/min"]).is_err());
         assert_eq!(b.mode, Mode::PlanOnly);
         assert_eq!(b.drift, DriftPolicy::Heal);
         assert_eq!(

@@ -170,6 +170,7 @@ impl Env {
             interval: Duration::from_secs(300),
             jitter: 0.0,
             drift_interval: None,
+            dry_run_budget: immuta_gitops::client::pace::DEFAULT_BUDGET,
             mode: daemon::Mode::Apply,
             drift: daemon::DriftPolicy::Report,
             // `run`'s default; the tests that apply weakening changes say `Allow`.

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use immuta_gitops::client::Client;
 use immuta_gitops::config::Config;
-use immuta_gitops::cycle::{Applied, Note, Planned, Reconciler, Settings, Targets};
+use immuta_gitops::cycle::{Applied, Note, Planned, Reconciler, Scope, Settings, Targets};
 use immuta_gitops::live::Refresh;
 use immuta_gitops::manifest::{self, Diagnostic, OfflineEnv, ProcessEnv, Severity};
 use immuta_gitops::plan::risk::{self, Held};
@@ -91,7 +91,7 @@ async fn plan(
     config: &Config,
     targets: Targets,
     all_notes: bool,
-    refresh: Refresh,
+    (refresh, scope): (Refresh, Scope),
     tty: Tty,
 ) -> Result<(Reconciler, Planned)> {
     let reconciler = Reconciler::new(Settings {
@@ -103,7 +103,7 @@ async fn plan(
     let reading = tty::Reading::start(tty, reconciler.client());
     let snapshot = Reconciler::fetch(&config.source).await?;
     let planned = reconciler
-        .plan_with(&snapshot, &ProcessEnv, refresh)
+        .plan_scoped(&snapshot, &ProcessEnv, refresh, scope)
         .await
         .map_err(|e| errors::explain(e, reconciler.client()))?;
     reading.finish(reconciler.client());
@@ -235,7 +235,8 @@ async fn apply(
 pub async fn reconcile(args: ReconcileArgs, tty: Tty) -> Result<ExitCode> {
     let config = args.config()?;
     let targets = args.target.targets()?;
-    let (reconciler, mut planned) = plan(&config, targets, true, args.refresh.live(), tty).await?;
+    let reading = (args.refresh.live(), args.refresh.scope(args.drift_interval));
+    let (reconciler, mut planned) = plan(&config, targets, true, reading, tty).await?;
     let held = if args.mode.apply {
         hold(&mut planned.plan, args.weakening.allow_weakening)
     } else {
@@ -265,6 +266,13 @@ pub async fn reconcile(args: ReconcileArgs, tty: Tty) -> Result<ExitCode> {
                 .collect(),
             fingerprints: saved::fingerprints(plan, &planned.live),
             refresh_full: planned.refresh == Refresh::Full,
+            incremental: planned
+                .scope
+                .is_incremental()
+                .then(|| saved::SavedIncremental {
+                    max_age_secs: args.drift_interval.as_secs(),
+                    carried: planned.carried().iter().cloned().collect(),
+                }),
             // Holding is decided when a plan is applied, not when it is saved.
             plan: Plan {
                 held: Vec::new(),
@@ -399,7 +407,17 @@ pub async fn apply_saved(args: ApplyArgs, tty: Tty) -> Result<ExitCode> {
     // The plan is made again as it was saved (cut by the same targets, if any) to check
     // it is not stale; `apply --target` then narrows what is applied.
     let saved_targets = Targets::parse(&saved.targets)?;
-    let (reconciler, mut planned) = plan(&config, saved_targets, false, refresh, tty).await?;
+    // An incremental plan is recomputed from the same records with the same age limit,
+    // and must carry exactly the objects it carried (issue 15).
+    let scope = saved
+        .incremental
+        .as_ref()
+        .map_or(Scope::Full, |i| Scope::Changed {
+            max_age: std::time::Duration::from_secs(i.max_age_secs),
+        });
+    let (reconciler, mut planned) =
+        plan(&config, saved_targets, false, (refresh, scope), tty).await?;
+    saved::check_carried(&saved, planned.carried())?;
     saved::check(
         &saved,
         &planned.desired.source,

@@ -57,8 +57,22 @@ pub struct SavedPlan {
     /// recomputes the same plan (absent in files written before issue 13: `false`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refresh_full: bool,
+    /// Made with `--refresh=changed` (issue 15): apply recomputes it from the same
+    /// state directory with the same record age, and refuses it when it would not carry
+    /// exactly the same objects (absent: a full plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<SavedIncremental>,
     /// The plan itself (masked values only).
     pub plan: Plan,
+}
+
+/// How an incremental saved plan was read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedIncremental {
+    /// `--drift-interval` in seconds: how old a record could be and still be trusted.
+    pub max_age_secs: u64,
+    /// The objects carried as in sync from their records, without a read.
+    pub carried: Vec<ObjectKey>,
 }
 
 /// Why a saved plan cannot be applied.
@@ -97,6 +111,14 @@ pub enum Stale {
     /// Unsupported file.
     #[error("unsupported plan file format version {0} (expected {SAVED_FORMAT_VERSION})")]
     Version(u32),
+    /// An incremental plan recomputed now carries other objects than it did.
+    #[error("plan is stale: it was made with --refresh=changed and carried {then} object(s) as in sync from the state directory's records; recomputed now it carries {now} (the records changed since, aged past --drift-interval, or --state-dir is another directory); run reconcile --plan again")]
+    Carried {
+        /// Objects carried when the plan was made.
+        then: usize,
+        /// Objects carried now.
+        now: usize,
+    },
 }
 
 /// Where a recomputed plan first differs from the saved one.
@@ -141,6 +163,29 @@ pub fn fingerprints(plan: &Plan, live: &LiveSet) -> BTreeMap<ObjectKey, String> 
             (c.key.clone(), hex::encode(digest))
         })
         .collect()
+}
+
+/// Checks that an incremental saved plan, recomputed now, carries the same objects.
+///
+/// # Errors
+/// [`Stale::Carried`].
+pub fn check_carried(
+    saved: &SavedPlan,
+    carried_now: &std::collections::BTreeSet<ObjectKey>,
+) -> Result<(), Stale> {
+    let then: std::collections::BTreeSet<&ObjectKey> = saved
+        .incremental
+        .as_ref()
+        .map(|i| i.carried.iter().collect())
+        .unwrap_or_default();
+    if then.len() == carried_now.len() && carried_now.iter().all(|k| then.contains(k)) {
+        Ok(())
+    } else {
+        Err(Stale::Carried {
+            then: then.len(),
+            now: carried_now.len(),
+        })
+    }
 }
 
 /// Checks a saved plan against the state now.
@@ -265,6 +310,7 @@ mod tests {
             prune_kinds: vec![],
             fingerprints: fingerprints(&plan, &live),
             refresh_full: false,
+            incremental: None,
             plan,
         };
         (saved, live)
@@ -309,6 +355,27 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("plan is stale"));
+    }
+
+    #[test]
+    fn an_incremental_plan_must_carry_the_same_objects() {
+        let (mut saved, _) = setup();
+        let k = ObjectKey::new(Kind::Data, "wh");
+        assert_eq!(check_carried(&saved, &Default::default()), Ok(()));
+        assert!(check_carried(&saved, &[k.clone()].into()).is_err());
+        saved.incremental = Some(SavedIncremental {
+            max_age_secs: 3600,
+            carried: vec![k.clone()],
+        });
+        assert_eq!(check_carried(&saved, &[k.clone()].into()), Ok(()));
+        let e = check_carried(&saved, &Default::default()).unwrap_err();
+        assert_eq!(e, Stale::Carried { then: 1, now: 0 });
+        assert!(e.to_string().contains("--refresh=changed"), "{e}");
+        let other = ObjectKey::new(Kind::Data, "other");
+        assert!(check_carried(&saved, &[other].into()).is_err());
+        // The field round-trips, and files without it read as full plans.
+        let text = serde_json::to_string(&saved).unwrap();
+        assert_eq!(serde_json::from_str::<SavedPlan>(&text).unwrap(), saved);
     }
 
     #[test]

@@ -272,7 +272,11 @@ pub fn next(
             continue;
         };
         let record = if c.action == Action::NoOp || landed {
-            in_sync(m, c, checked, landed)
+            let answer = match outcome(&c.key) {
+                Some(Outcome::Applied { response }) => Some(response),
+                _ => None,
+            };
+            in_sync(m, c, checked, answer)
         } else {
             // Compared and different, not written: keep what was last applied (the
             // drift section compares with it), out of sync, so the next plan reads it.
@@ -296,23 +300,38 @@ pub fn next(
         };
         objects.insert(shown, record);
     }
+    // Every plan lists the projects and resolves each listed id (read, or known from
+    // these records), so the map is complete for the tenant as read now; a project this
+    // apply created adds the id Immuta answered with.
+    let mut project_ids = checked.live.project_ids.clone();
+    for c in checked
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.key.kind == Kind::Project)
+    {
+        let landed = matches!(outcome(&c.key), Some(Outcome::Applied { .. }));
+        if let (true, Some(id)) = (landed, objects.get(&c.key.to_string()).and_then(|r| r.id)) {
+            project_ids.insert(id, c.key.name.clone());
+        }
+    }
     AppliedObjects {
         version: VERSION,
         source: Some(desired.source.clone()),
         objects,
-        // Every plan lists the projects and resolves each listed id (read, or known
-        // from these records), so the map is complete for the tenant as read now.
-        project_ids: checked.live.project_ids.clone(),
+        project_ids,
     }
 }
 
-/// The record of an object found in sync (or whose write `landed`).
+/// The record of an object found in sync (or whose write landed, with Immuta's
+/// `answer`).
 fn in_sync(
     m: &Manifest,
     c: &crate::plan::Change,
     checked: &Checked<'_>,
-    landed: bool,
+    answer: Option<&Value>,
 ) -> ObjectRecord {
+    let landed = answer.is_some();
     let f = checked.fingerprints;
     let live = if landed {
         f.map(|f| f.written(m))
@@ -325,8 +344,14 @@ fn in_sync(
         Some(Vec::new())
     };
     let id = match c.key.kind {
+        // `project save` answers with the project's id (000:1714).
         Kind::Project => {
             c.id.or_else(|| checked.live.objects.get(&c.key).and_then(|o| o.id))
+                .or_else(|| {
+                    answer
+                        .and_then(|a| a.get("projectId"))
+                        .and_then(Value::as_u64)
+                })
         }
         _ => None,
     };

@@ -18,6 +18,7 @@ mod export;
 mod faults;
 mod flags;
 mod golden;
+mod incremental;
 mod limits;
 mod markdown;
 mod notify;

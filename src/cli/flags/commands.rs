@@ -3,10 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
 use immuta_gitops::config::{self, Config};
+use immuta_gitops::cycle::Scope;
+use immuta_gitops::limits;
 use immuta_gitops::object::Kind;
 use immuta_gitops::plan::saved::SavedSource;
 
@@ -39,21 +42,33 @@ pub struct Mode {
     pub apply: bool,
 }
 
-/// Which data sources are read through the V1 reads for their field-level diff.
+/// What a plan reads from Immuta (issue 15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum RefreshArg {
-    /// Only those whose dry run reports a change.
+    /// Every object; V1 detail reads for connections whose dry run reports a change.
+    All,
+    /// Only objects changed since their last check in --state-dir (the others are
+    /// carried as in sync); every object without a usable state directory.
     Changed,
-    /// Every desired connection (finds changes made outside Git that the dry run misses).
+    /// Every object, and V1 detail reads for every connection (finds changes made
+    /// outside Git that the dry run misses).
     Full,
 }
 
 impl RefreshArg {
-    /// The live stage's setting.
+    /// The live stage's setting for V1 detail reads.
     pub fn live(self) -> immuta_gitops::live::Refresh {
         match self {
-            RefreshArg::Changed => immuta_gitops::live::Refresh::Changed,
+            RefreshArg::All | RefreshArg::Changed => immuta_gitops::live::Refresh::Changed,
             RefreshArg::Full => immuta_gitops::live::Refresh::Full,
+        }
+    }
+
+    /// Which objects are read, records trusted for `max_age` (`--drift-interval`).
+    pub fn scope(self, max_age: Duration) -> Scope {
+        match self {
+            RefreshArg::Changed => Scope::Changed { max_age },
+            RefreshArg::All | RefreshArg::Full => Scope::Full,
         }
     }
 }
@@ -90,15 +105,22 @@ pub struct ReconcileArgs {
     /// Save the plan to FILE (with --plan) for `immuta-gitops apply FILE`.
     #[arg(long, env = "IMMUTA_GITOPS_OUT")]
     pub out: Option<PathBuf>,
-    /// Data sources read through V1 for the field-level diff: `changed` (those whose
-    /// dry run reports a change) or `full` (every desired connection).
+    /// What the plan reads from Immuta: `all` (every object; V1 detail reads only for
+    /// connections whose dry run reports a change), `changed` (only objects changed
+    /// since their last check recorded in --state-dir, the others carried as in sync;
+    /// a full plan, saying why, when the records cannot be used) or `full` (every
+    /// object, and V1 detail reads for every connection).
+    #[arg(long, value_enum, default_value = "all", env = "IMMUTA_GITOPS_REFRESH")]
+    pub refresh: RefreshArg,
+    /// With --refresh=changed: records older than this are read again; when every one
+    /// is, the plan is full.
     #[arg(
         long,
-        value_enum,
-        default_value = "changed",
-        env = "IMMUTA_GITOPS_REFRESH"
+        env = "IMMUTA_GITOPS_DRIFT_INTERVAL",
+        default_value = "1h",
+        value_parser = limits::parse_interval
     )]
-    pub refresh: RefreshArg,
+    pub drift_interval: Duration,
     #[command(flatten)]
     pub prune: PruneFlags,
     #[command(flatten)]

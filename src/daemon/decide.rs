@@ -4,7 +4,7 @@
 //!
 //! | facts                                                   | decision          |
 //! |---------------------------------------------------------|-------------------|
-//! | revision planned before, no drift check due, not forced | skip              |
+//! | revision planned before, no drift sweep running or due, not forced | skip   |
 //! | no changes, refused data-source changes                 | fail (refused)    |
 //! | no changes                                              | in sync (+ record applied in `apply` mode) |
 //! | changes, `plan-only`                                    | report (fail when refused) |

@@ -9,6 +9,8 @@
 //! - [`runner`]: the loop (one cycle at a time, backoff, graceful shutdown);
 //! - [`reconcile`]: one cycle — fetch, decide, plan, log the plan, apply or report drift,
 //!   through [`crate::cycle::Reconciler`]; [`decide`]: its decision table, pure;
+//! - [`sweep`]: the paced drift sweep (which keys each cycle re-reads, when the next
+//!   sweep starts, its progress), pure;
 //! - [`server`], [`webhook`], [`metrics`], [`status`]: the HTTP side;
 //! - [`watch`]: file changes of a local `--repo`. What a restart remembers is in
 //!   [`crate::state`]; [`window`]: apply windows (when writes are allowed);
@@ -239,6 +241,7 @@ pub struct Daemon {
     spec: SourceSpec,
     client: Client,
     reconciler: Reconciler,
+    sweeper: Reconciler,
     redactor: Redactor,
     webhook_secret: Option<Secret>,
     saved: Option<AppliedState>,
@@ -328,6 +331,14 @@ impl Daemon {
         let client = Client::new(cfg)?;
         let reconciler = Reconciler::new(cycle::Settings {
             client: client.clone(),
+            prune: prune.clone(),
+            state: state.clone(),
+        })?;
+        // One pacer for the daemon's life, shared by every sweep chunk.
+        let sweeper = Reconciler::new(cycle::Settings {
+            client: client
+                .clone()
+                .with_pacer(client::Pacer::new(args.dry_run_budget)),
             prune,
             state: state.clone(),
         })?;
@@ -353,6 +364,7 @@ impl Daemon {
             spec,
             client,
             reconciler,
+            sweeper,
             redactor,
             webhook_secret,
             saved,
@@ -521,6 +533,8 @@ impl Daemon {
         let mut step = reconcile::Cycle::new(reconcile::CycleConfig {
             spec: self.spec,
             reconciler: self.reconciler,
+            sweeper: self.sweeper,
+            budget: self.args.dry_run_budget,
             mode: self.args.mode,
             drift: self.args.drift,
             weakening: self.args.weakening,

@@ -9,8 +9,10 @@
 //! 1. Cycles never overlap; triggers that arrive during one coalesce into exactly one
 //!    follow-up, started as soon as it ends.
 //! 2. After a failure the next timed cycle waits for the backoff (10 s → 10 min); after a
-//!    success, for the jittered interval. Webhooks and file changes do not wait. After a
-//!    cycle an apply window blocked, no longer than until the window opens.
+//!    success, for the jittered interval. Webhooks and file changes do not wait, nor does
+//!    the next chunk of a drift sweep (the step asks for it with [`Trigger::Sweep`], the
+//!    weakest trigger, so any other pending one runs first). After a cycle an apply
+//!    window blocked, no longer than until the window opens.
 //! 3. On shutdown (the token is cancelled) no new cycle starts, the step sees the same
 //!    token cancelled (apply starts no new object), and a running cycle gets up to
 //!    `grace` to finish before it is dropped.

@@ -21,7 +21,11 @@
 //! 4. A new revision planned mid-sweep keeps the remaining keys it still has (its new and
 //!    changed objects were just planned); a plan that read every object completes the
 //!    check, and the running sweep is dropped.
-//! 5. When `keys × spacing` exceeds the drift interval the sweep cannot fit: the caller
+//! 5. A chunk never deletes: a chunk plan that fell back to a full one may hold prune's
+//!    deletes (a managed key that left Git, whose delete did not land); they are
+//!    withheld ([`withhold_deletes`]) and left to the next plan of a revision (a commit,
+//!    or a webhook).
+//! 6. When `keys × spacing` exceeds the drift interval the sweep cannot fit: the caller
 //!    warns once (with the estimate), and sweeps run back to back, at the budget.
 
 use std::collections::{BTreeSet, VecDeque};
@@ -33,6 +37,24 @@ use super::schedule::DriftRule;
 use super::status::timestamp;
 use crate::client::Budget;
 use crate::object::ObjectKey;
+use crate::plan::{Action, Plan, NOTE_WOULD_PRUNE};
+
+/// Turns every delete of a sweep chunk's plan into an unmanaged object that prune would
+/// remove (rule 5); returns the keys. The inventory keeps them, so the next plan of a
+/// revision deletes them.
+pub fn withhold_deletes(plan: &mut Plan) -> Vec<ObjectKey> {
+    let mut withheld = Vec::new();
+    for c in plan
+        .changes
+        .iter_mut()
+        .filter(|c| c.action == Action::Delete)
+    {
+        c.action = Action::Unmanaged;
+        c.note = Some(NOTE_WOULD_PRUNE.into());
+        withheld.push(c.key.clone());
+    }
+    withheld
+}
 
 /// What the cycle knows before it decides what to plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +221,10 @@ impl Sweep {
 
     /// What this cycle plans (rule 1 and 2). Starting a sweep is part of the step.
     pub fn step(&mut self, f: Facts, now: SystemTime) -> Step {
+        let check_due = self.run.is_some() || self.is_due(now);
+        if !super::decide::needs_plan(!f.new_revision, check_due, f.forced) {
+            return Step::Skip;
+        }
         if f.new_revision || f.forced {
             return Step::Revision;
         }
@@ -535,6 +561,36 @@ mod tests {
         assert!(s.wants_follow_up(at(600)));
         let (_, start) = chunk(&mut s, at(600));
         assert_eq!(start.map(|s| s.warn), Some(false));
+    }
+
+    #[test]
+    fn a_chunk_plan_keeps_no_delete() {
+        use crate::plan::Change;
+        let change = |name: &str, action| Change {
+            key: ObjectKey::new(Kind::Policy, name),
+            action,
+            fields: Vec::new(),
+            data: None,
+            id: None,
+            note: None,
+            moved_from: None,
+        };
+        let mut plan = Plan {
+            origin: "o".into(),
+            revision: "r".into(),
+            changes: vec![
+                change("gone", Action::Delete),
+                change("edited", Action::Update),
+                change("same", Action::NoOp),
+            ],
+            held: Vec::new(),
+            scope: Default::default(),
+        };
+        let withheld = withhold_deletes(&mut plan);
+        assert_eq!(withheld, [ObjectKey::new(Kind::Policy, "gone")]);
+        let s = plan.summary();
+        assert_eq!((s.destroy, s.change, s.prunable), (0, 1, 1));
+        assert!(plan.changes.iter().all(|c| c.action != Action::Delete));
     }
 
     #[test]

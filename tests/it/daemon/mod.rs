@@ -9,6 +9,7 @@ use crate::common;
 
 mod concurrency;
 mod harness;
+mod sweep;
 
 use std::time::{Duration, Instant};
 

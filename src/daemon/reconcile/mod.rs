@@ -5,8 +5,16 @@
 //! Input: a [`Trigger`] and the shutdown token. Output: a [`CycleResult`]. The pipeline
 //! itself is [`Reconciler`]'s; the decisions are [`super::decide`]'s:
 //!
-//! - An unchanged revision (already planned) with no drift check due and no forcing
-//!   trigger is [`CycleResult::Skipped`]: no parsing, no Immuta API call.
+//! - An unchanged revision (already planned) with no drift sweep running or due and no
+//!   forcing trigger is [`CycleResult::Skipped`]: no parsing, no Immuta API call.
+//! - A new revision (or a forced one) is planned with `Scope::Changed` (issue 15): only
+//!   objects whose fingerprint changed since their record, new ones, and ones whose
+//!   record is older than `--drift-interval` or out of sync; the reconciler falls back to
+//!   a full plan when the records cannot be trusted, and the reason is logged.
+//! - The drift check is a paced sweep ([`super::sweep`]): one chunk of keys per cycle,
+//!   re-read with `Scope::Recheck` through a client whose dry runs wait for the
+//!   `--dry-run-budget` pacer; the next chunk follows at once (`Trigger::Sweep`) unless
+//!   another trigger is pending. A chunk never deletes.
 //! - A plan with changes for a revision that was already applied is drift: with
 //!   `--drift report` it is logged and counted, never written; with `--drift heal` it is
 //!   applied. A new revision is always applied (unless `--mode plan-only`).
@@ -35,18 +43,26 @@ use super::runner::Reconcile;
 use super::schedule::DriftRule;
 use super::server::Shared;
 use super::status::{self, ApplyStatus, CycleResult, CycleStatus, PlanStatus};
+use super::sweep::{self, Step, Sweep};
 use super::trigger::Trigger;
 use super::{DriftPolicy, Mode, WeakeningPolicy};
 use crate::apply::{ApplyReport, Outcome};
-use crate::cycle::{self, Planned, Reconciler};
+use crate::client::Budget;
+use crate::cycle::{self, Planned, Reconciler, Scope};
 use crate::live::Refresh;
 use crate::manifest::ProcessEnv;
 use crate::notify::track::{Blocked, Facts};
 use crate::object::Kind;
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanScope};
 use crate::redact::Redactor;
 use crate::source::{SourceId, SourceSpec};
-use crate::state::{applied, AppliedState};
+use crate::state::AppliedState;
+
+mod record;
+mod sweeping;
+
+use record::warn_inventory;
+use sweeping::log_scope;
 
 /// Everything a [`Cycle`] needs.
 #[derive(Debug)]
@@ -55,6 +71,11 @@ pub struct CycleConfig {
     pub spec: SourceSpec,
     /// The pipeline: client, prune settings and state directory.
     pub reconciler: Reconciler,
+    /// The same pipeline for drift-sweep chunks: its client's data-source dry runs wait
+    /// for the one pacer of `--dry-run-budget` the daemon keeps for its whole life.
+    pub sweeper: Reconciler,
+    /// `--dry-run-budget`.
+    pub budget: Budget,
     /// `--mode`.
     pub mode: Mode,
     /// `--drift`.
@@ -138,8 +159,15 @@ pub struct Cycle {
     facts: Facts,
     /// The commit subject of the running cycle's revision.
     subject: Option<String>,
-    /// Whether the running cycle re-plans an unchanged revision on the timer.
+    /// Whether the running cycle is a drift-sweep chunk.
     drift_check: bool,
+    /// The drift sweep: when it is due, its chunks, its progress.
+    sweep: Sweep,
+    /// A sweep chunk found drift a blocked apply window kept from healing: the revision
+    /// is planned again (incrementally: the records say what is out of sync) first.
+    replan: bool,
+    /// The objects the running cycle's plan found drifted (`kind/name`).
+    found: Vec<String>,
 }
 
 /// How a cycle ended, before it is recorded.
@@ -150,7 +178,6 @@ impl Cycle {
     pub fn new(cfg: CycleConfig) -> Self {
         let secrets = cfg.redactor.clone();
         Cycle {
-            cfg,
             checked: None,
             applied: None,
             fetched: None,
@@ -160,6 +187,10 @@ impl Cycle {
             facts: Facts::default(),
             subject: None,
             drift_check: false,
+            sweep: Sweep::new(cfg.budget, cfg.drift_rule),
+            replan: false,
+            found: Vec::new(),
+            cfg,
         }
     }
 
@@ -175,6 +206,7 @@ impl Cycle {
         self.facts = Facts::default();
         self.subject = None;
         self.drift_check = false;
+        self.found.clear();
         let span =
             tracing::info_span!("reconcile", rev = tracing::field::Empty, trigger = %trigger);
         let ended = self
@@ -219,6 +251,12 @@ impl Cycle {
             .metrics
             .set_sync(st.sync_healthy, st.consecutive_failures);
         self.announce(trigger, revision, error);
+        // A running (or due) sweep goes on at once; any other pending trigger wins the
+        // queue over it. Not after a failure (the backoff waits) or a blocked window.
+        let healthy = result.is_success() && result != CycleResult::Blocked;
+        if healthy && self.sweep.wants_follow_up(SystemTime::now()) {
+            self.cfg.shared.triggers.request(Trigger::Sweep);
+        }
         result
     }
 
@@ -262,38 +300,60 @@ impl Cycle {
             .checked
             .as_ref()
             .is_some_and(|c| c.revision == snapshot.revision);
-        let since = self
-            .checked
-            .as_ref()
-            .and_then(|c| SystemTime::now().duration_since(c.at).ok());
-        if !decide::needs_plan(
-            planned_before,
-            self.cfg.drift_rule.is_due(since),
-            trigger.forces_plan(),
-        ) {
-            return Ok(CycleResult::Skipped);
-        }
-        self.drift_check = planned_before && trigger == Trigger::Schedule;
-
-        // A revision planned before is re-read for drift: every data source is read
-        // through V1 too, so a change made outside Git that the dry run does not report
-        // shows (issue 13).
-        let refresh = if planned_before {
-            Refresh::Full
-        } else {
-            Refresh::Changed
+        let started = SystemTime::now();
+        let facts = sweep::Facts {
+            new_revision: !planned_before || self.replan,
+            forced: trigger.forces_plan(),
         };
-        let mut planned = self
-            .cfg
-            .reconciler
-            .plan_with(&snapshot, &ProcessEnv, refresh)
+        let step = self.sweep.step(facts, started);
+        // A new revision is planned from what changed since the records of the last
+        // check; a sweep chunk re-reads its keys from Immuta, every data source through V1
+        // too (a change the dry run does not report still shows, issue 13), its dry runs
+        // paced by the budget.
+        let (reconciler, scope, refresh, chunk) = match step {
+            Step::Skip => return Ok(CycleResult::Skipped),
+            Step::Revision => (
+                &self.cfg.reconciler,
+                Scope::Changed {
+                    max_age: self.cfg.drift_rule.interval,
+                },
+                Refresh::Changed,
+                None,
+            ),
+            Step::Chunk { keys, start } => {
+                if let Some(st) = start {
+                    self.sweep_started(st);
+                }
+                (
+                    &self.cfg.sweeper,
+                    Scope::Recheck { keys: keys.clone() },
+                    Refresh::Full,
+                    Some(keys),
+                )
+            }
+        };
+        self.drift_check = chunk.is_some();
+        self.publish_sweep();
+        let mut planned = reconciler
+            .plan_scoped(&snapshot, &ProcessEnv, refresh, scope)
             .await
             .map_err(Failure::Cycle)?;
+        log_scope(&planned);
+        if chunk.is_some() {
+            for key in sweep::withhold_deletes(&mut planned.plan) {
+                tracing::info!(object = %key, "a drift sweep never deletes: left to the next plan of a revision");
+            }
+        }
         self.secrets.extend(&planned.desired.redactor);
         for w in &planned.desired.warnings {
             tracing::warn!(warning = %self.secrets.redact(&w.to_string()), "manifest warning");
         }
-        for n in &planned.notes {
+        // A full plan's reason (`cycle::Note::FullPlan`) was logged by the reconciler.
+        for n in planned
+            .notes
+            .iter()
+            .filter(|n| !matches!(n, cycle::Note::FullPlan(_)))
+        {
             let text = self.secrets.redact(&n.to_string());
             if n.is_warning() {
                 tracing::warn!(note = %text, "prune");
@@ -317,7 +377,33 @@ impl Cycle {
             Vec::new()
         };
         self.record_pending(&held);
-        self.after_plan(&planned, cancel).await
+        let ended = self.after_plan(&planned, cancel).await;
+        // The plan was complete: what it compared counts, whatever the apply did.
+        let full = matches!(planned.scope, PlanScope::Full { .. });
+        match chunk {
+            None => {
+                self.replan &= matches!(ended, Ok(CycleResult::Blocked));
+                self.sweep
+                    .revision_planned(planned.sweepable(), full, started);
+                if full {
+                    // A plan that read every object is a complete check.
+                    self.persist();
+                }
+            }
+            Some(keys) => {
+                // Drift a blocked window kept from healing is planned again first.
+                self.replan |= matches!(ended, Ok(CycleResult::Blocked));
+                let found = std::mem::take(&mut self.found);
+                let done = self
+                    .sweep
+                    .chunk_planned(&keys, found, full, SystemTime::now());
+                if let Some(done) = done {
+                    self.sweep_completed(done);
+                }
+            }
+        }
+        self.publish_sweep();
+        ended
     }
 
     /// Shows the held changes in `/status` and the metric (as of this plan).
@@ -362,6 +448,7 @@ impl Cycle {
             },
         };
         let drifted = plan_status.drifted.len();
+        self.found = plan_status.drifted.iter().map(|d| d.key.clone()).collect();
         let names = status::drift_summary(&plan_status.drifted);
         self.cfg.shared.update_status(|s| {
             s.last_plan = Some(plan_status);
@@ -385,11 +472,15 @@ impl Cycle {
             Decision::Refused => {
                 // Not in sync and not applied: re-planned on every trigger until allowed.
                 self.set_objects(plan, None);
+                self.record_check(planned);
                 Err(Failure::Refused(refusals(plan)))
             }
             Decision::InSync { record_applied } => {
                 self.set_objects(plan, None);
                 self.mark_checked(&rev);
+                if !record_applied {
+                    self.record_check(planned);
+                }
                 if record_applied {
                     let applied = self
                         .cfg
@@ -406,11 +497,13 @@ impl Cycle {
                     self.facts.drift = announce::pending(plan);
                 }
                 self.set_objects(plan, None);
+                self.record_check(planned);
                 self.mark_checked(&rev);
                 Ok(CycleResult::Reported)
             }
             Decision::Blocked => {
                 self.set_objects(plan, None);
+                self.record_check(planned);
                 let reason = verdict.reason.unwrap_or_default();
                 let next = verdict.next_change.map(super::window::timestamp);
                 tracing::warn!(
@@ -515,95 +608,6 @@ impl Cycle {
             "plan"
         );
         plan.log_changes();
-    }
-
-    fn set_objects(&self, plan: &Plan, report: Option<&ApplyReport>) {
-        self.cfg
-            .shared
-            .metrics
-            .set_objects(&status::object_states(plan, report));
-    }
-
-    /// Forgets the remembered state when it belongs to another source.
-    fn adopt_saved(&mut self, source: &SourceId) {
-        let Some(saved) = self.cfg.saved.take() else {
-            return;
-        };
-        if !saved.is_for(source) {
-            tracing::info!(state = ?saved.source, source = %source, "state file is for another source; ignoring it");
-            self.cfg.shared.update_status(|s| {
-                s.last_applied_revision = None;
-                s.last_applied_at = None;
-            });
-            return;
-        }
-        self.applied = Some(Mark {
-            revision: saved.revision.clone(),
-            at: applied::from_unix(saved.applied_at),
-        });
-        self.checked = Some(Mark {
-            revision: saved.revision,
-            at: applied::from_unix(saved.checked_at),
-        });
-    }
-
-    fn mark_checked(&mut self, rev: &str) {
-        self.checked = Some(Mark {
-            revision: rev.to_string(),
-            at: SystemTime::now(),
-        });
-        self.persist();
-    }
-
-    fn mark_applied(&mut self, rev: &str) {
-        let now = SystemTime::now();
-        self.applied = Some(Mark {
-            revision: rev.to_string(),
-            at: now,
-        });
-        self.cfg.shared.metrics.set_revision(rev);
-        let (r, at) = (rev.to_string(), status::timestamp(now));
-        self.cfg.shared.update_status(|s| {
-            s.last_applied_revision = Some(r);
-            s.last_applied_at = Some(at);
-        });
-        self.persist();
-    }
-
-    /// Writes the state file (when `--state-dir` is set and something was applied). A
-    /// write failure is logged, not fatal: the cost is one extra plan after a restart.
-    fn persist(&self) {
-        let (Some(dir), Some(applied)) = (self.cfg.reconciler.state(), &self.applied) else {
-            return;
-        };
-        let checked_at = match &self.checked {
-            Some(c) if c.revision == applied.revision => c.at,
-            _ => applied.at,
-        };
-        let origin = self.cfg.shared.status().source.origin;
-        let saved = AppliedState {
-            version: applied::VERSION,
-            origin,
-            source: self.source.clone(),
-            path: self.cfg.spec.path.clone(),
-            revision: applied.revision.clone(),
-            applied_at: applied::unix(applied.at),
-            checked_at: applied::unix(checked_at),
-        };
-        if let Err(e) = dir.save_applied(&saved) {
-            tracing::warn!(error = %e, "cannot remember the applied revision");
-        }
-    }
-}
-
-/// A failed inventory save is logged, not fatal: the next apply writes it again, and
-/// until then nothing is deleted that the old inventory does not list.
-fn warn_inventory(applied: &cycle::Applied) {
-    if let Some(e) = &applied.inventory_error {
-        tracing::warn!(error = %e, "cannot save the inventory of managed objects");
-    }
-    if let Some(e) = &applied.digests_error {
-        tracing::warn!(error = %e, "cannot save the credential digests: the next plan cannot compare them");
     }
 }
 

@@ -154,9 +154,13 @@ pub async fn run(n: usize, seed: &Path, tmp: &Path) -> Sweep {
     .await;
     let (peak_alone, _) = measured_peak(&emu.requests()[skip..]);
     emu.shutdown().await;
+    let limit = alone.concurrency_status();
     println!(
-        "  the dry runs alone through a paced client: peak {peak_alone} per second (the pacer's own bound: {:.0}); a gap between the two is dry runs that got their slot while the 16 in-flight places were taken by the project reads, then started together",
-        rate + 1.0
+        "  the dry runs alone through a paced client: peak {peak_alone} per second (the pacer's own bound: {:.0}; adaptive limit now {} of {}, {} decreases). Above the bound means dry runs that got their slot while no in-flight place was free (taken by the project reads, or fewer places after an adaptive decrease) and then started together: the pacer hands out slots before the place is taken",
+        rate + 1.0,
+        limit.limit,
+        limit.max,
+        limit.decreases
     );
     println!(
         "  at the default budget {DEFAULT_BUDGET} a sweep of the {} data sources takes {:.0} s (computed: {} × {} ms)",

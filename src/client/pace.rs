@@ -1,18 +1,22 @@
 //! Pacing of data-source dry runs (`--dry-run-budget`, issue 15).
 //!
 //! Every `POST /api/v2/data?dryRun=true` makes Immuta query the customer's warehouse, so
-//! the daemon's drift sweep spreads them out: a [`Pacer`] hands out one send slot every
-//! `per ÷ count` ([`Budget::spacing`]) and never more than one at a time, so in any window
-//! of length `per` at most `count + 1` dry runs start (the `+ 1` is the slot at the
-//! window's edge). Retries of a paced request are paced too: each attempt reaches the
-//! warehouse.
+//! the daemon's drift sweep spreads them out: a [`Pacer`] lets one request go at a time,
+//! each at least `per ÷ count` ([`Budget::spacing`]) after the one before, measured from
+//! when that one really went. So in any window of length `per` at most `count + 1` dry
+//! runs start (the `+ 1` is the one at the window's edge), even when the process stalls:
+//! slots are not reserved ahead, so a stall (no free in-flight place, a busy runtime)
+//! delays the next request instead of releasing the slots that passed together. Waiters
+//! are served in call order (tokio's mutex is fair). Retries of a paced request are paced
+//! too: each attempt reaches the warehouse. The client takes its in-flight place inside
+//! the pacer's turn ([`Pacer::admit`]), so a request is let go only when it can be sent.
 //!
 //! Input: a [`Budget`] (parsed from `300/min`, `5/s`, `1000/h`, `300/90s`). Output:
 //! [`Pacer::wait`], which returns when the caller may send. The clock is tokio's, so a
 //! test with a paused clock checks the budget without waiting for it.
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -108,20 +112,21 @@ impl FromStr for Budget {
     }
 }
 
-/// Hands out send slots at a [`Budget`]. Cheap to clone; clones share the slots.
+/// Lets paced requests go at a [`Budget`]. Cheap to clone; clones share the pace.
 #[derive(Debug, Clone)]
 pub struct Pacer {
     budget: Budget,
-    /// The earliest start of the next slot.
-    next: Arc<Mutex<Option<Instant>>>,
+    /// When the last paced request was let go; held across the wait, so waiters go one
+    /// at a time.
+    last: Arc<tokio::sync::Mutex<Option<Instant>>>,
 }
 
 impl Pacer {
-    /// A pacer whose first slot is now.
+    /// A pacer that lets the first request go at once.
     pub fn new(budget: Budget) -> Pacer {
         Pacer {
             budget,
-            next: Arc::new(Mutex::new(None)),
+            last: Arc::new(tokio::sync::Mutex::new(None)),
         }
     }
 
@@ -130,20 +135,25 @@ impl Pacer {
         self.budget
     }
 
-    /// Waits for the caller's slot. Slots are reserved in call order and spaced by
-    /// [`Budget::spacing`]; a pacer left idle does not save slots up (no burst).
+    /// Waits until the caller may send: [`Budget::spacing`] after the previous caller was
+    /// let go. A pacer left idle does not save slots up (no burst).
     pub async fn wait(&self) {
-        let slot = {
-            let now = Instant::now();
-            let mut next = match self.next.lock() {
-                Ok(g) => g,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            let slot = next.map_or(now, |n| n.max(now));
-            *next = Some(slot.checked_add(self.budget.spacing()).unwrap_or(slot));
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
+        self.admit(async {}).await;
+    }
+
+    /// [`Pacer::wait`], then `ready` (the caller's in-flight place), while no other
+    /// paced request may go: the request is let go, and the time taken, only once it
+    /// can really be sent. Waiting callers hold no place meanwhile.
+    pub async fn admit<F: std::future::Future>(&self, ready: F) -> F::Output {
+        let mut last = self.last.lock().await;
+        if let Some(at) = *last {
+            if let Some(next) = at.checked_add(self.budget.spacing()) {
+                tokio::time::sleep_until(next).await;
+            }
+        }
+        let out = ready.await;
+        *last = Some(Instant::now());
+        out
     }
 }
 
@@ -216,5 +226,31 @@ mod tests {
         pacer.wait().await;
         pacer.wait().await;
         assert_eq!(Instant::now() - t0, Duration::from_millis(200));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stall_delays_the_next_request_instead_of_releasing_a_burst() {
+        let pacer = Pacer::new("5/s".parse().unwrap());
+        pacer.wait().await;
+        // Three callers queue, then the runtime does not poll them for two seconds
+        // (simulated: a task holds the thread without yielding to the timer).
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let p = pacer.clone();
+                tokio::spawn(async move {
+                    p.wait().await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let mut went = Vec::new();
+        for w in waiters {
+            went.push(w.await.unwrap());
+        }
+        went.sort();
+        for w in went.windows(2) {
+            assert!(w[1] - w[0] >= Duration::from_millis(200), "{went:?}");
+        }
     }
 }

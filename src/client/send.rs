@@ -29,18 +29,16 @@ impl Client {
     /// outlive the request's total time budget ([`super::RetryPolicy::max_elapsed`]).
     pub(super) async fn send(&self, req: Request<'_>) -> Result<Value, Error> {
         let pacer = self.pacer.as_ref().filter(|_| req.paced);
-        if let Some(p) = pacer {
-            // The first slot is waited for before a permit is taken: a paced request
-            // never holds one of the in-flight places while it waits for its turn.
-            p.wait().await;
-        }
         // The place is kept across retry waits (see [`adaptive`]: a throttled request
-        // does not hand its place to a new one).
-        let _permit = self
-            .limiter
-            .acquire()
-            .await
-            .map_err(|e| Error::Config(e.to_string()))?;
+        // does not hand its place to a new one). A paced request takes it inside its
+        // turn of the pacer, so it is let go only once it can be sent, and paced
+        // requests waiting for their turn hold no place.
+        let acquire = self.limiter.acquire();
+        let permit = match pacer {
+            Some(p) => p.admit(acquire).await,
+            None => acquire.await,
+        };
+        let _permit = permit.map_err(|e| Error::Config(e.to_string()))?;
         let floor = (
             req.endpoint,
             req.query.iter().any(|(k, v)| *k == "dryRun" && v == "true"),

@@ -45,6 +45,10 @@
 //! decrease), against 4.1 objects/s with "halve on any counted 429" (README,
 //! "Performance").
 //!
+//! Caveat: a tenant that throttles fewer than half of the answers leaves the limit where it
+//! is. Those requests still wait out their `Retry-After` holding their place (below), so
+//! the load this client sends falls with the throttling anyway.
+//!
 //! # Retries keep their place
 //! A request waiting out a `Retry-After` keeps its permit: the server asked this client
 //! to slow down, so handing the place to another request would send a new one exactly

@@ -90,6 +90,53 @@ fn prune_and_retry_flags_parse() {
     assert!(b.prune.kinds().is_empty());
 }
 
+/// issue 15: `--refresh all` is the default (every object read); `changed` plans
+/// incrementally with `--drift-interval` (default 1h) as the record age; `full` reads
+/// every connection's V1 details too.
+#[test]
+fn refresh_modes_parse_into_scope_and_detail_reads() {
+    use immuta_gitops::cycle::Scope;
+    use immuta_gitops::live::Refresh;
+    use std::time::Duration;
+    let parse = |extra: &[&str]| {
+        let mut args = vec!["immuta-gitops", "reconcile", "--plan", "--repo", "r"];
+        args.extend_from_slice(extra);
+        let Command::Reconcile(a) = Cli::try_parse_from(args).unwrap().command else {
+            panic!("not reconcile");
+        };
+        (a.refresh.live(), a.refresh.scope(a.drift_interval))
+    };
+    assert_eq!(parse(&[]), (Refresh::Changed, Scope::Full));
+    assert_eq!(
+        parse(&["--refresh", "all"]),
+        (Refresh::Changed, Scope::Full)
+    );
+    assert_eq!(parse(&["--refresh=full"]), (Refresh::Full, Scope::Full));
+    let hour = Duration::from_secs(3600);
+    assert_eq!(
+        parse(&["--refresh=changed"]),
+        (Refresh::Changed, Scope::Changed { max_age: hour })
+    );
+    assert_eq!(
+        parse(&["--refresh=changed", "--drift-interval", "15m"]),
+        (
+            Refresh::Changed,
+            Scope::Changed {
+                max_age: Duration::from_secs(900)
+            }
+        )
+    );
+    assert!(Cli::try_parse_from([
+        "immuta-gitops",
+        "reconcile",
+        "--plan",
+        "--repo",
+        "r",
+        "--refresh=some"
+    ])
+    .is_err());
+}
+
 #[cfg(feature = "emulator")]
 #[test]
 fn emulator_page_cap_flag_parses_with_the_documented_default() {

@@ -19,8 +19,13 @@
 //!   is given, whether or not every write landed: keys whose delete did not land stay in
 //!   it, so a later run can still delete them. It records the digests of the data-source
 //!   credentials it applied too (issue 13), so the next plan can say whether one changed.
+//! - [`Reconciler::plan_scoped`] with [`Scope::Changed`] or [`Scope::Recheck`] reads from
+//!   Immuta only what changed since the records of `objects.json` ([`scope`], issue 15);
+//!   when the records cannot be trusted the plan is full and a [`Note::FullPlan`] says
+//!   why. An incremental plan never deletes. Apply and [`Reconciler::record_check`]
+//!   update the records of what the plan compared; carried objects keep theirs.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use tokio_util::sync::CancellationToken;
 
@@ -37,12 +42,15 @@ use crate::source::{self, Snapshot, SourceSpec};
 use crate::state::{self, Inventory, SecretDigests, StateDir};
 
 mod adopt;
+mod note;
+mod records;
 pub mod scope;
 pub mod target;
 #[cfg(test)]
 mod tests;
 
 pub use adopt::{AdoptError, Adopted};
+pub use note::Note;
 pub use scope::Scope;
 pub use target::Targets;
 
@@ -147,64 +155,6 @@ pub struct Settings {
     pub prune: PruneSettings,
     /// `--state-dir`: the inventory of managed objects.
     pub state: Option<StateDir>,
-}
-
-/// Something a plan's reader should know that is not a change.
-#[derive(Debug)]
-pub enum Note {
-    /// Why prune did not delete something.
-    Prune(prune::Note),
-    /// The inventory could not be read: nothing is deleted this time.
-    InventoryUnreadable(state::Error),
-    /// `--target` is in effect: the plan is partial.
-    Targeted(Vec<String>),
-    /// A `--target` pattern matches no object of Git or the tenant.
-    TargetUnmatched(String),
-    /// The credential digests could not be read: credentials cannot be compared.
-    DigestsUnreadable(state::Error),
-    /// An incremental plan was asked for but every object was read (issue 15).
-    FullPlan(scope::Fallback),
-}
-
-impl Note {
-    /// Whether the note is a warning (prune is disabled for this run).
-    pub fn is_warning(&self) -> bool {
-        match self {
-            Note::Prune(n) => n.is_warning(),
-            Note::InventoryUnreadable(_)
-            | Note::DigestsUnreadable(_)
-            | Note::Targeted(_)
-            | Note::TargetUnmatched(_) => true,
-            Note::FullPlan(f) => f.is_warning,
-        }
-    }
-}
-
-impl std::fmt::Display for Note {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Note::Prune(n) => n.fmt(f),
-            Note::InventoryUnreadable(e) => {
-                write!(f, "prune disabled: {e}; nothing will be deleted")
-            }
-            Note::Targeted(patterns) => write!(
-                f,
-                "resource targeting is in effect ({}): this plan covers only the targeted objects and what they depend on, so it may be incomplete; changes outside them, deletes included, are neither shown nor applied. Use --target for exceptional cases, not routine operation",
-                patterns.join(", ")
-            ),
-            Note::TargetUnmatched(p) => {
-                write!(f, "--target {p} matches no object in Git or in Immuta")
-            }
-            Note::DigestsUnreadable(e) => {
-                write!(f, "{e}; connection credentials cannot be compared")
-            }
-            Note::FullPlan(fb) => write!(
-                f,
-                "planning in full, every object read from Immuta: {}",
-                fb.reason
-            ),
-        }
-    }
 }
 
 /// A complete plan and everything it was made from.
@@ -511,85 +461,6 @@ impl Reconciler {
         })
     }
 
-    /// What `scope` reads, from the loaded records.
-    fn choose(
-        &self,
-        scope: &Scope,
-        desired: &DesiredSet,
-        loaded: Option<&Result<Option<state::AppliedObjects>, state::Error>>,
-        fingerprints: Option<&state::objects::Fingerprints>,
-        inventory: Option<&Inventory>,
-        prune: &PruneOptions,
-    ) -> Result<Option<scope::Chosen>, scope::Fallback> {
-        if *scope == Scope::Full {
-            return Ok(None);
-        }
-        let records = match loaded {
-            None => {
-                return Err(scope::Fallback {
-                    reason:
-                        "no state directory (--state-dir) to hold the records of the last check"
-                            .into(),
-                    is_warning: false,
-                })
-            }
-            Some(Ok(r)) => Ok(r.as_ref()),
-            Some(Err(e)) => Err(e.to_string()),
-        };
-        let prints: Option<BTreeMap<ObjectKey, String>> = fingerprints.map(|f| f.desired(desired));
-        scope::choose(
-            scope,
-            records,
-            &scope::Inputs {
-                desired,
-                fingerprints: prints.as_ref(),
-                inventory,
-                prune,
-                now: unix_now(),
-            },
-        )
-    }
-
-    /// Records in `objects.json` that the objects `planned` compared with Immuta were
-    /// checked now (when, the live digest, in sync or not), without writing to Immuta:
-    /// the daemon calls it after a plan it only reports. [`Reconciler::apply`] records
-    /// the same for what it covered. Carried objects keep their record.
-    ///
-    /// # Errors
-    /// A state file that cannot be read or written (nothing without a state directory).
-    pub fn record_check(&self, planned: &Planned) -> Result<(), state::Error> {
-        let Some(dir) = &self.settings.state else {
-            return Ok(());
-        };
-        let records = self.next_records(dir, planned, None)?;
-        dir.save_objects(&records)
-    }
-
-    /// The records after `planned` (and its apply, with `report`).
-    fn next_records(
-        &self,
-        dir: &StateDir,
-        planned: &Planned,
-        report: Option<&ApplyReport>,
-    ) -> Result<state::AppliedObjects, state::Error> {
-        let fingerprints = match &planned.fingerprints {
-            Some(f) => f.clone(),
-            None => dir.fingerprints_or_new()?,
-        };
-        Ok(state::objects::next(
-            planned.objects.as_ref(),
-            &state::objects::Checked {
-                desired: &planned.desired,
-                plan: &planned.plan,
-                live: &planned.live,
-                carried: &planned.carried,
-                fingerprints: Some(&fingerprints),
-                now: unix_now(),
-            },
-            report,
-        ))
-    }
-
     /// Applies `planned.plan` (nothing is sent when it has no changes) and records the
     /// inventory in the state directory: every desired key, plus managed keys whose
     /// delete did not land. Objects not yet started when `cancel` fires are skipped.
@@ -670,11 +541,4 @@ impl Reconciler {
             digests_error,
         }
     }
-}
-
-/// Unix seconds now (0 before 1970).
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -15,6 +15,10 @@
 //!   the dry runs) maps names to ids and shows the data sources no desired connection
 //!   names (listed as unmanaged).
 //!
+//! An incremental plan passes a [`Selection`] ([`read_live_selected`], issue 15): the
+//! bulk lists are read as always, the per-object reads only for the data sources and
+//! projects it does not carry ([`select`]).
+//!
 //! This stage only reads: every call is a GET or a dry run.
 
 use std::collections::BTreeMap;

@@ -24,6 +24,7 @@ use crate::common::{DemoTenant, TestRepo, KEY};
 
 mod fallback;
 mod inputs;
+mod saved;
 
 /// Data sources and projects of the tenant: what an incremental plan can carry.
 pub const CARRIABLE: usize = 3 + 9;
@@ -353,4 +354,52 @@ async fn the_cli_header_says_which_mode_it_used() {
         "{stdout}"
     );
     assert!(stderr.contains("planning in full"), "{stderr}");
+}
+
+/// A project edited in Immuta is carried by `Changed` (its record says in sync), found
+/// by a `Recheck` of its key, and, once `record_check` marks it out of sync, read by
+/// every later `Changed` plan until it is written back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recheck_finds_drift_that_a_changed_plan_carries() {
+    let t = Tenant::applied(&[]).await;
+    let resp = crate::common::http()
+        .post(format!("{}/api/v2/project", t.emu.url()))
+        .header("Authorization", KEY)
+        .json(&serde_json::json!({
+            "projectKey": "extra-4", "name": "Extra Project 4",
+            "description": "edited in Immuta",
+            "subscriptionPolicy": {"type": "anyone"}, "purposes": ["Extra Purpose 4"]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{resp:?}");
+    let key = immuta_gitops::object::ObjectKey::new(Kind::Project, "extra-4");
+
+    let (_, planned) = t.plan(changed()).await;
+    assert!(planned.carried().contains(&key));
+    assert!(!planned.plan.has_changes());
+
+    let (r, planned) = t
+        .plan(Scope::Recheck {
+            keys: [key.clone()].into(),
+        })
+        .await;
+    assert_eq!(incremental(&planned.scope), (LISTED + 1, CARRIABLE - 1));
+    assert!(planned.sweepable().contains(&key));
+    let updates: Vec<String> = planned
+        .plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Update)
+        .map(|c| c.key.to_string())
+        .collect();
+    assert_eq!(updates, ["project/extra-4"]);
+    assert_eq!(requests(&r).get("GET /project/{id}"), Some(&1));
+    r.record_check(&planned).unwrap();
+
+    // Out of sync by its record: read (and shown) by the next Changed plan.
+    let (_, planned) = t.plan(changed()).await;
+    assert!(!planned.carried().contains(&key));
+    assert!(planned.plan.has_changes());
 }

@@ -539,6 +539,7 @@ impl Daemon {
             drift: self.args.drift,
             weakening: self.args.weakening,
             drift_rule: runner.schedule.drift_rule(),
+            poll: self.args.interval,
             saved: self.saved,
             redactor: self.redactor,
             shared,

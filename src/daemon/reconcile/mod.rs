@@ -37,16 +37,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::announce::{self, Announcer};
-use super::decide::{self, ApplyEnd, Decision, PlanFacts};
+use super::decide::{self, Decision, PlanFacts};
 use super::hold::Holds;
 use super::runner::Reconcile;
 use super::schedule::DriftRule;
 use super::server::Shared;
-use super::status::{self, ApplyStatus, CycleResult, CycleStatus, PlanStatus};
+use super::status::{self, CycleResult, CycleStatus, PlanStatus};
 use super::sweep::{self, Step, Sweep};
 use super::trigger::Trigger;
 use super::{DriftPolicy, Mode, WeakeningPolicy};
-use crate::apply::{ApplyReport, Outcome};
 use crate::client::Budget;
 use crate::cycle::{self, Planned, Reconciler, Scope};
 use crate::live::Refresh;
@@ -84,6 +83,8 @@ pub struct CycleConfig {
     pub weakening: WeakeningPolicy,
     /// When a drift check is due.
     pub drift_rule: DriftRule,
+    /// `--interval`: how late a due sweep may start.
+    pub poll: std::time::Duration,
     /// What the state dir remembered at start.
     pub saved: Option<AppliedState>,
     /// Masks the API key, Git token and webhook secret in error texts.
@@ -315,7 +316,7 @@ impl Cycle {
             Step::Revision => (
                 &self.cfg.reconciler,
                 Scope::Changed {
-                    max_age: self.cfg.drift_rule.interval,
+                    max_age: self.sweep.record_max_age(self.cfg.poll),
                 },
                 Refresh::Changed,
                 None,
@@ -526,61 +527,6 @@ impl Cycle {
                 let applied = self.cfg.reconciler.apply(planned, cancel.clone()).await;
                 warn_inventory(&applied);
                 self.after_apply(plan, &applied.report, cancel)
-            }
-        }
-    }
-
-    fn after_apply(
-        &mut self,
-        plan: &Plan,
-        report: &ApplyReport,
-        cancel: &CancellationToken,
-    ) -> Ended {
-        let rev = &plan.revision;
-        let redactor = &self.secrets;
-        // Each object's result was logged once by apply, as it landed.
-        let mut st = ApplyStatus::from_report(rev, SystemTime::now(), report);
-        for o in &mut st.results {
-            o.error = o.error.as_deref().map(|e| redactor.redact(e));
-        }
-        self.cfg.shared.update_status(|s| s.last_apply = Some(st));
-        self.set_objects(plan, Some(report));
-        let (applied, failed, skipped) = report.counts();
-        let done = announce::applied(plan, report).applied;
-        match decide::apply_end(report.is_success_but_held(), failed, cancel.is_cancelled()) {
-            ApplyEnd::Applied => {
-                self.facts.applied = done;
-                self.mark_checked(rev);
-                self.mark_applied(rev);
-                Ok(CycleResult::Applied)
-            }
-            ApplyEnd::Interrupted => {
-                tracing::warn!(
-                    applied,
-                    skipped,
-                    "apply stopped by shutdown; the next start converges"
-                );
-                Ok(CycleResult::Interrupted)
-            }
-            ApplyEnd::Incomplete => {
-                // The error text is filled in when the cycle is recorded.
-                self.facts.failed = done.map(|a| (String::new(), a.objects));
-                let first = report
-                    .results
-                    .iter()
-                    .find_map(|r| match &r.outcome {
-                        Outcome::Failed { error } => {
-                            Some(format!("{}: {}", r.key, redactor.redact(error)))
-                        }
-                        _ => None,
-                    })
-                    .or_else(|| (plan.summary().refused > 0).then(|| refusals(plan)));
-                Err(Failure::Incomplete {
-                    applied,
-                    failed,
-                    skipped,
-                    first: first.unwrap_or_default(),
-                })
             }
         }
     }

@@ -1,17 +1,78 @@
-//! What a cycle records: the object gauges, the revisions checked and applied, the state
-//! file, and the inventory warnings. Split from [`super`] along the "after the plan" seam.
+//! What a cycle records: how an apply ended, the object gauges, the revisions checked
+//! and applied, the state file, and the inventory warnings. Split from [`super`] along the "after the plan" seam.
 
 use std::time::SystemTime;
 
-use super::{Cycle, Mark};
-use crate::apply::ApplyReport;
+use tokio_util::sync::CancellationToken;
+
+use super::{refusals, Cycle, Ended, Failure, Mark};
+use crate::apply::{ApplyReport, Outcome};
 use crate::cycle;
-use crate::daemon::status;
+use crate::daemon::announce;
+use crate::daemon::decide::{self, ApplyEnd};
+use crate::daemon::status::{self, ApplyStatus, CycleResult};
 use crate::plan::Plan;
 use crate::source::SourceId;
 use crate::state::{applied, AppliedState};
 
 impl Cycle {
+    /// Records how an apply ended: `/status`, the object gauges, the marks; an
+    /// incomplete apply fails the cycle with its first failure.
+    pub(super) fn after_apply(
+        &mut self,
+        plan: &Plan,
+        report: &ApplyReport,
+        cancel: &CancellationToken,
+    ) -> Ended {
+        let rev = &plan.revision;
+        let redactor = &self.secrets;
+        // Each object's result was logged once by apply, as it landed.
+        let mut st = ApplyStatus::from_report(rev, SystemTime::now(), report);
+        for o in &mut st.results {
+            o.error = o.error.as_deref().map(|e| redactor.redact(e));
+        }
+        self.cfg.shared.update_status(|s| s.last_apply = Some(st));
+        self.set_objects(plan, Some(report));
+        let (applied, failed, skipped) = report.counts();
+        let done = announce::applied(plan, report).applied;
+        match decide::apply_end(report.is_success_but_held(), failed, cancel.is_cancelled()) {
+            ApplyEnd::Applied => {
+                self.facts.applied = done;
+                self.mark_checked(rev);
+                self.mark_applied(rev);
+                Ok(CycleResult::Applied)
+            }
+            ApplyEnd::Interrupted => {
+                tracing::warn!(
+                    applied,
+                    skipped,
+                    "apply stopped by shutdown; the next start converges"
+                );
+                Ok(CycleResult::Interrupted)
+            }
+            ApplyEnd::Incomplete => {
+                // The error text is filled in when the cycle is recorded.
+                self.facts.failed = done.map(|a| (String::new(), a.objects));
+                let first = report
+                    .results
+                    .iter()
+                    .find_map(|r| match &r.outcome {
+                        Outcome::Failed { error } => {
+                            Some(format!("{}: {}", r.key, redactor.redact(error)))
+                        }
+                        _ => None,
+                    })
+                    .or_else(|| (plan.summary().refused > 0).then(|| refusals(plan)));
+                Err(Failure::Incomplete {
+                    applied,
+                    failed,
+                    skipped,
+                    first: first.unwrap_or_default(),
+                })
+            }
+        }
+    }
+
     pub(super) fn set_objects(&self, plan: &Plan, report: Option<&ApplyReport>) {
         self.cfg
             .shared

@@ -196,3 +196,59 @@ async fn a_sweep_chunk_shows_a_managed_object_gone_from_the_tenant_as_drift_and_
     );
     d.shutdown().await.0.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commit_made_during_a_sweep_is_planned_before_the_next_chunk() {
+    let emu = emulator(None).await;
+    let env = Env::new();
+    let repo = Repo::new(env.tmp.path());
+    let keys = ["a", "b", "c", "d", "e", "f"];
+    let files: Vec<(String, String)> = keys
+        .iter()
+        .map(|k| (format!("data/{k}.yaml"), data_source(k)))
+        .chain([("purpose/alpha.yaml".into(), purpose("Alpha", "first"))])
+        .collect();
+    let refs: Vec<(&str, Option<&str>)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), Some(c.as_str())))
+        .collect();
+    let a = repo.commit(&refs);
+    let state = env.tmp.path().join("state");
+    let d = env.start(&repo.url(), &emu.url(), |o| {
+        o.interval = Duration::from_millis(100);
+        o.drift_interval = Some(Duration::from_millis(300));
+        // One dry run a second: a chunk is one connection, and the sweep of six takes
+        // five seconds at least.
+        o.dry_run_budget = "1/s".parse().unwrap();
+        o.flags.state_dir = Some(state.clone());
+    });
+    wait_applied(&d.base, &a).await;
+    let s = wait_status(&d.base, "the sweep under way", |s| {
+        s["drift_sweep"]["state"] == "running" && s["drift_sweep"]["checked"].as_u64() >= Some(2)
+    })
+    .await;
+    assert_eq!(s["drift_sweep"]["total"], 6);
+    assert_eq!(s["drift_sweep"]["estimated_seconds"], 6.0);
+    assert_eq!(s["last_cycle"]["trigger"], "sweep", "chunks follow at once");
+
+    let b = repo.commit(&[("purpose/alpha.yaml", Some(&purpose("Alpha", "edited")))]);
+    let s = wait_applied(&d.base, &b).await;
+    let sweep = &s["drift_sweep"];
+    assert_eq!(
+        sweep["state"], "running",
+        "the commit did not wait for the sweep"
+    );
+    assert!(sweep["checked"].as_u64() < Some(6), "{sweep}");
+    assert_eq!(s["last_plan"]["summary"]["change"], 1);
+    // The sweep goes on after the commit and completes.
+    let s = wait_status(&d.base, "the sweep completes", |s| {
+        !s["drift_sweep"]["last_completed_at"].is_null()
+    })
+    .await;
+    // Paced: six dry runs at one a second span five seconds at least (the next sweep
+    // may already run, back to back: it cannot fit the 300ms interval).
+    let took = s["drift_sweep"]["last_duration_seconds"].as_f64().unwrap();
+    assert!(took >= 5.0, "a sweep of six at 1/s took {took}s");
+    assert_eq!(s["drift_sweep"]["drift_found"], 0);
+    d.shutdown().await.0.unwrap();
+}

@@ -156,7 +156,7 @@ pub async fn run(n: usize, seed: &Path, tmp: &Path) -> Sweep {
     emu.shutdown().await;
     let limit = alone.concurrency_status();
     println!(
-        "  the dry runs alone through a paced client: peak {peak_alone} per second (the pacer's own bound: {:.0}; adaptive limit now {} of {}, {} decreases). Above the bound means dry runs that got their slot while no in-flight place was free (taken by the project reads, or fewer places after an adaptive decrease) and then started together: the pacer hands out slots before the place is taken",
+        "  the dry runs alone through a paced client: peak {peak_alone} per second (the pacer's own bound: {:.0}; adaptive limit now {} of {}, {} decreases)",
         rate + 1.0,
         limit.limit,
         limit.max,

@@ -231,6 +231,16 @@ async fn issue_15_a_one_object_commit_reads_and_writes_one_object() {
     let idle = requests(&r);
     assert_lists_and(&idle, &[]);
     let lists: u64 = idle.values().sum();
+    // The same tenant planned in full: every connection dry-run, every project read.
+    let (r, _) = t.plan(Scope::Full).await;
+    let full = requests(&r);
+    assert_eq!(full.get("POST /api/v2/data"), Some(&3), "{full:#?}");
+    assert_eq!(full.get("GET /project/{id}"), Some(&9), "{full:#?}");
+    assert_eq!(full.get("GET /project/{id}/dataSources"), Some(&9));
+    println!(
+        "no-op plan: {lists} requests incremental, {} full",
+        full.values().sum::<u64>()
+    );
 
     t.repo
         .commit(&[("policy/extra-mask-2.yaml", Some(&mask_policy(2, "changed")))]);

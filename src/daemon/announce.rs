@@ -274,5 +274,9 @@ mod tests {
         assert_eq!(trigger(Trigger::Schedule, false), notify::Trigger::Interval);
         assert_eq!(trigger(Trigger::Watch, false), notify::Trigger::FileChange);
         assert_eq!(trigger(Trigger::Hook, true), notify::Trigger::Webhook);
+        // A sweep chunk is a drift check; a chunk's cycle that found a new revision
+        // planned it on the timer's behalf.
+        assert_eq!(trigger(Trigger::Sweep, true), notify::Trigger::DriftCheck);
+        assert_eq!(trigger(Trigger::Sweep, false), notify::Trigger::Interval);
     }
 }

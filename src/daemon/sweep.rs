@@ -307,6 +307,13 @@ impl Sweep {
         self.keys = Some(keys);
     }
 
+    /// Counts objects the running sweep found drifted (`kind/name`; each once).
+    pub fn note_drift(&mut self, drifted: impl IntoIterator<Item = String>) {
+        if let Some(run) = &mut self.run {
+            run.drifted.extend(drifted);
+        }
+    }
+
     /// The plan of the chunk `keys` completed (rule 3); `drifted` names what it found
     /// changed outside Git, `full` says the plan read every object (the check is then
     /// complete). Returns the sweep when this was its last chunk.

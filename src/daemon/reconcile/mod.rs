@@ -451,8 +451,14 @@ impl Cycle {
         let drifted = plan_status.drifted.len();
         self.found = plan_status.drifted.iter().map(|d| d.key.clone()).collect();
         let names = status::drift_summary(&plan_status.drifted);
+        if self.drift_check {
+            // Shown with the plan that found it, in the same `/status` update.
+            self.sweep.note_drift(self.found.iter().cloned());
+        }
+        let sweep = self.sweep.status();
         self.cfg.shared.update_status(|s| {
             s.last_plan = Some(plan_status);
+            s.drift_sweep = sweep;
             if drift {
                 s.drift_detected += 1;
             }

@@ -65,6 +65,8 @@ fn a_sweep_runs_in_sorted_chunks_of_the_budget_count_and_completes() {
     let (second, _) = chunk(&mut s, at(3660));
     assert_eq!(second.len(), 3);
     assert!(second.iter().all(|k| !first.contains(k)));
+    s.note_drift(["policy/P".to_string()]);
+    assert_eq!(s.status().drift_found, 1, "shown before the chunk ends");
     s.chunk_planned(&second, ["policy/P".to_string()], false, at(3720));
     let (last, _) = chunk(&mut s, at(3720));
     assert_eq!(last.len(), 1, "at most the rest");

@@ -124,6 +124,11 @@ async fn a_one_object_commit_costs_no_dry_run_and_drift_is_found_within_one_drif
     let took = changed.elapsed();
     assert_eq!(s["last_plan"]["revision"], head.as_str());
     assert!(s["drift_detected"].as_u64().unwrap() >= 1);
+    assert!(
+        s["drift_sweep"]["drift_found"].as_u64() >= Some(1),
+        "the sweep counts it with the plan that found it: {}",
+        s["drift_sweep"]
+    );
     // The next sweep starts at most one drift interval after the last one started; its
     // own time at the budget is a few dry runs, and a cycle's time on a busy machine.
     let bound = drift_interval + Duration::from_millis(1500);

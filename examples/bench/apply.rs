@@ -51,6 +51,13 @@ pub async fn first_apply_on(desired: &DesiredSet, concurrency: usize, opts: Opti
     if failed + skipped > 0 {
         println!("  (apply: {applied} applied, {failed} failed, {skipped} skipped)");
     }
+    let limit = c.concurrency_status();
+    if limit.decreases > 0 {
+        println!(
+            "  (adaptive limit: {} of {} at the end, {} decreases, {} increases)",
+            limit.limit, limit.max, limit.decreases, limit.increases
+        );
+    }
     ApplyRun {
         seconds,
         requests: c.stats().total(),

@@ -389,6 +389,15 @@ impl Reconciler {
         };
         let selection = chosen.as_ref().map(|c| &c.selection);
         let live = live::read_live_selected(&client, &desired, &probe, refresh, selection).await?;
+        let mut plan_scope = plan_scope;
+        if let PlanScope::Incremental {
+            planned, carried, ..
+        } = &mut plan_scope
+        {
+            // Carried connections the data-source list showed changed were read after all.
+            *planned += live.uncarried.len();
+            *carried = carried.saturating_sub(live.uncarried.len());
+        }
         check_references(&desired, &live)?;
         let mut plan = plan::diff(&desired, &live);
         plan.scope = plan_scope.clone();
@@ -441,7 +450,8 @@ impl Reconciler {
             .as_ref()
             .map(|o| state::objects::drifted(o, &desired, &plan))
             .unwrap_or_default();
-        let carried = chosen.map(|c| c.carried()).unwrap_or_default();
+        let mut carried = chosen.map(|c| c.carried()).unwrap_or_default();
+        carried.retain(|k| !live.uncarried.contains(k));
         Ok(Planned {
             desired,
             live,

@@ -21,7 +21,7 @@
 //!
 //! This stage only reads: every call is a GET or a dry run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use futures::TryFutureExt;
@@ -115,6 +115,9 @@ pub struct LiveSet {
     /// Project id → `projectKey` of every live project listed (read, or known from the
     /// records of an incremental plan).
     pub project_ids: BTreeMap<u64, String>,
+    /// Connections the selection carried but the `GET /dataSource` list showed had lost
+    /// a data source it records (deleted or disabled outside Git): dry-run after all.
+    pub uncarried: BTreeSet<ObjectKey>,
 }
 
 /// Live-stage failures.
@@ -183,7 +186,7 @@ pub async fn read_live_selected(
     refresh: Refresh,
     selection: Option<&Selection>,
 ) -> Result<LiveSet, Error> {
-    let (policies, projects, purposes, (data, hits), data_orphans) = tokio::try_join!(
+    let (policies, projects, purposes, (mut data, hits), data_orphans) = tokio::try_join!(
         read_policies(client),
         select::read_projects(client, desired, selection),
         read_purposes(client),
@@ -204,7 +207,22 @@ pub async fn read_live_selected(
         .filter(|h| data::hit_is_live(h))
         .filter_map(|h| Some((data::hit_name(h)?, h)))
         .collect();
-    let mut claimed = std::collections::BTreeSet::new();
+    // The list is read every plan anyway: a carried connection one of whose data
+    // sources is gone from it was changed outside Git, and is read after all.
+    let uncarried: BTreeSet<ObjectKey> = selection
+        .map(|s| {
+            s.carried
+                .iter()
+                .filter(|(k, c)| {
+                    k.kind == Kind::Data
+                        && c.names.iter().any(|n| !by_name.contains_key(n.as_str()))
+                })
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    data.extend(select::dry_run(client, desired, &uncarried).await?);
+    let mut claimed = BTreeSet::new();
     let mut to_read: Vec<(ObjectKey, Vec<Value>)> = Vec::new();
     for (key, dry) in &data {
         let names: Vec<&String> = dry
@@ -214,7 +232,7 @@ pub async fn read_live_selected(
             .chain(&dry.deleting)
             .collect();
         claimed.extend(names.iter().map(|n| n.to_string()));
-        let carried = selection.is_some_and(|s| s.is_carried(key));
+        let carried = selection.is_some_and(|s| s.is_carried(key)) && !uncarried.contains(key);
         let wanted = !carried && (!dry.is_noop() || refresh == Refresh::Full);
         let hits: Vec<Value> = names
             .iter()
@@ -241,6 +259,7 @@ pub async fn read_live_selected(
         data_bodies,
         data_unmanaged,
         project_ids: projects.ids,
+        uncarried,
     })
 }
 

@@ -78,7 +78,28 @@ pub(super) async fn read_data(
             None => manifests.push(m),
         }
     }
-    let read: BTreeMap<ObjectKey, DataDryRun> = stream::iter(manifests)
+    out.extend(dry_run_each(client, manifests).await?);
+    Ok(out)
+}
+
+/// Dry runs of the desired connections `keys` names.
+pub(super) async fn dry_run(
+    client: &Client,
+    desired: &DesiredSet,
+    keys: &BTreeSet<ObjectKey>,
+) -> Result<BTreeMap<ObjectKey, DataDryRun>, Error> {
+    dry_run_each(
+        client,
+        keys.iter().filter_map(|k| desired.objects.get(k)).collect(),
+    )
+    .await
+}
+
+async fn dry_run_each(
+    client: &Client,
+    manifests: Vec<&crate::manifest::Manifest>,
+) -> Result<BTreeMap<ObjectKey, DataDryRun>, Error> {
+    stream::iter(manifests)
         .map(|m| async move {
             let answer = client.upsert(&m.key, &m.body, true).await?;
             let dry: DataDryRun = serde_json::from_value(answer).map_err(|e| Error::DryRun {
@@ -89,9 +110,7 @@ pub(super) async fn read_data(
         })
         .buffer_unordered(64)
         .try_collect()
-        .await?;
-    out.extend(read);
-    Ok(out)
+        .await
 }
 
 /// What the project read found: the live projects, and id → key of each.

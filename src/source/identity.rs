@@ -178,31 +178,39 @@ mod tests {
 
     #[test]
     fn urls_of_one_repository_are_one_identity() {
-        let same = [
-            "https://git.example.com/org/repo",
-            "https://git.example.com/org/repo.git",
-            "https://git.example.com/org/repo/",
-            "https://git.example.com/org/repo.git/",
-            "HTTPS://Git.Example.COM/org/repo.git",
-            "https://git.example.com:443/org/repo",
-            "https://user:s3cret@git.example.com/org/repo.git",
-            "https://oauth2:tok@git.example.com//org//repo.git",
-            "https://git.example.com/org/repo.git?private_token=tok",
-            "https://git.example.com/org/repo#readme",
+        // Each spelling of one repository normalises to that repository's one identity.
+        let spellings: [(&str, &[&str]); 2] = [
+            (
+                "https://git.example.com/org/repo",
+                &[
+                    "https://git.example.com/org/repo",
+                    "https://git.example.com/org/repo.git",
+                    "https://git.example.com/org/repo/",
+                    "https://git.example.com/org/repo.git/",
+                    "HTTPS://Git.Example.COM/org/repo.git",
+                    "https://git.example.com:443/org/repo",
+                    "https://user:s3cret@git.example.com/org/repo.git",
+                    "https://oauth2:tok@git.example.com//org//repo.git",
+                    "https://git.example.com/org/repo.git?private_token=tok",
+                    "https://git.example.com/org/repo#readme",
+                ],
+            ),
+            (
+                "ssh://github.com/org/repo",
+                &[
+                    "git@github.com:org/repo.git",
+                    "github.com:org/repo",
+                    "ssh://git@github.com/org/repo.git",
+                    "ssh://git@GitHub.com:22/org/repo",
+                    "git+ssh://git@github.com/org/repo.git/",
+                    "ssh+git://github.com/org/repo",
+                ],
+            ),
         ];
-        for u in same {
-            assert_eq!(normalize_url(u), "https://git.example.com/org/repo", "{u}");
-        }
-        let ssh = [
-            "git@github.com:org/repo.git",
-            "github.com:org/repo",
-            "ssh://git@github.com/org/repo.git",
-            "ssh://git@GitHub.com:22/org/repo",
-            "git+ssh://git@github.com/org/repo.git/",
-            "ssh+git://github.com/org/repo",
-        ];
-        for u in ssh {
-            assert_eq!(normalize_url(u), "ssh://github.com/org/repo", "{u}");
+        for (identity, urls) in spellings {
+            for u in urls {
+                assert_eq!(normalize_url(u), identity, "{u}");
+            }
         }
         // Different repositories, ports, schemes or path case stay different.
         let different = [

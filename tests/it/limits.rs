@@ -49,6 +49,12 @@ async fn run_limited(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().await.expect("binary runs")
 }
 
+/// `reconcile --apply` of `repo` against `url`, under [`MEMORY_LIMIT`].
+async fn apply_limited(repo: &str, url: &str) -> Output {
+    let args = ["reconcile", "--apply", "--repo", repo, "--immuta-url", url];
+    run_limited(&args, &[]).await
+}
+
 /// A sparse file of `len` bytes (no disk used), filled with `fill` at its start.
 fn sparse(path: &Path, fill: &str, len: u64) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -83,18 +89,7 @@ async fn a_valid_repository_applies_under_the_memory_limit() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = write_tree(tmp.path(), "repo", &[("purpose/fraud.yaml", PURPOSE)]);
     let repo = dir.to_string_lossy().to_string();
-    let out = run_limited(
-        &[
-            "reconcile",
-            "--apply",
-            "--repo",
-            &repo,
-            "--immuta-url",
-            &emu.url(),
-        ],
-        &[],
-    )
-    .await;
+    let out = apply_limited(&repo, &emu.url()).await;
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     assert_eq!(real_writes(&emu), 1);
@@ -162,18 +157,7 @@ async fn issue_11_oversized_files_fail_cleanly_under_a_memory_limit() {
         let repo = dir.to_string_lossy().to_string();
         let validate = run_limited(&["validate", &repo], &[]).await;
         assert_refused(&validate, want, 0);
-        let apply = run_limited(
-            &[
-                "reconcile",
-                "--apply",
-                "--repo",
-                &repo,
-                "--immuta-url",
-                &emu.url(),
-            ],
-            &[],
-        )
-        .await;
+        let apply = apply_limited(&repo, &emu.url()).await;
         assert_refused(&apply, want, real_writes(&emu));
         assert!(
             emu.emulator.write_log().is_empty(),
@@ -281,18 +265,7 @@ async fn issue_11_validation_refusals_reach_no_write() {
         all.extend(files);
         let dir = write_tree(tmp.path(), "repo", &all);
         let repo = dir.to_string_lossy().to_string();
-        let out = run_limited(
-            &[
-                "reconcile",
-                "--apply",
-                "--repo",
-                &repo,
-                "--immuta-url",
-                &emu.url(),
-            ],
-            &[],
-        )
-        .await;
+        let out = apply_limited(&repo, &emu.url()).await;
         assert_refused(&out, &want, real_writes(&emu));
         assert!(emu.emulator.write_log().is_empty());
         let out = run_limited(&["validate", &repo], &[]).await;

@@ -34,6 +34,13 @@ impl Applied {
             .unwrap();
         assert!(resp.status().is_success(), "{resp:?}");
     }
+
+    /// Commits [`removed`] with one more file change in the same commit.
+    fn commit_removed_and(&self, extra: (&'static str, Option<&'static str>)) {
+        let mut files = removed();
+        files.push(extra);
+        self.repo.commit(&files);
+    }
 }
 
 /// The commit that removes [`REMOVED`], and stops naming the removed data source's
@@ -179,13 +186,11 @@ async fn hand_made_objects_are_never_deleted_even_with_every_guard_off() {
 #[tokio::test(flavor = "multi_thread")]
 async fn more_deletions_than_the_cap_refuse_the_whole_plan() {
     let mut a = Applied::new().await;
-    let mut files = removed();
     // An ordinary change in the same commit must not be applied either.
-    files.push((
+    a.commit_removed_and((
         "purpose/fraud-detection.yaml",
         Some("name: Fraud Detection\ndescription: changed in the same commit\n"),
     ));
-    a.repo.commit(&files);
     let inventory = a.inventory();
     let before = real_write_records(&a.emu).len();
     let out = a
@@ -309,12 +314,10 @@ async fn a_git_fetch_failure_never_deletes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_manifest_that_fails_to_parse_never_deletes() {
     let mut a = Applied::new().await;
-    let mut files = removed();
-    files.push((
+    a.commit_removed_and((
         "policy/broken.yaml",
         Some("policyKey: broken\nname: [unclosed\ntype: data\n"),
     ));
-    a.repo.commit(&files);
     let url = a.repo.url();
     broken(&mut a, &url, &[], "policy/broken.yaml:").await;
     a.finish();

@@ -5,7 +5,9 @@
 //! alternative spelled out, and nothing is written.
 
 use std::path::Path;
+use std::process::Output;
 
+use immuta_emulator::Handle;
 use serde_json::Value;
 
 use crate::common::*;
@@ -47,6 +49,20 @@ async fn policy_ids(url: &str) -> Vec<(String, u64)> {
     out
 }
 
+/// `reconcile <mode>` of `repo` against `emu`, keeping state in `state` (plus `extra`).
+async fn reconcile_with_state(
+    emu: &Handle,
+    mode: &str,
+    repo: &(impl AsRef<Path> + ?Sized),
+    state: &str,
+    extra: &[&str],
+) -> Output {
+    let mut args = vec!["--state-dir", state];
+    args.extend_from_slice(extra);
+    let repo = repo.as_ref().to_string_lossy();
+    reconcile(&emu.url(), mode, &repo, &args, &[]).await
+}
+
 fn inventory(state: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(state.join("inventory.json")).unwrap()).unwrap()
 }
@@ -65,14 +81,7 @@ async fn issue_13_a_renamed_policy_keeps_its_id_and_the_inventory_follows() {
             ("purpose/p.yaml", "name: Billing\n"),
         ],
     );
-    let first = reconcile(
-        &emu.url(),
-        "--apply",
-        &before.to_string_lossy(),
-        &["--state-dir", &state_s],
-        &[],
-    )
-    .await;
+    let first = reconcile_with_state(&emu, "--apply", &before, &state_s, &[]).await;
     assert_eq!(first.status.code(), Some(0), "{:?}", text(&first));
     let old_id = policy_ids(&emu.url())
         .await
@@ -94,14 +103,7 @@ async fn issue_13_a_renamed_policy_keeps_its_id_and_the_inventory_follows() {
         ],
     );
     let repo = after.to_string_lossy().to_string();
-    let plan = reconcile(
-        &emu.url(),
-        "--plan",
-        &repo,
-        &["--state-dir", &state_s, "--prune"],
-        &[],
-    )
-    .await;
+    let plan = reconcile_with_state(&emu, "--plan", &repo, &state_s, &["--prune"]).await;
     let (out, err) = text(&plan);
     assert_eq!(plan.status.code(), Some(0), "{out}\n{err}");
     assert!(
@@ -122,14 +124,7 @@ async fn issue_13_a_renamed_policy_keeps_its_id_and_the_inventory_follows() {
     );
 
     let writes = real_writes(&emu);
-    let apply = reconcile(
-        &emu.url(),
-        "--apply",
-        &repo,
-        &["--state-dir", &state_s, "--prune"],
-        &[],
-    )
-    .await;
+    let apply = reconcile_with_state(&emu, "--apply", &repo, &state_s, &["--prune"]).await;
     let (aout, aerr) = text(&apply);
     assert_eq!(apply.status.code(), Some(0), "{aout}\n{aerr}");
     // One PUT (the rename) and one POST (the description), no delete, no create.
@@ -141,7 +136,7 @@ async fn issue_13_a_renamed_policy_keeps_its_id_and_the_inventory_follows() {
     assert!(ids.contains(&("new-key".to_string(), old_id)), "{ids:?}");
     assert!(!ids.iter().any(|(k, _)| k == "old-key"), "{ids:?}");
 
-    let again = reconcile(&emu.url(), "--plan", &repo, &["--state-dir", &state_s], &[]).await;
+    let again = reconcile_with_state(&emu, "--plan", &repo, &state_s, &[]).await;
     let (gout, gerr) = text(&again);
     assert!(gout.contains("No changes."), "{gout}\n{gerr}");
     // The inventory was trusted (same source) and follows the rename.
@@ -165,14 +160,7 @@ async fn issue_13_keys_without_a_documented_rename_are_refused_and_kept() {
         "repo",
         &[("project/p.yaml", &PROJECT.replace("KEY", "claims-old"))],
     );
-    let first = reconcile(
-        &emu.url(),
-        "--apply",
-        &before.to_string_lossy(),
-        &["--state-dir", &state_s],
-        &[],
-    )
-    .await;
+    let first = reconcile_with_state(&emu, "--apply", &before, &state_s, &[]).await;
     assert_eq!(first.status.code(), Some(0), "{:?}", text(&first));
     let hits = get(&emu.url(), "/project?size=100").await;
     let id = hits["hits"][0]["id"].as_u64().unwrap();
@@ -194,14 +182,7 @@ async fn issue_13_keys_without_a_documented_rename_are_refused_and_kept() {
     );
     let writes = real_writes(&emu);
     for mode in ["--plan", "--apply"] {
-        let run = reconcile(
-            &emu.url(),
-            mode,
-            &after.to_string_lossy(),
-            &["--state-dir", &state_s, "--prune"],
-            &[],
-        )
-        .await;
+        let run = reconcile_with_state(&emu, mode, &after, &state_s, &["--prune"]).await;
         let (out, err) = text(&run);
         assert_eq!(run.status.code(), Some(1), "{mode}: {out}\n{err}");
         assert!(

@@ -77,6 +77,21 @@ pub fn subscription(v2: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     out.insert("type".into(), json!("subscription"));
     out.insert("subscriptionType".into(), json!(subscription_type(ty)));
+    copy_subscription_fields(v2, &mut out);
+    for (k, default) in [
+        ("description", Value::Null),
+        ("allowDiscovery", json!(false)),
+        ("shareResponsibility", json!(false)),
+        ("automaticSubscription", json!(false)),
+    ] {
+        out.entry(k).or_insert(default);
+    }
+    Value::Object(out)
+}
+
+/// Copies a V2 subscription body into its V1 object: every field but `type` (the caller
+/// sets it), entitlements renamed `exceptions` (001:343-358).
+fn copy_subscription_fields(v2: &Map<String, Value>, out: &mut Map<String, Value>) {
     for (k, v) in v2 {
         match k.as_str() {
             "type" => {}
@@ -90,15 +105,6 @@ pub fn subscription(v2: &Map<String, Value>) -> Value {
             }
         }
     }
-    for (k, default) in [
-        ("description", Value::Null),
-        ("allowDiscovery", json!(false)),
-        ("shareResponsibility", json!(false)),
-        ("automaticSubscription", json!(false)),
-    ] {
-        out.entry(k).or_insert(default);
-    }
-    Value::Object(out)
 }
 
 /// A project's V1 `(subscriptionPolicy, subscriptionType)`. A manual subscription, the
@@ -118,19 +124,7 @@ pub fn project_subscription(v2: Option<&Map<String, Value>>) -> (Value, &'static
     };
     let mut out = Map::new();
     out.insert("type".into(), json!("subscription"));
-    for (k, v) in sp {
-        match k.as_str() {
-            "type" => {}
-            "entitlements" => {
-                if let Some(e) = v.as_object() {
-                    out.insert("exceptions".into(), conditions(e));
-                }
-            }
-            _ => {
-                out.insert(k.clone(), v.clone());
-            }
-        }
-    }
+    copy_subscription_fields(sp, &mut out);
     (Value::Object(out), subscription_type(ty))
 }
 

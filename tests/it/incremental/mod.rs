@@ -413,3 +413,34 @@ async fn a_recheck_finds_drift_that_a_changed_plan_carries() {
     assert!(!planned.carried().contains(&key));
     assert!(planned.plan.has_changes());
 }
+
+/// The data-source list is read every plan: a carried connection whose data sources
+/// were deleted outside Git is dry-run after all, and the plan shows them coming back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_connection_deleted_outside_git_is_not_carried() {
+    let t = Tenant::applied(&[]).await;
+    let resp = crate::common::http()
+        .delete(format!(
+            "{}/api/v2/data/acme-redshift-finance?dryRun=false",
+            t.emu.url()
+        ))
+        .header("Authorization", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{resp:?}");
+    let key = immuta_gitops::object::ObjectKey::new(Kind::Data, "acme-redshift-finance");
+
+    let mark = t.mark();
+    let (_, planned) = t.plan(changed()).await;
+    assert!(!planned.carried().contains(&key));
+    assert!(planned.live.uncarried.contains(&key));
+    assert_eq!(incremental(&planned.scope), (LISTED + 1, CARRIABLE - 1));
+    assert_eq!(
+        t.writes_since(mark),
+        (1, 0),
+        "one dry run, for that connection alone"
+    );
+    let change = planned.plan.changes.iter().find(|c| c.key == key).unwrap();
+    assert_eq!(change.action, Action::Create, "{change:#?}");
+}

@@ -194,6 +194,12 @@ fn page(
     items.iter().skip(offset).take(size).cloned().collect()
 }
 
+/// A search list's `{hits, facets, count}` page of `all` (10 a page by default).
+fn hits_page(all: &[Value], q: &HashMap<String, String>, cap: usize) -> Response {
+    let items = page(all, q, 10, cap);
+    Json(json!({"hits": items, "facets": {}, "count": all.len()})).into_response()
+}
+
 async fn policies(State(s): State<Shared>, headers: HeaderMap, uri: Uri, Query(q): Q) -> Response {
     if let Some(r) = refused(&s, &headers, &uri) {
         return r;
@@ -229,9 +235,7 @@ async fn project_list(
     if let Some(r) = refused(&s, &headers, &uri) {
         return r;
     }
-    let t = &s.tenant;
-    let items = page(&t.project_hits, &q, 10, t.cap);
-    Json(json!({"hits": items, "facets": {}, "count": t.project_hits.len()})).into_response()
+    hits_page(&s.tenant.project_hits, &q, s.tenant.cap)
 }
 
 async fn project(
@@ -307,11 +311,10 @@ async fn data_sources(
         return r;
     }
     let t = &s.tenant;
-    let items = page(&t.data_sources, &q, 10, t.cap);
     if t.data_sources_bare {
-        Json(Value::Array(items)).into_response()
+        Json(Value::Array(page(&t.data_sources, &q, 10, t.cap))).into_response()
     } else {
-        Json(json!({"hits": items, "facets": {}, "count": t.data_sources.len()})).into_response()
+        hits_page(&t.data_sources, &q, t.cap)
     }
 }
 

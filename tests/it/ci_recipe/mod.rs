@@ -3,7 +3,8 @@
 //! step `env:` with secrets, `GITHUB_*` variables), on a shallow `git clone` of a real
 //! repository, against the emulator. The comment API is a local stub of GitHub's issue
 //! comments endpoints. Only the install step is replaced: the binary under test is put
-//! on `PATH` instead of being copied out of the published image.
+//! on `PATH` instead of being copied out of the published image. The GitLab recipe's
+//! test is in `gitlab.rs`.
 
 use crate::common;
 
@@ -18,6 +19,8 @@ use axum::routing::{get, patch};
 use axum::{Json, Router};
 use common::*;
 use serde_json::{json, Value};
+
+mod gitlab;
 
 const TOKEN: &str = "ghs_test-token-8c1d";
 const PR: u64 = 7;
@@ -88,12 +91,20 @@ async fn update(
     if !authorized(&h) {
         return Err(StatusCode::UNAUTHORIZED);
     }
-    let c = s
-        .comments
-        .iter_mut()
-        .find(|c| c.0 == id)
+    edit_body(s.comments.iter_mut().map(|c| (c.0, &mut c.1)), id, &b)
+}
+
+/// The edit endpoint of both stubs: sets the body of comment (or note) `id` from `b`.
+fn edit_body<'a>(
+    bodies: impl Iterator<Item = (u64, &'a mut String)>,
+    id: u64,
+    b: &Value,
+) -> Result<Json<Value>, StatusCode> {
+    let (_, body) = bodies
+        .into_iter()
+        .find(|(i, _)| *i == id)
         .ok_or(StatusCode::NOT_FOUND)?;
-    c.1 = b["body"].as_str().unwrap().to_string();
+    *body = b["body"].as_str().unwrap().to_string();
     Ok(Json(json!({"id": id})))
 }
 
@@ -264,22 +275,19 @@ fn checkout(url: &str, ws: &Path) {
     );
 }
 
+/// Commits what is staged in `repo` under a throwaway identity.
+fn git_commit(repo: &Path, message: &str) {
+    let args = ["-c", "user.name=t", "-c", "user.email=t@example.invalid"];
+    git(
+        repo,
+        &[&args[..], &["commit", "--quiet", "-m", message]].concat(),
+    );
+}
+
 fn commit(repo: &Path, rel: &str, content: &str) {
     std::fs::write(repo.join(rel), content).unwrap();
     git(repo, &["add", "-A"]);
-    git(
-        repo,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "commit",
-            "--quiet",
-            "-m",
-            "change",
-        ],
-    );
+    git_commit(repo, "change");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -388,19 +396,7 @@ async fn the_github_workflow_validates_plans_and_keeps_one_sticky_comment() {
 
     // 4. The plan fails (a wrong key): the error replaces the plan, without the key.
     git(&origin, &["rm", "--quiet", "purpose/broken.yaml"]);
-    git(
-        &origin,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.invalid",
-            "commit",
-            "--quiet",
-            "-m",
-            "fix",
-        ],
-    );
+    git_commit(&origin, "fix");
     let wrong = "wrong-key-3e9a7c";
     secrets.insert("IMMUTA_API_KEY", wrong.to_string());
     checkout(&url, &ws);
@@ -416,215 +412,5 @@ async fn the_github_workflow_validates_plans_and_keeps_one_sticky_comment() {
     assert!(b.contains("exit code 1"), "{b}");
     assert!(!b.contains(wrong), "API key in the comment: {b}");
     assert_eq!(stub.lock().unwrap().comments.len(), 2);
-    assert_eq!(real_writes(&emu), 0);
-}
-
-/// GitLab's notes stub: (id, body) per note of merge request 7 of project 42.
-#[derive(Default)]
-struct Notes {
-    notes: Vec<(u64, String)>,
-    log: Vec<String>,
-}
-
-type SharedNotes = Arc<Mutex<Notes>>;
-
-fn gitlab_token(h: &HeaderMap) -> bool {
-    h.get("private-token").and_then(|v| v.to_str().ok()) == Some(TOKEN)
-}
-
-async fn gitlab_stub() -> (String, SharedNotes) {
-    async fn list(State(s): State<SharedNotes>, h: HeaderMap) -> Result<Json<Value>, StatusCode> {
-        let mut s = s.lock().unwrap();
-        s.log.push("GET notes".into());
-        if !gitlab_token(&h) {
-            return Err(StatusCode::UNAUTHORIZED);
-        }
-        Ok(Json(Value::Array(
-            s.notes
-                .iter()
-                .map(|(id, b)| json!({"id": id, "body": b, "system": false}))
-                .collect(),
-        )))
-    }
-    async fn create(
-        State(s): State<SharedNotes>,
-        h: HeaderMap,
-        Json(b): Json<Value>,
-    ) -> Result<(StatusCode, Json<Value>), StatusCode> {
-        let mut s = s.lock().unwrap();
-        s.log.push("POST note".into());
-        if !gitlab_token(&h) {
-            return Err(StatusCode::UNAUTHORIZED);
-        }
-        let id = 500 + s.notes.len() as u64;
-        s.notes.push((id, b["body"].as_str().unwrap().into()));
-        Ok((StatusCode::CREATED, Json(json!({"id": id}))))
-    }
-    async fn update(
-        State(s): State<SharedNotes>,
-        UrlPath(id): UrlPath<u64>,
-        h: HeaderMap,
-        Json(b): Json<Value>,
-    ) -> Result<Json<Value>, StatusCode> {
-        let mut s = s.lock().unwrap();
-        s.log.push(format!("PUT note {id}"));
-        if !gitlab_token(&h) {
-            return Err(StatusCode::UNAUTHORIZED);
-        }
-        let n = s
-            .notes
-            .iter_mut()
-            .find(|n| n.0 == id)
-            .ok_or(StatusCode::NOT_FOUND)?;
-        n.1 = b["body"].as_str().unwrap().into();
-        Ok(Json(json!({"id": id})))
-    }
-    let shared = SharedNotes::default();
-    let app = Router::new()
-        .route(
-            "/api/v4/projects/42/merge_requests/7/notes",
-            get(list).post(create),
-        )
-        .route(
-            "/api/v4/projects/42/merge_requests/7/notes/{id}",
-            axum::routing::put(update),
-        )
-        .with_state(shared.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/api/v4"), shared)
-}
-
-/// Runs one GitLab job's `script:` entries in one `sh -e` (as the runner does) in `dir`.
-fn run_gitlab_job(ci: &Value, job: &str, dir: &Path, env: &[(&str, &str)]) -> i32 {
-    let script: Vec<&str> = ci[job]["script"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
-    let mut cmd = Command::new("sh");
-    cmd.args(["-e", "-c", &script.join("\n")]).current_dir(dir);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("IMMUTA") || k.starts_with("CI_") {
-            cmd.env_remove(k);
-        }
-    }
-    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_immuta-gitops"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    cmd.env(
-        "PATH",
-        format!(
-            "{}:{}",
-            bin_dir.display(),
-            std::env::var("PATH").unwrap_or_default()
-        ),
-    );
-    cmd.envs(env.iter().copied());
-    let out = cmd.output().unwrap();
-    eprintln!(
-        "job {job}: {:?}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.status.code().unwrap_or(-1)
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn the_gitlab_jobs_plan_and_keep_one_note_per_merge_request() {
-    let root = root();
-    let ci: Value = serde_yaml::from_str(
-        &std::fs::read_to_string(root.join("examples/ci/gitlab-ci.yml")).unwrap(),
-    )
-    .unwrap();
-    // Every job keeps the path filter; the plan job needs nothing its image lacks.
-    for job in ["immuta-plan", "immuta-note", "immuta-apply"] {
-        let changes = &ci[job]["rules"][0]["changes"];
-        assert!(
-            changes
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|c| c == "policy/**/*"),
-            "{job}: {changes}"
-        );
-    }
-    let plan_script = ci["immuta-plan"]["script"].to_string();
-    for tool in ["curl", "jq", "python", "wget"] {
-        assert!(!plan_script.contains(tool), "the image has no {tool}");
-    }
-    assert_eq!(ci["immuta-note"]["rules"][0]["when"], "always");
-    assert!(ci["immuta-note"]["image"]
-        .as_str()
-        .unwrap()
-        .starts_with("python:"));
-
-    let emu = emulator(Some(&root.join("examples/demo/live"))).await;
-    let (api, notes) = gitlab_stub().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("checkout");
-    std::fs::create_dir_all(dir.join("purpose")).unwrap();
-    let from = root.join("examples/demo/desired/purpose");
-    for f in std::fs::read_dir(&from).unwrap() {
-        let f = f.unwrap().path();
-        std::fs::copy(&f, dir.join("purpose").join(f.file_name().unwrap())).unwrap();
-    }
-    let emu_url = emu.url();
-    let env = [
-        ("IMMUTA_URL", emu_url.as_str()),
-        ("IMMUTA_API_KEY", KEY),
-        ("CI_COMMIT_SHORT_SHA", "0123abcd"),
-        ("CI_API_V4_URL", api.as_str()),
-        ("CI_PROJECT_ID", "42"),
-        ("CI_MERGE_REQUEST_IID", "7"),
-        ("GITLAB_NOTE_TOKEN", TOKEN),
-    ];
-    let note = |i: usize| notes.lock().unwrap().notes[i].1.clone();
-
-    assert_eq!(run_gitlab_job(&ci, "immuta-plan", &dir, &env), 0);
-    assert_eq!(run_gitlab_job(&ci, "immuta-note", &dir, &env), 0);
-    let first = note(0);
-    assert!(first.starts_with(&format!("{MARKER}\n\n**")), "{first}");
-    assert!(first.contains("<b>purpose</b>"), "{first}");
-
-    std::fs::write(
-        dir.join("purpose/extra.yaml"),
-        "name: Extra\ndescription: added in the merge request\n",
-    )
-    .unwrap();
-    assert_eq!(run_gitlab_job(&ci, "immuta-plan", &dir, &env), 0);
-    assert_eq!(run_gitlab_job(&ci, "immuta-note", &dir, &env), 0);
-    assert_eq!(
-        notes.lock().unwrap().notes.len(),
-        1,
-        "one note per merge request"
-    );
-    assert!(
-        note(0).contains("purpose/Extra will be created"),
-        "{}",
-        note(0)
-    );
-
-    std::fs::write(dir.join("purpose/broken.yaml"), "name: [unclosed\n").unwrap();
-    assert_ne!(run_gitlab_job(&ci, "immuta-plan", &dir, &env), 0);
-    assert_eq!(run_gitlab_job(&ci, "immuta-note", &dir, &env), 0);
-    let b = note(0);
-    assert!(
-        b.starts_with(&format!("{MARKER}\n\n**immuta-gitops: validate failed**")),
-        "{b}"
-    );
-    assert!(b.contains("purpose/broken.yaml"), "{b}");
-    let s = notes.lock().unwrap();
-    assert_eq!(s.notes.len(), 1, "{:?}", s.log);
-    assert_eq!(
-        s.log.iter().filter(|l| *l == "POST note").count(),
-        1,
-        "{:?}",
-        s.log
-    );
     assert_eq!(real_writes(&emu), 0);
 }

@@ -162,16 +162,27 @@ async fn upsert(
     finish(&emu, &Method::POST, &uri, &key, d, r)
 }
 
+/// A V2 delete by key: `dryRun` from the query, then `delete` on the store, recorded.
+fn delete_by_key(
+    emu: &Emulator,
+    key: &str,
+    q: &HashMap<String, String>,
+    uri: &Uri,
+    delete: impl FnOnce(&mut Store, bool) -> Result<Value, ApiError>,
+) -> Response {
+    let dry = dry_run(q);
+    let d = *dry.as_ref().unwrap_or(&false);
+    let r = dry.and_then(|dry| emu.with_store(|s| delete(s, dry)));
+    finish(emu, &Method::DELETE, uri, key, d, r)
+}
+
 async fn delete_data(
     State(emu): State<Emulator>,
     Path(key): Path<String>,
     Query(q): Q,
     uri: Uri,
 ) -> Response {
-    let dry = dry_run(&q);
-    let d = *dry.as_ref().unwrap_or(&false);
-    let r = dry.and_then(|dry| emu.with_store(|s| s.delete_data(&key, dry)));
-    finish(&emu, &Method::DELETE, &uri, &key, d, r)
+    delete_by_key(&emu, &key, &q, &uri, |s, dry| s.delete_data(&key, dry))
 }
 
 async fn delete_project(
@@ -180,11 +191,10 @@ async fn delete_project(
     Query(q): Q,
     uri: Uri,
 ) -> Response {
-    let dry = dry_run(&q);
-    let d = *dry.as_ref().unwrap_or(&false);
     let hard = flag(&q, "hardDelete");
-    let r = dry.and_then(|dry| emu.with_store(|s| s.delete_project(&key, hard, dry)));
-    finish(&emu, &Method::DELETE, &uri, &key, d, r)
+    delete_by_key(&emu, &key, &q, &uri, |s, dry| {
+        s.delete_project(&key, hard, dry)
+    })
 }
 
 pub(crate) fn id_of(raw: &str, what: &str) -> Result<u64, ApiError> {
@@ -355,44 +365,57 @@ async fn put_policy(
         let body = parsed?;
         emu.with_store(|s| s.put_policy(id, &body))
     });
-    let key = r
-        .as_ref()
-        .ok()
-        .and_then(|v| v.get("policyKey"))
-        .and_then(Value::as_str)
-        .unwrap_or(&raw)
-        .to_string();
+    let key = written_key(&r, &raw, |v| v.get("policyKey"));
     finish(&emu, &Method::PUT, &uri, &key, false, r)
 }
 
 async fn delete_policy(State(emu): State<Emulator>, Path(raw): Path<String>, uri: Uri) -> Response {
     let r = id_of(&raw, "Policy").and_then(|id| emu.with_store(|s| s.delete_policy(id)));
-    let key = r
-        .as_ref()
-        .ok()
-        .and_then(|v| v.get("policyKey"))
-        .and_then(Value::as_str)
-        .unwrap_or(&raw)
-        .to_string();
+    let key = written_key(&r, &raw, |v| v.get("policyKey"));
     finish(&emu, &Method::DELETE, &uri, &key, false, r)
 }
 
+/// The key a write's record names: what `pick` finds in a successful answer, else the
+/// id from the path as the caller sent it.
+fn written_key(
+    r: &Result<Value, ApiError>,
+    raw: &str,
+    pick: impl FnOnce(&Value) -> Option<&Value>,
+) -> String {
+    r.as_ref()
+        .ok()
+        .and_then(pick)
+        .and_then(Value::as_str)
+        .unwrap_or(raw)
+        .to_string()
+}
+
+/// A `{hits, count, facets}` search page, 10 hits by default: what `hits` returns for
+/// the store and the `(offset, size)` window (projects and data sources list alike).
+fn hits_page(
+    emu: &Emulator,
+    q: &HashMap<String, String>,
+    hits: impl FnOnce(&Store, (usize, usize)) -> (usize, Vec<Value>),
+) -> Response {
+    reply(page(q, 10, emu.max_page_size()).and_then(|window| {
+        emu.with_store(|s| {
+            let (count, hits) = hits(s, window);
+            Ok(json!({"hits": hits, "count": count, "facets": {}}))
+        })
+    }))
+}
+
 async fn list_projects(State(emu): State<Emulator>, Query(q): Q) -> Response {
-    reply(
-        page(&q, 10, emu.max_page_size()).and_then(|(offset, size)| {
-            emu.with_store(|s| {
-                let (count, hits) = page_of(
-                    s.projects.values(),
-                    s.projects.len(),
-                    &q,
-                    |p| matches(&q, p.raw.get("name").and_then(Value::as_str)),
-                    (offset, size),
-                );
-                let page: Vec<Value> = hits.into_iter().map(|p| s.project_hit(p)).collect();
-                Ok(json!({"hits": page, "count": count, "facets": {}}))
-            })
-        }),
-    )
+    hits_page(&emu, &q, |s, window| {
+        let (count, hits) = page_of(
+            s.projects.values(),
+            s.projects.len(),
+            &q,
+            |p| matches(&q, p.raw.get("name").and_then(Value::as_str)),
+            window,
+        );
+        (count, hits.into_iter().map(|p| s.project_hit(p)).collect())
+    })
 }
 
 fn project_not_found(id: u64) -> ApiError {
@@ -508,33 +531,21 @@ async fn delete_purpose(
     uri: Uri,
 ) -> Response {
     let r = id_of(&raw, "Purpose").and_then(|id| emu.with_store(|s| s.delete_purpose(id)));
-    let key = r
-        .as_ref()
-        .ok()
-        .and_then(|v| v.get(0))
-        .and_then(|p| p.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or(&raw)
-        .to_string();
+    let key = written_key(&r, &raw, |v| v.get(0).and_then(|p| p.get("name")));
     finish(&emu, &Method::DELETE, &uri, &key, false, r)
 }
 
 async fn list_sources(State(emu): State<Emulator>, Query(q): Q) -> Response {
-    reply(
-        page(&q, 10, emu.max_page_size()).and_then(|(offset, size)| {
-            emu.with_store(|s| {
-                let (count, page) = page_of(
-                    s.sources.values(),
-                    s.sources.len(),
-                    &q,
-                    |d| matches(&q, Some(&d.name)),
-                    (offset, size),
-                );
-                let hits: Vec<Value> = page.into_iter().map(|d| s.source_hit(d)).collect();
-                Ok(json!({"hits": hits, "count": count, "facets": {}}))
-            })
-        }),
-    )
+    hits_page(&emu, &q, |s, window| {
+        let (count, page) = page_of(
+            s.sources.values(),
+            s.sources.len(),
+            &q,
+            |d| matches(&q, Some(&d.name)),
+            window,
+        );
+        (count, page.into_iter().map(|d| s.source_hit(d)).collect())
+    })
 }
 
 async fn get_source(State(emu): State<Emulator>, Path(id): Path<String>) -> Response {
@@ -554,62 +565,4 @@ async fn delete_source(State(emu): State<Emulator>, Path(raw): Path<String>, uri
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bodies_parse_as_json_or_yaml_and_errors_hide_content() {
-        assert_eq!(parse_body(b"{\"a\":1}").unwrap(), json!({"a": 1}));
-        assert_eq!(
-            parse_body(b"a: 1\nb: [x]\n").unwrap(),
-            json!({"a": 1, "b": ["x"]})
-        );
-        let e = parse_body(b"password: [hunter2\n").unwrap_err();
-        assert!(!e.message.contains("hunter2"), "{}", e.message);
-        assert!(parse_body(b"  ").is_err());
-    }
-
-    #[test]
-    fn dry_run_only_true_or_false() {
-        let q = |v: &str| HashMap::from([("dryRun".to_string(), v.to_string())]);
-        assert!(dry_run(&q("true")).unwrap());
-        assert!(!dry_run(&q("false")).unwrap());
-        assert!(!dry_run(&HashMap::new()).unwrap());
-        assert!(dry_run(&q("yes")).is_err());
-    }
-
-    #[test]
-    fn pages_visit_only_what_they_return_unless_searching() {
-        use std::cell::Cell;
-        let items: Vec<String> = (0..10_000).map(|i| format!("item {i:05}")).collect();
-        let visited = Cell::new(0usize);
-        let counting = || items.iter().inspect(|_| visited.set(visited.get() + 1));
-        let mut q = HashMap::new();
-        let mut seen = Vec::new();
-        let mut offset = 0;
-        loop {
-            visited.set(0);
-            let (count, page) = page_of(counting(), items.len(), &q, |_| true, (offset, MAX_PAGE));
-            assert_eq!(count, 10_000);
-            assert!(
-                visited.get() <= offset + MAX_PAGE,
-                "visited {}",
-                visited.get()
-            );
-            offset += page.len();
-            seen.extend(page);
-            if offset >= count {
-                break;
-            }
-        }
-        assert_eq!(seen.len(), 10_000);
-        assert!(seen.iter().zip(&items).all(|(a, b)| *a == b));
-
-        q.insert("searchText".to_string(), "9".to_string());
-        let keep = |s: &String| matches(&q, Some(s));
-        let (count, page) = page_of(items.iter(), items.len(), &q, keep, (10, 5));
-        let want: Vec<&String> = items.iter().filter(|s| s.contains('9')).collect();
-        assert_eq!(count, want.len());
-        assert_eq!(page, want[10..15].to_vec());
-    }
-}
+mod tests;

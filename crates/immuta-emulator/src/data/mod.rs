@@ -5,6 +5,7 @@
 //! connectionString}`. Each POST is the full state of its `connectionKey`: tables left out
 //! are disabled (or deleted with `options.hardDelete`), a changed location recreates every
 //! source, a changed credential or setting updates them. A dry run never mutates.
+//! The V1 read views are in `views.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -14,6 +15,8 @@ use super::error::ApiError;
 use super::projects::ProjectRec;
 use super::store::Store;
 use super::validate;
+
+mod views;
 
 /// The fake remote databases: (hostname, database) → schema → tables.
 pub type Catalog = BTreeMap<(String, String), BTreeMap<String, BTreeSet<String>>>;
@@ -551,53 +554,6 @@ impl Store {
         }
     }
 
-    /// The V1 list hit of a data source (001:312-375).
-    pub fn source_hit(&self, s: &SourceRec) -> Value {
-        let conn = self.connections.get(&s.key);
-        let handler = conn
-            .and_then(|c| str_at(&c.raw, &["connection", "handler"]))
-            .unwrap_or("");
-        let cs = conn.map(|c| connection_string(&c.raw));
-        json!({
-            "name": s.name, "id": s.id, "recordFormat": "Not Provided", "deleted": s.disabled,
-            "description": s.entry.get("description"), "createdAt": s.created_at,
-            "subscriptionPolicy": null, "schemaEvolutionId": conn.map(|c| c.evolution_id),
-            "recordCount": 0, "status": "passed", "subscriptionStatus": "owner",
-            "blobHandlerType": handler, "subscriptionType": "manual", "connectionString": cs,
-            "sqlSchemaName": s.sql_schema, "remoteTable": s.table, "remoteSchema": s.schema,
-            // 001:312-375 lists `domainId`/`domainName`; the id is the connection's
-            // `options.domainCollectionId` (000:15473-15475). No domain store: no name.
-            "domainId": conn.and_then(|c| c.raw.get("options")).and_then(|o| o.get("domainCollectionId")),
-            "domainName": null, "policy": "None", "policyHandlerType": "None",
-            "native": null, "workspace": null,
-        })
-    }
-
-    /// The V1 object of `GET /dataSource/{id}` (001:482-527).
-    pub fn source_v1(&self, s: &SourceRec) -> Value {
-        let conn = self.connections.get(&s.key);
-        let handler = conn
-            .and_then(|c| str_at(&c.raw, &["connection", "handler"]))
-            .unwrap_or("");
-        let documentation = s
-            .entry
-            .get("documentation")
-            .cloned()
-            .unwrap_or_else(|| json!(format!("# {}", s.name)));
-        json!({
-            "name": s.name, "recordFormat": "Not Provided", "description": s.entry.get("description"),
-            "policyHandler": null, "sqlSchemaName": s.sql_schema, "sqlTableName": s.sql_table,
-            "blobHandler": {"url": format!("/{}/handler/{}", handler.to_lowercase().replace(' ', ""), s.id),
-                "ca": {"name": "Certificate Authority Bundle"}, "manualDictionary": false},
-            "createdBy": 2, "deleted": s.disabled, "type": "queryable", "recordCount": 0, "rowCount": 0,
-            "documentation": documentation, "statsExpiration": null, "id": s.id, "blobHandlerType": handler,
-            "policyHandlerType": "None", "subscriptionType": "manual", "subscriptionPolicy": null,
-            "globalPolicies": null, "status": "passed", "statusInfo": {"sql": {"status": "passed", "message": "Passed"}},
-            "schemaEvolutionId": conn.map(|c| c.evolution_id), "columnEvolutionEnabled": true,
-            "createdAt": s.created_at, "updatedAt": s.updated_at,
-        })
-    }
-
     /// Adds remote tables to the fake catalog.
     pub fn add_remote(&mut self, hostname: &str, database: &str, schema: &str, tables: &[String]) {
         let set = self
@@ -611,119 +567,4 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn doc(sources: Value) -> Value {
-        json!({"connectionKey": "k", "connection": {"handler": "Snowflake", "hostname": "h", "database": "db", "password": "p1"},
-            "sources": sources})
-    }
-
-    #[test]
-    fn names_follow_the_template() {
-        assert_eq!(title("credit_accounts"), "Credit Accounts");
-        assert_eq!(
-            fill("<Schema> <Tablename>", "CREDIT_ACCOUNTS", "PUBLIC", "db"),
-            "Public Credit Accounts"
-        );
-        assert_eq!(
-            fill("Databricks <Tablename>", "crime_data", "x", "db"),
-            "Databricks Crime Data"
-        );
-        assert_eq!(fill("<tablename>", "WEB_SALES", "x", "db"), "web_sales");
-    }
-
-    #[test]
-    fn full_state_semantics() {
-        let mut s = Store::new();
-        let two = doc(json!([{"table": "a", "schema": "s"}, {"table": "b", "schema": "s"}]));
-        let r = s.upsert_data(&two, false).unwrap();
-        assert_eq!(r["creating"], json!(["S A", "S B"]));
-        assert_eq!(r["connectionString"], "h:443/db");
-        let r = s.upsert_data(&two, false).unwrap();
-        assert_eq!(r["noChange"], json!(["S A", "S B"]));
-        let one = doc(json!([{"table": "a", "schema": "s", "tags": {"table": ["PCI"]}}]));
-        let r = s.upsert_data(&one, true).unwrap();
-        assert_eq!(
-            (
-                r["updating"].clone(),
-                r["deleting"].clone(),
-                r["tagsUpdated"].clone()
-            ),
-            (json!(["S A"]), json!(["S B"]), json!(true))
-        );
-        assert_eq!(r["connectionString"], Value::Null);
-        assert_eq!(
-            s.sources.values().filter(|x| !x.disabled).count(),
-            2,
-            "dry run is read-only"
-        );
-        s.upsert_data(&one, false).unwrap();
-        assert_eq!(
-            s.sources.values().filter(|x| x.disabled).count(),
-            1,
-            "omitted table disabled"
-        );
-        let mut moved = one.clone();
-        moved["connection"]["hostname"] = json!("other");
-        let r = s.upsert_data(&moved, true).unwrap();
-        assert_eq!(
-            (r["creating"].clone(), r["deleting"].clone()),
-            (json!(["S A"]), json!(["S A"]))
-        );
-        let mut cred = one.clone();
-        cred["connection"]["password"] = json!("p2");
-        let r = s.upsert_data(&cred, true).unwrap();
-        assert_eq!(r["updating"], json!(["S A"]));
-        let r = s.delete_data("k", false).unwrap();
-        assert_eq!(r["deleting"].as_array().unwrap().len(), 2);
-        assert_eq!(s.delete_data("k", true).unwrap_err().status.as_u16(), 404);
-    }
-
-    #[test]
-    fn all_tables_come_from_the_catalog() {
-        let mut s = Store::new();
-        s.add_remote(
-            "h",
-            "db",
-            "public",
-            &["credit_accounts".into(), "credit_transactions".into()],
-        );
-        let mut d = doc(Value::Null);
-        d.as_object_mut().unwrap().remove("sources");
-        let r = s.upsert_data(&d, true).unwrap();
-        assert_eq!(
-            r["creating"],
-            json!(["Public Credit Accounts", "Public Credit Transactions"])
-        );
-    }
-
-    #[test]
-    fn schema_projects_follow_their_connection() {
-        let mut s = Store::new();
-        let mut d = doc(json!([{"table": "a", "schema": "s1"}, {"table": "b", "schema": "s2"}]));
-        d["nameTemplate"] = json!({"schemaProjectNameFormat": "<Schema>"});
-        s.upsert_data(&d, false).unwrap();
-        let schema_projects = |s: &Store| -> Vec<String> {
-            s.projects
-                .values()
-                .filter(|p| p.schema_of.as_deref() == Some("k"))
-                .map(|p| p.key.clone())
-                .collect()
-        };
-        assert_eq!(schema_projects(&s), ["S1", "S2"]);
-        d["sources"] = json!([{"table": "a", "schema": "s1"}]);
-        s.upsert_data(&d, false).unwrap();
-        assert_eq!(
-            schema_projects(&s),
-            ["S1"],
-            "the emptied schema's project goes"
-        );
-        s.delete_project("S1", true, false).unwrap();
-        s.upsert_data(&d, false).unwrap();
-        assert_eq!(schema_projects(&s), ["S1"], "a deleted one is made again");
-        s.delete_data("k", false).unwrap();
-        assert!(schema_projects(&s).is_empty());
-        assert!(s.project_keys.is_empty());
-    }
-}
+mod tests;

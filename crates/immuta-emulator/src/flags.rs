@@ -62,6 +62,8 @@ impl Flags {
             lost_answer_rate: self.lost_answer_rate,
             rng_seed: self.seed_rng,
             max_page_size: usize::try_from(self.max_page_size).unwrap_or(routes::MAX_PAGE),
+            // The request-time log is read in-process only (no route serves it): off here.
+            request_log_capacity: 0,
         }
     }
 }

@@ -19,34 +19,32 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::extract::connect_info::ConnectInfo;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::{IncomingStream, Listener};
 use axum::Router;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 pub mod body;
+mod conn;
 pub mod data;
 pub mod echo;
 pub mod error;
 pub mod flags;
 pub mod projects;
+pub mod requests;
 pub mod routes;
 pub mod rules;
 pub mod seed;
@@ -55,7 +53,10 @@ pub mod store;
 pub mod v1;
 pub mod validate;
 
+use conn::{KillListener, KillSwitch};
 use error::ApiError;
+use requests::RequestLog;
+pub use requests::RequestRecord;
 use store::Store;
 
 /// How to run the emulator.
@@ -82,6 +83,9 @@ pub struct Options {
     /// [`routes::MAX_PAGE`]). The docs give no maximum, so a real tenant may cap lower: tests
     /// set a small cap so every list is read over several pages.
     pub max_page_size: usize,
+    /// Records kept by the request-time log ([`Emulator::request_log`]), a ring buffer;
+    /// 0 turns it off. Default [`requests::DEFAULT_CAPACITY`].
+    pub request_log_capacity: usize,
 }
 
 impl Options {
@@ -105,6 +109,7 @@ impl Default for Options {
             lost_answer_rate: 0.0,
             rng_seed: 0,
             max_page_size: routes::MAX_PAGE,
+            request_log_capacity: requests::DEFAULT_CAPACITY,
         }
     }
 }
@@ -121,6 +126,7 @@ impl std::fmt::Debug for Options {
             .field("lost_answer_rate", &self.lost_answer_rate)
             .field("rng_seed", &self.rng_seed)
             .field("max_page_size", &self.max_page_size)
+            .field("request_log_capacity", &self.request_log_capacity)
             .finish()
     }
 }
@@ -190,7 +196,7 @@ impl LostDice {
 
 /// `path` with every all-digit segment (an id the emulator assigned) replaced by `{id}`,
 /// so a target's stream does not depend on the order in which objects were created.
-fn route(path: &str) -> String {
+pub(crate) fn route(path: &str) -> String {
     path.split('/')
         .map(|seg| {
             if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
@@ -226,6 +232,8 @@ struct Inner {
     rates: (f64, f64, f64),
     store: Mutex<Store>,
     log: Mutex<Vec<WriteRecord>>,
+    /// Arrival times of API requests (measuring only; no handler reads it).
+    requests: Mutex<RequestLog>,
     seq: AtomicU64,
     rng: Mutex<StdRng>,
     lost_rate: f64,
@@ -290,6 +298,7 @@ impl Emulator {
                 rates,
                 store: Mutex::new(store),
                 log: Mutex::new(Vec::new()),
+                requests: Mutex::new(RequestLog::new(opts.request_log_capacity)),
                 seq: AtomicU64::new(0),
                 rng: Mutex::new(StdRng::seed_from_u64(opts.rng_seed)),
                 lost_rate: opts.lost_answer_rate,
@@ -305,7 +314,7 @@ impl Emulator {
     }
 
     /// Puts the emulator back as it started: the seed applied to an empty store, an
-    /// empty write log, the fault dice at their first draw. Requests in flight may land
+    /// empty write log and request-time log, the fault dice at their first draw. Requests in flight may land
     /// on either side of it; callers reset between runs, not during one.
     ///
     /// # Errors
@@ -322,6 +331,11 @@ impl Emulator {
         log.clear();
         self.inner.seq.store(0, Ordering::SeqCst);
         lost.streams.clear();
+        self.inner
+            .requests
+            .lock()
+            .map_err(|_| poisoned("request log"))?
+            .clear();
         *self.inner.rng.lock().map_err(|_| poisoned("fault dice"))? =
             StdRng::seed_from_u64(lost.seed);
         Ok(())
@@ -332,7 +346,8 @@ impl Emulator {
     pub fn app(&self) -> Router {
         let api = routes::api()
             .layer(from_fn_with_state(self.clone(), auth))
-            .layer(from_fn_with_state(self.clone(), faults));
+            .layer(from_fn_with_state(self.clone(), faults))
+            .layer(from_fn_with_state(self.clone(), requests::record));
         Router::new()
             .route("/_emulator/writes", get(routes::writes))
             .merge(api)
@@ -350,6 +365,23 @@ impl Emulator {
     /// Every non-GET request that reached a handler, in arrival order.
     pub fn write_log(&self) -> Vec<WriteRecord> {
         self.inner.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Every API request kept by the request-time log, in arrival order (see
+    /// [`requests`]), and how many older ones the ring buffer dropped.
+    pub fn request_log(&self) -> (Vec<RequestRecord>, u64) {
+        self.inner
+            .requests
+            .lock()
+            .map(|l| (l.records(), l.dropped()))
+            .unwrap_or_default()
+    }
+
+    /// Appends to the request-time log.
+    pub(crate) fn log_request(&self, method: &str, route: String, dry_run: bool) {
+        if let Ok(mut l) = self.inner.requests.lock() {
+            l.push(method, route, dry_run);
+        }
     }
 
     /// Runs `f` on the store under its lock.
@@ -507,96 +539,6 @@ async fn faults(State(emu): State<Emulator>, req: Request, next: Next) -> Respon
     }
 }
 
-/// Set by the fault layer to make the connection fail instead of answering.
-#[derive(Clone, Debug)]
-struct KillSwitch(Arc<AtomicBool>);
-
-/// A TCP stream whose writes fail once its [`KillSwitch`] is set, so hyper drops the
-/// connection without sending the response (a "reset" the client sees as such).
-struct KillStream {
-    inner: TcpStream,
-    killed: Arc<AtomicBool>,
-}
-
-fn reset_error() -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected reset")
-}
-
-impl AsyncRead for KillStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if self.killed.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(reset_error()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for KillStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        if self.killed.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(reset_error()));
-        }
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// A TCP listener producing [`KillStream`]s.
-struct KillListener(TcpListener);
-
-impl Listener for KillListener {
-    type Io = KillStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.0.accept().await {
-                Ok((s, addr)) => {
-                    // A zero linger turns the close of a killed connection into a TCP reset.
-                    let _ = s.set_zero_linger();
-                    let _ = s.set_nodelay(true);
-                    return (
-                        KillStream {
-                            inner: s,
-                            killed: Arc::new(AtomicBool::new(false)),
-                        },
-                        addr,
-                    );
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "emulator accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.0.local_addr()
-    }
-}
-
-impl Connected<IncomingStream<'_, KillListener>> for KillSwitch {
-    fn connect_info(stream: IncomingStream<'_, KillListener>) -> Self {
-        KillSwitch(stream.io().killed.clone())
-    }
-}
-
 async fn run(
     emu: Emulator,
     listener: TcpListener,
@@ -641,6 +583,11 @@ impl Handle {
         format!("http://{}", self.addr)
     }
 
+    /// The request-time log of this emulator ([`Emulator::request_log`]).
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.emulator.request_log().0
+    }
+
     /// Stops accepting, lets in-flight requests finish, and waits for the server task.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -674,6 +621,8 @@ pub async fn spawn(opts: Options) -> Result<Handle, Error> {
 
 #[cfg(test)]
 mod fidelity_tests;
+#[cfg(test)]
+mod requests_tests;
 #[cfg(test)]
 mod source_reads_tests;
 #[cfg(test)]

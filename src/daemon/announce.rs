@@ -168,21 +168,10 @@ pub fn applied(plan: &Plan, report: &ApplyReport) -> Facts {
 
 #[cfg(test)]
 mod tests {
+    use super::super::status::tests::change;
     use super::*;
     use crate::object::{Kind, ObjectKey};
     use crate::plan::Change;
-
-    fn change(kind: Kind, name: &str, action: Action) -> Change {
-        Change {
-            key: ObjectKey::new(kind, name),
-            action,
-            fields: vec![],
-            data: None,
-            id: None,
-            note: None,
-            moved_from: None,
-        }
-    }
 
     #[test]
     fn pending_lists_writes_and_refusals_only() {

@@ -423,13 +423,14 @@ impl Status {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::apply::ObjectResult;
     use crate::object::ObjectKey;
     use crate::plan::Change;
 
-    fn change(kind: Kind, name: &str, action: Action) -> Change {
+    /// A change with no fields, dry run, id, note or rename.
+    pub(in crate::daemon) fn change(kind: Kind, name: &str, action: Action) -> Change {
         Change {
             key: ObjectKey::new(kind, name),
             action,

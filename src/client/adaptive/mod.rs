@@ -28,7 +28,7 @@
 //!    answers of attempts that started in the current generation are in. Answers of
 //!    attempts sent before the last change are ignored (a burst of 429s from one window
 //!    halves the limit once, not down to 1), but still train the latency floors.
-//! 3. When at least half of a window's answers were signals (throttled or slow), the limit
+//! 3. When more than half of a window's answers were signals (throttled or slow), the limit
 //!    is halved (**multiplicative decrease**, never below 1). Otherwise it grows by one
 //!    (**additive increase**, never above the maximum). Every window close starts a new
 //!    generation.

@@ -169,6 +169,23 @@ pub struct ImmutaArgs {
     pub retry: RetryPolicy,
 }
 
+impl ImmutaArgs {
+    /// The settings of `--immuta-url URL --api-key-file FILE` with every other flag at
+    /// its default (those of [`ClientConfig::new`]).
+    pub fn new(url: impl Into<String>, api_key_file: impl Into<PathBuf>) -> ImmutaArgs {
+        let defaults = ClientConfig::new(String::new(), Secret::new(""));
+        ImmutaArgs {
+            url: Some(url.into()),
+            api_key_file: Some(api_key_file.into()),
+            concurrency: defaults.concurrency,
+            timeout: defaults.timeout,
+            max_response_bytes: defaults.max_response_bytes,
+            insecure: defaults.insecure_skip_tls_verify,
+            retry: defaults.retry,
+        }
+    }
+}
+
 /// Builds the client configuration.
 ///
 /// # Errors

@@ -96,13 +96,8 @@ pub fn child_daemon(args: &[String]) {
                 ..Default::default()
             },
             immuta: config::ImmutaArgs {
-                url: Some(url.clone()),
-                api_key_file: Some(key_file.into()),
                 concurrency: 16,
-                timeout: Duration::from_secs(60),
-                max_response_bytes: immuta_gitops::limits::DEFAULT_RESPONSE_BYTES,
-                insecure: false,
-                retry: Default::default(),
+                ..config::ImmutaArgs::new(url.clone(), key_file)
             },
             prune: Default::default(),
             allow_empty: false,

@@ -60,15 +60,7 @@ impl Files {
                     git_token_file: Some(p("git-token")),
                     ..Default::default()
                 },
-                immuta: config::ImmutaArgs {
-                    url: Some(immuta.to_string()),
-                    api_key_file: Some(p("api-key")),
-                    concurrency: 8,
-                    timeout: Duration::from_secs(60),
-                    max_response_bytes: immuta_gitops::limits::DEFAULT_RESPONSE_BYTES,
-                    insecure: false,
-                    retry: Default::default(),
-                },
+                immuta: config::ImmutaArgs::new(immuta.to_string(), p("api-key")),
                 prune: Default::default(),
                 allow_empty: false,
                 max_deletions: 5,

@@ -197,6 +197,24 @@ mod tests {
     }
 
     #[test]
+    fn the_library_default_connection_settings_are_the_flags_defaults() {
+        let flags = parse(&[
+            "run",
+            "--repo",
+            "r",
+            "--immuta-url",
+            "https://t.example",
+            "--api-key-file",
+            "k",
+        ])
+        .unwrap()
+        .immuta
+        .args();
+        let lib = immuta_gitops::config::ImmutaArgs::new("https://t.example", "k");
+        assert_eq!(format!("{flags:?}"), format!("{lib:?}"));
+    }
+
+    #[test]
     fn percent_parses_with_or_without_sign() {
         let cases = [
             ("10%", Some(0.1)),

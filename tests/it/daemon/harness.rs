@@ -175,15 +175,7 @@ impl Env {
                     cache_dir: Some(cache),
                     ..Default::default()
                 },
-                immuta: config::ImmutaArgs {
-                    url: Some(immuta.to_string()),
-                    api_key_file: Some(self.key_file.clone()),
-                    concurrency: 8,
-                    timeout: Duration::from_secs(60),
-                    max_response_bytes: immuta_gitops::limits::DEFAULT_RESPONSE_BYTES,
-                    insecure: false,
-                    retry: Default::default(),
-                },
+                immuta: config::ImmutaArgs::new(immuta.to_string(), self.key_file.clone()),
                 prune: Default::default(),
                 allow_empty: false,
                 max_deletions: 5,

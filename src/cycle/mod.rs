@@ -431,6 +431,11 @@ impl Reconciler {
                 "an incremental plan holds a delete; plan with --refresh=all".into(),
             ));
         }
+        if matches!(scope, Scope::Recheck { .. }) {
+            for key in prune::withhold_deletes(&mut plan) {
+                tracing::info!(object = %key, "a drift sweep never deletes: left to the next plan of a revision");
+            }
+        }
         if !self.targets.is_empty() {
             notes.extend(
                 self.targets

@@ -47,7 +47,8 @@ pub enum Scope {
     },
     /// A drift-sweep chunk on an applied revision: what `Changed` would plan (without
     /// an age limit: the sweep itself renews old records), plus `keys` re-read from
-    /// Immuta although unchanged. Never deletes either.
+    /// Immuta although unchanged. Never deletes either: should it fall back to a full
+    /// plan, its deletes are withheld ([`crate::plan::prune::withhold_deletes`]).
     Recheck {
         /// Data sources and projects to re-read ([`super::Planned::sweepable`]).
         keys: BTreeSet<ObjectKey>,

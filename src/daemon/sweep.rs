@@ -23,8 +23,8 @@
 //!    check, and the running sweep is dropped.
 //! 5. A chunk never deletes: a chunk plan that fell back to a full one may hold prune's
 //!    deletes (a managed key that left Git, whose delete did not land); they are
-//!    withheld ([`withhold_deletes`]) and left to the next plan of a revision (a commit,
-//!    or a webhook).
+//!    withheld by the reconciler ([`crate::plan::prune::withhold_deletes`]) and left to
+//!    the next plan of a revision (a commit, or a webhook).
 //! 6. An incremental plan of a new revision trusts a record for one sweep period
 //!    ([`Sweep::record_max_age`]): the sweep, not the commit, renews old records.
 //! 7. When `keys × spacing` exceeds the drift interval the sweep cannot fit: the caller
@@ -39,24 +39,6 @@ use super::schedule::DriftRule;
 use super::status::timestamp;
 use crate::client::Budget;
 use crate::object::ObjectKey;
-use crate::plan::{Action, Plan, NOTE_WOULD_PRUNE};
-
-/// Turns every delete of a sweep chunk's plan into an unmanaged object that prune would
-/// remove (rule 5); returns the keys. The inventory keeps them, so the next plan of a
-/// revision deletes them.
-pub fn withhold_deletes(plan: &mut Plan) -> Vec<ObjectKey> {
-    let mut withheld = Vec::new();
-    for c in plan
-        .changes
-        .iter_mut()
-        .filter(|c| c.action == Action::Delete)
-    {
-        c.action = Action::Unmanaged;
-        c.note = Some(NOTE_WOULD_PRUNE.into());
-        withheld.push(c.key.clone());
-    }
-    withheld
-}
 
 /// What the cycle knows before it decides what to plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

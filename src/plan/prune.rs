@@ -314,6 +314,24 @@ fn globs(patterns: &[String]) -> Result<GlobSet, Refusal> {
     })
 }
 
+/// Turns every delete of `plan` into an unmanaged object that prune would remove, and
+/// returns the keys: a drift-sweep chunk ([`crate::cycle::Scope::Recheck`]) never
+/// deletes, even when it fell back to a full plan. The inventory keeps the keys, so the
+/// next plan of a revision deletes them.
+pub fn withhold_deletes(plan: &mut Plan) -> Vec<ObjectKey> {
+    let mut withheld = Vec::new();
+    for c in plan
+        .changes
+        .iter_mut()
+        .filter(|c| c.action == Action::Delete)
+    {
+        c.action = Action::Unmanaged;
+        c.note = Some(super::NOTE_WOULD_PRUNE.into());
+        withheld.push(c.key.clone());
+    }
+    withheld
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,5 +538,34 @@ mod tests {
             notes[0].to_string(),
             "prune: policy/b left Git but is managed: unmanaged, would be removed with --prune"
         );
+    }
+
+    #[test]
+    fn a_chunk_plan_keeps_no_delete() {
+        let change = |name: &str, action| Change {
+            key: ObjectKey::new(Kind::Policy, name),
+            action,
+            fields: Vec::new(),
+            data: None,
+            id: None,
+            note: None,
+            moved_from: None,
+        };
+        let mut plan = Plan {
+            origin: "o".into(),
+            revision: "r".into(),
+            changes: vec![
+                change("gone", Action::Delete),
+                change("edited", Action::Update),
+                change("same", Action::NoOp),
+            ],
+            held: Vec::new(),
+            scope: Default::default(),
+        };
+        let withheld = withhold_deletes(&mut plan);
+        assert_eq!(withheld, [ObjectKey::new(Kind::Policy, "gone")]);
+        let s = plan.summary();
+        assert_eq!((s.destroy, s.change, s.prunable), (0, 1, 1));
+        assert!(plan.changes.iter().all(|c| c.action != Action::Delete));
     }
 }

@@ -340,11 +340,6 @@ impl Cycle {
             .await
             .map_err(Failure::Cycle)?;
         log_scope(&planned);
-        if chunk.is_some() {
-            for key in sweep::withhold_deletes(&mut planned.plan) {
-                tracing::info!(object = %key, "a drift sweep never deletes: left to the next plan of a revision");
-            }
-        }
         self.secrets.extend(&planned.desired.redactor);
         for w in &planned.desired.warnings {
             tracing::warn!(warning = %self.secrets.redact(&w.to_string()), "manifest warning");

@@ -206,36 +206,6 @@ fn records_are_trusted_for_one_sweep_period() {
 }
 
 #[test]
-fn a_chunk_plan_keeps_no_delete() {
-    use crate::plan::Change;
-    let change = |name: &str, action| Change {
-        key: ObjectKey::new(Kind::Policy, name),
-        action,
-        fields: Vec::new(),
-        data: None,
-        id: None,
-        note: None,
-        moved_from: None,
-    };
-    let mut plan = Plan {
-        origin: "o".into(),
-        revision: "r".into(),
-        changes: vec![
-            change("gone", Action::Delete),
-            change("edited", Action::Update),
-            change("same", Action::NoOp),
-        ],
-        held: Vec::new(),
-        scope: Default::default(),
-    };
-    let withheld = withhold_deletes(&mut plan);
-    assert_eq!(withheld, [ObjectKey::new(Kind::Policy, "gone")]);
-    let s = plan.summary();
-    assert_eq!((s.destroy, s.change, s.prunable), (0, 1, 1));
-    assert!(plan.changes.iter().all(|c| c.action != Action::Delete));
-}
-
-#[test]
 fn keys_are_learned_from_a_plan_before_the_first_sweep() {
     let mut s = sweep("300/min", 60 * S);
     assert_eq!(s.step(UNCHANGED, at(0)), Step::Revision);
